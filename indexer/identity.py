@@ -6,6 +6,11 @@ id across reindexes (also when entries above it are added or removed), a full
 rebuild on another machine gives the same ids, and the file fallback serves the
 same ids as the database without reading it. A renamed file gives its entries
 new ids. Ids stay below 2**53 so JavaScript reads them exactly.
+
+An entry that carries its own id (`dialog_entry_id: N` in a YAML dialog
+mapping, `**Dialog_Entry_ID:** N` in a bold or begin/end entry, written by the
+API when it edits or creates an entry) keeps that id whatever its content, so an
+edited entry keeps its permalink.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections.abc import Iterable
 from indexer.model import Entry
 
 ID_BITS = 53
+#: Metadata key under which an entry records its own id (see module docstring).
+EXPLICIT_ID_KEY = "dialog_entry_id"
 _ID_MASK = (1 << ID_BITS) - 1
 
 
@@ -46,13 +53,39 @@ def id_for(dialog_file: str, key: str, occurrence: int) -> int:
     return value or 1
 
 
+def explicit_id(entry: Entry) -> int | None:
+    """The id the entry records for itself, if it records a valid one."""
+    value = entry.metadata.get(EXPLICIT_ID_KEY)
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip().strip("\"'`")
+    else:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 16:
+        return None
+    number = int(text)
+    return number if 0 < number <= _ID_MASK else None
+
+
 def keyed_entries(entries: Iterable[Entry]) -> list[tuple[int, str, Entry]]:
-    """(id, key, entry) for each entry of ONE file, in the given order."""
+    """(id, key, entry) for each entry of ONE file, in the given order.
+
+    An explicit id wins; a second entry claiming an id already used in the file
+    falls back to its computed id, so ids stay unique within a file.
+    """
     seen: dict[str, int] = {}
+    used: set[int] = set()
     keyed = []
     for entry in entries:
         key = entry_key(entry)
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
-        keyed.append((id_for(entry.dialog_file, key, occurrence), key, entry))
+        entry_id = explicit_id(entry)
+        if entry_id is None or entry_id in used:
+            entry_id = id_for(entry.dialog_file, key, occurrence)
+            while entry_id in used:
+                entry_id = entry_id % _ID_MASK + 1
+        used.add(entry_id)
+        keyed.append((entry_id, key, entry))
     return keyed

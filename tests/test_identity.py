@@ -1,0 +1,48 @@
+from indexer.identity import ID_BITS, entry_key, explicit_id, id_for, keyed_entries
+from indexer.model import Entry
+
+
+def make(message: str, line: int = 1, **metadata: str) -> Entry:
+    return Entry("a.md", "bold", line, line + 2, speaker="KIRO", message=message, metadata=metadata)
+
+
+def test_key_ignores_position_but_not_content():
+    assert entry_key(make("hi", line=1)) == entry_key(make("hi", line=40))
+    assert entry_key(make("hi")) != entry_key(make("ho"))
+
+
+def test_ids_survive_an_entry_inserted_above():
+    before = keyed_entries([make("one", 1), make("two", 5)])
+    after = keyed_entries([make("zero", 1), make("one", 5), make("two", 9)])
+    assert [i for i, _, _ in before] == [i for i, _, _ in after[1:]]
+
+
+def test_identical_entries_get_distinct_ids_in_order():
+    ids = [i for i, _, _ in keyed_entries([make("same", 1), make("same", 5)])]
+    assert len(set(ids)) == 2
+    assert ids == [i for i, _, _ in keyed_entries([make("same", 10), make("same", 50)])]
+
+
+def test_ids_fit_javascript_numbers_and_depend_on_the_file():
+    key = entry_key(make("x"))
+    assert 0 < id_for("a.md", key, 0) < 2**ID_BITS
+    assert id_for("a.md", key, 0) != id_for("b.md", key, 0)
+
+
+def test_explicit_id_wins_over_content():
+    edited = make("edited text", dialog_entry_id="4242")
+    assert keyed_entries([edited])[0][0] == 4242
+
+
+def test_duplicate_explicit_id_falls_back_to_computed():
+    first, second = keyed_entries(
+        [make("a", 1, dialog_entry_id="7"), make("b", 5, dialog_entry_id="7")]
+    )
+    assert first[0] == 7
+    assert second[0] != 7
+
+
+def test_explicit_id_rejects_junk():
+    for value in ["", "abc", "-3", "0", "1.5", "９", str(2**ID_BITS), "12345678901234567"]:
+        assert explicit_id(make("x", dialog_entry_id=value)) is None, value
+    assert explicit_id(make("x", dialog_entry_id='"12"')) == 12
