@@ -1,0 +1,1 @@
+"""Indexer: find dialog files, parse them, load them into SQLite."""

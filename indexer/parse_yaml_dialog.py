@@ -1,0 +1,234 @@
+"""Read a `dialog:` block of YAML: with PyYAML when it is valid, line by line when not.
+
+Most real headers are not valid YAML (`target: @everyone`), so the line-by-line
+reader is the normal path; PyYAML only supplies values where the block parses.
+Rules: ../shared/corpus/README.md ("HEADER").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from indexer.parse_layout import is_blank
+
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Blocks larger than this are only read line by line (PyYAML is slow on huge input).
+_YAML_MAX_CHARS = 65_536
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_BLOCK_INDICATOR = re.compile(r"[|>][-+0-9]{0,2}[ \t]*(?:#.*)?")
+_DOUBLE_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_SINGLE_QUOTED = re.compile(r"'(?:[^']|'')*'")
+
+
+@dataclass
+class DialogMapping:
+    """One mapping of a dialog block: where it is and its key -> text values."""
+
+    line: int
+    end: int
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DialogBlock:
+    """A `dialog:` key and what it holds."""
+
+    line: int
+    end: int
+    mappings: list[DialogMapping]
+
+
+def split_key(text: str) -> tuple[str, str] | None:
+    """(key, rest) for a `key:` or `key: value` line at column 0 of `text`, else None."""
+    colon = text.find(":")
+    if colon <= 0:
+        return None
+    key = text[:colon]
+    rest = text[colon + 1 :]
+    if rest and rest[0] not in " \t":
+        return None
+    if not all(char in _KEY_CHARS for char in key):
+        return None
+    return key, rest
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _strip_comment(text: str) -> str:
+    for marker in (" #", "\t#"):
+        position = text.find(marker)
+        if position >= 0:
+            text = text[:position]
+    return text.strip()
+
+
+def _yaml_scalar(source: str) -> str | None:
+    """`source` loaded as a YAML document when that gives a string."""
+    try:
+        loaded = yaml.load(source, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        # ValueError: PyYAML builds dates like 2026-02-30 with datetime(); RecursionError: nesting.
+        return None
+    return loaded if isinstance(loaded, str) else None
+
+
+def _read_quoted(first: str, continuation: list[str]) -> str:
+    text = "\n".join([first, *(line.strip() for line in continuation)]).rstrip()
+    pattern = _DOUBLE_QUOTED if first[0] == '"' else _SINGLE_QUOTED
+    match = pattern.match(text)
+    if match is None:
+        return " ".join(part.strip() for part in text[1:].split("\n")).strip()
+    quoted = match.group(0)
+    loaded = _yaml_scalar(quoted)
+    if loaded is not None:
+        return loaded
+    return " ".join(part.strip() for part in quoted[1:-1].split("\n"))
+
+
+def _read_block_scalar(indicator: str, continuation: list[str]) -> str:
+    loaded = _yaml_scalar("\n".join(["--- " + indicator, *continuation]))
+    if loaded is not None:
+        return loaded.strip()
+    body = [line for line in continuation]
+    depth = min((_indent(line) for line in body if not is_blank(line)), default=0)
+    lines = [line[depth:].rstrip() for line in body]
+    joiner = "\n" if indicator.startswith("|") else " "
+    return joiner.join(lines).strip()
+
+
+def _read_plain(first: str, continuation: list[str]) -> str:
+    parts = [_strip_comment(first)] if first.strip() else []
+    for line in continuation:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            break
+        parts.append(_strip_comment(stripped) if stripped else "")
+    # YAML folding: a line break is a space, an empty line a newline.
+    text = ""
+    for part in parts:
+        if not part:
+            text += "\n"
+        elif text and not text.endswith("\n"):
+            text += " " + part
+        else:
+            text += part
+    return text.strip()
+
+
+def read_scalar(rest: str, continuation: list[str]) -> str:
+    """The text value of `key: rest` whose more-indented lines are `continuation`."""
+    first = rest.strip()
+    if first[:1] in ('"', "'"):
+        return _read_quoted(first, continuation)
+    if first[:1] in ("|", ">") and _BLOCK_INDICATOR.fullmatch(first):
+        return _read_block_scalar(first, continuation)
+    return _read_plain(first, continuation)
+
+
+def _read_mapping(rows: list[tuple[int, str]]) -> dict[str, str]:
+    """key (lower case) -> text for the `key: value` rows at the first row's indentation."""
+    values: dict[str, str] = {}
+    depth = next((_indent(text) for _, text in rows if not is_blank(text)), 0)
+    position = 0
+    while position < len(rows):
+        text = rows[position][1]
+        position += 1
+        if is_blank(text) or _indent(text) != depth:
+            continue
+        parsed = split_key(text[depth:])
+        if parsed is None:
+            continue
+        following = position
+        while following < len(rows) and (
+            is_blank(rows[following][1]) or _indent(rows[following][1]) > depth
+        ):
+            following += 1
+        continuation = [row for _, row in rows[position:following]]
+        while continuation and is_blank(continuation[-1]):
+            continuation.pop()
+        values.setdefault(parsed[0].lower(), read_scalar(parsed[1], continuation))
+        position = following
+    return values
+
+
+def _last_filled(lines: list[str], start: int, stop: int) -> int:
+    """The last index in start..stop-1 that is not blank (start when all are)."""
+    for index in range(stop - 1, start, -1):
+        if not is_blank(lines[index]):
+            return index
+    return start
+
+
+def _yaml_values(block_text: str, key: str) -> list[dict[str, Any]] | None:
+    if len(block_text) > _YAML_MAX_CHARS:
+        return None
+    try:
+        loaded = yaml.load(block_text, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return None
+    if not isinstance(loaded, dict):
+        return None
+    value = loaded.get(key)
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, dict) for item in items):
+        return None
+    return [{str(name).lower(): item[name] for name in item} for item in items]
+
+
+def read_dialog_block(lines: list[str], start: int, stop: int) -> DialogBlock:
+    """The `dialog:` key on line `start` (column 0) and its mappings, before index `stop`."""
+    end = start + 1
+    while end < stop:
+        line = lines[end]
+        if not (is_blank(line) or line[0] in " \t" or line.startswith("- ") or line == "-"):
+            break
+        end += 1
+    last = _last_filled(lines, start, end)
+    key, rest = lines[start].split(":", 1)
+    mappings: list[DialogMapping] = []
+    first_item = next((i for i in range(start + 1, last + 1) if not is_blank(lines[i])), None)
+    if first_item is None or rest.strip():
+        # `dialog: {speaker: X}` or `dialog:` with nothing below: only YAML can read it.
+        values = _yaml_values("\n".join(lines[start : last + 1]), key)
+        if values and len(values) == 1:
+            text_values = {name: str(value) for name, value in values[0].items()}
+            mappings.append(DialogMapping(start, last, text_values))
+        return DialogBlock(start, last, mappings)
+    item_line = lines[first_item]
+    item_depth = _indent(item_line)
+    if item_line[item_depth:].startswith("- ") or item_line[item_depth:] == "-":
+        starts = [
+            index
+            for index in range(first_item, last + 1)
+            if _indent(lines[index]) == item_depth
+            and (lines[index][item_depth:].startswith("- ") or lines[index][item_depth:] == "-")
+        ]
+        for number, item_start in enumerate(starts):
+            item_stop = starts[number + 1] if number + 1 < len(starts) else last + 1
+            head = lines[item_start]
+            rows = [(item_start, " " * (item_depth + 2) + head[item_depth + 2 :])]
+            rows += [(index, lines[index]) for index in range(item_start + 1, item_stop)]
+            item_end = _last_filled(lines, item_start, item_stop)
+            mappings.append(DialogMapping(item_start, item_end, _read_mapping(rows)))
+    else:
+        rows = [(index, lines[index]) for index in range(start + 1, last + 1)]
+        mappings.append(DialogMapping(start, last, _read_mapping(rows)))
+    _overlay_yaml(mappings, "\n".join(lines[start : last + 1]), key)
+    return DialogBlock(start, last, mappings)
+
+
+def _overlay_yaml(mappings: list[DialogMapping], block_text: str, key: str) -> None:
+    """Where the block is valid YAML, take its string values over the line-by-line ones."""
+    loaded = _yaml_values(block_text, key)
+    if loaded is None or len(loaded) != len(mappings):
+        return
+    for mapping, values in zip(mappings, loaded, strict=True):
+        for name, value in values.items():
+            if isinstance(value, str):
+                mapping.values[name] = value

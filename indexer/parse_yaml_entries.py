@@ -1,0 +1,160 @@
+"""HEADER entries (front matter `dialog:`) and INLINE entries (`---` YAML blocks).
+
+Rules: ../shared/corpus/README.md ("HEADER", "INLINE"). Returns RawEntry values
+with 0-based indexes, plus (index, message) notes for the problems list.
+"""
+
+from __future__ import annotations
+
+from indexer.parse_entry import RawEntry
+from indexer.parse_layout import Layout, is_blank, is_rule_line
+from indexer.parse_yaml_dialog import DialogMapping, read_dialog_block, read_scalar, split_key
+
+Notes = list[tuple[int, str]]
+
+_FILE_UTC = "file.last_modified_utc"
+_FILE_VERSION = "file.last_modified_system_version"
+
+
+def _column0_key(line: str) -> tuple[str, str] | None:
+    if not line or line[0] in " \t-#":
+        return None
+    return split_key(line)
+
+
+def _raw_entry(
+    mapping: DialogMapping, file_utc: str | None, system_version: str | None
+) -> RawEntry | None:
+    values = mapping.values
+    if "speaker" not in values and "message" not in values:
+        return None
+    mood = values.get("mood_rgb", values.get("mood"))
+    message = values.get("message")
+    return RawEntry(
+        line=mapping.line,
+        end=mapping.end,
+        speaker=values.get("speaker"),
+        target=values.get("target"),
+        mood=mood if mood else None,
+        timestamps=[values["date_ymdhis"]] if values.get("date_ymdhis") else [],
+        fallback_timestamp=file_utc,
+        message=message.strip() or None if message is not None else None,
+        system_version=system_version,
+    )
+
+
+def _read_yaml_region(layout: Layout, start: int, stop: int) -> tuple[list[RawEntry], Notes]:
+    """Entries of the column-0 `dialog:` keys in lines start..stop-1 (a YAML region)."""
+    lines = layout.lines
+    dialog_lines: list[int] = []
+    file_utc = system_version = None
+    for index in range(start, stop):
+        parsed = _column0_key(lines[index])
+        if parsed is None:
+            continue
+        key = parsed[0].lower()
+        if key == "dialog":
+            dialog_lines.append(index)
+        elif key == _FILE_UTC and file_utc is None:
+            file_utc = read_scalar(parsed[1], []) or None
+        elif key == _FILE_VERSION and system_version is None:
+            system_version = read_scalar(parsed[1], []) or None
+    entries: list[RawEntry] = []
+    notes: Notes = []
+    for index in dialog_lines:
+        block = read_dialog_block(lines, index, stop)
+        if not block.mappings:
+            notes.append((index, "`dialog:` holds no mapping (indent speaker: and message: below)"))
+        for mapping in block.mappings:
+            entry = _raw_entry(mapping, file_utc, system_version)
+            if entry is None:
+                notes.append(
+                    (
+                        mapping.line,
+                        "`dialog:` mapping has neither speaker nor message, so it is no entry"
+                        " (add speaker: and message: keys)",
+                    )
+                )
+            else:
+                entries.append(entry)
+    return entries, notes
+
+
+def read_header_entries(layout: Layout) -> tuple[list[RawEntry], Notes]:
+    """Entries of the front matter's `dialog:` keys."""
+    if layout.front_matter is None:
+        return [], []
+    opening, closing = layout.front_matter
+    return _read_yaml_region(layout, opening + 1, closing)
+
+
+def _yaml_block_close(layout: Layout, opening: int) -> int | None:
+    """The closing `---` index of a YAML block opened at `opening`, or None if it is none."""
+    lines, fenced = layout.lines, layout.fenced
+    index = opening + 1
+    while index < len(lines) and is_blank(lines[index]):
+        index += 1
+    if index >= len(lines) or _column0_key(lines[index]) is None:
+        return None
+    while index < len(lines):
+        line = lines[index]
+        if fenced[index]:
+            return None
+        if is_rule_line(line):
+            return index
+        if not (
+            is_blank(line)
+            or line[0] in " \t"
+            or line.startswith("- ")
+            or _column0_key(line) is not None
+        ):
+            return None
+        index += 1
+    return None
+
+
+def find_yaml_blocks(layout: Layout, skip: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(open, close) indexes of the `---` YAML blocks after the front matter."""
+    lines, fenced = layout.lines, layout.fenced
+    skip_to = {begin: end for begin, end in skip}
+    blocks = []
+    index = layout.body_start
+    while index < len(lines):
+        if index in skip_to:
+            index = skip_to[index] + 1
+            continue
+        if fenced[index] or not is_rule_line(lines[index]):
+            index += 1
+            continue
+        closing = _yaml_block_close(layout, index)
+        if closing is None:
+            index += 1
+            continue
+        blocks.append((index, closing))
+        index = closing
+    return blocks
+
+
+def read_inline_entries(
+    layout: Layout, blocks: list[tuple[int, int]]
+) -> tuple[list[RawEntry], Notes]:
+    """Entries of the `dialog:` keys of each YAML block; the last one runs to the closing `---`."""
+    entries: list[RawEntry] = []
+    notes: Notes = []
+    for opening, closing in blocks:
+        found, found_notes = _read_yaml_region(layout, opening + 1, closing)
+        notes.extend(found_notes)
+        for position, entry in enumerate(found):
+            if position + 1 < len(found):
+                entry.end = _last_filled(layout.lines, entry.line, found[position + 1].line)
+            else:
+                entry.end = closing
+        entries.extend(found)
+    return entries, notes
+
+
+def _last_filled(lines: list[str], start: int, stop: int) -> int:
+    for index in range(stop - 1, start, -1):
+        if not is_blank(lines[index]):
+            return index
+    return start
