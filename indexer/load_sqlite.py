@@ -1,0 +1,379 @@
+"""Write parsed dialog files into SQLite: file rows, entry rows (FTS5 via triggers), targets.
+
+The caller owns the transaction: `reindex` wraps a whole run in one. Entries are
+written with INSERT ... ON CONFLICT DO UPDATE, never INSERT OR REPLACE, which
+would delete rows without firing the FTS delete trigger and corrupt the
+external-content index. A file is first planned (what to add, update, delete),
+then applied, so a dry run can report the plan without writing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from indexer.file_types import file_type
+from indexer.identity import ID_BITS, keyed_entries
+from indexer.migrate import apply_migrations, utc_stamp
+from indexer.model import Entry, ParsedFile, Problem
+
+if TYPE_CHECKING:
+    from indexer.discover import SourceFile
+
+BUSY_TIMEOUT_MS = 10_000
+_ID_MASK = (1 << ID_BITS) - 1
+
+#: Columns of lupo_dialog_entries in the order of every entry row tuple.
+ENTRY_COLUMNS = (
+    "dialog_entry_id",
+    "dialog_file",
+    "entry_key",
+    "format",
+    "speaker",
+    "target",
+    "mood_rgb",
+    "mood_raw",
+    "timestamp_utc",
+    "message",
+    "title",
+    "body",
+    "system_version",
+    "line",
+    "end_line",
+    "metadata_json",
+)
+#: Columns of lupo_dialog_files in the order of every file row tuple.
+FILE_COLUMNS = (
+    "file_path",
+    "file_type",
+    "entry_count",
+    "section_count",
+    "content_hash",
+    "size_bytes",
+    "mtime_ns",
+    "last_sync_utc",
+    "problems_json",
+)
+
+SELECT_FILE_ENTRIES = (
+    f"SELECT {', '.join(ENTRY_COLUMNS)} FROM lupo_dialog_entries WHERE dialog_file = ?"
+)
+SELECT_FOREIGN_IDS = """
+SELECT dialog_entry_id, dialog_file FROM lupo_dialog_entries
+WHERE dialog_entry_id IN (SELECT value FROM json_each(?)) AND dialog_file <> ?
+"""
+SELECT_ID_OWNER = "SELECT dialog_file FROM lupo_dialog_entries WHERE dialog_entry_id = ?"
+UPSERT_ENTRY = f"""
+INSERT INTO lupo_dialog_entries ({", ".join(ENTRY_COLUMNS)})
+VALUES ({", ".join("?" for _ in ENTRY_COLUMNS)})
+ON CONFLICT (dialog_entry_id) DO UPDATE SET
+{", ".join(f"{column} = excluded.{column}" for column in ENTRY_COLUMNS[1:])}
+"""
+DELETE_ENTRY = "DELETE FROM lupo_dialog_entries WHERE dialog_entry_id = ?"
+DELETE_FILE_ENTRIES = "DELETE FROM lupo_dialog_entries WHERE dialog_file = ?"
+DELETE_TARGETS = "DELETE FROM lupo_dialog_entry_targets WHERE dialog_entry_id = ?"
+INSERT_TARGET = "INSERT INTO lupo_dialog_entry_targets (dialog_entry_id, target) VALUES (?, ?)"
+UPSERT_FILE = f"""
+INSERT INTO lupo_dialog_files ({", ".join(FILE_COLUMNS)})
+VALUES ({", ".join("?" for _ in FILE_COLUMNS)})
+ON CONFLICT (file_path) DO UPDATE SET
+{", ".join(f"{column} = excluded.{column}" for column in FILE_COLUMNS[1:])}
+"""
+DELETE_FILE = "DELETE FROM lupo_dialog_files WHERE file_path = ?"
+SELECT_FILE_HASHES = "SELECT file_path, content_hash FROM lupo_dialog_files"
+COUNT_FILE_ENTRIES = "SELECT count(*) FROM lupo_dialog_entries WHERE dialog_file = ?"
+
+_TARGET_SEPARATORS = re.compile(r"[\s,]+")
+_TARGET = ENTRY_COLUMNS.index("target")
+
+
+def connect(db_path: str | Path) -> sqlite3.Connection:
+    """Open (creating if needed) the database: WAL, busy timeout, foreign keys, migrated.
+
+    The connection is in autocommit mode: callers issue BEGIN/COMMIT themselves.
+    """
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a crash or kill -9 never corrupts or half-applies a commit;
+        # only a power cut may lose the very last commit.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        apply_migrations(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def file_hashes(conn: sqlite3.Connection) -> dict[str, str]:
+    """content_hash of every file in the database, by path."""
+    return dict(conn.execute(SELECT_FILE_HASHES))
+
+
+def target_tokens(target: str | None) -> list[str]:
+    """The tokens of `target` as written, split on white space and commas, without repeats.
+
+    A token made only of punctuation (the `+` of `CURSOR + WINDSURF`) is no target.
+    """
+    tokens: list[str] = []
+    for token in _TARGET_SEPARATORS.split(target or ""):
+        if any(character.isalnum() for character in token) and token not in tokens:
+            tokens.append(token)
+    return tokens
+
+
+def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
+    """The lupo_dialog_entries row of an entry, in ENTRY_COLUMNS order."""
+    return (
+        entry_id,
+        entry.dialog_file,
+        key,
+        entry.format,
+        entry.speaker,
+        entry.target,
+        entry.mood_rgb,
+        entry.mood_raw,
+        entry.timestamp_utc,
+        entry.message,
+        entry.title,
+        entry.body,
+        entry.system_version,
+        entry.line,
+        entry.end_line,
+        json.dumps(entry.metadata, ensure_ascii=False),
+    )
+
+
+def problems_json(problems: Iterable[Problem]) -> str:
+    """The problems_json column: [{"line": n, "message": "..."}, ...]."""
+    return json.dumps(
+        [{"line": problem.line, "message": problem.message} for problem in problems],
+        ensure_ascii=False,
+    )
+
+
+def assign_ids(
+    conn: sqlite3.Connection | None, path: str, entries: Sequence[Entry]
+) -> tuple[list[tuple[int, str, Entry]], list[Problem]]:
+    """(id, key, entry) per entry, moving ids that another file's row holds; plus a Problem each.
+
+    A collision moves the id to the next free one (id+1, ...), so the result is
+    deterministic for a given database. With `conn` None nothing is checked.
+    """
+    keyed = keyed_entries(entries)
+    if conn is None or not keyed:
+        return keyed, []
+    ids = [entry_id for entry_id, _, _ in keyed]
+    foreign = dict(conn.execute(SELECT_FOREIGN_IDS, (json.dumps(ids), path)))
+    if not foreign:
+        return keyed, []
+    used = set(ids)
+    moved: list[tuple[int, str, Entry]] = []
+    problems = []
+    for entry_id, key, entry in keyed:
+        if entry_id in foreign:
+            new_id = _next_free_id(conn, path, entry_id, used)
+            used.add(new_id)
+            problems.append(
+                Problem(
+                    path,
+                    entry.line,
+                    f"entry id {entry_id} is already used by {foreign[entry_id]}; "
+                    f"this entry gets id {new_id}",
+                )
+            )
+            entry_id = new_id
+        moved.append((entry_id, key, entry))
+    return moved, problems
+
+
+def _next_free_id(conn: sqlite3.Connection, path: str, entry_id: int, used: set[int]) -> int:
+    """The first id after `entry_id` that neither this file nor another file's row uses."""
+    candidate = entry_id
+    while True:
+        candidate = candidate % _ID_MASK + 1
+        if candidate in used:
+            continue
+        owner = conn.execute(SELECT_ID_OWNER, (candidate,)).fetchone()
+        if owner is None or owner[0] == path:
+            return candidate
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """The rows one parsed file should have: its file row, its entry rows, its problems."""
+
+    file_row: tuple[Any, ...]
+    entry_rows: list[tuple[Any, ...]]
+    problems: list[Problem]
+
+
+def rows_for_file(
+    conn: sqlite3.Connection | None,
+    source: SourceFile,
+    parsed: ParsedFile,
+    *,
+    synced_utc: int | None = None,
+) -> FileRows:
+    """The file row and entry rows (FILE_COLUMNS, ENTRY_COLUMNS order) of a parsed file."""
+    keyed, id_problems = assign_ids(conn, source.path, parsed.entries)
+    problems = [*parsed.problems, *id_problems]
+    sections = sum(1 for entry in parsed.entries if entry.format == "section")
+    file_row = (
+        source.path,
+        file_type(source.path),
+        len(parsed.entries) - sections,
+        sections,
+        source.content_hash,
+        source.size_bytes,
+        source.mtime_ns,
+        synced_utc if synced_utc is not None else utc_stamp(),
+        problems_json(problems),
+    )
+    entry_rows = [entry_row(entry_id, key, entry) for entry_id, key, entry in keyed]
+    return FileRows(file_row, entry_rows, problems)
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What loading one parsed file changes: rows to upsert, ids to delete, counts."""
+
+    path: str
+    file_row: tuple[Any, ...]
+    upserts: list[tuple[Any, ...]] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
+    stale_ids: list[int] = field(default_factory=list)
+    added: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    entries: int = 0
+
+    @property
+    def updated(self) -> int:
+        """Entries that keep their id but change some column (e.g. their line)."""
+        return len(self.updated_ids)
+
+    @property
+    def deleted(self) -> int:
+        """Entries whose id the file no longer produces."""
+        return len(self.stale_ids)
+
+
+def plan_file(
+    conn: sqlite3.Connection | None,
+    source: SourceFile,
+    parsed: ParsedFile,
+    *,
+    synced_utc: int | None = None,
+) -> FilePlan:
+    """Compare a parsed file with its rows in `conn` (None: an empty database); write nothing."""
+    rows = rows_for_file(conn, source, parsed, synced_utc=synced_utc)
+    existing: dict[int, tuple[Any, ...]] = {}
+    if conn is not None:
+        existing = {row[0]: row for row in conn.execute(SELECT_FILE_ENTRIES, (source.path,))}
+    upserts = [row for row in rows.entry_rows if existing.get(row[0]) != row]
+    updated_ids = [row[0] for row in upserts if row[0] in existing]
+    kept = {row[0] for row in rows.entry_rows}
+    return FilePlan(
+        path=source.path,
+        file_row=rows.file_row,
+        upserts=upserts,
+        updated_ids=updated_ids,
+        stale_ids=[entry_id for entry_id in existing if entry_id not in kept],
+        added=len(upserts) - len(updated_ids),
+        problems=rows.problems,
+        entries=len(rows.entry_rows),
+    )
+
+
+def apply_plan(conn: sqlite3.Connection, plan: FilePlan) -> None:
+    """Write a FilePlan inside the caller's transaction."""
+    conn.execute(UPSERT_FILE, plan.file_row)  # first: entries reference file_path
+    conn.executemany(DELETE_ENTRY, [(entry_id,) for entry_id in plan.stale_ids])
+    conn.executemany(DELETE_TARGETS, [(entry_id,) for entry_id in plan.updated_ids])
+    conn.executemany(UPSERT_ENTRY, plan.upserts)
+    conn.executemany(
+        INSERT_TARGET,
+        [(row[0], token) for row in plan.upserts for token in target_tokens(row[_TARGET])],
+    )
+
+
+def load_parsed_file(
+    conn: sqlite3.Connection,
+    source: SourceFile,
+    parsed: ParsedFile,
+    *,
+    synced_utc: int | None = None,
+) -> FilePlan:
+    """Bring one file's rows in line with its parsed entries (inside the caller's transaction)."""
+    plan = plan_file(conn, source, parsed, synced_utc=synced_utc)
+    apply_plan(conn, plan)
+    return plan
+
+
+def count_file_entries(conn: sqlite3.Connection, path: str) -> int:
+    """How many entry rows a file has in the database."""
+    return conn.execute(COUNT_FILE_ENTRIES, (path,)).fetchone()[0]
+
+
+def delete_file(conn: sqlite3.Connection, path: str) -> int:
+    """Remove a file and its entries (targets cascade); return how many entries went."""
+    deleted = conn.execute(DELETE_FILE_ENTRIES, (path,)).rowcount
+    conn.execute(DELETE_FILE, (path,))
+    return deleted
+
+
+def connect_existing_readonly(db_path: str | Path) -> sqlite3.Connection | None:
+    """A read-only connection to an existing, migrated database; None when there is none yet.
+
+    Opening it creates nothing: no database file and no migrations.
+    """
+    path = Path(db_path)
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    has_tables = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lupo_dialog_files'"
+    ).fetchone()
+    if has_tables is None:
+        conn.close()
+        return None
+    return conn
+
+
+def backup_database(db_path: str | Path, stamp: int | None = None) -> Path | None:
+    """Copy an existing database to `<db>.bak-YYYYmmddHHMMSS` with SQLite's backup API.
+
+    The copy is written under a `.partial` name and renamed when complete, so a
+    killed backup never leaves a file that looks like a good one. Returns the
+    backup's path, or None when there is no database yet.
+    """
+    path = Path(db_path)
+    if not path.exists():
+        return None
+    stem = f"{path.name}.bak-{stamp if stamp is not None else utc_stamp()}"
+    target = path.with_name(stem)
+    number = 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{stem}-{number}")
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    source = sqlite3.connect(path)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    partial.replace(target)
+    return target

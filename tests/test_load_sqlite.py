@@ -1,0 +1,219 @@
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from indexer.discover import SourceFile
+from indexer.identity import keyed_entries
+from indexer.load_sqlite import (
+    backup_database,
+    connect,
+    delete_file,
+    load_parsed_file,
+    plan_file,
+    target_tokens,
+)
+from indexer.model import Entry, ParsedFile, Problem
+
+
+def entry(path: str, line: int, message: str, **fields) -> Entry:
+    fields.setdefault("speaker", "KIRO")
+    fields.setdefault("target", "@LILITH @everyone")
+    return Entry(path, fields.pop("format", "bold"), line, line + 3, message=message, **fields)
+
+
+def source(path: str, tag: str = "v1") -> SourceFile:
+    return SourceFile(path=path, text="", content_hash=f"hash-{tag}", size_bytes=10, mtime_ns=1)
+
+
+def load(conn, path: str, entries: list[Entry], problems=(), tag: str = "v1"):
+    conn.execute("BEGIN IMMEDIATE")
+    plan = load_parsed_file(conn, source(path, tag), ParsedFile(path, tuple(entries), problems))
+    conn.execute("COMMIT")
+    return plan
+
+
+def fts_ok(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO lupo_dialog_entries_fts (lupo_dialog_entries_fts, rank) "
+        "VALUES ('integrity-check', 1)"
+    )
+
+
+def matches(conn: sqlite3.Connection, word: str) -> list[int]:
+    sql = "SELECT rowid FROM lupo_dialog_entries_fts WHERE lupo_dialog_entries_fts MATCH ?"
+    return [row[0] for row in conn.execute(sql, (word,))]
+
+
+@pytest.fixture
+def conn(tmp_path: Path):
+    conn = connect(tmp_path / "dialogs.db")
+    yield conn
+    conn.close()
+
+
+def test_connect_sets_wal_foreign_keys_and_migrates(tmp_path: Path):
+    conn = connect(tmp_path / "x.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 2
+    assert conn.isolation_level is None
+
+
+def test_load_writes_file_entry_and_target_rows(conn):
+    path = "dialogs/changelog_dialog.md"
+    entries = [
+        entry(path, 5, "alpha"),
+        entry(path, 9, "beta", target="CURSOR + WINDSURF, @x"),
+        Entry(path, "section", 12, 14, body="free text"),
+    ]
+    plan = load(conn, path, entries, problems=(Problem(path, 3, "odd mood"),))
+    assert (plan.added, plan.updated, plan.deleted) == (3, 0, 0)
+    file_row = conn.execute(
+        "SELECT file_type, entry_count, section_count, content_hash, problems_json "
+        "FROM lupo_dialog_files WHERE file_path = ?",
+        (path,),
+    ).fetchone()
+    assert file_row[:4] == ("changelog", 2, 1, "hash-v1")
+    assert json.loads(file_row[4]) == [{"line": 3, "message": "odd mood"}]
+    ids = [i for i, _, _ in keyed_entries(entries)]
+    stored = conn.execute(
+        "SELECT dialog_entry_id, line, message, metadata_json "
+        "FROM lupo_dialog_entries ORDER BY line"
+    ).fetchall()
+    assert stored == [
+        (ids[0], 5, "alpha", "{}"),
+        (ids[1], 9, "beta", "{}"),
+        (ids[2], 12, None, "{}"),
+    ]
+    targets = conn.execute(
+        "SELECT dialog_entry_id, target FROM lupo_dialog_entry_targets"
+    ).fetchall()
+    assert sorted(targets) == sorted(
+        [
+            (ids[0], "@LILITH"),
+            (ids[0], "@everyone"),
+            (ids[1], "CURSOR"),
+            (ids[1], "WINDSURF"),
+            (ids[1], "@x"),
+        ]
+    )
+    fts_ok(conn)
+    assert matches(conn, "alpha") == [ids[0]]
+
+
+def test_reload_of_unchanged_entries_writes_nothing(conn):
+    path = "a.md"
+    entries = [entry(path, 1, "alpha"), entry(path, 5, "beta")]
+    load(conn, path, entries)
+    conn.execute("BEGIN")
+    plan = plan_file(conn, source(path), ParsedFile(path, tuple(entries)))
+    conn.execute("ROLLBACK")
+    assert (plan.added, plan.updated, plan.deleted, plan.upserts) == (0, 0, 0, [])
+
+
+def test_edit_move_and_delete_keep_ids_fts_and_targets_in_step(conn):
+    path = "a.md"
+    load(conn, path, [entry(path, 1, "alpha"), entry(path, 5, "beta"), entry(path, 9, "gamma")])
+    before = dict(conn.execute("SELECT message, dialog_entry_id FROM lupo_dialog_entries"))
+    # "alpha" edited into "omega", a new entry above "beta" pushes it down, "gamma" gone.
+    plan = load(
+        conn,
+        path,
+        [entry(path, 1, "omega"), entry(path, 5, "inserted"), entry(path, 9, "beta")],
+        tag="v2",
+    )
+    assert (plan.added, plan.updated, plan.deleted) == (2, 1, 2)
+    after = dict(conn.execute("SELECT message, dialog_entry_id FROM lupo_dialog_entries"))
+    assert after["beta"] == before["beta"]
+    assert conn.execute(
+        "SELECT line FROM lupo_dialog_entries WHERE dialog_entry_id = ?", (before["beta"],)
+    ).fetchone() == (9,)
+    fts_ok(conn)
+    assert matches(conn, "omega") == [after["omega"]]
+    assert matches(conn, "alpha") == [] and matches(conn, "gamma") == []
+    orphans = conn.execute(
+        "SELECT count(*) FROM lupo_dialog_entry_targets WHERE dialog_entry_id NOT IN "
+        "(SELECT dialog_entry_id FROM lupo_dialog_entries)"
+    ).fetchone()
+    assert orphans == (0,)
+
+
+def test_tampered_row_is_rewritten_by_a_reload(conn):
+    path = "a.md"
+    entries = [entry(path, 1, "alpha")]
+    load(conn, path, entries)
+    conn.execute("UPDATE lupo_dialog_entries SET message = 'tampered', target = '@nobody'")
+    plan = load(conn, path, entries)
+    assert (plan.added, plan.updated, plan.deleted) == (0, 1, 0)
+    assert conn.execute("SELECT message FROM lupo_dialog_entries").fetchone() == ("alpha",)
+    assert {t for (t,) in conn.execute("SELECT target FROM lupo_dialog_entry_targets")} == {
+        "@LILITH",
+        "@everyone",
+    }
+    fts_ok(conn)
+    assert matches(conn, "tampered") == []
+
+
+def test_delete_file_removes_entries_targets_and_fts_rows(conn):
+    load(conn, "a.md", [entry("a.md", 1, "alpha"), entry("a.md", 5, "beta")])
+    load(conn, "b.md", [entry("b.md", 1, "alpha")])
+    conn.execute("BEGIN IMMEDIATE")
+    assert delete_file(conn, "a.md") == 2
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT file_path FROM lupo_dialog_files").fetchall() == [("b.md",)]
+    assert conn.execute("SELECT count(*) FROM lupo_dialog_entry_targets").fetchone() == (2,)
+    fts_ok(conn)
+    assert len(matches(conn, "alpha")) == 1 and matches(conn, "beta") == []
+
+
+def test_id_owned_by_another_file_moves_to_the_next_free_id_with_a_problem(conn):
+    # Explicit ids (written by API edits) make a cross-file collision easy to build.
+    load(conn, "a.md", [entry("a.md", 1, "alpha", metadata={"dialog_entry_id": "1000"})])
+    load(conn, "a2.md", [entry("a2.md", 1, "x", metadata={"dialog_entry_id": "1001"})])
+    plan = load(conn, "b.md", [entry("b.md", 7, "copy", metadata={"dialog_entry_id": "1000"})])
+    assert [row[0] for row in plan.upserts] == [1002]
+    assert plan.problems == [
+        Problem("b.md", 7, "entry id 1000 is already used by a.md; this entry gets id 1002")
+    ]
+    owners = dict(conn.execute("SELECT dialog_entry_id, dialog_file FROM lupo_dialog_entries"))
+    assert owners == {1000: "a.md", 1001: "a2.md", 1002: "b.md"}
+    # Reloading b.md finds the same id again: the probe is deterministic.
+    again = load(conn, "b.md", [entry("b.md", 7, "copy", metadata={"dialog_entry_id": "1000"})])
+    assert (again.added, again.updated, again.deleted) == (0, 0, 0)
+    problems = conn.execute(
+        "SELECT problems_json FROM lupo_dialog_files WHERE file_path = 'b.md'"
+    ).fetchone()[0]
+    assert "already used by a.md" in problems
+
+
+@pytest.mark.parametrize(
+    ("target", "tokens"),
+    [
+        (None, []),
+        ("@everyone", ["@everyone"]),
+        ("@FLEET @Monday_Wolfie", ["@FLEET", "@Monday_Wolfie"]),
+        ("CURSOR + WINDSURF", ["CURSOR", "WINDSURF"]),
+        ("@a,@b , @a", ["@a", "@b"]),
+        ("   ", []),
+    ],
+)
+def test_target_tokens(target, tokens):
+    assert target_tokens(target) == tokens
+
+
+def test_backup_copies_an_existing_database_and_never_overwrites(tmp_path: Path):
+    db = tmp_path / "d.db"
+    assert backup_database(db) is None
+    conn = connect(db)
+    load(conn, "a.md", [entry("a.md", 1, "alpha")])
+    conn.close()
+    first = backup_database(db, stamp=20260101120000)
+    second = backup_database(db, stamp=20260101120000)
+    assert first == tmp_path / "d.db.bak-20260101120000"
+    assert second == tmp_path / "d.db.bak-20260101120000-2"
+    copy = sqlite3.connect(first)
+    assert copy.execute("SELECT message FROM lupo_dialog_entries").fetchall() == [("alpha",)]
+    copy.close()
+    assert not list(tmp_path.glob("*.partial"))
