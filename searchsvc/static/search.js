@@ -1,0 +1,435 @@
+// The search page: state in the URL, debounced as-you-type search, facets, paging.
+import {
+  ApiFailure, Unreachable, apiGet, baseName, bindArrowNavigation, bindSlashFocus, checkHealth,
+  el, formatTimestamp, hideOffline, moodHex, showMode, showOffline, snippetNodes, swatch,
+} from "./common.js";
+
+const DEBOUNCE_MS = 150;
+const PER_PAGE = 20;
+const FACETS = ["speaker", "target", "mood", "file", "format"];
+const FACET_LABELS = { speaker: "Speaker", target: "Target", mood: "Mood", file: "File", format: "Format" };
+const DATES = ["from", "to"];
+const SORTS = ["relevance", "newest", "oldest"];
+const FACET_SHOWN = 8;
+
+const input = document.getElementById("q");
+const form = document.getElementById("search-form");
+const sortSelect = document.getElementById("sort");
+const fromInput = document.getElementById("from");
+const toInput = document.getElementById("to");
+const summary = document.getElementById("summary");
+const chips = document.getElementById("chips");
+const facetsBox = document.getElementById("facets");
+const resultsList = document.getElementById("results");
+const stateBox = document.getElementById("state");
+const pager = document.getElementById("pager");
+const pageInfo = document.getElementById("page-info");
+
+let state = readState();
+let requestSeq = 0;          // incremented per request; only the latest may render
+let controller = null;       // aborts the previous in-flight request
+let debounceTimer = null;
+let typingEntryPushed = false; // the first keystroke of a typing run pushes a history entry
+const expandedFacets = new Set();
+
+/** The page state from the URL's query string; facet filters hold lists of values. */
+function readState() {
+  const params = new URLSearchParams(window.location.search);
+  const next = { q: params.get("q") || "", page: Math.max(1, parseInt(params.get("page"), 10) || 1) };
+  for (const name of FACETS) next[name] = [...new Set(params.getAll(name).filter(Boolean))];
+  for (const name of DATES) next[name] = params.get(name) || "";
+  const sort = params.get("sort") || "";
+  next.sort = SORTS.includes(sort) ? sort : "";
+  return next;
+}
+
+/** The URL's query string for a state (empty values and defaults left out). */
+function stateQuery(s) {
+  const params = new URLSearchParams();
+  if (s.q) params.set("q", s.q);
+  for (const name of FACETS) for (const value of s[name]) params.append(name, value);
+  for (const name of DATES) if (s[name]) params.set(name, s[name]);
+  if (s.sort && s.sort !== "relevance") params.set("sort", s.sort);
+  if (s.page > 1) params.set("page", String(s.page));
+  const text = params.toString();
+  return text ? "?" + text : window.location.pathname;
+}
+
+/** Put the state in the URL: a new history entry (push) or in place (replace). */
+function writeUrl(push) {
+  const url = stateQuery(state);
+  if (url === window.location.search || (url === window.location.pathname && !window.location.search)) return;
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+/** Copy the state into the form controls. */
+function syncControls() {
+  if (input.value !== state.q) input.value = state.q;
+  sortSelect.value = state.sort || "relevance";
+  fromInput.value = state.from.length >= 10 ? state.from.slice(0, 10) : "";
+  toInput.value = state.to.length >= 10 ? state.to.slice(0, 10) : "";
+  document.title = state.q ? `${state.q} · dialogsearch` : "dialogsearch";
+}
+
+/** API parameters for the current state (URLSearchParams: facets may repeat). */
+function apiParams() {
+  const params = new URLSearchParams();
+  if (state.q) params.set("q", state.q);
+  for (const name of FACETS) for (const value of state[name]) params.append(name, value);
+  for (const name of DATES) if (state[name]) params.set(name, state[name]);
+  params.set("sort", state.sort || (state.q.trim() ? "relevance" : "newest"));
+  params.set("page", String(state.page));
+  params.set("per_page", String(PER_PAGE));
+  params.set("facets", FACETS.join(","));
+  return params;
+}
+
+/** Whether any filter is set. */
+function hasFilters() {
+  return FACETS.some((name) => state[name].length) || DATES.some((name) => state[name]);
+}
+
+/** Run the search for the current state; stale answers are dropped. */
+async function runSearch() {
+  clearTimeout(debounceTimer);
+  const seq = ++requestSeq;
+  if (controller) controller.abort();
+  controller = new AbortController();
+  const startedAt = performance.now();
+  resultsList.parentElement.classList.add("loading");
+  renderChips();
+  try {
+    const answer = await apiGet("/search", apiParams(), { signal: controller.signal });
+    if (seq !== requestSeq) return;
+    render(answer);
+    document.dispatchEvent(new CustomEvent("dialogsearch:rendered", {
+      detail: { q: state.q, seq, total: answer.total, ms: performance.now() - startedAt },
+    }));
+  } catch (err) {
+    if (err.name === "AbortError" || seq !== requestSeq) return;
+    renderFailure(err);
+  } finally {
+    if (seq === requestSeq) resultsList.parentElement.classList.remove("loading");
+  }
+}
+
+/** Debounced search after a keystroke. */
+function scheduleSearch() {
+  clearTimeout(debounceTimer);
+  debounceTimer = setTimeout(runSearch, DEBOUNCE_MS);
+}
+
+function render(answer) {
+  hideOffline();
+  showMode(answer.source === "files" ? "files" : answer.source || "database");
+  const hits = Array.isArray(answer.hits) ? answer.hits : [];
+  const total = Number(answer.total) || 0;
+  const took = answer.took_ms !== undefined ? ` in ${Number(answer.took_ms).toLocaleString()} ms` : "";
+  summary.textContent = `${total.toLocaleString()} ${total === 1 ? "entry" : "entries"}${took}`;
+  if (answer.source === "files") summary.append(el("span", "source-tag", "from files"));
+  renderHits(hits);
+  renderFacets(answer.facets || {});
+  renderPager(total, Number(answer.page) || state.page, Number(answer.per_page) || PER_PAGE);
+  if (!hits.length) renderEmpty(total);
+  else stateBox.hidden = true;
+}
+
+function renderHits(hits) {
+  const items = hits.map((hit) => {
+    const li = el("li", "hit");
+    const link = el("a", "hit-link");
+    link.href = `/entry/${encodeURIComponent(hit.dialog_entry_id)}`;
+    const head = el("div", "hit-head");
+    head.append(el("span", "speaker", hit.speaker || "—"));
+    if (hit.target) {
+      head.append(el("span", "arrow", "→"));
+      head.append(el("span", "target", hit.target));
+    }
+    const hex = moodHex(hit.mood_rgb);
+    if (hex) {
+      const mood = el("span", "mood");
+      mood.append(swatch(hex), el("code", "hex", "#" + hex));
+      mood.title = hit.mood_raw ? `Mood ${hit.mood_raw}` : `Mood #${hex}`;
+      head.append(mood);
+    }
+    const when = formatTimestamp(hit.timestamp_utc);
+    if (when) head.append(el("time", "date", when));
+    link.append(head);
+    if (hit.title) link.append(el("span", "hit-title", hit.title));
+    const snippet = el("p", "snippet");
+    if (hit.snippet) snippet.append(snippetNodes(hit.snippet));
+    else snippet.textContent = (hit.message || hit.body || "").slice(0, 240);
+    link.append(snippet);
+    const foot = el("div", "hit-foot");
+    foot.append(el("code", "file-line", `${hit.dialog_file}:${hit.line}`));
+    if (hit.format) foot.append(el("span", "format", hit.format));
+    link.append(foot);
+    li.append(link);
+    return li;
+  });
+  resultsList.replaceChildren(...items);
+}
+
+/** Facet values as [{value, count}] whatever shape the API used. */
+function facetValues(raw) {
+  if (!raw) return [];
+  if (Array.isArray(raw)) {
+    return raw.map((item) => (Array.isArray(item)
+      ? { value: item[0], count: item[1] }
+      : { value: item.value, count: item.count })).filter((item) => item.value !== null && item.value !== undefined && item.value !== "");
+  }
+  return Object.entries(raw).map(([value, count]) => ({ value, count }));
+}
+
+function renderFacets(facets) {
+  const groups = FACETS.map((name) => {
+    const values = facetValues(facets[name]);
+    const active = new Set(state[name]);
+    for (const value of active) {
+      if (!values.some((item) => String(item.value) === value)) values.unshift({ value, count: 0 });
+    }
+    const group = el("section", "facet");
+    group.dataset.facet = name;
+    const heading = el("h3", "facet-title", FACET_LABELS[name]);
+    group.append(heading);
+    if (!values.length) {
+      group.append(el("p", "muted small", "no values"));
+      return group;
+    }
+    const list = el("ul", "facet-values");
+    const expanded = expandedFacets.has(name);
+    values.forEach((item, index) => {
+      const value = String(item.value);
+      const li = el("li");
+      if (!expanded && index >= FACET_SHOWN && !active.has(value)) li.hidden = true;
+      const button = el("button", "facet-value");
+      button.type = "button";
+      button.dataset.facet = name;
+      button.dataset.value = value;
+      button.setAttribute("aria-pressed", active.has(value) ? "true" : "false");
+      const label = el("span", "facet-label");
+      if (name === "mood") {
+        const hex = moodHex(value);
+        if (hex) label.append(swatch(hex));
+        label.append(el("code", null, hex ? "#" + hex : value));
+      } else if (name === "file") {
+        label.append(el("span", null, baseName(value)));
+        button.title = value;
+      } else {
+        label.append(el("span", null, value));
+      }
+      button.append(label, el("span", "count", Number(item.count).toLocaleString()));
+      li.append(button);
+      list.append(li);
+    });
+    group.append(list);
+    if (values.length > FACET_SHOWN) {
+      const more = el("button", "link-button facet-more", expanded ? "Show fewer" : `Show all ${values.length}`);
+      more.type = "button";
+      more.dataset.toggle = name;
+      group.append(more);
+    }
+    return group;
+  });
+  facetsBox.replaceChildren(...groups);
+}
+
+function chip(name, value) {
+  const li = el("li");
+  const button = el("button", "chip");
+  button.type = "button";
+  button.dataset.remove = name;
+  button.dataset.value = value;
+  button.append(el("span", "chip-name", name + ":"));
+  if (name === "mood" && moodHex(value)) button.append(swatch(value));
+  button.append(el("span", "chip-value", name === "file" ? baseName(value) : value));
+  button.append(el("span", "chip-x", "×"));
+  button.setAttribute("aria-label", `Remove filter ${name} ${value}`);
+  if (name === "file") button.title = value;
+  li.append(button);
+  return li;
+}
+
+function renderChips() {
+  const items = [];
+  for (const name of FACETS) for (const value of state[name]) items.push(chip(name, value));
+  for (const name of DATES) if (state[name]) items.push(chip(name, state[name]));
+  if (items.length > 1) {
+    const li = el("li");
+    const clear = el("button", "link-button", "Clear all");
+    clear.type = "button";
+    clear.dataset.remove = "*";
+    li.append(clear);
+    items.push(li);
+  }
+  chips.replaceChildren(...items);
+}
+
+function renderPager(total, page, perPage) {
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  pager.hidden = pages <= 1;
+  pageInfo.textContent = `Page ${page.toLocaleString()} of ${pages.toLocaleString()}`;
+  document.getElementById("prev-page").disabled = page <= 1;
+  document.getElementById("next-page").disabled = page >= pages;
+}
+
+function renderEmpty(total) {
+  stateBox.hidden = false;
+  stateBox.className = "state state-empty";
+  const filtered = hasFilters();
+  const title = total > 0 ? "No entries on this page." : state.q ? `Nothing matches “${state.q}”.` : "No entries.";
+  const hint = el("p", "hint");
+  if (total > 0) hint.textContent = "Go back to the first page.";
+  else if (filtered) hint.textContent = "Remove a filter, or try fewer or shorter words: the last word also matches as a prefix.";
+  else if (state.q) hint.textContent = "Check the spelling, try fewer words, or use OR between alternatives. The last word matches as a prefix (deplo → deploy).";
+  else hint.textContent = "The index is empty: add dialog files under the root and reindex.";
+  stateBox.replaceChildren(el("p", "state-title", title), hint);
+  if (filtered) {
+    const clear = el("button", "link-button", "Clear all filters");
+    clear.type = "button";
+    clear.dataset.remove = "*";
+    stateBox.append(clear);
+  }
+}
+
+function renderFailure(err) {
+  stateBox.hidden = false;
+  if (err instanceof Unreachable) {
+    showOffline(err.message, runSearch);
+    stateBox.className = "state state-error";
+    stateBox.replaceChildren(el("p", "state-title", "The search service cannot be reached."),
+      el("p", "hint", "Is `dialogsearch serve` running? The page retries when you type again."));
+    summary.textContent = "";
+    return;
+  }
+  stateBox.className = "state state-error";
+  const message = err instanceof ApiFailure ? err.message : String(err);
+  stateBox.replaceChildren(el("p", "state-title", "The query could not run."), el("p", "hint", message));
+  resultsList.replaceChildren();
+  pager.hidden = true;
+  summary.textContent = "";
+}
+
+/** Back to page 1 with a new history entry, then search. */
+function commit() {
+  state.page = 1;
+  typingEntryPushed = false;
+  writeUrl(true);
+  syncControls();
+  runSearch();
+}
+
+/** Clear every filter, then commit. */
+function clearFilters() {
+  for (const name of FACETS) state[name] = [];
+  for (const name of DATES) state[name] = "";
+  commit();
+}
+
+/** Add or remove one value of a facet filter, then commit. */
+function toggleValue(name, value) {
+  const values = state[name];
+  state[name] = values.includes(value) ? values.filter((v) => v !== value) : [...values, value];
+  commit();
+}
+
+/** Remove a filter value (a chip), or all filters for "*". */
+function removeFilter(name, value) {
+  if (name === "*") return clearFilters();
+  if (DATES.includes(name)) state[name] = "";
+  else state[name] = state[name].filter((v) => v !== value);
+  return commit();
+}
+
+input.addEventListener("input", () => {
+  state.q = input.value;
+  state.page = 1;
+  writeUrl(!typingEntryPushed);
+  typingEntryPushed = true;
+  document.title = state.q ? `${state.q} · dialogsearch` : "dialogsearch";
+  scheduleSearch();
+});
+
+input.addEventListener("keydown", (event) => {
+  if (event.key === "ArrowDown") {
+    const first = resultsList.querySelector(".hit-link");
+    if (first) { event.preventDefault(); first.focus(); }
+  } else if (event.key === "Escape" && input.value) {
+    input.value = "";
+    input.dispatchEvent(new Event("input"));
+  }
+});
+
+input.addEventListener("blur", () => { typingEntryPushed = false; });
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.q = input.value;
+  state.page = 1;
+  writeUrl(!typingEntryPushed);
+  runSearch();
+  const first = resultsList.querySelector(".hit-link");
+  if (first && document.activeElement !== input) first.focus();
+});
+
+sortSelect.addEventListener("change", () => {
+  state.sort = sortSelect.value === "relevance" ? "" : sortSelect.value;
+  commit();
+});
+
+for (const [control, name] of [[fromInput, "from"], [toInput, "to"]]) {
+  control.addEventListener("change", () => { state[name] = control.value; commit(); });
+}
+
+facetsBox.addEventListener("click", (event) => {
+  const toggle = event.target.closest("[data-toggle]");
+  if (toggle) {
+    const name = toggle.dataset.toggle;
+    if (expandedFacets.has(name)) expandedFacets.delete(name); else expandedFacets.add(name);
+    const group = toggle.closest(".facet");
+    const expanded = expandedFacets.has(name);
+    group.querySelectorAll(".facet-values li").forEach((li, index) => {
+      const pressed = li.querySelector("[aria-pressed=true]");
+      li.hidden = !expanded && index >= FACET_SHOWN && !pressed;
+    });
+    toggle.textContent = expanded ? "Show fewer" : `Show all ${group.querySelectorAll(".facet-values li").length}`;
+    return;
+  }
+  const button = event.target.closest("button[data-facet]");
+  if (!button) return;
+  toggleValue(button.dataset.facet, button.dataset.value);
+});
+
+bindArrowNavigation(facetsBox, "li:not([hidden]) > button.facet-value");
+
+chips.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-remove]");
+  if (!button) return;
+  removeFilter(button.dataset.remove, button.dataset.value);
+  input.focus();
+});
+stateBox.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-remove]");
+  if (button) removeFilter(button.dataset.remove, button.dataset.value);
+});
+
+document.getElementById("prev-page").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); writeUrl(true); runSearch(); resultsList.scrollIntoView({ block: "nearest" }); });
+document.getElementById("next-page").addEventListener("click", () => { state.page += 1; writeUrl(true); runSearch(); resultsList.scrollIntoView({ block: "nearest" }); });
+
+bindArrowNavigation(resultsList, ".hit-link", { onTop: () => input.focus() });
+bindSlashFocus(input);
+
+window.addEventListener("popstate", () => {
+  state = readState();
+  typingEntryPushed = false;
+  syncControls();
+  runSearch();
+});
+
+// On a phone the filters start folded so that the results come first.
+if (window.matchMedia("(max-width: 760px)").matches) document.getElementById("facets-box").open = false;
+syncControls();
+checkHealth();
+runSearch();
+input.focus();

@@ -1,0 +1,147 @@
+"""Blueprint `/`: the search page, the entry permalink and the insight views.
+
+The pages are server-rendered shells; results come from the JSON API, which the
+page's own scripts call. The entry page renders the entry and its neighbours in
+the file with the same repository call the API makes (`get_entry`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request
+
+from searchsvc.repository import Repository, StoredEntry
+
+bp = Blueprint(
+    "ui",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",
+)
+
+#: How many neighbours on each side the entry page shows.
+CONTEXT_EACH_SIDE = 3
+#: At most this many cross-reference terms go into the search for related entries.
+MAX_XREF_TERMS = 6
+
+_FILE_NAME = re.compile(
+    r"(?<![\w.-])((?:[\w.-]+/)*[\w.-]*\w\.(?:md|py|php|js|ts|sql|json|ya?ml|txt|sh|ps1|css|html))\b",
+    re.IGNORECASE,
+)
+# Ids such as PT_001, ISSUE-42, lupo_dialog_entries: letters joined by _ or - to a
+# number or to another word part (plain words and version numbers are left out).
+_IDENTIFIER = re.compile(
+    r"(?<![\w.-])([A-Z][A-Z0-9]*[_-]\d+[A-Z0-9]*|[a-z][a-z0-9]*(?:_[a-z0-9]+){2,})(?![\w-])"
+)
+
+
+def _repository() -> Repository:
+    """The app's repository, as create_app stored it."""
+    holder = current_app.extensions["dialogsearch"]
+    return getattr(holder, "repository", holder)
+
+
+def xref_terms(text: str, *, limit: int = MAX_XREF_TERMS) -> list[str]:
+    """File names and ids mentioned in `text`, first occurrence first, without repeats."""
+    found: dict[str, str] = {}
+    for match in _FILE_NAME.finditer(text):
+        name = match.group(1).rsplit("/", 1)[-1]
+        found.setdefault(name.lower(), name)
+    for match in _IDENTIFIER.finditer(text):
+        found.setdefault(match.group(1).lower(), match.group(1))
+    return list(found.values())[:limit]
+
+
+def format_timestamp(value: int | str | None) -> str:
+    """`2026-01-16 07:15 UTC` from 20260116071500; the time left out at midnight."""
+    digits = str(value or "")
+    if not re.fullmatch(r"\d{14}", digits):
+        return digits
+    day = f"{digits[0:4]}-{digits[4:6]}-{digits[6:8]}"
+    if digits[8:] == "000000":
+        return day
+    return f"{day} {digits[8:10]}:{digits[10:12]} UTC"
+
+
+def iso_timestamp(value: int | str | None) -> str:
+    """`2026-01-16T07:15:00Z` from 20260116071500 (for <time datetime>)."""
+    digits = str(value or "")
+    if not re.fullmatch(r"\d{14}", digits):
+        return ""
+    return (
+        f"{digits[0:4]}-{digits[4:6]}-{digits[6:8]}T{digits[8:10]}:{digits[10:12]}:{digits[12:14]}Z"
+    )
+
+
+bp.add_app_template_filter(format_timestamp, "human_datetime")
+bp.add_app_template_filter(iso_timestamp, "iso_datetime")
+
+
+def _neighbours(repository: Repository, stored: StoredEntry) -> tuple[list[dict], list[dict]]:
+    """Up to CONTEXT_EACH_SIDE entries before and after `stored` in its file."""
+    before: list[dict[str, Any]] = []
+    after: list[dict[str, Any]] = []
+    for attribute, out in (("before", before), ("after", after)):
+        neighbour_id = getattr(stored, attribute)
+        while neighbour_id is not None and len(out) < CONTEXT_EACH_SIDE:
+            neighbour = repository.get_entry(neighbour_id)
+            if neighbour is None:
+                break
+            out.append(neighbour.to_dict())
+            neighbour_id = getattr(neighbour, attribute)
+    before.reverse()
+    return before, after
+
+
+def _heading(entry: dict[str, Any]) -> str:
+    """A title for the page: the entry's title, else speaker → target, else its place."""
+    if entry.get("title"):
+        return str(entry["title"])
+    if entry.get("speaker"):
+        target = f" → {entry['target']}" if entry.get("target") else ""
+        return f"{entry['speaker']}{target}"
+    return f"{entry['dialog_file']}:{entry['line']}"
+
+
+@bp.get("/")
+def search_page() -> str:
+    """The search page; its script reads the whole state from the URL."""
+    return render_template("search.html", q=request.args.get("q", ""))
+
+
+@bp.get("/entry/<entry_id>")
+def entry_page(entry_id: str) -> tuple[str, int] | str:
+    """One entry, its neighbours in the file and its cross-references.
+
+    :raise 404: when `entry_id` is not a number or no entry has it.
+    """
+    if not entry_id.isdigit() or len(entry_id) > 20:
+        return _not_found(f"Entry id {entry_id!r} is not a number.")
+    repository = _repository()
+    stored = repository.get_entry(int(entry_id))
+    if stored is None:
+        return _not_found(f"Entry {entry_id} doesn't exist (it may have been deleted or edited).")
+    entry = stored.to_dict()
+    before, after = _neighbours(repository, stored)
+    text = "\n".join(str(entry.get(name) or "") for name in ("title", "message", "body"))
+    return render_template(
+        "entry.html",
+        entry=entry,
+        heading=_heading(entry),
+        before=before,
+        after=after,
+        xref_terms=xref_terms(text),
+    )
+
+
+@bp.get("/stats")
+def stats_page() -> str:
+    """Timeline, moods and who-talks-to-whom, drawn by the page's script."""
+    return render_template("stats.html")
+
+
+def _not_found(message: str) -> tuple[str, int]:
+    return render_template("not_found.html", message=message), 404
