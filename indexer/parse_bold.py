@@ -6,10 +6,11 @@ returns plain tuples; parse.py turns them into Entry records.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from indexer.parse_entry import RawEntry
-from indexer.parse_layout import Layout, is_blank, is_rule_line
+from indexer.parse_layout import Layout, is_blank
 from indexer.parse_values import clean_message_lines, is_empty_message_marker
 
 _TIMESTAMP_LABELS = ("timestamp (utc)", "timestamp", "date")
@@ -41,13 +42,11 @@ def field_line(line: str) -> tuple[str, str] | None:
 def find_fields(layout: Layout) -> dict[int, FieldLine]:
     """Every unfenced column-0 field line after the front matter, by index."""
     fields: dict[int, FieldLine] = {}
-    lines, fenced = layout.lines, layout.fenced
-    for index in range(layout.body_start, len(lines)):
-        line = lines[index]
-        if line.startswith("**") and not fenced[index]:
-            parsed = field_line(line)
-            if parsed is not None:
-                fields[index] = FieldLine(index, parsed[0], parsed[1])
+    lines = layout.lines
+    for index in layout.starred:
+        parsed = field_line(lines[index])
+        if parsed is not None:
+            fields[index] = FieldLine(index, parsed[0], parsed[1])
     return fields
 
 
@@ -117,6 +116,12 @@ def _first_paragraph(layout: Layout, fields: dict[int, FieldLine], start: int, s
     return None
 
 
+def _inside(index: int, starts: list[int], ends: list[int]) -> bool:
+    """True when `index` lies in one of the sorted, disjoint spans starts[i]..ends[i]."""
+    position = bisect_right(starts, index)
+    return position > 0 and index <= ends[position - 1]
+
+
 def _last_filled(lines: list[str], start: int, stop: int) -> int:
     for index in range(stop - 1, start, -1):
         if not is_blank(lines[index]):
@@ -137,40 +142,25 @@ def read_bold_entries(
     layout: Layout, fields: dict[int, FieldLine], blocks: list[tuple[int, int]]
 ) -> list[RawEntry]:
     """Every `**Speaker:**` entry outside BEGIN/END blocks."""
-    lines, fenced, headings = layout.lines, layout.fenced, layout.headings
-    inside_block: dict[int, int] = {begin: end for begin, end in blocks}
-    starts: list[int] = []
-    stops: set[int] = set()
-    index = layout.body_start
-    while index < len(lines):
-        if index in inside_block:
-            stops.add(index)
-            index = inside_block[index] + 1
-            continue
-        field_at = fields.get(index)
-        if field_at is not None and field_at.label == "speaker":
-            starts.append(index)
-            stops.add(index)
-        elif not fenced[index] and (index in headings or is_rule_line(lines[index])):
-            stops.add(index)
-        index += 1
+    lines, headings = layout.lines, layout.headings
+    block_starts = [begin for begin, _ in blocks]
+    block_ends = [end for _, end in blocks]
+    starts = [
+        index
+        for index, field_at in fields.items()
+        if field_at.label == "speaker" and not _inside(index, block_starts, block_ends)
+    ]
     if not starts:
         return []
+    starts.sort()
+    ordered_stops = sorted({*starts, *block_starts, *layout.rules, *headings})
+    heading_indexes = sorted(i for i in headings if not _inside(i, block_starts, block_ends))
     entries = []
-    ordered_stops = sorted(stops)
-    stop_position = 0
-    heading_indexes = sorted(i for i in headings if i not in inside_block)
-    heading_position = 0
-    block_ends = {end for _, end in blocks}
-    title: str | None = None
     for start in starts:
-        while stop_position < len(ordered_stops) and ordered_stops[stop_position] <= start:
-            stop_position += 1
+        stop_position = bisect_right(ordered_stops, start)
         stop = ordered_stops[stop_position] if stop_position < len(ordered_stops) else len(lines)
-        while heading_position < len(heading_indexes) and heading_indexes[heading_position] < start:
-            if heading_indexes[heading_position] not in block_ends:
-                title = headings[heading_indexes[heading_position]]
-            heading_position += 1
+        heading_position = bisect_left(heading_indexes, start)
+        title = headings[heading_indexes[heading_position - 1]] if heading_position else None
         found = _entry_fields(fields, start, stop)
         if "message" in found:
             message = message_after(layout, fields, found["message"], stop)

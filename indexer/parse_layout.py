@@ -25,6 +25,10 @@ class Layout:
     fenced: list[bool]
     #: index -> heading text, for unfenced headings outside the front matter.
     headings: dict[int, str]
+    #: Indexes of the unfenced `---` lines after the front matter, in order.
+    rules: list[int]
+    #: Indexes of the unfenced lines after the front matter that start with `**`, in order.
+    starred: list[int]
     #: (index, message) of things a human should look at.
     notes: list[tuple[int, str]] = field(default_factory=list)
 
@@ -34,6 +38,8 @@ def split_lines(text: str) -> list[str]:
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
+    if "\r" not in text:
+        return lines
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
@@ -110,6 +116,8 @@ def read_layout(text: str) -> Layout:
         )
     fenced = [False] * len(lines)
     headings: dict[int, str] = {}
+    rules: list[int] = []
+    starred: list[int] = []
     fence: tuple[str, int] | None = None
     fence_line = 0
     for index in range(body_start, len(lines)):
@@ -122,6 +130,14 @@ def read_layout(text: str) -> Layout:
         if not line:
             continue
         first = line[0]
+        if first == "*":
+            if line.startswith("**"):
+                starred.append(index)
+            continue
+        if first == "-":
+            if line.startswith("---") and line.rstrip() == "---":
+                rules.append(index)
+            continue
         if first in _FENCE_STARTS:
             opening = _fence_opening(line)
             if opening is not None:
@@ -140,4 +156,4 @@ def read_layout(text: str) -> Layout:
                 f" (close it with a line of {fence[0] * fence[1]})",
             )
         )
-    return Layout(lines, front_matter, body_start, fenced, headings, notes)
+    return Layout(lines, front_matter, body_start, fenced, headings, rules, starred, notes)

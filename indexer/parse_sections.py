@@ -8,57 +8,71 @@ heading line.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 from indexer.model import Entry
 from indexer.parse_layout import Layout, is_blank
 
 
-def _section(layout: Layout, path: str, rows: list[int], title: str | None) -> Entry | None:
+def _section(layout: Layout, path: str, start: int, stop: int, title: str | None) -> Entry | None:
+    """The section of lines start..stop-1 without blank lines at either end, or None."""
     lines = layout.lines
-    filled = [index for index in rows if not is_blank(lines[index])]
-    if not filled:
+    while start < stop and is_blank(lines[start]):
+        start += 1
+    while stop > start and is_blank(lines[stop - 1]):
+        stop -= 1
+    if start == stop:
         return None
-    first, last = filled[0], filled[-1]
-    text_start = first + 1 if first in layout.headings else first
-    message = "\n".join(lines[text_start : last + 1]).strip("\n")
+    text_start = start + 1 if start in layout.headings else start
+    message = "\n".join(lines[text_start:stop]).strip("\n")
     return Entry(
         dialog_file=path,
         format="section",
-        line=first + 1,
-        end_line=last + 1,
+        line=start + 1,
+        end_line=stop,
         title=title,
         message=message if message.strip() else None,
-        body="\n".join(lines[first : last + 1]),
+        body="\n".join(lines[start:stop]),
     )
 
 
+def _gaps(start: int, stop: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The (start, stop) index ranges in start..stop-1 outside the inclusive `covered` spans."""
+    gaps = []
+    position = start
+    for first, last in sorted(covered):
+        if first > position:
+            gaps.append((position, min(first, stop)))
+        position = max(position, last + 1)
+    if position < stop:
+        gaps.append((position, stop))
+    return gaps
+
+
 def build_sections(layout: Layout, path: str, covered: list[tuple[int, int]]) -> list[Entry]:
-    """Sections of the lines after the front matter outside the (start, end) index spans."""
-    lines, headings = layout.lines, layout.headings
+    """Sections of the lines after the front matter outside the inclusive (start, end) spans."""
+    headings = layout.headings
+    gaps = _gaps(layout.body_start, len(layout.lines), covered)
+    # Headings inside entries (BEGIN/END markers) do not name the text around them.
+    gap_starts = [first for first, _ in gaps]
+    free_headings = [
+        index
+        for index in sorted(headings)
+        if (position := bisect_right(gap_starts, index)) and index < gaps[position - 1][1]
+    ]
     sections: list[Entry] = []
-    spans = sorted(covered)
-    span_position = 0
-    title: str | None = None
-    rows: list[int] = []
-    index = layout.body_start
-    while index < len(lines):
-        while span_position < len(spans) and spans[span_position][1] < index:
-            span_position += 1
-        if span_position < len(spans) and spans[span_position][0] <= index:
-            section = _section(layout, path, rows, title)
+    for first, last in gaps:
+        position = bisect_left(free_headings, first)
+        title = headings[free_headings[position - 1]] if position else None
+        piece_start = first
+        while position < len(free_headings) and free_headings[position] < last:
+            heading = free_headings[position]
+            section = _section(layout, path, piece_start, heading, title)
             if section is not None:
                 sections.append(section)
-            rows = []
-            index = spans[span_position][1] + 1
-            continue
-        if index in headings:
-            section = _section(layout, path, rows, title)
-            if section is not None:
-                sections.append(section)
-            rows = []
-            title = headings[index]
-        rows.append(index)
-        index += 1
-    section = _section(layout, path, rows, title)
-    if section is not None:
-        sections.append(section)
+            piece_start, title = heading, headings[heading]
+            position += 1
+        section = _section(layout, path, piece_start, last, title)
+        if section is not None:
+            sections.append(section)
     return sections

@@ -18,7 +18,7 @@ from indexer.parse_layout import is_blank
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Blocks larger than this are only read line by line (PyYAML is slow on huge input).
 _YAML_MAX_CHARS = 65_536
-_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
 _BLOCK_INDICATOR = re.compile(r"[|>][-+0-9]{0,2}[ \t]*(?:#.*)?")
 _DOUBLE_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SINGLE_QUOTED = re.compile(r"'(?:[^']|'')*'")
@@ -51,7 +51,7 @@ def split_key(text: str) -> tuple[str, str] | None:
     rest = text[colon + 1 :]
     if rest and rest[0] not in " \t":
         return None
-    if not all(char in _KEY_CHARS for char in key):
+    if not _KEY.fullmatch(key):
         return None
     return key, rest
 
@@ -85,6 +85,12 @@ def _read_quoted(first: str, continuation: list[str]) -> str:
     if match is None:
         return " ".join(part.strip() for part in text[1:].split("\n")).strip()
     quoted = match.group(0)
+    if "\n" not in quoted:
+        # The common case needs no YAML: no escapes, no line folding.
+        if quoted[0] == "'":
+            return quoted[1:-1].replace("''", "'")
+        if "\\" not in quoted:
+            return quoted[1:-1]
     loaded = _yaml_scalar(quoted)
     if loaded is not None:
         return loaded

@@ -6,6 +6,8 @@ with 0-based indexes, plus (index, message) notes for the problems list.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from indexer.parse_entry import RawEntry
 from indexer.parse_layout import Layout, is_blank, is_rule_line
 from indexer.parse_yaml_dialog import DialogMapping, read_dialog_block, read_scalar, split_key
@@ -114,24 +116,20 @@ def _yaml_block_close(layout: Layout, opening: int) -> int | None:
 
 
 def find_yaml_blocks(layout: Layout, skip: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """(open, close) indexes of the `---` YAML blocks after the front matter."""
-    lines, fenced = layout.lines, layout.fenced
-    skip_to = {begin: end for begin, end in skip}
+    """(open, close) indexes of the `---` YAML blocks after the front matter, outside `skip`.
+
+    A block's closing `---` is the next `---` line, so blocks never overlap and
+    the closing line of one may open the next.
+    """
+    skip_starts = [begin for begin, _ in skip]
     blocks = []
-    index = layout.body_start
-    while index < len(lines):
-        if index in skip_to:
-            index = skip_to[index] + 1
-            continue
-        if fenced[index] or not is_rule_line(lines[index]):
-            index += 1
+    for index in layout.rules:
+        position = bisect_right(skip_starts, index)
+        if position and index <= skip[position - 1][1]:
             continue
         closing = _yaml_block_close(layout, index)
-        if closing is None:
-            index += 1
-            continue
-        blocks.append((index, closing))
-        index = closing
+        if closing is not None:
+            blocks.append((index, closing))
     return blocks
 
 
