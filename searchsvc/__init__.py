@@ -1,0 +1,1 @@
+"""dialogsearch's search service: JSON API, search page and the `dialogsearch` command."""
