@@ -1,0 +1,136 @@
+"""What every store answers: the Repository protocol and the plain types it speaks.
+
+Exceptions a repository raises (the API turns them into the error shape):
+
+    Exception
+    ├── StoreUnavailable          the store cannot answer now (missing, corrupt, locked,
+    │                             timed out); FallbackRepository answers from the files
+    └── ValueError
+        └── QueryError            the request itself is wrong: a 400 that repeats it
+            └── QueryTooExpensive the query ran past the time limit on a healthy store
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from indexer.model import Entry
+from searchsvc.filters import Filters
+from searchsvc.fts_query import MatchQuery, QueryError
+
+SORTS = ("relevance", "newest", "oldest")
+FACETS = ("speaker", "target", "mood", "file", "format")
+
+#: How many values each facet lists (the most frequent first).
+FACET_LIMIT = 30
+
+
+class StoreUnavailable(Exception):
+    """The store cannot answer now; `reason` is one of missing/corrupt/locked/timeout/error."""
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+__all__ = ["QueryError", "QueryTooExpensive", "Repository", "SearchPage", "SearchQuery"]
+
+
+class QueryTooExpensive(QueryError):
+    """The query ran past the time limit while the store itself answers quickly."""
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """One search: full-text match (or None), filters, order and the page wanted.
+
+    `text` is the user's `q` as given (echoed in errors); `match` is what
+    fts_query made of it. `sort` is one of SORTS, `facets` a subset of FACETS.
+    """
+
+    match: MatchQuery | None = None
+    text: str = ""
+    filters: Filters = field(default_factory=Filters)
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = 20
+    facets: tuple[str, ...] = ()
+
+    @property
+    def offset(self) -> int:
+        """How many hits come before this page."""
+        return (self.page - 1) * self.per_page
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry with its id; `snippet` is set on search hits, `before`/`after` by get_entry."""
+
+    entry_id: int
+    entry: Entry
+    snippet: str | None = None
+    before: int | None = None
+    after: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry's ENTRY_FIELDS plus `dialog_entry_id` (and snippet/context when set)."""
+        result: dict[str, Any] = {"dialog_entry_id": self.entry_id, **self.entry.to_dict()}
+        if self.snippet is not None:
+            result["snippet"] = self.snippet
+        return result
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    """One value of a facet and how many matching entries carry it."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of hits plus the numbers about the whole matching set.
+
+    `total_exact` is False when the store capped the count (see repo_sqlite);
+    `ranked` is how many candidates relevance ranking looked at when it did
+    not rank them all (None when it ranked every match).
+    """
+
+    hits: tuple[StoredEntry, ...]
+    total: int
+    source: str
+    facets: dict[str, tuple[FacetCount, ...]] = field(default_factory=dict)
+    total_exact: bool = True
+    ranked: int | None = None
+
+
+class Repository(Protocol):
+    """A store that can answer the read API."""
+
+    source: str
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Hits, total and facets for `query`; raises StoreUnavailable or QueryError."""
+        ...
+
+    def get_entry(self, entry_id: int) -> StoredEntry | None:
+        """The entry with `entry_id` and its neighbours in the file, or None."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per speaker, target, mood, file, format and day; pairs; totals."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """What a person needs to see whether this store answers, and why not."""
+        ...
+
+    def reload_file(self, rel: str) -> None:
+        """Tell the store that the file `rel` (relative to the root) changed on disk."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and stop background work."""
+        ...
