@@ -180,6 +180,11 @@ export async function checkHealth() {
   }
 }
 
+/** Re-check the mode every `seconds` while the page is visible (banner on and off). */
+export function watchHealth(seconds = 15) {
+  setInterval(() => { if (document.visibilityState === "visible") checkHealth(); }, seconds * 1000);
+}
+
 /** `/` focuses the page's main search box from anywhere but a text field. */
 export function bindSlashFocus(input) {
   document.addEventListener("keydown", (event) => {

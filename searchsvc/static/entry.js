@@ -1,7 +1,7 @@
 // The entry page: the entry and its context are server-rendered; this adds the
 // cross-references (found through the search API) and keyboard moves.
 import {
-  ApiFailure, Unreachable, apiGet, bindArrowNavigation, bindSlashFocus, checkHealth, el,
+  ApiFailure, Unreachable, apiGet, bindArrowNavigation, bindSlashFocus, checkHealth, watchHealth, el,
   formatTimestamp, moodHex, showMode, showOffline, snippetNodes, swatch,
 } from "./common.js";
 
@@ -74,4 +74,5 @@ const context = document.getElementById("context");
 if (context && context.tagName === "OL") bindArrowNavigation(context, "a.mini-link");
 bindSlashFocus({ focus: () => { window.location.href = "/"; }, select: () => {} });
 checkHealth();
+watchHealth();
 showCrossReferences();

@@ -1,6 +1,6 @@
 // The search page: state in the URL, debounced as-you-type search, facets, paging.
 import {
-  ApiFailure, Unreachable, apiGet, baseName, bindArrowNavigation, bindSlashFocus, checkHealth,
+  ApiFailure, Unreachable, apiGet, baseName, bindArrowNavigation, bindSlashFocus, checkHealth, watchHealth,
   el, formatTimestamp, hideOffline, moodHex, showMode, showOffline, snippetNodes, swatch,
 } from "./common.js";
 
@@ -431,5 +431,6 @@ window.addEventListener("popstate", () => {
 if (window.matchMedia("(max-width: 760px)").matches) document.getElementById("facets-box").open = false;
 syncControls();
 checkHealth();
+watchHealth();
 runSearch();
 input.focus();

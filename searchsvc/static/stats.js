@@ -1,7 +1,7 @@
 // Insight views: timeline, mood distribution and who-talks-to-whom, drawn as SVG
 // and HTML from /api/dialog/stats (filtered by the form's q and speaker).
 import {
-  ApiFailure, Unreachable, apiGet, bindSlashFocus, checkHealth, el, luminance, moodHex,
+  ApiFailure, Unreachable, apiGet, bindSlashFocus, checkHealth, watchHealth, el, luminance, moodHex,
   showMode, showOffline, svg,
 } from "./common.js";
 
@@ -84,8 +84,9 @@ function drawTimeline(days) {
   } else {
     for (const key of keys) all.push([key, byDay.get(key)]);
   }
-  const width = 960;
-  const height = 200;
+  // Draw at the box's own width so that labels keep their size on a phone.
+  const width = Math.max(320, Math.round(box.clientWidth || 960));
+  const height = width < 600 ? 180 : 200;
   const pad = { left: 44, right: 8, top: 10, bottom: 28 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
@@ -115,7 +116,7 @@ function drawTimeline(days) {
     link.append(rect);
     chart.append(link);
   });
-  const ticks = Math.min(6, all.length);
+  const ticks = Math.min(width < 600 ? 3 : 6, all.length);
   for (let i = 0; i < ticks; i += 1) {
     const index = ticks === 1 ? 0 : Math.round((i * (all.length - 1)) / (ticks - 1));
     const label = svg("text", {
@@ -153,7 +154,7 @@ function drawMoods(moods) {
   const shown = valid.slice(0, MOODS_SHOWN);
   const max = shown[0].count;
   const rowH = 22;
-  const width = 480;
+  const width = Math.max(300, Math.round(box.clientWidth || 480));
   const labelW = 78;
   const bars = svg("svg", { viewBox: `0 0 ${width} ${shown.length * rowH}`, class: "mood-bars", role: "img",
     "aria-label": "The most common mood colours with their counts" });
@@ -303,4 +304,5 @@ qInput.value = initial.get("q") || "";
 speakerInput.value = initial.get("speaker") || "";
 bindSlashFocus(qInput);
 checkHealth();
+watchHealth();
 load();

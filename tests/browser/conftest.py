@@ -1,0 +1,170 @@
+"""Fixtures for the browser tests: a real `dialogsearch serve` process and Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+DIALOG_TREE = Path(__file__).resolve().parent / "dialog_tree"
+CHROMIUM = Path(os.environ.get("DIALOGSEARCH_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: How long a server may take to index the small tree and answer /health.
+START_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Server:
+    """A running `dialogsearch serve` process over a private copy of the dialog tree."""
+
+    base_url: str
+    root: Path
+    db_path: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        """What the server wrote so far (for failure messages)."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve_command(root: Path, db_path: Path, port: int) -> list[str]:
+    return [
+        str(VENV_BIN / "dialogsearch"),
+        "serve",
+        "--root",
+        str(root),
+        "--db",
+        str(db_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def _wait_until_healthy(server: Server) -> None:
+    """Poll /api/dialog/health until it answers 200; fail with the log when it never does."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            code = server.process.returncode
+            pytest.fail(f"dialogsearch serve exited with {code}:\n{server.log()}")
+        try:
+            if requests.get(server.base_url + "/api/dialog/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        try:
+            server.process.wait(timeout=0.1)  # wakes early if the server dies
+        except subprocess.TimeoutExpired:
+            pass
+    pytest.fail(f"dialogsearch serve did not answer within {START_TIMEOUT_S} s:\n{server.log()}")
+
+
+def start_server(workdir: Path) -> Server:
+    """Copy the small dialog tree into `workdir` and serve it on a free port."""
+    root = workdir / "dialogs"
+    shutil.copytree(DIALOG_TREE / "dialogs", root)
+    db_path = workdir / "x.db"
+    log_path = workdir / "server.log"
+    port = _free_port()
+    env = {**os.environ, "DIALOGSEARCH_API_TOKEN": "browser-test-token"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            _serve_command(root, db_path, port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=env,
+        )
+    server = Server(f"http://127.0.0.1:{port}", root, db_path, log_path, process)
+    _wait_until_healthy(server)
+    return server
+
+
+def stop_server(server: Server) -> None:
+    """Stop the server process (terminate, then kill if it hangs)."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the read-only browser tests."""
+    running = start_server(tmp_path_factory.mktemp("served"))
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[Server]:
+    """A server for one test that changes its files or database."""
+    running = start_server(tmp_path)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium; "
+            "run NEED_CHROMIUM=1 scripts/bootstrap (or sudo apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh page; page errors fail the test and a last screenshot goes to tmp_path."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    yield opened
+    opened.screenshot(path=str(tmp_path / f"{request.node.name}-final.png"), full_page=True)
+    context.close()
+    assert not errors, f"the page reported errors: {errors}"
