@@ -405,11 +405,11 @@ def plan_remove(text: str, path: str, entry_id: int) -> FileEdit:
         lines = _Lines(list(pinned_lines.raw))
         lines.replace(first, last, [])
         candidates.append(lines.text())
-    for sections in (True, False):
-        for candidate in candidates:
-            after = _keyed(candidate, path)
-            if _others_unchanged(others, after, sections=sections, pinned=pinned):
-                return FileEdit(candidate)
+    # Only the removed lines change, so sections can only regroup: compare dialog entries.
+    for candidate in candidates:
+        after = _keyed(candidate, path)
+        if _others_unchanged(others, after, sections=False, pinned=pinned):
+            return FileEdit(candidate)
     raise UnrepresentableEdit(
         f"cannot remove the {entry.format} entry at {path}:{entry.line} "
         "without changing another entry of the file; edit the file by hand"
