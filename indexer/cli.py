@@ -20,6 +20,7 @@ from indexer.discover import find_dialog_files, read_source
 from indexer.migrate import MigrationError
 from indexer.model import ParsedFile
 from indexer.parse import parse_file
+from indexer.push_meili import DEFAULT_INDEX, MeiliPushSummary, push_database
 from indexer.reindex import DEFAULT_WAIT_SECONDS, Progress, ReindexBusy, ReindexSummary
 from indexer.reindex import reindex as run_reindex
 from indexer.verify import verify as run_verify
@@ -94,19 +95,50 @@ def parse(root: Path, ndjson: bool) -> None:
     metavar="SECONDS",
     help="How long to wait for another running reindex.",
 )
+@click.option(
+    "--meili-url",
+    envvar="MEILI_URL",
+    metavar="URL",
+    help="Then push changed files to Meilisearch at URL (see docs/meilisearch.md). Env: MEILI_URL.",
+)
+@click.option(
+    "--meili-key", envvar="MEILI_API_KEY", help="Meilisearch API key. Env: MEILI_API_KEY."
+)
+@click.option(
+    "--meili-index", default=DEFAULT_INDEX, show_default=True, help="Meilisearch index uid."
+)
+@click.option(
+    "--meili-required",
+    is_flag=True,
+    help="Exit 1 when the push to Meilisearch fails (by default only the summary says so).",
+)
 def reindex(
-    root: Path, db_path: Path, full: bool, dry_run: bool, as_json: bool, wait: float
+    root: Path,
+    db_path: Path,
+    full: bool,
+    dry_run: bool,
+    as_json: bool,
+    wait: float,
+    meili_url: str | None,
+    meili_key: str | None,
+    meili_index: str,
+    meili_required: bool,
 ) -> None:
     """Load changed dialog files into the database.
 
     Only files whose content changed are parsed, unless --full. The whole run
-    is one transaction: interrupted, the database stays as it was.
+    is one transaction: interrupted, the database stays as it was. With
+    --meili-url, the files changed since the last successful push then go to
+    Meilisearch; if it is down or refuses them, the database is still
+    complete, the summary lists what was not pushed and the next run pushes it.
 
     Example:
 
     \b
         dialogsearch reindex --root dialogs --db var/dialogs.db
         dialogsearch reindex --root dialogs --db var/dialogs.db --full --json
+        dialogsearch reindex --root dialogs --db var/dialogs.db \\
+            --meili-url http://127.0.0.1:7700 --meili-key "$MEILI_MASTER_KEY"
     """
     if not dry_run and not db_path.parent.is_dir():
         raise click.ClickException(
@@ -117,10 +149,26 @@ def reindex(
         summary = run_reindex(
             root, db_path, full=full, dry_run=dry_run, progress=progress, wait=wait
         )
+    meili: MeiliPushSummary | None = None
+    if meili_url and not dry_run:
+        with _edge_errors(db_path):
+            meili = push_database(db_path, meili_url, meili_key, meili_index, full=full, wait=wait)
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+        result = summary.to_dict()
+        if meili is not None:
+            result["meilisearch"] = meili.to_dict()
+        click.echo(json.dumps(result, ensure_ascii=False))
     else:
         click.echo(_reindex_report(summary, db_path))
+        if meili_url and dry_run:
+            click.echo("Dry run: nothing was pushed to Meilisearch.")
+        for line in meili.lines() if meili is not None else []:
+            click.echo(line)
+    if meili is not None and not meili.ok and meili_required:
+        raise click.ClickException(
+            f"the push to Meilisearch at {meili_url} failed (--meili-required): "
+            f"{len(meili.files_not_pushed)} files not pushed; the database is up to date"
+        )
 
 
 @click.command()

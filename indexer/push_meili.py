@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import meilisearch
@@ -35,7 +36,9 @@ from meilisearch.errors import (
 )
 
 from indexer import meili_sync
+from indexer.load_sqlite import connect
 from indexer.meili_sync import IndexedEntry
+from indexer.reindex import reindex_lock
 
 if TYPE_CHECKING:
     import sqlite3
@@ -314,6 +317,22 @@ class MeiliPushSummary:
         """True when everything that needed pushing was pushed."""
         return not self.errors and not self.files_not_pushed
 
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready data."""
+        return {
+            "url": self.url,
+            "index": self.index_uid,
+            "ok": self.ok,
+            "files_pushed": self.files_pushed,
+            "files_removed": self.files_removed,
+            "files_unchanged": self.files_unchanged,
+            "documents_pushed": self.documents_pushed,
+            "tasks": self.tasks,
+            "files_not_pushed": list(self.files_not_pushed),
+            "errors": list(self.errors),
+            "seconds": round(self.seconds, 3),
+        }
+
     def lines(self) -> list[str]:
         """The summary as lines for the CLI."""
         lines = [
@@ -387,6 +406,33 @@ def push_to_meilisearch(
         summary.files_not_pushed = sorted(path for path in pending if path not in done)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def push_database(
+    db_path: str | Path,
+    url: str,
+    api_key: str | None = None,
+    index_uid: str = DEFAULT_INDEX,
+    *,
+    full: bool = False,
+    wait: float = 60.0,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    task_timeout_s: float = DEFAULT_TASK_TIMEOUT_S,
+) -> MeiliPushSummary:
+    """Push the database at `db_path` to Meilisearch at `url`, holding the reindex lock.
+
+    The lock keeps a concurrent reindex from changing the database mid-push.
+    Raises ReindexBusy when another run holds it for more than `wait` seconds.
+    """
+    client = open_client(url, api_key, timeout_s=request_timeout_s)
+    with reindex_lock(Path(db_path), wait):
+        conn = connect(db_path)
+        try:
+            return push_to_meilisearch(
+                conn, client, index_uid, full=full, task_timeout_s=task_timeout_s
+            )
+        finally:
+            conn.close()
 
 
 def _file_groups(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -372,3 +373,64 @@ def test_standin_refuses_requests_without_key_or_content_type(meili: MeiliStandI
     assert (no_type.status_code, no_type.json()["code"]) == (415, "missing_content_type")
     unknown = requests.post(url, json={"query": "a"}, headers=headers, timeout=5)
     assert (unknown.status_code, unknown.json()["code"]) == (400, "bad_request")
+
+
+# --- dialogsearch reindex --meili-url -----------------------------------------------------
+
+
+def run_reindex_cli(root: Path, db_path: Path, *args: str, env: dict[str, str] | None = None):
+    from click.testing import CliRunner
+
+    from indexer.cli import reindex as reindex_command
+
+    arguments = ["--root", str(root), "--db", str(db_path), "--meili-index", INDEX, *args]
+    return CliRunner().invoke(reindex_command, arguments, env=env or {}, catch_exceptions=False)
+
+
+def db_entry_count(db_path: Path) -> int:
+    conn = connect(db_path)
+    try:
+        return conn.execute("SELECT count(*) FROM lupo_dialog_entries").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_reindex_pushes_to_meilisearch_named_by_the_environment(
+    tmp_path: Path, dialogs_root: Path, meili: MeiliStandIn
+) -> None:
+    db_path = tmp_path / "cli.db"
+    env = {"MEILI_URL": meili.url, "MEILI_API_KEY": meili.api_key or ""}
+    result = run_reindex_cli(dialogs_root, db_path, env=env)
+    assert result.exit_code == 0, result.output
+    assert "3 files pushed" in result.output
+    assert len(meili.documents(INDEX)) == db_entry_count(db_path) > 0
+
+
+def test_reindex_completes_when_meilisearch_is_down_and_catches_up_later(
+    tmp_path: Path, dialogs_root: Path, meili: MeiliStandIn
+) -> None:
+    db_path = tmp_path / "cli.db"
+    meili.down()
+    args = ["--meili-url", meili.url, "--meili-key", meili.api_key or ""]
+    result = run_reindex_cli(dialogs_root, db_path, *args)
+    assert result.exit_code == 0, result.output
+    assert "3 files NOT pushed" in result.output
+    assert "unreachable" in result.output
+    assert db_entry_count(db_path) > 0
+
+    required = run_reindex_cli(dialogs_root, db_path, *args, "--meili-required", "--json")
+    assert required.exit_code == 1
+    assert "--meili-required" in required.output
+    report = json.loads(required.stdout.splitlines()[0])
+    assert report["meilisearch"]["ok"] is False
+    assert report["meilisearch"]["files_not_pushed"] == [
+        "alpha.md",
+        "team/beta.md",
+        "team/gamma.md",
+    ]
+
+    meili.up()
+    again = run_reindex_cli(dialogs_root, db_path, *args, "--meili-required")
+    assert again.exit_code == 0, again.output
+    assert "3 files pushed" in again.output
+    assert len(meili.documents(INDEX)) == db_entry_count(db_path)
