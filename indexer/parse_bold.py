@@ -6,8 +6,8 @@ returns plain tuples; parse.py turns them into Entry records.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from bisect import bisect_right
+from typing import NamedTuple
 
 from indexer.parse_entry import RawEntry
 from indexer.parse_layout import Layout, is_blank
@@ -17,8 +17,7 @@ _TIMESTAMP_LABELS = ("timestamp (utc)", "timestamp", "date")
 _MOOD_LABELS = ("mood_rgb", "mood rgb", "mood")
 
 
-@dataclass
-class FieldLine:
+class FieldLine(NamedTuple):
     """A column-0 `**Label:** value` line: its index, label (lower case) and value."""
 
     index: int
@@ -156,18 +155,25 @@ def read_bold_entries(
     ordered_stops = sorted({*starts, *block_starts, *layout.rules, *headings})
     heading_indexes = sorted(i for i in headings if not _inside(i, block_starts, block_ends))
     entries = []
+    stop_position = heading_position = 0
     for start in starts:
-        stop_position = bisect_right(ordered_stops, start)
+        # Both lists are sorted, and so are the starts: walk them instead of searching.
+        while stop_position < len(ordered_stops) and ordered_stops[stop_position] <= start:
+            stop_position += 1
         stop = ordered_stops[stop_position] if stop_position < len(ordered_stops) else len(lines)
-        heading_position = bisect_left(heading_indexes, start)
+        while heading_position < len(heading_indexes) and heading_indexes[heading_position] < start:
+            heading_position += 1
         title = headings[heading_indexes[heading_position - 1]] if heading_position else None
         found = _entry_fields(fields, start, stop)
         if "message" in found:
             message = message_after(layout, fields, found["message"], stop)
         else:
             message = _first_paragraph(layout, fields, start + 1, stop)
-        mood_label = next((label for label in _MOOD_LABELS if label in found), None)
-        excluded = {"speaker", "target", "message", mood_label}
+        mood_label = _first_label(found, _MOOD_LABELS)
+        metadata = {}
+        if len(found) > 1:
+            excluded = {"speaker", "target", "message", mood_label}
+            metadata = {label: at.value for label, at in found.items() if label not in excluded}
         entries.append(
             RawEntry(
                 line=start,
@@ -179,12 +185,17 @@ def read_bold_entries(
                 message=message,
                 title=title,
                 fallback_timestamp=title,
-                metadata={
-                    label: value.value for label, value in found.items() if label not in excluded
-                },
+                metadata=metadata,
             )
         )
     return entries
+
+
+def _first_label(found: dict[str, FieldLine], labels: tuple[str, ...]) -> str | None:
+    for label in labels:
+        if label in found:
+            return label
+    return None
 
 
 def read_begin_end_entries(

@@ -77,6 +77,6 @@ def build_entry(
         title=raw.title,
         body="\n".join(lines[raw.line : raw.end + 1]),
         system_version=raw.system_version,
-        metadata=dict(raw.metadata),
+        metadata=raw.metadata,
     )
     return entry, problems

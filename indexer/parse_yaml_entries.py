@@ -6,14 +6,17 @@ with 0-based indexes, plus (index, message) notes for the problems list.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 
 from indexer.parse_entry import RawEntry
-from indexer.parse_layout import Layout, is_blank, is_rule_line
+from indexer.parse_layout import Layout, is_blank
 from indexer.parse_yaml_dialog import DialogMapping, read_dialog_block, read_scalar, split_key
 
 Notes = list[tuple[int, str]]
 
+# A YAML-shaped line: indented, a `- ` item, or a column-0 `key:` (group 1: the key).
+_YAML_SHAPED = re.compile(r"[ \t]|- |([A-Za-z0-9_.][A-Za-z0-9_.\-]*):(?:[ \t]|\Z)")
 _FILE_UTC = "file.last_modified_utc"
 _FILE_VERSION = "file.last_modified_system_version"
 
@@ -90,45 +93,48 @@ def read_header_entries(layout: Layout) -> tuple[list[RawEntry], Notes]:
     return _read_yaml_region(layout, opening + 1, closing)
 
 
-def _yaml_block_close(layout: Layout, opening: int) -> int | None:
-    """The closing `---` index of a YAML block opened at `opening`, or None if it is none."""
-    lines, fenced = layout.lines, layout.fenced
-    index = opening + 1
-    while index < len(lines) and is_blank(lines[index]):
-        index += 1
-    if index >= len(lines) or _column0_key(lines[index]) is None:
+def _yaml_block_close(layout: Layout, opening: int, closing: int) -> bool | None:
+    """For the lines between two `---` lines: None unless all are YAML-shaped, else has `dialog:`.
+
+    YAML-shaped: blank, indented, a `- ` item or a column-0 `key:` line; the
+    first non-blank one must be a `key:` line.
+    """
+    if True in layout.fenced[opening + 1 : closing]:
         return None
-    while index < len(lines):
-        line = lines[index]
-        if fenced[index]:
+    has_key = has_dialog = False
+    for line in layout.lines[opening + 1 : closing]:
+        if not line:
+            continue
+        shaped = _YAML_SHAPED.match(line)
+        if shaped is None:
+            if line.isspace():
+                continue
             return None
-        if is_rule_line(line):
-            return index
-        if not (
-            is_blank(line)
-            or line[0] in " \t"
-            or line.startswith("- ")
-            or _column0_key(line) is not None
-        ):
-            return None
-        index += 1
-    return None
+        if shaped.group(1) is None:
+            if not has_key and not line.isspace():
+                return None
+            continue
+        has_key = True
+        has_dialog = has_dialog or shaped.group(1).lower() == "dialog"
+    return has_dialog if has_key else None
 
 
 def find_yaml_blocks(layout: Layout, skip: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """(open, close) indexes of the `---` YAML blocks after the front matter, outside `skip`.
+    """(open, close) indexes of the `---` YAML blocks holding `dialog:`, outside `skip`.
 
     A block's closing `---` is the next `---` line, so blocks never overlap and
-    the closing line of one may open the next.
+    the closing line of one may open the next. Blocks without `dialog:` give no
+    entry and are left out.
     """
     skip_starts = [begin for begin, _ in skip]
     blocks = []
-    for index in layout.rules:
-        position = bisect_right(skip_starts, index)
-        if position and index <= skip[position - 1][1]:
+    rules = layout.rules
+    for position, index in enumerate(rules[:-1]):
+        inside = bisect_right(skip_starts, index)
+        if inside and index <= skip[inside - 1][1]:
             continue
-        closing = _yaml_block_close(layout, index)
-        if closing is not None:
+        closing = rules[position + 1]
+        if _yaml_block_close(layout, index, closing):
             blocks.append((index, closing))
     return blocks
 
