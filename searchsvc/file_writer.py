@@ -197,20 +197,23 @@ def _find(keyed: list[tuple[int, str, Entry]], entry_id: int) -> int:
 
 
 def plan_append(
-    text: str | None, path: str, fields: Mapping[str, Any], *, now: int | None = None
+    text: str | None,
+    path: str,
+    fields: Mapping[str, Any],
+    *,
+    entry_id: int | None = None,
+    now: int | None = None,
 ) -> FileEdit:
     """Append a canonical inline block with `fields` to `text` (None: a new file).
 
-    `fields` holds EDITABLE_FIELDS values (None or absent: not written);
-    `timestamp_utc` defaults to `now`. Raises UnrepresentableEdit when the
-    block would not read back as exactly those fields (e.g. the file ends in an
-    unclosed code fence).
+    `fields` holds EDITABLE_FIELDS values (None or absent: not written). The
+    block records `entry_id`, or else the content id the entry would get, so
+    that later edits keep it. `now` dates the header of a new file. Raises
+    UnrepresentableEdit when the block would not read back as exactly those
+    fields (e.g. the file ends inside an unclosed code fence).
     """
-    stamp = now if now is not None else utc_now_stamp()
     expected = {name: fields.get(name) for name in EDITABLE_FIELDS}
-    if expected["timestamp_utc"] is None:
-        expected["timestamp_utc"] = stamp
-    base = new_file_text(path, stamp) if text is None else text
+    base = new_file_text(path, now or utc_now_stamp()) if text is None else text
     before = _keyed(base, path)
     newline = _Lines.of(base).newline
     if not base:
@@ -231,9 +234,10 @@ def plan_append(
         problems = _mismatches(plain_entry, expected)
         if problems:
             continue
-        final = prefix + newline.join(render_inline_block(expected, plain_id)) + newline
+        wanted_id = entry_id or plain_id
+        final = prefix + newline.join(render_inline_block(expected, wanted_id)) + newline
         found = _appended(before, _keyed(final, path))
-        if found is not None and found[0] == plain_id and not _mismatches(found[1], expected):
+        if found is not None and found[0] == wanted_id and not _mismatches(found[1], expected):
             edit = FileEdit(final, found[0], found[1])
             sections_kept = found[2]
         else:

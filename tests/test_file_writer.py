@@ -114,7 +114,13 @@ def test_yaml_quote_loads_back_exactly_and_stays_on_one_line(text: str) -> None:
 
 
 def test_append_to_a_new_file_writes_a_valid_header_and_one_entry() -> None:
-    fields = {"speaker": "KIRO", "target": "@everyone", "mood_rgb": "0066FF", "message": "Hi"}
+    fields = {
+        "speaker": "KIRO",
+        "target": "@everyone",
+        "mood_rgb": "0066FF",
+        "message": "Hi",
+        "timestamp_utc": NOW,
+    }
     edit = plan_append(None, PATH, fields, now=NOW)
     front = edit.text.split("---\n")[1]
     header = yaml.safe_load(front)
@@ -124,7 +130,7 @@ def test_append_to_a_new_file_writes_a_valid_header_and_one_entry() -> None:
     assert parsed.problems == ()
     ((entry_id, entry),) = dialog_entries(edit.text)
     assert entry.format == "inline"
-    assert fields_of(entry) == {**fields, "timestamp_utc": NOW}
+    assert fields_of(entry) == fields
     assert (entry_id, entry) == (edit.entry_id, edit.entry)
     assert '  target: "@everyone"' in edit.text.splitlines()
 
@@ -146,9 +152,9 @@ messages = (
 def test_appended_block_reads_back_as_exactly_the_fields_given(
     speaker: str, message: str, target: str | None
 ) -> None:
-    fields = {"speaker": speaker, "message": message, "target": target}
-    edit = plan_append(BOLD_FILE, PATH, fields, now=NOW)
-    assert fields_of(edit.entry) == {**fields, "mood_rgb": None, "timestamp_utc": NOW}
+    fields = {"speaker": speaker, "message": message, "target": target, "timestamp_utc": NOW}
+    edit = plan_append(BOLD_FILE, PATH, fields)
+    assert fields_of(edit.entry) == {**fields, "mood_rgb": None}
     before = dialog_entries(BOLD_FILE)
     after = dialog_entries(edit.text)
     assert [(i, fields_of(e)) for i, e in after[:-1]] == [(i, fields_of(e)) for i, e in before]
@@ -158,7 +164,7 @@ def test_appended_block_reads_back_as_exactly_the_fields_given(
 def test_append_keeps_an_entry_that_runs_to_the_end_of_the_file() -> None:
     text = "## 2026-01-02 — A\n\n**Speaker:** A\n**Message:** last words"  # no final newline
     before = dialog_entries(text)
-    edit = plan_append(text, PATH, {"speaker": "B", "message": "next"}, now=NOW)
+    edit = plan_append(text, PATH, {"speaker": "B", "message": "next"})
     assert dialog_entries(edit.text)[:-1] == before
 
 

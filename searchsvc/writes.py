@@ -1,0 +1,271 @@
+"""The write service: lock, edit the file, re-parse it, bring the stores in line, answer.
+
+Every write runs under one lock (a threading lock plus the advisory `<db>.lock`
+that reindex takes too, so other processes and reindex runs serialise with it).
+The file is written atomically before anything else changes, so an acknowledged
+write is on disk before the answer goes out. Then the written file is parsed
+again and loaded into the database when the database can take it; when it
+cannot (missing, corrupt, locked) the write still stands and reaches the
+database on recovery through the incremental reindex. The repository is told
+about the file in both cases, so the file fallback serves it too.
+
+Errors raised (ApiError, the one API error shape): 400 bad dialog_file, 404
+unknown id, 405 a section record, 409 the file changed under the entry, 422
+invalid or unstorable fields, 503 the file or the lock cannot be written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from indexer.discover import read_source
+from indexer.identity import keyed_entries
+from indexer.load_sqlite import connect, load_parsed_file
+from indexer.parse import parse_file
+from indexer.reindex import ReindexBusy, reindex_lock
+from searchsvc.dialog_paths import UnsafePath, resolve_dialog_path
+from searchsvc.entry_input import NewEntry, validate_changes
+from searchsvc.errors import ApiError
+from searchsvc.file_writer import (
+    EntryNotInFile,
+    FileEdit,
+    ReadOnlyEntry,
+    UnrepresentableEdit,
+    plan_append,
+    plan_remove,
+    plan_update,
+    read_dialog_file,
+    utc_now_stamp,
+    write_dialog_file,
+)
+from searchsvc.repository import Repository, StoredEntry, StoreUnavailable
+
+log = logging.getLogger("searchsvc.writes")
+
+DEFAULT_DIALOG_FILE = "api_dialog.md"
+#: How long a write waits for another writer or a reindex run to finish.
+LOCK_WAIT_SECONDS = 30.0
+#: How long the write-through waits for a database write lock before leaving it to recovery.
+DB_BUSY_TIMEOUT_MS = 2_000
+
+
+class WriteService:
+    """Create, change and delete entries in the dialog files under `root`."""
+
+    def __init__(
+        self,
+        root: Path,
+        db_path: Path,
+        repository: Repository,
+        *,
+        default_file: str = DEFAULT_DIALOG_FILE,
+        lock_wait: float = LOCK_WAIT_SECONDS,
+    ) -> None:
+        self.root = Path(root)
+        self.db_path = Path(db_path)
+        self.repository = repository
+        self.default_file = default_file
+        self.lock_wait = lock_wait
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the write lock (this process's threads, then `<db>.lock` across processes).
+
+        :raise 503: when the lock cannot be taken in time or its file cannot be opened.
+        """
+        if not self._thread_lock.acquire(timeout=self.lock_wait):
+            raise ApiError(503, "Another write is still running; try again", **_retry())
+        try:
+            with ExitStack() as stack:
+                try:
+                    stack.enter_context(reindex_lock(self.db_path, self.lock_wait))
+                except ReindexBusy:
+                    raise ApiError(
+                        503,
+                        "A reindex or another writer holds the write lock; try again",
+                        **_retry(),
+                    ) from None
+                except OSError as error:
+                    raise ApiError(
+                        503, f"Cannot take the write lock beside the database: {error.strerror}"
+                    ) from None
+                yield
+        finally:
+            self._thread_lock.release()
+
+    def create(self, new: NewEntry) -> StoredEntry:
+        """Append `new` as an inline block to its file (created when missing).
+
+        :raise 400: dialog_file is not a relative .md path inside the root.
+        :raise 409: the file cannot take the block (it ends inside an unclosed fence).
+        """
+        rel = new.dialog_file if new.dialog_file is not None else self.default_file
+        fields = dict(new.fields)
+        now = utc_now_stamp()
+        if fields.get("timestamp_utc") is None:
+            fields["timestamp_utc"] = now
+        with self.locked():
+            path = self.resolve(rel, status=400)
+            text, bom = self.read(path, rel) if path.exists() else (None, False)
+            try:
+                edit = plan_append(text, rel, fields, now=now)
+            except UnrepresentableEdit as error:
+                raise ApiError(409, str(error)) from None
+            return self._commit(path, rel, edit, bom)
+
+    def update(self, entry_id: int, body: Any) -> StoredEntry:
+        """Change the fields `body` names in the entry's own lines; answer the whole entry.
+
+        :raise 404: no entry has this id. :raise 405: a section record.
+        :raise 409: the file changed under the entry. :raise 422: invalid fields.
+        """
+        stored = self._stored(entry_id)
+        changes = validate_changes(body, stored.to_dict())
+        with self.locked():
+            rel = stored.entry.dialog_file
+            path, text, bom = self._current_text(stored)
+            if not changes:
+                return stored
+            try:
+                edit = plan_update(text, rel, entry_id, changes)
+            except UnrepresentableEdit as error:
+                raise ApiError(422, str(error)) from None
+            except (EntryNotInFile, ReadOnlyEntry) as error:
+                raise _conflict(stored, str(error)) from None
+            return self._commit(path, rel, edit, bom)
+
+    def delete(self, entry_id: int) -> None:
+        """Remove the entry's lines from its file.
+
+        :raise 404: no entry has this id. :raise 405: a section record.
+        :raise 409: the file changed under the entry, or the removal would change
+            another entry.
+        """
+        stored = self._stored(entry_id)
+        with self.locked():
+            rel = stored.entry.dialog_file
+            path, text, bom = self._current_text(stored)
+            try:
+                edit = plan_remove(text, rel, entry_id)
+            except (UnrepresentableEdit, EntryNotInFile, ReadOnlyEntry) as error:
+                raise _conflict(stored, str(error)) from None
+            self._commit(path, rel, edit, bom)
+
+    def _stored(self, entry_id: int) -> StoredEntry:
+        stored = self.repository.get_entry(entry_id)
+        if stored is None:
+            raise ApiError(404, f"Entry {entry_id} does not exist")
+        if stored.entry.format == "section":
+            raise ApiError(
+                405,
+                f"Entry {entry_id} is a section record (a file's text outside dialog entries),"
+                " which is read-only; edit the file itself",
+                headers={"Allow": "GET"},
+            )
+        return stored
+
+    def resolve(self, rel: str, *, status: int = 400) -> Path:
+        """The checked real path of `rel`; :raise 400 (or `status`): an unsafe dialog_file."""
+        try:
+            return resolve_dialog_path(self.root, rel)
+        except UnsafePath as error:
+            raise ApiError(status, str(error), parameter="dialog_file") from None
+
+    def read(self, path: Path, rel: str) -> tuple[str, bool]:
+        """(text, BOM) of a dialog file; :raise 503: it cannot be read."""
+        try:
+            return read_dialog_file(path)
+        except OSError as error:
+            raise ApiError(503, f"Cannot read {rel}: {error.strerror}") from None
+
+    def _current_text(self, stored: StoredEntry) -> tuple[Path, str, bool]:
+        """The entry's file and text, checking that the file still holds the entry as read.
+
+        :raise 409: the file is gone, or no longer holds this entry with the same body.
+        """
+        rel = stored.entry.dialog_file
+        path = self.resolve(rel, status=409)
+        if not path.exists():
+            raise _conflict(stored, f"{rel} no longer exists")
+        text, bom = self.read(path, rel)
+        in_file = {
+            entry_id: entry for entry_id, _, entry in keyed_entries(parse_file(text, rel).entries)
+        }
+        current = in_file.get(stored.entry_id)
+        if current is None or current.body != stored.entry.body:
+            raise _conflict(stored, f"{rel} changed since the entry was read")
+        return path, text, bom
+
+    def _commit(self, path: Path, rel: str, edit: FileEdit, bom: bool) -> StoredEntry | None:
+        """Write the file, bring the stores in line, and answer the entry as stored."""
+        try:
+            write_dialog_file(path, edit.text, bom=bom)
+        except (OSError, UnicodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise ApiError(503, f"Cannot write {rel}: {reason}; nothing was changed") from None
+        self.load_file(rel)
+        if edit.entry_id is None or edit.entry is None:
+            return None
+        stored = self.repository.get_entry(edit.entry_id)
+        return stored if stored is not None else StoredEntry(edit.entry_id, edit.entry)
+
+    def load_file(self, rel: str) -> bool:
+        """Load the file `rel` into the database if it can take it now; tell the repository.
+
+        Returns False when the database is unavailable: the file then reaches it
+        through the incremental reindex that recovery runs.
+        """
+        loaded = self._load_into_database(rel)
+        try:
+            self.repository.reload_file(rel)
+        except StoreUnavailable as error:
+            log.warning("write to %s: repository could not reload it: %s", rel, error)
+        return loaded
+
+    def _load_into_database(self, rel: str) -> bool:
+        if not self.db_path.is_file():
+            # Never create a database here: an empty one holding one file would look healthy.
+            return False
+        try:
+            conn = connect(self.db_path)
+        except sqlite3.Error as error:
+            log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
+            return False
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {DB_BUSY_TIMEOUT_MS}")
+            source = read_source(self.root, rel)
+            parsed = parse_file(source.text, rel)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                load_parsed_file(conn, source, parsed)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as error:
+            log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
+            return False
+        finally:
+            conn.close()
+        return True
+
+
+def _retry() -> dict[str, Any]:
+    return {"headers": {"Retry-After": "1"}}
+
+
+def _conflict(stored: StoredEntry, reason: str) -> ApiError:
+    return ApiError(
+        409,
+        f"Entry {stored.entry_id} was not changed: {reason}. Read it again (GET"
+        f" /api/dialog/entry/{stored.entry_id}) or run POST /api/dialog/sync, then retry",
+        dialog_entry_id=stored.entry_id,
+    )
