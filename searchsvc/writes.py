@@ -27,6 +27,7 @@ from typing import Any
 from indexer.discover import read_source
 from indexer.identity import keyed_entries
 from indexer.load_sqlite import connect, load_parsed_file
+from indexer.model import Entry
 from indexer.parse import parse_file
 from indexer.reindex import ReindexBusy, reindex_lock
 from searchsvc.dialog_paths import UnsafePath, resolve_dialog_path
@@ -118,7 +119,9 @@ class WriteService:
                 edit = plan_append(text, rel, fields, now=now)
             except UnrepresentableEdit as error:
                 raise ApiError(409, str(error)) from None
-            return self._commit(path, rel, edit, bom)
+            self._commit(path, rel, edit, bom)
+        assert edit.entry_id is not None and edit.entry is not None  # plan_append sets both
+        return self._answer(edit.entry_id, edit.entry)
 
     def update(self, entry_id: int, body: Any) -> StoredEntry:
         """Change the fields `body` names in the entry's own lines; answer the whole entry.
@@ -139,7 +142,9 @@ class WriteService:
                 raise ApiError(422, str(error)) from None
             except (EntryNotInFile, ReadOnlyEntry) as error:
                 raise _conflict(stored, str(error)) from None
-            return self._commit(path, rel, edit, bom)
+            self._commit(path, rel, edit, bom)
+        assert edit.entry is not None  # plan_update sets it
+        return self._answer(entry_id, edit.entry)
 
     def delete(self, entry_id: int) -> None:
         """Remove the entry's lines from its file.
@@ -203,18 +208,19 @@ class WriteService:
             raise _conflict(stored, f"{rel} changed since the entry was read")
         return path, text, bom
 
-    def _commit(self, path: Path, rel: str, edit: FileEdit, bom: bool) -> StoredEntry | None:
-        """Write the file, bring the stores in line, and answer the entry as stored."""
+    def _commit(self, path: Path, rel: str, edit: FileEdit, bom: bool) -> None:
+        """Write the file (the acknowledgement point), then bring the stores in line."""
         try:
             write_dialog_file(path, edit.text, bom=bom)
         except (OSError, UnicodeError) as error:
             reason = getattr(error, "strerror", None) or str(error)
             raise ApiError(503, f"Cannot write {rel}: {reason}; nothing was changed") from None
         self.load_file(rel)
-        if edit.entry_id is None or edit.entry is None:
-            return None
-        stored = self.repository.get_entry(edit.entry_id)
-        return stored if stored is not None else StoredEntry(edit.entry_id, edit.entry)
+
+    def _answer(self, entry_id: int, entry: Entry) -> StoredEntry:
+        """The entry as the repository now serves it (as parsed, if it cannot say)."""
+        stored = self.repository.get_entry(entry_id)
+        return stored if stored is not None else StoredEntry(entry_id, entry)
 
     def load_file(self, rel: str) -> bool:
         """Load the file `rel` into the database if it can take it now; tell the repository.
