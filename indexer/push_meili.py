@@ -6,7 +6,8 @@ status checked: a failed task becomes a `MeiliTaskFailed` naming its error, neve
 silent success. Errors, as a tree:
 
     MeiliError                   anything Meilisearch did not do
-    ├── MeiliUnavailable         unreachable, timed out, or a 5xx answer
+    ├── MeiliUnavailable         unreachable, or a 5xx answer
+    │   └── MeiliTimedOut        no answer within the timeout
     ├── MeiliRequestRejected     a 4xx answer (bad key, bad filter, unknown index, ...)
     └── MeiliTaskFailed          a task ended `failed` or `canceled`
 
@@ -63,6 +64,8 @@ FILTERABLE_ATTRIBUTES = [
     "targets",
     "mood_rgb",
     "dialog_file",
+    # Every folder above the file ("a/", "a/b/"), so `file=a/` is an equality filter.
+    "dialog_folders",
     "format",
     "timestamp_utc",
     # Internal: which version of its file a document came from, so stale documents
@@ -90,7 +93,8 @@ INDEX_SETTINGS: dict[str, Any] = {
     "sortableAttributes": SORTABLE_ATTRIBUTES,
     "rankingRules": RANKING_RULES,
     "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
-    "faceting": {"maxValuesPerFacet": MAX_VALUES_PER_FACET},
+    # Most frequent values first, so a long facet loses only its rarest values.
+    "faceting": {"maxValuesPerFacet": MAX_VALUES_PER_FACET, "sortFacetValuesBy": {"*": "count"}},
 }
 
 
@@ -100,6 +104,10 @@ class MeiliError(Exception):
 
 class MeiliUnavailable(MeiliError):
     """Meilisearch could not be reached, timed out, or answered with a 5xx."""
+
+
+class MeiliTimedOut(MeiliUnavailable):
+    """Meilisearch did not answer (or finish a task) in time."""
 
 
 class MeiliRequestRejected(MeiliError):
@@ -151,6 +159,12 @@ def file_version(dialog_file: str, content_hash: str) -> str:
     return hashlib.sha256(f"{dialog_file}\0{content_hash}".encode()).hexdigest()[:24]
 
 
+def folders_of(dialog_file: str) -> list[str]:
+    """Every folder that holds `dialog_file`, outermost first, each ending in '/'."""
+    parts = dialog_file.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
 def entry_document(stored: IndexedEntry, version: str) -> dict[str, Any]:
     """One entry as a Meilisearch document: the entry's fields, its id, its @targets."""
     entry = stored.entry.to_dict()
@@ -160,6 +174,7 @@ def entry_document(stored: IndexedEntry, version: str) -> dict[str, Any]:
         "dialog_entry_id": stored.dialog_entry_id,
         **entry,
         "targets": list(stored.targets),
+        "dialog_folders": folders_of(stored.entry.dialog_file),
         # A JSON string, not an object: free-form keys would each become an index field.
         "metadata_json": json.dumps(metadata, ensure_ascii=False, sort_keys=True),
         "file_version": version,
@@ -215,7 +230,7 @@ def _translate(error: MeilisearchError) -> MeiliError:
             status=error.status_code,
         )
     if isinstance(error, MeilisearchTimeoutError):
-        return MeiliUnavailable(f"Meilisearch timed out: {error.message}")
+        return MeiliTimedOut(f"Meilisearch timed out: {error.message}")
     if isinstance(error, MeilisearchCommunicationError):
         return MeiliUnavailable(f"Meilisearch is unreachable: {error.message}")
     return MeiliUnavailable(f"Meilisearch failed: {error.message}")
@@ -295,6 +310,11 @@ def search_index(
     queries = [{"indexUid": index_uid, **search} for search in searches]
     answer = _call(lambda: client.multi_search(queries))
     return list(answer["results"])
+
+
+def server_status(client: meilisearch.Client) -> str:
+    """What `GET /health` says ("available"); raises MeiliError when it cannot be asked."""
+    return str(_call(client.health).get("status"))
 
 
 @dataclass

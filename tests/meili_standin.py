@@ -682,7 +682,9 @@ class StandInState:
                     counts[str(item)] = counts.get(str(item), 0) + 1
                     if isinstance(item, int | float) and not isinstance(item, bool):
                         numbers.append(float(item))
-            distribution[facet] = dict(sorted(counts.items())[:limit])
+            by_count = index.setting("faceting").get("sortFacetValuesBy", {}).get("*") == "count"
+            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]) if by_count else kv)
+            distribution[facet] = dict(ordered[:limit])
             if numbers:
                 stats[facet] = {"min": min(numbers), "max": max(numbers)}
         return distribution, stats

@@ -434,3 +434,11 @@ def test_reindex_completes_when_meilisearch_is_down_and_catches_up_later(
     assert again.exit_code == 0, again.output
     assert "3 files pushed" in again.output
     assert len(meili.documents(INDEX)) == db_entry_count(db_path)
+
+
+@pytest.mark.parametrize(
+    "path, folders",
+    [("a.md", []), ("team/b.md", ["team/"]), ("x/y/z.md", ["x/", "x/y/"])],
+)
+def test_documents_list_the_folders_above_their_file(path: str, folders: list[str]) -> None:
+    assert push_meili.folders_of(path) == folders
