@@ -21,6 +21,7 @@ from indexer.parse_sections import build_sections
 from indexer.parse_yaml_entries import find_yaml_blocks, read_header_entries, read_inline_entries
 
 _BOM = "\ufeff"
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def _cp1252_table() -> dict[int, str]:
@@ -42,8 +43,11 @@ def decode_dialog_bytes(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
+        # A UTF-8 BOM in front of Windows-1252 text is still a BOM, not "ï»¿".
+        if data.startswith(_UTF8_BOM):
+            data = data[len(_UTF8_BOM) :]
         # latin-1 maps every byte to the same code point; the table then fixes 0x80-0x9F.
-        text = data.decode("latin-1").translate(_CP1252)
+        return data.decode("latin-1").translate(_CP1252)
     return text[1:] if text.startswith(_BOM) else text
 
 

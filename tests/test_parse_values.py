@@ -106,6 +106,7 @@ def test_clean_message_lines(lines, expected):
             "undefined \x81 \x8d \x8f \x90 \x9d bytes ÿ",
         ),
         ("mojibake â€” kept".encode(), "mojibake â€” kept"),
+        (b"\xef\xbb\xbfcaf\xe9", "caf\u00e9"),
         (b"", ""),
     ],
 )
