@@ -86,9 +86,10 @@ def _as_number(value: Any) -> float | None:
         return float(value)
     if isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             return None
+        return number if number == number and abs(number) != float("inf") else None
     return None
 
 
@@ -100,10 +101,11 @@ def _values_of(document: Document, attribute: str) -> list[Any]:
 
 
 def _equals(candidate: Any, wanted: str) -> bool:
+    """A string document value compares as text (ignoring case), a number as a number."""
+    if isinstance(candidate, str):
+        return _normalize(candidate) == _normalize(wanted)
     number = _as_number(wanted)
-    if number is not None and _as_number(candidate) is not None:
-        return _as_number(candidate) == number
-    return isinstance(candidate, str) and _normalize(candidate) == _normalize(wanted)
+    return number is not None and _as_number(candidate) == number
 
 
 class _Parser:
