@@ -31,6 +31,8 @@ class DialogMapping:
     line: int
     end: int
     values: dict[str, str] = field(default_factory=dict)
+    #: Indexes of lines the line-by-line reader could not place (empty when YAML read it all).
+    unread: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -137,18 +139,24 @@ def read_scalar(rest: str, continuation: list[str]) -> str:
     return _read_plain(first, continuation)
 
 
-def _read_mapping(rows: list[tuple[int, str]]) -> dict[str, str]:
-    """key (lower case) -> text for the `key: value` rows at the first row's indentation."""
+def _read_mapping(rows: list[tuple[int, str]]) -> tuple[dict[str, str], list[int]]:
+    """key (lower case) -> text for the `key: value` rows at the first row's indentation.
+
+    Also returns the indexes of the rows that are neither such a key, nor a
+    comment, nor part of a value.
+    """
     values: dict[str, str] = {}
+    unread: list[int] = []
     depth = next((_indent(text) for _, text in rows if not is_blank(text)), 0)
     position = 0
     while position < len(rows):
-        text = rows[position][1]
+        index, text = rows[position]
         position += 1
-        if is_blank(text) or _indent(text) != depth:
+        if is_blank(text) or text.lstrip().startswith("#"):
             continue
-        parsed = split_key(text[depth:])
+        parsed = split_key(text[depth:]) if _indent(text) == depth else None
         if parsed is None:
+            unread.append(index)
             continue
         following = position
         while following < len(rows) and (
@@ -160,7 +168,7 @@ def _read_mapping(rows: list[tuple[int, str]]) -> dict[str, str]:
             continuation.pop()
         values.setdefault(parsed[0].lower(), read_scalar(parsed[1], continuation))
         position = following
-    return values
+    return values, unread
 
 
 def _last_filled(lines: list[str], start: int, stop: int) -> int:
@@ -221,10 +229,10 @@ def read_dialog_block(lines: list[str], start: int, stop: int) -> DialogBlock:
             rows = [(item_start, " " * (item_depth + 2) + head[item_depth + 2 :])]
             rows += [(index, lines[index]) for index in range(item_start + 1, item_stop)]
             item_end = _last_filled(lines, item_start, item_stop)
-            mappings.append(DialogMapping(item_start, item_end, _read_mapping(rows)))
+            mappings.append(DialogMapping(item_start, item_end, *_read_mapping(rows)))
     else:
         rows = [(index, lines[index]) for index in range(start + 1, last + 1)]
-        mappings.append(DialogMapping(start, last, _read_mapping(rows)))
+        mappings.append(DialogMapping(start, last, *_read_mapping(rows)))
     _overlay_yaml(mappings, "\n".join(lines[start : last + 1]), key)
     return DialogBlock(start, last, mappings)
 
@@ -235,6 +243,7 @@ def _overlay_yaml(mappings: list[DialogMapping], block_text: str, key: str) -> N
     if loaded is None or len(loaded) != len(mappings):
         return
     for mapping, values in zip(mappings, loaded, strict=True):
+        mapping.unread = []
         for name, value in values.items():
             if isinstance(value, str):
                 mapping.values[name] = value

@@ -71,6 +71,14 @@ def _read_yaml_region(layout: Layout, start: int, stop: int) -> tuple[list[RawEn
         if not block.mappings:
             notes.append((index, "`dialog:` holds no mapping (indent speaker: and message: below)"))
         for mapping in block.mappings:
+            notes.extend(
+                (
+                    unread,
+                    "line of a `dialog:` block is not `key: value` at the mapping's indentation,"
+                    " so it was skipped (align it with speaker: or indent it under a key)",
+                )
+                for unread in mapping.unread
+            )
             entry = _raw_entry(mapping, file_utc, system_version)
             if entry is None:
                 notes.append(

@@ -338,3 +338,12 @@ def test_sections_keep_text_outside_entries():
     )
     assert meeting.body.startswith("# Meeting\n")
     assert (notes.title, notes.message, notes.speaker) == ("Notes", "Closing note.", None)
+
+
+def test_a_header_line_the_reader_cannot_place_is_reported():
+    parsed = parse(
+        "---\ndialog:\n  speaker: A\n # a comment\n message: misaligned\n  target: @x\n---\n"
+    )
+    (entry,) = parsed.entries
+    assert (entry.speaker, entry.target, entry.message) == ("A", "@x", None)
+    assert [(p.line, "skipped" in p.message) for p in parsed.problems] == [(5, True)]
