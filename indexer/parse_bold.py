@@ -95,7 +95,9 @@ def _skip_blank(layout: Layout, start: int, stop: int) -> int:
     return index
 
 
-def message_after(layout: Layout, fields: dict[int, FieldLine], label: FieldLine, stop: int):
+def message_after(
+    layout: Layout, fields: dict[int, FieldLine], label: FieldLine, stop: int
+) -> str | None:
     """The message of a `**Message:**`-like field line whose entry ends before `stop`."""
     if is_empty_message_marker(label.value):
         start = _skip_blank(layout, label.index + 1, stop)
@@ -104,7 +106,9 @@ def message_after(layout: Layout, fields: dict[int, FieldLine], label: FieldLine
     return clean_message_lines([label.value, *rest])
 
 
-def _first_paragraph(layout: Layout, fields: dict[int, FieldLine], start: int, stop: int):
+def _first_paragraph(
+    layout: Layout, fields: dict[int, FieldLine], start: int, stop: int
+) -> str | None:
     index = start
     lines, fenced = layout.lines, layout.fenced
     while index < stop:

@@ -71,7 +71,7 @@ def build_entry(
         speaker=normalise_name(raw.speaker),
         target=normalise_name(raw.target),
         mood_rgb=mood_rgb,
-        mood_raw=raw.mood,
+        mood_raw=raw.mood if raw.mood and raw.mood.strip() else None,
         timestamp_utc=timestamp,
         message=raw.message,
         title=raw.title,

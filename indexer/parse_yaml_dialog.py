@@ -70,10 +70,22 @@ def _strip_comment(text: str) -> str:
     return text.strip()
 
 
+def _load_yaml(source: str) -> Any:
+    """`source` loaded with PyYAML's safe loader (the C one when available).
+
+    :raise yaml.YAMLError: on invalid YAML.
+    :raise ValueError: on impossible dates such as 2026-02-30 (PyYAML calls datetime()).
+    :raise RecursionError: on very deep nesting.
+    """
+    return yaml.load(source, Loader=_YAML_LOADER)
+
+
 def _yaml_scalar(source: str) -> str | None:
     """`source` loaded as a YAML document when that gives a string."""
+    if len(source) > _YAML_MAX_CHARS:
+        return None
     try:
-        loaded = yaml.load(source, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
+        loaded = _load_yaml(source)
     except (yaml.YAMLError, ValueError, RecursionError):
         # ValueError: PyYAML builds dates like 2026-02-30 with datetime(); RecursionError: nesting.
         return None
@@ -103,9 +115,8 @@ def _read_block_scalar(indicator: str, continuation: list[str]) -> str:
     loaded = _yaml_scalar("\n".join(["--- " + indicator, *continuation]))
     if loaded is not None:
         return loaded.strip()
-    body = [line for line in continuation]
-    depth = min((_indent(line) for line in body if not is_blank(line)), default=0)
-    lines = [line[depth:].rstrip() for line in body]
+    depth = min((_indent(line) for line in continuation if not is_blank(line)), default=0)
+    lines = [line[depth:].rstrip() for line in continuation]
     joiner = "\n" if indicator.startswith("|") else " "
     return joiner.join(lines).strip()
 
@@ -118,15 +129,15 @@ def _read_plain(first: str, continuation: list[str]) -> str:
             break
         parts.append(_strip_comment(stripped) if stripped else "")
     # YAML folding: a line break is a space, an empty line a newline.
-    text = ""
+    pieces: list[str] = []
     for part in parts:
         if not part:
-            text += "\n"
-        elif text and not text.endswith("\n"):
-            text += " " + part
+            pieces.append("\n")
+        elif pieces and pieces[-1] != "\n":
+            pieces.append(" " + part)
         else:
-            text += part
-    return text.strip()
+            pieces.append(part)
+    return "".join(pieces).strip()
 
 
 def read_scalar(rest: str, continuation: list[str]) -> str:
@@ -183,8 +194,9 @@ def _yaml_values(block_text: str, key: str) -> list[dict[str, Any]] | None:
     if len(block_text) > _YAML_MAX_CHARS:
         return None
     try:
-        loaded = yaml.load(block_text, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
+        loaded = _load_yaml(block_text)
     except (yaml.YAMLError, ValueError, RecursionError):
+        # Invalid YAML is the normal case (`target: @everyone`): the line reader has the values.
         return None
     if not isinstance(loaded, dict):
         return None
