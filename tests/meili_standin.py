@@ -467,6 +467,12 @@ class StandInState:
             delete,
         )
 
+    def get_document(self, uid: str, doc_id: str) -> Document:
+        document = self.index(uid).documents.get(doc_id)
+        if document is None:
+            raise ApiError(404, "document_not_found", f"Document `{doc_id}` not found.")
+        return document
+
     def fetch_documents(self, uid: str, body: Any) -> dict[str, Any]:
         allowed = {
             "offset": _is_int,
@@ -857,6 +863,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return 202, state.delete_all_documents(uid)
             case "POST", ["indexes", uid, "documents", "delete"]:
                 return 202, state.delete_documents_by_filter(uid, body)
+            case "GET", ["indexes", uid, "documents", doc_id]:
+                return 200, state.get_document(uid, doc_id)
             case "POST", ["indexes", uid, "documents", "fetch"]:
                 return 200, state.fetch_documents(uid, body)
             case "POST", ["indexes", uid, "search"]:

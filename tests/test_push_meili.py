@@ -11,6 +11,14 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
+from meili_scenarios import (
+    PUSH_SCENARIOS,
+    MeiliTarget,
+    Pipeline,
+    bold_entry,
+    scenario_ids,
+    write_dialog,
+)
 from meili_standin import MeiliStandIn
 from meili_standin_filter import compile_filter
 
@@ -31,21 +39,6 @@ from indexer.push_meili import (
 from indexer.reindex import reindex
 
 INDEX = "dialog_entries_test"
-
-
-def bold_entry(day: int, speaker: str, message: str, target: str = "@LILITH @everyone") -> str:
-    """One bold-format entry under its own heading (the heading is a section entry too)."""
-    return (
-        f"## 2026-01-{day:02d} — {speaker}: entry {day}\n\n"
-        f'**Speaker:** {speaker}\n**Target:** {target}\n**Mood_RGB:** "FF0000"\n'
-        f'**Message:** "{message}"\n\n'
-    )
-
-
-def write_dialog(root: Path, rel: str, *entries: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(entries), encoding="utf-8")
 
 
 @pytest.fixture
@@ -442,3 +435,15 @@ def test_reindex_completes_when_meilisearch_is_down_and_catches_up_later(
 )
 def test_documents_list_the_folders_above_their_file(path: str, folders: list[str]) -> None:
     assert push_meili.folders_of(path) == folders
+
+
+# --- the scenarios tests/test_meili_real.py runs against a real server ---------------------
+
+
+@pytest.mark.parametrize("scenario", scenario_ids(PUSH_SCENARIOS))
+def test_push_scenario_on_the_standin(scenario, meili: MeiliStandIn, tmp_path: Path) -> None:
+    pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, INDEX), tmp_path)
+    try:
+        scenario(pipeline)
+    finally:
+        pipeline.close()
