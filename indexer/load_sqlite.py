@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -160,26 +160,36 @@ def problems_json(problems: Iterable[Problem]) -> str:
 
 
 def assign_ids(
-    conn: sqlite3.Connection | None, path: str, entries: Sequence[Entry]
+    conn: sqlite3.Connection | None,
+    path: str,
+    entries: Sequence[Entry],
+    claimed: Mapping[int, str] | None = None,
 ) -> tuple[list[tuple[int, str, Entry]], list[Problem]]:
-    """(id, key, entry) per entry, moving ids that another file's row holds; plus a Problem each.
+    """(id, key, entry) per entry, moving ids that another file holds; plus a Problem each.
 
-    A collision moves the id to the next free one (id+1, ...), so the result is
-    deterministic for a given database. With `conn` None nothing is checked.
+    Another file holds an id when its row in `conn` has it, or when `claimed`
+    (ids given to files earlier in the same, not yet written, run) says so. A
+    collision moves the id to the next free one (id+1, ...): deterministic for a
+    given database and order of files. With `conn` None only `claimed` is checked.
     """
     keyed = keyed_entries(entries)
-    if conn is None or not keyed:
-        return keyed, []
-    ids = [entry_id for entry_id, _, _ in keyed]
-    foreign = dict(conn.execute(SELECT_FOREIGN_IDS, (json.dumps(ids), path)))
+    claimed = claimed or {}
+    foreign = {
+        entry_id: claimed[entry_id]
+        for entry_id, _, _ in keyed
+        if claimed.get(entry_id, path) != path
+    }
+    if conn is not None and keyed:
+        ids = json.dumps([entry_id for entry_id, _, _ in keyed])
+        foreign.update(conn.execute(SELECT_FOREIGN_IDS, (ids, path)))
     if not foreign:
         return keyed, []
-    used = set(ids)
+    used = {entry_id for entry_id, _, _ in keyed}
     moved: list[tuple[int, str, Entry]] = []
     problems = []
     for entry_id, key, entry in keyed:
         if entry_id in foreign:
-            new_id = _next_free_id(conn, path, entry_id, used)
+            new_id = _next_free_id(conn, path, entry_id, used, claimed)
             used.add(new_id)
             problems.append(
                 Problem(
@@ -194,14 +204,20 @@ def assign_ids(
     return moved, problems
 
 
-def _next_free_id(conn: sqlite3.Connection, path: str, entry_id: int, used: set[int]) -> int:
-    """The first id after `entry_id` that neither this file nor another file's row uses."""
+def _next_free_id(
+    conn: sqlite3.Connection | None,
+    path: str,
+    entry_id: int,
+    used: set[int],
+    claimed: Mapping[int, str],
+) -> int:
+    """The first id after `entry_id` that neither this file nor another file uses."""
     candidate = entry_id
     while True:
         candidate = candidate % _ID_MASK + 1
-        if candidate in used:
+        if candidate in used or claimed.get(candidate, path) != path:
             continue
-        owner = conn.execute(SELECT_ID_OWNER, (candidate,)).fetchone()
+        owner = conn.execute(SELECT_ID_OWNER, (candidate,)).fetchone() if conn else None
         if owner is None or owner[0] == path:
             return candidate
 
@@ -221,9 +237,10 @@ def rows_for_file(
     parsed: ParsedFile,
     *,
     synced_utc: int | None = None,
+    claimed: Mapping[int, str] | None = None,
 ) -> FileRows:
     """The file row and entry rows (FILE_COLUMNS, ENTRY_COLUMNS order) of a parsed file."""
-    keyed, id_problems = assign_ids(conn, source.path, parsed.entries)
+    keyed, id_problems = assign_ids(conn, source.path, parsed.entries, claimed)
     problems = [*parsed.problems, *id_problems]
     sections = sum(1 for entry in parsed.entries if entry.format == "section")
     file_row = (
@@ -271,9 +288,13 @@ def plan_file(
     parsed: ParsedFile,
     *,
     synced_utc: int | None = None,
+    claimed: Mapping[int, str] | None = None,
 ) -> FilePlan:
-    """Compare a parsed file with its rows in `conn` (None: an empty database); write nothing."""
-    rows = rows_for_file(conn, source, parsed, synced_utc=synced_utc)
+    """Compare a parsed file with its rows in `conn` (None: an empty database); write nothing.
+
+    `claimed`: ids planned for other files earlier in the same run (see assign_ids).
+    """
+    rows = rows_for_file(conn, source, parsed, synced_utc=synced_utc, claimed=claimed)
     existing: dict[int, tuple[Any, ...]] = {}
     if conn is not None:
         existing = {row[0]: row for row in conn.execute(SELECT_FILE_ENTRIES, (source.path,))}
@@ -292,15 +313,37 @@ def plan_file(
     )
 
 
-def apply_plan(conn: sqlite3.Connection, plan: FilePlan) -> None:
-    """Write a FilePlan inside the caller's transaction."""
-    conn.execute(UPSERT_FILE, plan.file_row)  # first: entries reference file_path
-    conn.executemany(DELETE_ENTRY, [(entry_id,) for entry_id in plan.stale_ids])
-    conn.executemany(DELETE_TARGETS, [(entry_id,) for entry_id in plan.updated_ids])
-    conn.executemany(UPSERT_ENTRY, plan.upserts)
+def plan_files(
+    conn: sqlite3.Connection | None,
+    files: Iterable[tuple[SourceFile, ParsedFile]],
+    *,
+    synced_utc: int | None = None,
+) -> list[FilePlan]:
+    """plan_file for several files in order, ids of earlier files counting as taken."""
+    claimed: dict[int, str] = {}
+    plans = []
+    for source, parsed in files:
+        plan = plan_file(conn, source, parsed, synced_utc=synced_utc, claimed=claimed)
+        claimed.update((row[0], plan.path) for row in plan.upserts)
+        plans.append(plan)
+    return plans
+
+
+def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
+    """Write FilePlans inside the caller's transaction, with one statement per kind of change.
+
+    Entry rows go in id order: inserting into the id-keyed table and the FTS5
+    index in rowid order is markedly faster than in file order.
+    """
+    conn.executemany(UPSERT_FILE, [plan.file_row for plan in plans])  # entries reference them
+    conn.executemany(DELETE_ENTRY, [(entry_id,) for plan in plans for entry_id in plan.stale_ids])
     conn.executemany(
-        INSERT_TARGET,
-        [(row[0], token) for row in plan.upserts for token in target_tokens(row[_TARGET])],
+        DELETE_TARGETS, [(entry_id,) for plan in plans for entry_id in plan.updated_ids]
+    )
+    rows = sorted((row for plan in plans for row in plan.upserts), key=lambda row: row[0])
+    conn.executemany(UPSERT_ENTRY, rows)
+    conn.executemany(
+        INSERT_TARGET, [(row[0], token) for row in rows for token in target_tokens(row[_TARGET])]
     )
 
 
@@ -313,7 +356,7 @@ def load_parsed_file(
 ) -> FilePlan:
     """Bring one file's rows in line with its parsed entries (inside the caller's transaction)."""
     plan = plan_file(conn, source, parsed, synced_utc=synced_utc)
-    apply_plan(conn, plan)
+    apply_plans(conn, [plan])
     return plan
 
 

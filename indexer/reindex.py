@@ -22,14 +22,14 @@ from pathlib import Path
 from indexer.discover import SourceFile, find_dialog_files, read_source
 from indexer.load_sqlite import (
     FilePlan,
-    apply_plan,
+    apply_plans,
     backup_database,
     connect,
     connect_existing_readonly,
     count_file_entries,
     delete_file,
     file_hashes,
-    plan_file,
+    plan_files,
 )
 from indexer.migrate import utc_stamp
 from indexer.model import ParsedFile, Problem
@@ -150,11 +150,11 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
             for path in sorted(known.keys() - set(paths)):
                 summary.entries_deleted += delete_file(conn, path)
                 summary.files_removed += 1
-            for source, parsed_file in parsed:
-                plan = plan_file(conn, source, parsed_file, synced_utc=synced)
-                apply_plan(conn, plan)
-                _count(summary, plan)
+            plans = plan_files(conn, parsed, synced_utc=synced)
+            apply_plans(conn, plans)
             conn.execute("COMMIT")
+            for plan in plans:
+                _count(summary, plan)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -175,8 +175,8 @@ def _dry_run(root: Path, db_path: Path, *, full: bool, progress: Progress | None
             for path in sorted(known.keys() - set(paths)):
                 summary.entries_deleted += count_file_entries(conn, path)
                 summary.files_removed += 1
-        for source, parsed_file in parsed:
-            _count(summary, plan_file(conn, source, parsed_file))
+        for plan in plan_files(conn, parsed):
+            _count(summary, plan)
     finally:
         if conn is not None:
             conn.close()

@@ -23,3 +23,6 @@ def main() -> None:
 main.add_command(parse)
 main.add_command(reindex)
 main.add_command(verify)
+
+if __name__ == "__main__":
+    main()
