@@ -86,6 +86,12 @@ ON CONFLICT (file_path) DO UPDATE SET
 """
 DELETE_FILE = "DELETE FROM lupo_dialog_files WHERE file_path = ?"
 SELECT_FILE_HASHES = "SELECT file_path, content_hash FROM lupo_dialog_files"
+DELETE_ALL_TARGETS = "DELETE FROM lupo_dialog_entry_targets"
+SELECT_ALL_TARGETS = (
+    "SELECT dialog_entry_id, target FROM lupo_dialog_entries "
+    "WHERE target IS NOT NULL ORDER BY dialog_entry_id"
+)
+REBUILD_FTS = "INSERT INTO lupo_dialog_entries_fts (lupo_dialog_entries_fts) VALUES ('rebuild')"
 COUNT_FILE_ENTRIES = "SELECT count(*) FROM lupo_dialog_entries WHERE dialog_file = ?"
 
 _TARGET_SEPARATORS = re.compile(r"[\s,]+")
@@ -358,6 +364,20 @@ def load_parsed_file(
     plan = plan_file(conn, source, parsed, synced_utc=synced_utc)
     apply_plans(conn, [plan])
     return plan
+
+
+def rebuild_derived(conn: sqlite3.Connection) -> None:
+    """Rebuild the target rows and the FTS5 index from the entry rows (repairs either)."""
+    conn.execute(DELETE_ALL_TARGETS)
+    conn.executemany(
+        INSERT_TARGET,
+        [
+            (entry_id, token)
+            for entry_id, target in conn.execute(SELECT_ALL_TARGETS)
+            for token in target_tokens(target)
+        ],
+    )
+    conn.execute(REBUILD_FTS)
 
 
 def count_file_entries(conn: sqlite3.Connection, path: str) -> int:

@@ -30,6 +30,7 @@ from indexer.load_sqlite import (
     delete_file,
     file_hashes,
     plan_files,
+    rebuild_derived,
 )
 from indexer.migrate import utc_stamp
 from indexer.model import ParsedFile, Problem
@@ -97,7 +98,8 @@ def reindex(
     """Index the dialog files under `root` into `db_path`; see the module docstring.
 
     `full` re-parses and reloads every file after backing up an existing
-    database; `dry_run` writes nothing at all. Raises ReindexBusy when another
+    database, and rebuilds the target rows and the FTS5 index of a database
+    that had files; `dry_run` writes nothing at all. Raises ReindexBusy when another
     run holds the lock for more than `wait` seconds.
     """
     started = time.monotonic()
@@ -152,6 +154,8 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
                 summary.files_removed += 1
             plans = plan_files(conn, parsed, synced_utc=synced)
             apply_plans(conn, plans)
+            if full and known:
+                rebuild_derived(conn)  # --full also repairs target rows and the FTS5 index
             conn.execute("COMMIT")
             for plan in plans:
                 _count(summary, plan)

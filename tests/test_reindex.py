@@ -173,6 +173,20 @@ def test_full_keeps_a_backup_and_repairs_a_tampered_row(root: Path, db: Path):
     assert verify(root, db).ok
 
 
+def test_full_repairs_the_fts_index_and_target_rows(root: Path, db: Path):
+    reindex(root, db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("INSERT INTO lupo_dialog_entries_fts (rowid, message) VALUES (99, 'ghost')")
+    conn.execute("DELETE FROM lupo_dialog_entry_targets WHERE target = '@ROSE'")
+    conn.close()
+    with pytest.raises(sqlite3.DatabaseError):
+        check(db)
+    assert not verify(root, db).ok
+    reindex(root, db, full=True)
+    assert match_ids(check(db), "ghost") == []
+    assert verify(root, db).ok
+
+
 def test_full_on_a_missing_database_makes_no_backup(root: Path, db: Path):
     summary = reindex(root, db, full=True)
     assert summary.backup_path is None
