@@ -1,0 +1,303 @@
+"""The one results table: our figures, the peer's, ours/peer, the issue's targets, met or not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from benchmarks.queries import KINDS
+
+ENGINE_LABEL = {"datasette": "Datasette", "datasette_array": "_shape=array"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table; `met` is True/False, or None when there is no target."""
+
+    measure: str
+    ours: str
+    peer: str = ""
+    ratio: str = ""
+    target: str = ""
+    met: bool | None = None
+
+
+def weighted_percentile(groups: Sequence[Sequence[float]], pct: float) -> float | None:
+    """Percentile of the pooled values where every non-empty group weighs the same."""
+    weighted = sorted((value, 1.0 / len(group)) for group in groups if group for value in group)
+    if not weighted:
+        return None
+    total = sum(weight for _, weight in weighted)
+    running = 0.0
+    for value, weight in weighted:
+        running += weight
+        if running >= total * pct / 100 - 1e-12:
+            return value
+    return weighted[-1][0]
+
+
+def mix_rps(cells: Sequence[dict], engine: str, concurrency: int) -> float | None:
+    """Throughput over the whole mix (every kind the same share): the harmonic mean."""
+    rates = [
+        float(cell["rps"])
+        for cell in cells
+        if cell["engine"] == engine and cell["concurrency"] == concurrency
+    ]
+    if not rates or any(rate <= 0 for rate in rates):
+        return 0.0 if rates else None
+    return len(rates) / sum(1 / rate for rate in rates)
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(ours: float | None, peer: float | None) -> str:
+    if ours is None or peer is None or peer == 0:
+        return "—"
+    return f"{ours / peer:.2f}×"
+
+
+def _check(value: float | None, limit: float, *, at_most: bool) -> bool | None:
+    if value is None:
+        return None
+    return value <= limit if at_most else value >= limit
+
+
+def build_rows(results: dict) -> list[Row]:
+    """Every row of the table from the results document."""
+    rows: list[Row] = []
+    rows += _reindex_rows(results)
+    rows += _parse_rows(results)
+    rows += _search_rows(results)
+    rows += _files_mode_rows(results)
+    rows += _rss_rows(results)
+    return rows
+
+
+def _reindex_rows(results: dict) -> list[Row]:
+    reindex, raw = results.get("reindex", {}), results.get("raw_load", {})
+    full, same, plain = reindex.get("full", {}), raw.get("same", {}), raw.get("plain", {})
+    ours_rate, raw_rate = full.get("entries_per_s"), same.get("entries_per_s")
+    half = None if ours_rate is None or raw_rate is None else ours_rate >= 0.5 * raw_rate
+    peer = "raw sqlite3 bulk load, same FTS5 options"
+    rows = [
+        Row(
+            "Full reindex: entries/s",
+            _num(ours_rate, 0),
+            f"{_num(raw_rate, 0)} ({peer})",
+            _ratio(ours_rate, raw_rate),
+            "≥ 0.50× raw",
+            half,
+        ),
+        Row(
+            "Full reindex: MB/s (Markdown in; raw: NDJSON in)",
+            _num(full.get("mb_per_s")),
+            _num(same.get("mb_per_s")),
+            _ratio(full.get("mb_per_s"), same.get("mb_per_s")),
+        ),
+        Row(
+            "Full reindex: wall s / peak RSS MB",
+            f"{_num(full.get('wall_seconds'))} / {_num(full.get('peak_rss_mb'), 0)}",
+            f"{_num(same.get('wall_seconds'))} / {_num(same.get('peak_rss_mb'), 0)}",
+            _ratio(full.get("wall_seconds"), same.get("wall_seconds")),
+        ),
+        Row(
+            "Database size MB (rows written)",
+            f"{_num(full.get('db_mb'), 0)} ({_num(full.get('entries_parsed'), 0)})",
+            f"{_num(same.get('db_mb'), 0)} ({_num(same.get('entries'), 0)})",
+            _ratio(full.get("db_mb"), same.get("db_mb")),
+        ),
+        Row(
+            "Full reindex vs raw load with default FTS5 options: entries/s",
+            _num(ours_rate, 0),
+            f"{_num(plain.get('entries_per_s'), 0)} (raw, no prefix index, as Datasette's)",
+            _ratio(ours_rate, plain.get("entries_per_s")),
+        ),
+    ]
+    for key, label in (("one_file", "one file changed"), ("unchanged", "no change")):
+        run = reindex.get(key, {})
+        seconds = run.get("seconds")
+        rows.append(
+            Row(
+                f"Reindex, {label}: s in reindex() (CLI wall s)",
+                f"{_num(seconds, 2)} ({_num(run.get('wall_seconds'), 2)})",
+                target="≤ 1 s at 1M" if key == "one_file" else "",
+                met=_check(seconds, 1.0, at_most=True) if key == "one_file" else None,
+            )
+        )
+    return rows
+
+
+def _parse_rows(results: dict) -> list[Row]:
+    parse = results.get("parse", {})
+    rows = []
+    shared = parse.get("shared")
+    if shared and "mb_per_s" in shared:
+        rows.append(
+            Row(
+                f"Parse: MB/s, shared corpus ({shared['mb']} MB)",
+                _num(shared["mb_per_s"]),
+                target="≥ 20 MB/s",
+                met=_check(shared["mb_per_s"], 20.0, at_most=False),
+            )
+        )
+    elif shared:
+        rows.append(Row("Parse: MB/s, shared corpus", shared.get("status", "—")))
+    generated = parse.get("generated")
+    if generated:
+        rows.append(
+            Row(
+                f"Parse: MB/s, generated corpus ({generated['mb']} MB)",
+                _num(generated["mb_per_s"]),
+            )
+        )
+    return rows
+
+
+def _cell_text(cell: dict | None) -> str:
+    if cell is None:
+        return "—"
+    text = (
+        f"{_num(cell['rps'])} ({_num(cell['p50_ms'])}/{_num(cell['p95_ms'])}/"
+        f"{_num(cell['p99_ms'])})"
+    )
+    return text + (f" [{cell['errors']} err]" if cell["errors"] else "")
+
+
+def _search_rows(results: dict) -> list[Row]:
+    search = results.get("search", {})
+    cells = search.get("cells", [])
+    if not cells:
+        return [Row("Search over HTTP", search.get("status", "not run"))]
+    peer_status = search.get("datasette_status", "")
+    by_key = {(cell["engine"], cell["kind"], cell["concurrency"]): cell for cell in cells}
+    concurrencies = sorted({cell["concurrency"] for cell in cells})
+    rows = []
+    for kind in KINDS:
+        for concurrency in concurrencies:
+            ours = by_key.get(("ours", kind, concurrency))
+            peers, ratios = [], []
+            for engine in ("datasette", "datasette_array"):
+                peer = by_key.get((engine, kind, concurrency))
+                if peer is not None:
+                    peers.append(f"{ENGINE_LABEL[engine]} {_cell_text(peer)}")
+                    ratios.append(_ratio(ours["rps"] if ours else None, peer["rps"]))
+            if ours is None and not peers:
+                continue
+            rows.append(
+                Row(
+                    f"Search `{kind}`, c={concurrency}: req/s (p50/p95/p99 ms)",
+                    _cell_text(ours) if ours else search.get("status", "—"),
+                    " · ".join(peers) or peer_status,
+                    " · ".join(ratios),
+                )
+            )
+    pooled = search.get("pooled", {})
+    ours_c1 = pooled.get("ours", {}).get("1", {})
+    peer_c1 = pooled.get("datasette", {}).get("1", {})
+    rows.append(
+        Row(
+            "Search, whole mix, c=1: p50 ms (each kind weighs the same)",
+            _num(ours_c1.get("p50_ms"), 2),
+            _num(peer_c1.get("p50_ms"), 2) if peer_c1 else peer_status,
+            _ratio(ours_c1.get("p50_ms"), peer_c1.get("p50_ms")),
+            "≤ 5 ms at 1M",
+            _check(ours_c1.get("p50_ms"), 5.0, at_most=True),
+        )
+    )
+    rows.append(
+        Row(
+            "Search, whole mix, c=1: p99 ms",
+            _num(ours_c1.get("p99_ms"), 2),
+            _num(peer_c1.get("p99_ms"), 2) if peer_c1 else peer_status,
+            _ratio(ours_c1.get("p99_ms"), peer_c1.get("p99_ms")),
+            "≤ 50 ms at 1M",
+            _check(ours_c1.get("p99_ms"), 50.0, at_most=True),
+        )
+    )
+    top = max(concurrencies)
+    ours_rps = mix_rps(cells, "ours", top)
+    for engine, factor in (("datasette", 3.0), ("datasette_array", 1.0)):
+        peer_rps = mix_rps(cells, engine, top)
+        measurable = ours_rps is not None and peer_rps not in (None, 0)
+        rows.append(
+            Row(
+                f"Search, whole mix, c={top}: req/s vs {ENGINE_LABEL[engine]}",
+                _num(ours_rps),
+                _num(peer_rps) if peer_rps is not None else peer_status,
+                _ratio(ours_rps, peer_rps),
+                f"≥ {factor:g}× {ENGINE_LABEL[engine]}",
+                ours_rps >= factor * peer_rps if measurable else None,
+            )
+        )
+    return rows
+
+
+def _files_mode_rows(results: dict) -> list[Row]:
+    files = results.get("files_mode", {})
+    if "status" in files:
+        return [Row("Files mode (fallback)", files["status"])]
+    rows = []
+    build = files.get("build", {})
+    if build:
+        per_100k = build.get("seconds_per_100k")
+        rows.append(
+            Row(
+                f"Files mode: build in-memory index, s ({_num(build.get('entries'), 0)} entries)",
+                f"{_num(build.get('seconds'), 2)} ({_num(per_100k, 2)} per 100k)",
+                target="≤ 10 s per 100k",
+                met=_check(per_100k, 10.0, at_most=True),
+            )
+        )
+    for key, label in (("shared", "shared corpus"), ("generated", "generated corpus")):
+        cell = files.get(key)
+        if not cell:
+            continue
+        if "status" in cell:
+            rows.append(Row(f"Files mode search, {label}", cell["status"]))
+            continue
+        rows.append(
+            Row(
+                f"Files mode search, {label}, c=1: req/s (p50/p95/p99 ms) [{cell['via']}]",
+                _cell_text(cell),
+                target="p50 ≤ 20 ms" if key == "shared" else "",
+                met=_check(cell["p50_ms"], 20.0, at_most=True) if key == "shared" else None,
+            )
+        )
+    return rows
+
+
+def _rss_rows(results: dict) -> list[Row]:
+    rss = results.get("server_rss_mb", {})
+    if not rss:
+        return []
+    ours, peer = rss.get("ours"), rss.get("datasette")
+    return [
+        Row(
+            "Server RSS at the end, MB (all its processes)",
+            _num(ours, 0),
+            f"Datasette {_num(peer, 0)}" if peer is not None else "",
+            _ratio(ours, peer),
+            "≤ 200 MB at 1M",
+            _check(ours, 200.0, at_most=True),
+        )
+    ]
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """The rows as one Markdown table."""
+    header = ("Measure", "Ours", "Peer", "Ours/peer", "Target", "Met")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        met = {True: "met", False: "**NOT met**", None: ""}[row.met]
+        cells = (row.measure, row.ours, row.peer, row.ratio, row.target, met)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def targets(rows: Sequence[Row]) -> list[dict[str, object]]:
+    """The rows that carry a target, as JSON-ready records."""
+    return [asdict(row) for row in rows if row.target]

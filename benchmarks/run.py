@@ -1,0 +1,251 @@
+"""Measure dialogsearch beside its peers in one run and print one table.
+
+    python -m benchmarks.run --entries 100000
+    python -m benchmarks.run --entries 3000 --quick --out /tmp/bench
+
+Generates (or reuses) the corpus for the size and seed, then measures in the
+same run: our full/incremental/no-change reindex next to a raw sqlite3 bulk
+load, search over HTTP (ours and Datasette, concurrency 1 and 8, each query
+kind), the files-mode fallback, parse throughput and server memory. Writes
+OUT/results-<entries>.json and .md. Every server listens on 127.0.0.1 only and
+is stopped on exit; every loop is bounded in time and count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+
+from benchmarks.corpus import PROJECT_ROOT, SHARED_CORPUS, ensure_corpus, load_queries, read_tree
+from benchmarks.files_mode import measure_files_mode
+from benchmarks.machine import describe_machine, load_average
+from benchmarks.parse_speed import parse_throughput
+from benchmarks.processes import Server, run_measured
+from benchmarks.reindex_runs import database_bytes, reindex_suite
+from benchmarks.report import build_rows, format_table, targets, weighted_percentile
+from benchmarks.search_runs import (
+    LoadSettings,
+    datasette_server,
+    health_says,
+    measure_search,
+    our_server,
+)
+
+DEFAULT_SEED = 42
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--entries", type=int, default=100_000, help="generated entries")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--queries", type=int, default=500, help="queries in the mix")
+    parser.add_argument(
+        "--out", type=Path, default=PROJECT_ROOT / "benchmarks" / "out", help="results folder"
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "dialogsearch-bench",
+        help="cached corpora and the databases (large at 1M entries)",
+    )
+    parser.add_argument("--quick", action="store_true", help="short cells (smoke test)")
+    parser.add_argument("--cell-seconds", type=float, help="seconds per search cell")
+    parser.add_argument("--max-requests", type=int, default=20_000, help="requests per cell")
+    parser.add_argument("--skip-datasette", action="store_true", help="do not run the peer")
+    parser.add_argument(
+        "--step-timeout", type=float, default=3600.0, help="limit for each child run, s"
+    )
+    args = parser.parse_args(argv)
+    if args.cell_seconds is None:
+        args.cell_seconds = 0.5 if args.quick else 4.0
+    return args
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every measurement, print the table, write the JSON; 0 on success."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_exit)
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.work.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.run " + shlex.join(sys.argv[1:] if argv is None else argv)
+    results: dict = {"meta": {"command": command, **describe_machine(PROJECT_ROOT)}}
+    started = time.monotonic()
+
+    log(f"corpus: {args.entries} entries, seed {args.seed}")
+    corpus = ensure_corpus(args.work / "corpora", args.entries, args.seed, args.queries)
+    results["corpus"] = corpus.to_dict()
+    mix = load_queries(corpus.queries)
+    read_tree(corpus.markdown)  # the first reader of the files pays no disk cost
+
+    log("parse throughput")
+    results["parse"] = _measure_parse(corpus.markdown, quick=args.quick)
+
+    work = args.work / f"run-{args.entries}-seed{args.seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    log("raw sqlite3 bulk loads")
+    results["raw_load"] = {
+        fts: _raw_load(corpus.ndjson, work / f"raw-{fts}" / "raw.db", fts, args)
+        for fts in ("same", "plain")
+    }
+    log("our reindex: full, no change, one file changed, restored")
+    ours_db = work / "ours" / "dialogs.db"
+    ours_db.parent.mkdir(exist_ok=True)
+    reindex = reindex_suite(corpus.markdown, ours_db, timeout=args.step_timeout)
+    full = reindex["full"]
+    full["entries_per_s"] = round(corpus.entries / full["wall_seconds"])
+    full["mb_per_s"] = round(corpus.markdown_bytes / 1e6 / full["wall_seconds"], 2)
+    results["reindex"] = reindex
+
+    settings = LoadSettings(
+        cell_seconds=args.cell_seconds,
+        max_requests=args.max_requests,
+        request_timeout=30.0,
+        warmup_requests=10 if args.quick else 50,
+    )
+    log("search over HTTP")
+    results["search"], results["server_rss_mb"] = _measure_search(
+        corpus.markdown, ours_db, work / "raw-plain" / "raw.db", mix, settings, args, work
+    )
+    log("files mode")
+    results["files_mode"] = measure_files_mode(
+        corpus.markdown, mix, settings, shared=SHARED_CORPUS, log_dir=work, log=log
+    )
+
+    results["meta"]["load_average_end"] = load_average()
+    results["meta"]["seconds"] = round(time.monotonic() - started, 1)
+    rows = build_rows(results)
+    results["targets"] = targets(rows)
+    table = format_table(rows)
+    results["table"] = table
+    _write(args.out, args.entries, results, table)
+    print(table)
+    log(f"done in {results['meta']['seconds']} s; results in {args.out}")
+    return 0
+
+
+def _raise_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # so every finally block stops its servers
+
+
+def _measure_parse(generated: Path, *, quick: bool) -> dict[str, object]:
+    rounds = 1 if quick else 3
+    result: dict[str, object] = {}
+    if SHARED_CORPUS.exists():
+        result["shared"] = parse_throughput(SHARED_CORPUS, rounds=rounds)
+    else:
+        result["shared"] = {"status": f"absent: {SHARED_CORPUS}"}
+    result["generated"] = parse_throughput(generated, rounds=rounds, max_bytes=20_000_000)
+    return result
+
+
+def _raw_load(ndjson: Path, db_path: Path, fts: str, args: argparse.Namespace) -> dict:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for path in db_path.parent.glob("raw.db*"):
+        path.unlink()
+    measured = run_measured(
+        [sys.executable, "-m", "benchmarks.raw_load", str(ndjson), str(db_path), "--fts", fts],
+        timeout=args.step_timeout,
+        cwd=PROJECT_ROOT,
+    ).check("benchmarks.raw_load")
+    loaded = json.loads(measured.stdout)
+    return {
+        "fts": fts,
+        "entries": loaded["entries"],
+        "seconds": round(loaded["seconds"], 3),
+        "wall_seconds": round(measured.seconds, 3),
+        "entries_per_s": round(loaded["entries"] / measured.seconds),
+        "mb_per_s": round(ndjson.stat().st_size / 1e6 / measured.seconds, 2),
+        "peak_rss_mb": round(measured.max_rss_bytes / 1e6, 1),
+        "db_mb": round(database_bytes(db_path) / 1e6, 1),
+    }
+
+
+def _measure_search(
+    root: Path,
+    ours_db: Path,
+    peer_db: Path,
+    mix: list[dict[str, str]],
+    settings: LoadSettings,
+    args: argparse.Namespace,
+    work: Path,
+) -> tuple[dict, dict]:
+    """Start both servers, run every cell, read their RSS, stop them."""
+    search: dict = {}
+    rss: dict = {}
+    with ExitStack() as stack:
+        servers: dict[str, Server | None] = {}
+        ours = stack.enter_context(our_server(root, ours_db, work))
+        try:
+            search["ours_start_seconds"] = round(
+                ours.start(args.step_timeout, ready=health_says("database")), 2
+            )
+            servers["ours"] = ours
+        except RuntimeError as error:
+            search["status"] = f"our server did not start: {error}"
+            log(search["status"])
+        peer = None if args.skip_datasette else datasette_server(peer_db, work)
+        if peer is None:
+            search["datasette_status"] = "skipped" if args.skip_datasette else "not installed"
+        else:
+            stack.enter_context(peer)
+            search["datasette_start_seconds"] = round(peer.start(120.0), 2)
+            servers["datasette"] = peer
+        if not any(servers.values()):
+            return search, rss
+        measured = measure_search(mix, servers, settings, log=log)
+        search["cells"] = [cell for cell, _ in measured]
+        search["pooled"] = _pooled(measured)
+        for name, server in servers.items():
+            if server is not None:
+                rss[name] = round(server.rss_bytes() / 1e6, 1)
+    return search, rss
+
+
+def _pooled(measured: list[tuple[dict, list[float]]]) -> dict:
+    """Per engine and concurrency: percentiles over all kinds, each kind weighing the same."""
+    groups: dict[str, dict[str, list[list[float]]]] = {}
+    for cell, latencies in measured:
+        groups.setdefault(cell["engine"], {}).setdefault(str(cell["concurrency"]), []).append(
+            latencies
+        )
+    pooled: dict = {}
+    for engine, by_concurrency in groups.items():
+        for concurrency, lists in by_concurrency.items():
+            pooled.setdefault(engine, {})[concurrency] = {
+                f"p{pct}_ms": _ms(weighted_percentile(lists, pct)) for pct in (50, 95, 99)
+            }
+    return pooled
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+def _write(out: Path, entries: int, results: dict, table: str) -> None:
+    (out / f"results-{entries}.json").write_text(json.dumps(results, indent=2) + "\n")
+    meta = results["meta"]
+    header = (
+        f"{entries:,} entries · {meta['date_utc']} · {meta['nproc']} × {meta['cpu']}, "
+        f"{meta['ram_gb']} GB RAM · commit {meta['commit']}\n\n`{meta['command']}`\n\n"
+    )
+    (out / f"results-{entries}.md").write_text(header + table + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
