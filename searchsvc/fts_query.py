@@ -33,7 +33,7 @@ from searchsvc.filters import (
 
 # Token characters as FTS5's unicode61 sees them: letters, digits (not "_") and
 # combining marks, which remove_diacritics then drops.
-_TOKEN = re.compile(
+TOKEN_PATTERN = re.compile(
     r"(?:[^\W_]|[\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F])+"
 )
 _OPERATOR = re.compile(r"(speaker|target|mood|file|format|since|until|from|to):", re.IGNORECASE)
@@ -62,7 +62,7 @@ def fold_token(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """The folded tokens of `text`, in order (unicode61 remove_diacritics 2, closely)."""
-    return [fold_token(token) for token in _TOKEN.findall(text)]
+    return [fold_token(token) for token in TOKEN_PATTERN.findall(text)]
 
 
 @dataclass(frozen=True)

@@ -93,9 +93,10 @@ class FacetCount:
 class SearchPage:
     """One page of hits plus the numbers about the whole matching set.
 
-    `total_exact` is False when the store capped the count (see repo_sqlite);
-    `ranked` is how many candidates relevance ranking looked at when it did
-    not rank them all (None when it ranked every match).
+    `total_exact` / `facets_exact` are False when the store estimated them from
+    a uniform sample of the matches (see repo_sqlite); `ranked` is how many
+    matches relevance ranking looked at when it did not rank them all (None
+    when it ranked every match).
     """
 
     hits: tuple[StoredEntry, ...]
@@ -103,6 +104,7 @@ class SearchPage:
     source: str
     facets: dict[str, tuple[FacetCount, ...]] = field(default_factory=dict)
     total_exact: bool = True
+    facets_exact: bool = True
     ranked: int | None = None
 
 
@@ -119,8 +121,11 @@ class Repository(Protocol):
         """The entry with `entry_id` and its neighbours in the file, or None."""
         ...
 
-    def stats(self) -> dict[str, Any]:
-        """Counts per speaker, target, mood, file, format and day; pairs; totals."""
+    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
+        """Counts per speaker, target, mood, file, format and day; pairs; totals.
+
+        With a query, the counts cover the entries it matches (filters included).
+        """
         ...
 
     def health(self) -> dict[str, Any]:
