@@ -68,15 +68,32 @@ SELECT dialog_entry_id, dialog_file FROM lupo_dialog_entries
 WHERE dialog_entry_id IN (SELECT value FROM json_each(?)) AND dialog_file <> ?
 """
 SELECT_ID_OWNER = "SELECT dialog_file FROM lupo_dialog_entries WHERE dialog_entry_id = ?"
-UPSERT_ENTRY = f"""
-INSERT INTO lupo_dialog_entries ({", ".join(ENTRY_COLUMNS)})
-VALUES ({", ".join("?" for _ in ENTRY_COLUMNS)})
+_COLUMN_LIST = ", ".join(ENTRY_COLUMNS)
+# A scratch table (never part of the schema) shaped like lupo_dialog_entries.
+CREATE_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS staged_entries AS "
+    f"SELECT {_COLUMN_LIST} FROM main.lupo_dialog_entries WHERE 0"
+)
+CLEAR_STAGE = "DELETE FROM temp.staged_entries"
+STAGE_ENTRY = (
+    f"INSERT INTO temp.staged_entries ({_COLUMN_LIST}) "
+    f"VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)})"
+)
+# WHERE true: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.
+UPSERT_STAGED = f"""
+INSERT INTO lupo_dialog_entries ({_COLUMN_LIST})
+SELECT {_COLUMN_LIST} FROM temp.staged_entries WHERE true ORDER BY dialog_entry_id
 ON CONFLICT (dialog_entry_id) DO UPDATE SET
 {", ".join(f"{column} = excluded.{column}" for column in ENTRY_COLUMNS[1:])}
 """
-DELETE_ENTRY = "DELETE FROM lupo_dialog_entries WHERE dialog_entry_id = ?"
+DELETE_ENTRIES = (
+    "DELETE FROM lupo_dialog_entries WHERE dialog_entry_id IN (SELECT value FROM json_each(?))"
+)
 DELETE_FILE_ENTRIES = "DELETE FROM lupo_dialog_entries WHERE dialog_file = ?"
-DELETE_TARGETS = "DELETE FROM lupo_dialog_entry_targets WHERE dialog_entry_id = ?"
+DELETE_ENTRIES_TARGETS = (
+    "DELETE FROM lupo_dialog_entry_targets "
+    "WHERE dialog_entry_id IN (SELECT value FROM json_each(?))"
+)
 INSERT_TARGET = "INSERT INTO lupo_dialog_entry_targets (dialog_entry_id, target) VALUES (?, ?)"
 UPSERT_FILE = f"""
 INSERT INTO lupo_dialog_files ({", ".join(FILE_COLUMNS)})
@@ -336,18 +353,29 @@ def plan_files(
 
 
 def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
-    """Write FilePlans inside the caller's transaction, with one statement per kind of change.
+    """Write FilePlans inside the caller's transaction, one statement per kind of change.
 
-    Entry rows go in id order: inserting into the id-keyed table and the FTS5
-    index in rowid order is markedly faster than in file order.
+    Entry rows are staged in a temporary table and moved with ONE INSERT ...
+    SELECT: the FTS5 triggers then run inside a single statement. One statement
+    per row (executemany) makes SQLite open a statement savepoint per row, and
+    FTS5 flushes its pending index data at every savepoint: 2-3 times slower.
+    Rows go in id order, which suits both the id-keyed table and the index.
     """
     conn.executemany(UPSERT_FILE, [plan.file_row for plan in plans])  # entries reference them
-    conn.executemany(DELETE_ENTRY, [(entry_id,) for plan in plans for entry_id in plan.stale_ids])
-    conn.executemany(
-        DELETE_TARGETS, [(entry_id,) for plan in plans for entry_id in plan.updated_ids]
-    )
+    stale = [entry_id for plan in plans for entry_id in plan.stale_ids]
+    if stale:
+        conn.execute(DELETE_ENTRIES, (json.dumps(stale),))
+    updated = [entry_id for plan in plans for entry_id in plan.updated_ids]
+    if updated:
+        conn.execute(DELETE_ENTRIES_TARGETS, (json.dumps(updated),))
     rows = sorted((row for plan in plans for row in plan.upserts), key=lambda row: row[0])
-    conn.executemany(UPSERT_ENTRY, rows)
+    if not rows:
+        return
+    conn.execute(CREATE_STAGE)
+    conn.execute(CLEAR_STAGE)
+    conn.executemany(STAGE_ENTRY, rows)
+    conn.execute(UPSERT_STAGED)
+    conn.execute(CLEAR_STAGE)
     conn.executemany(
         INSERT_TARGET, [(row[0], token) for row in rows for token in target_tokens(row[_TARGET])]
     )
