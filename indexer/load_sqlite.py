@@ -10,55 +10,31 @@ then applied, so a dry run can report the plan without writing.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.file_types import file_type
-from indexer.identity import ID_BITS, keyed_entries
+from indexer.identity import ID_BITS
 from indexer.migrate import apply_migrations, utc_stamp
-from indexer.model import Entry, ParsedFile, Problem
+from indexer.model import ParsedFile, Problem
+from indexer.store_rows import (
+    ENTRY_COLUMNS,
+    FILE_COLUMNS,
+    ID,
+    LINE,
+    TARGET,
+    PreparedFile,
+    prepare_file,
+    target_tokens,
+)
 
 if TYPE_CHECKING:
     from indexer.discover import SourceFile
 
 BUSY_TIMEOUT_MS = 10_000
 _ID_MASK = (1 << ID_BITS) - 1
-
-#: Columns of lupo_dialog_entries in the order of every entry row tuple.
-ENTRY_COLUMNS = (
-    "dialog_entry_id",
-    "dialog_file",
-    "entry_key",
-    "format",
-    "speaker",
-    "target",
-    "mood_rgb",
-    "mood_raw",
-    "timestamp_utc",
-    "message",
-    "title",
-    "body",
-    "system_version",
-    "line",
-    "end_line",
-    "metadata_json",
-)
-#: Columns of lupo_dialog_files in the order of every file row tuple.
-FILE_COLUMNS = (
-    "file_path",
-    "file_type",
-    "entry_count",
-    "section_count",
-    "content_hash",
-    "size_bytes",
-    "mtime_ns",
-    "last_sync_utc",
-    "problems_json",
-)
 
 SELECT_FILE_ENTRIES = (
     f"SELECT {', '.join(ENTRY_COLUMNS)} FROM lupo_dialog_entries WHERE dialog_file = ?"
@@ -111,9 +87,6 @@ SELECT_ALL_TARGETS = (
 REBUILD_FTS = "INSERT INTO lupo_dialog_entries_fts (lupo_dialog_entries_fts) VALUES ('rebuild')"
 COUNT_FILE_ENTRIES = "SELECT count(*) FROM lupo_dialog_entries WHERE dialog_file = ?"
 
-_TARGET_SEPARATORS = re.compile(r"[\s,]+")
-_TARGET = ENTRY_COLUMNS.index("target")
-
 
 def connect(db_path: str | Path) -> sqlite3.Connection:
     """Open (creating if needed) the database: WAL, busy timeout, foreign keys, migrated.
@@ -140,90 +113,43 @@ def file_hashes(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(conn.execute(SELECT_FILE_HASHES))
 
 
-def target_tokens(target: str | None) -> list[str]:
-    """The tokens of `target` as written, split on white space and commas, without repeats.
-
-    A token made only of punctuation (the `+` of `CURSOR + WINDSURF`) is no target.
-    """
-    tokens: list[str] = []
-    for token in _TARGET_SEPARATORS.split(target or ""):
-        if any(character.isalnum() for character in token) and token not in tokens:
-            tokens.append(token)
-    return tokens
-
-
-def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
-    """The lupo_dialog_entries row of an entry, in ENTRY_COLUMNS order."""
-    return (
-        entry_id,
-        entry.dialog_file,
-        key,
-        entry.format,
-        entry.speaker,
-        entry.target,
-        entry.mood_rgb,
-        entry.mood_raw,
-        entry.timestamp_utc,
-        entry.message,
-        entry.title,
-        entry.body,
-        entry.system_version,
-        entry.line,
-        entry.end_line,
-        json.dumps(entry.metadata, ensure_ascii=False),
-    )
-
-
-def problems_json(problems: Iterable[Problem]) -> str:
-    """The problems_json column: [{"line": n, "message": "..."}, ...]."""
-    return json.dumps(
-        [{"line": problem.line, "message": problem.message} for problem in problems],
-        ensure_ascii=False,
-    )
-
-
-def assign_ids(
+def claim_ids(
     conn: sqlite3.Connection | None,
-    path: str,
-    entries: Sequence[Entry],
+    prepared: PreparedFile,
     claimed: Mapping[int, str] | None = None,
-) -> tuple[list[tuple[int, str, Entry]], list[Problem]]:
-    """(id, key, entry) per entry, moving ids that another file holds; plus a Problem each.
+) -> tuple[list[tuple[Any, ...]], list[Problem]]:
+    """The file's entry rows with ids that another file holds moved on; a Problem for each move.
 
     Another file holds an id when its row in `conn` has it, or when `claimed`
     (ids given to files earlier in the same, not yet written, run) says so. A
     collision moves the id to the next free one (id+1, ...): deterministic for a
     given database and order of files. With `conn` None only `claimed` is checked.
     """
-    keyed = keyed_entries(entries)
+    path, rows = prepared.path, prepared.entry_rows
     claimed = claimed or {}
-    foreign = {
-        entry_id: claimed[entry_id]
-        for entry_id, _, _ in keyed
-        if claimed.get(entry_id, path) != path
-    }
-    if conn is not None and keyed:
-        ids = json.dumps([entry_id for entry_id, _, _ in keyed])
+    foreign = {row[ID]: claimed[row[ID]] for row in rows if claimed.get(row[ID], path) != path}
+    if conn is not None and rows:
+        ids = json.dumps([row[ID] for row in rows])
         foreign.update(conn.execute(SELECT_FOREIGN_IDS, (ids, path)))
     if not foreign:
-        return keyed, []
-    used = {entry_id for entry_id, _, _ in keyed}
-    moved: list[tuple[int, str, Entry]] = []
+        return rows, []
+    used = {row[ID] for row in rows}
+    moved: list[tuple[Any, ...]] = []
     problems = []
-    for entry_id, key, entry in keyed:
-        if entry_id in foreign:
-            new_id = _next_free_id(conn, path, entry_id, used, claimed)
+    for row in rows:
+        if row[ID] in foreign:
+            new_id = _next_free_id(conn, path, row[ID], used, claimed)
             used.add(new_id)
             problems.append(
                 Problem(
                     path,
-                    entry.line,
-                    f"entry id {entry_id} is already used by {foreign[entry_id]}; "
+                    row[LINE],
+                    f"entry id {row[ID]} is already used by {foreign[row[ID]]}; "
                     f"this entry gets id {new_id}",
                 )
             )
-            entry_id = new_id
-        moved.append((entry_id, key, entry))
+            row = (new_id, *row[1:])
+        moved.append(row)
     return moved, problems
 
 
@@ -247,7 +173,7 @@ def _next_free_id(
 
 @dataclass(frozen=True)
 class FileRows:
-    """The rows one parsed file should have: its file row, its entry rows, its problems."""
+    """The rows one file should have: its file row, its entry rows, its problems."""
 
     file_row: tuple[Any, ...]
     entry_rows: list[tuple[Any, ...]]
@@ -256,34 +182,21 @@ class FileRows:
 
 def rows_for_file(
     conn: sqlite3.Connection | None,
-    source: SourceFile,
-    parsed: ParsedFile,
+    prepared: PreparedFile,
     *,
     synced_utc: int | None = None,
     claimed: Mapping[int, str] | None = None,
 ) -> FileRows:
-    """The file row and entry rows (FILE_COLUMNS, ENTRY_COLUMNS order) of a parsed file."""
-    keyed, id_problems = assign_ids(conn, source.path, parsed.entries, claimed)
-    problems = [*parsed.problems, *id_problems]
-    sections = sum(1 for entry in parsed.entries if entry.format == "section")
-    file_row = (
-        source.path,
-        file_type(source.path),
-        len(parsed.entries) - sections,
-        sections,
-        source.content_hash,
-        source.size_bytes,
-        source.mtime_ns,
-        synced_utc if synced_utc is not None else utc_stamp(),
-        problems_json(problems),
-    )
-    entry_rows = [entry_row(entry_id, key, entry) for entry_id, key, entry in keyed]
-    return FileRows(file_row, entry_rows, problems)
+    """The file row and entry rows (FILE_COLUMNS, ENTRY_COLUMNS order) the database should hold."""
+    entry_rows, id_problems = claim_ids(conn, prepared, claimed)
+    problems = [*prepared.problems, *id_problems]
+    synced = synced_utc if synced_utc is not None else utc_stamp()
+    return FileRows(prepared.file_row(problems, synced), entry_rows, problems)
 
 
 @dataclass(frozen=True)
 class FilePlan:
-    """What loading one parsed file changes: rows to upsert, ids to delete, counts."""
+    """What loading one file changes: rows to upsert, ids to delete, counts."""
 
     path: str
     file_row: tuple[Any, ...]
@@ -307,25 +220,24 @@ class FilePlan:
 
 def plan_file(
     conn: sqlite3.Connection | None,
-    source: SourceFile,
-    parsed: ParsedFile,
+    prepared: PreparedFile,
     *,
     synced_utc: int | None = None,
     claimed: Mapping[int, str] | None = None,
 ) -> FilePlan:
-    """Compare a parsed file with its rows in `conn` (None: an empty database); write nothing.
+    """Compare a file's rows with its rows in `conn` (None: an empty database); write nothing.
 
-    `claimed`: ids planned for other files earlier in the same run (see assign_ids).
+    `claimed`: ids planned for other files earlier in the same run (see claim_ids).
     """
-    rows = rows_for_file(conn, source, parsed, synced_utc=synced_utc, claimed=claimed)
+    rows = rows_for_file(conn, prepared, synced_utc=synced_utc, claimed=claimed)
     existing: dict[int, tuple[Any, ...]] = {}
     if conn is not None:
-        existing = {row[0]: row for row in conn.execute(SELECT_FILE_ENTRIES, (source.path,))}
-    upserts = [row for row in rows.entry_rows if existing.get(row[0]) != row]
-    updated_ids = [row[0] for row in upserts if row[0] in existing]
-    kept = {row[0] for row in rows.entry_rows}
+        existing = {row[ID]: row for row in conn.execute(SELECT_FILE_ENTRIES, (prepared.path,))}
+    upserts = [row for row in rows.entry_rows if existing.get(row[ID]) != row]
+    updated_ids = [row[ID] for row in upserts if row[ID] in existing]
+    kept = {row[ID] for row in rows.entry_rows}
     return FilePlan(
-        path=source.path,
+        path=prepared.path,
         file_row=rows.file_row,
         upserts=upserts,
         updated_ids=updated_ids,
@@ -338,16 +250,16 @@ def plan_file(
 
 def plan_files(
     conn: sqlite3.Connection | None,
-    files: Iterable[tuple[SourceFile, ParsedFile]],
+    files: Iterable[PreparedFile],
     *,
     synced_utc: int | None = None,
 ) -> list[FilePlan]:
     """plan_file for several files in order, ids of earlier files counting as taken."""
     claimed: dict[int, str] = {}
     plans = []
-    for source, parsed in files:
-        plan = plan_file(conn, source, parsed, synced_utc=synced_utc, claimed=claimed)
-        claimed.update((row[0], plan.path) for row in plan.upserts)
+    for prepared in files:
+        plan = plan_file(conn, prepared, synced_utc=synced_utc, claimed=claimed)
+        claimed.update((row[ID], plan.path) for row in plan.upserts)
         plans.append(plan)
     return plans
 
@@ -368,7 +280,7 @@ def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
     updated = [entry_id for plan in plans for entry_id in plan.updated_ids]
     if updated:
         conn.execute(DELETE_ENTRIES_TARGETS, (json.dumps(updated),))
-    rows = sorted((row for plan in plans for row in plan.upserts), key=lambda row: row[0])
+    rows = sorted((row for plan in plans for row in plan.upserts), key=lambda row: row[ID])
     if not rows:
         return
     conn.execute(CREATE_STAGE)
@@ -377,7 +289,7 @@ def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
     conn.execute(UPSERT_STAGED)
     conn.execute(CLEAR_STAGE)
     conn.executemany(
-        INSERT_TARGET, [(row[0], token) for row in rows for token in target_tokens(row[_TARGET])]
+        INSERT_TARGET, [(row[ID], token) for row in rows for token in target_tokens(row[TARGET])]
     )
 
 
@@ -389,7 +301,7 @@ def load_parsed_file(
     synced_utc: int | None = None,
 ) -> FilePlan:
     """Bring one file's rows in line with its parsed entries (inside the caller's transaction)."""
-    plan = plan_file(conn, source, parsed, synced_utc=synced_utc)
+    plan = plan_file(conn, prepare_file(source, parsed), synced_utc=synced_utc)
     apply_plans(conn, [plan])
     return plan
 

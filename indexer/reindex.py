@@ -16,10 +16,10 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.discover import SourceFile, find_dialog_files, read_source
+from indexer.discover import find_dialog_files, read_source
 from indexer.load_sqlite import (
     FilePlan,
     apply_plans,
@@ -33,8 +33,9 @@ from indexer.load_sqlite import (
     rebuild_derived,
 )
 from indexer.migrate import utc_stamp
-from indexer.model import ParsedFile, Problem
+from indexer.model import Problem
 from indexer.parse import parse_file
+from indexer.store_rows import PreparedFile, prepare_file
 
 #: Called after each file is read: (relative path, files done, files in total).
 Progress = Callable[[str, int, int], None]
@@ -203,23 +204,23 @@ def _read_changed(
     full: bool,
     progress: Progress | None,
     summary: ReindexSummary,
-) -> tuple[list[str], list[tuple[SourceFile, ParsedFile]]]:
-    """Every dialog file's path, and the changed files parsed; fills the file counts."""
+) -> tuple[list[str], list[PreparedFile]]:
+    """Every dialog file's path, and the changed files parsed into rows; fills the file counts."""
     paths = find_dialog_files(root)
     summary.files_scanned = len(paths)
     jobs = [(str(root), path, None if full else known.get(path)) for path in paths]
-    results: list[tuple[SourceFile, ParsedFile]] = []
-    for done, (source, parsed) in enumerate(_map(jobs), start=1):
-        if parsed is None:
+    results: list[PreparedFile] = []
+    for done, (path, prepared) in enumerate(_map(jobs), start=1):
+        if prepared is None:
             summary.files_skipped += 1
         else:
-            results.append((source, parsed))
+            results.append(prepared)
         if progress is not None:
-            progress(source.path, done, len(jobs))
+            progress(path, done, len(jobs))
     return paths, results
 
 
-def _map(jobs: list[tuple[str, str, str | None]]) -> Iterator[tuple[SourceFile, ParsedFile | None]]:
+def _map(jobs: list[tuple[str, str, str | None]]) -> Iterator[tuple[str, PreparedFile | None]]:
     """_read_and_parse over jobs, in order; in a small process pool when there is much to parse."""
     total_bytes = sum(_size(root, path) for root, path, _ in jobs)
     if total_bytes < POOL_MIN_BYTES or len(jobs) < 2:
@@ -236,10 +237,10 @@ def _size(root: str, path: str) -> int:
         return 0
 
 
-def _read_and_parse(job: tuple[str, str, str | None]) -> tuple[SourceFile, ParsedFile | None]:
-    """Read one file; parse it unless its hash is `known_hash`. The text is not sent back."""
+def _read_and_parse(job: tuple[str, str, str | None]) -> tuple[str, PreparedFile | None]:
+    """Read one file; unless its hash is `known_hash`, parse it and turn it into rows."""
     root, path, known_hash = job
     source = read_source(Path(root), path)
     if source.content_hash == known_hash:
-        return replace(source, text=""), None
-    return replace(source, text=""), parse_file(source.text, source.path)
+        return path, None
+    return path, prepare_file(source, parse_file(source.text, source.path))

@@ -16,16 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from indexer.discover import find_dialog_files, read_source
-from indexer.load_sqlite import (
-    BUSY_TIMEOUT_MS,
-    ENTRY_COLUMNS,
-    FILE_COLUMNS,
-    SELECT_FILE_ENTRIES,
-    rows_for_file,
-    target_tokens,
-)
+from indexer.load_sqlite import BUSY_TIMEOUT_MS, SELECT_FILE_ENTRIES, rows_for_file
 from indexer.migrate import pending_migrations
 from indexer.parse import parse_file
+from indexer.store_rows import ENTRY_COLUMNS, FILE_COLUMNS, prepare_file, target_tokens
 
 REINDEX = "run dialogsearch reindex"
 SELECT_FILES = f"SELECT {', '.join(FILE_COLUMNS)} FROM lupo_dialog_files"
@@ -162,7 +156,7 @@ def _compare_file(
             Difference(path, None, f"changed since the last reindex ({REINDEX})")
         )
         return
-    rows = rows_for_file(conn, source, parse_file(source.text, path))
+    rows = rows_for_file(conn, prepare_file(source, parse_file(source.text, path)))
     expected_file = dict(zip(FILE_COLUMNS, rows.file_row, strict=True))
     for column in _COMPARED_FILE_COLUMNS:
         if db_file[column] != expected_file[column]:

@@ -12,9 +12,9 @@ from indexer.load_sqlite import (
     delete_file,
     load_parsed_file,
     plan_file,
-    target_tokens,
 )
 from indexer.model import Entry, ParsedFile, Problem
+from indexer.store_rows import prepare_file, target_tokens
 
 
 def entry(path: str, line: int, message: str, **fields) -> Entry:
@@ -108,7 +108,7 @@ def test_reload_of_unchanged_entries_writes_nothing(conn):
     entries = [entry(path, 1, "alpha"), entry(path, 5, "beta")]
     load(conn, path, entries)
     conn.execute("BEGIN")
-    plan = plan_file(conn, source(path), ParsedFile(path, tuple(entries)))
+    plan = plan_file(conn, prepare_file(source(path), ParsedFile(path, tuple(entries))))
     conn.execute("ROLLBACK")
     assert (plan.added, plan.updated, plan.deleted, plan.upserts) == (0, 0, 0, [])
 
