@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
-from searchsvc.repository import Repository, StoredEntry
+from searchsvc.api import repository as app_repository
+from searchsvc.repository import Repository, StoredEntry, StoreUnavailable
 
 bp = Blueprint(
     "ui",
@@ -24,6 +25,9 @@ bp = Blueprint(
 
 #: How many neighbours on each side the entry page shows.
 CONTEXT_EACH_SIDE = 3
+#: Entry ids are positive SQLite integers.
+MAX_ENTRY_ID = 2**63 - 1
+_ENTRY_ID = re.compile(r"[0-9]{1,19}")
 #: At most this many cross-reference terms go into the search for related entries.
 MAX_XREF_TERMS = 6
 
@@ -36,12 +40,6 @@ _FILE_NAME = re.compile(
 _IDENTIFIER = re.compile(
     r"(?<![\w.-])([A-Z][A-Z0-9]*[_-]\d+[A-Z0-9]*|[a-z][a-z0-9]*(?:_[a-z0-9]+){2,})(?![\w-])"
 )
-
-
-def _repository() -> Repository:
-    """The app's repository, as create_app stored it."""
-    holder = current_app.extensions["dialogsearch"]
-    return getattr(holder, "repository", holder)
 
 
 def xref_terms(text: str, *, limit: int = MAX_XREF_TERMS) -> list[str]:
@@ -117,15 +115,20 @@ def entry_page(entry_id: str) -> tuple[str, int] | str:
     """One entry, its neighbours in the file and its cross-references.
 
     :raise 404: when `entry_id` is not a number or no entry has it.
+    :raise 503: when no store can answer (database down and files not ready).
     """
-    if not entry_id.isdigit() or len(entry_id) > 20:
-        return _not_found(f"Entry id {entry_id!r} is not a number.")
-    repository = _repository()
-    stored = repository.get_entry(int(entry_id))
-    if stored is None:
-        return _not_found(f"Entry {entry_id} doesn't exist (it may have been deleted or edited).")
+    if not _ENTRY_ID.fullmatch(entry_id) or int(entry_id) > MAX_ENTRY_ID:
+        return _not_found(f"Entry id {entry_id!r} is not a number between 1 and {MAX_ENTRY_ID}.")
+    repository = app_repository()
+    try:
+        stored = repository.get_entry(int(entry_id))
+        if stored is None:
+            return _not_found(f"Entry {entry_id} doesn't exist (deleted, or edited into another).")
+        before, after = _neighbours(repository, stored)
+    except StoreUnavailable as error:
+        message = f"The search store is unavailable: {error}. Try again in a few seconds."
+        return render_template("message.html", title="Unavailable", message=message), 503
     entry = stored.to_dict()
-    before, after = _neighbours(repository, stored)
     text = "\n".join(str(entry.get(name) or "") for name in ("title", "message", "body"))
     return render_template(
         "entry.html",
@@ -144,4 +147,4 @@ def stats_page() -> str:
 
 
 def _not_found(message: str) -> tuple[str, int]:
-    return render_template("not_found.html", message=message), 404
+    return render_template("message.html", title="Not found", message=message), 404

@@ -1,10 +1,125 @@
-"""The web page's server side: HTML shells, the entry page, security headers."""
+"""The web page's server side: HTML shells, the entry page and the security headers."""
 
 from __future__ import annotations
 
-import pytest
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from indexer.reindex import reindex
+from searchsvc.app import create_app
+from searchsvc.repo_sqlite import SqliteRepository
 from searchsvc.ui import format_timestamp, iso_timestamp, xref_terms
+
+DIALOG_TREE = Path(__file__).resolve().parent / "browser" / "dialog_tree" / "dialogs"
+
+
+@pytest.fixture(scope="module")
+def ui_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real database indexed from the browser tests' small dialog tree."""
+    workdir = tmp_path_factory.mktemp("ui")
+    root = workdir / "dialogs"
+    shutil.copytree(DIALOG_TREE, root)
+    db_path = workdir / "ui.db"
+    reindex(root, db_path)
+    return db_path
+
+
+@pytest.fixture
+def ui_app(ui_db: Path) -> Iterator[Flask]:
+    repository = SqliteRepository(ui_db)
+    yield create_app({"DB": str(ui_db), "TESTING": True}, repository=repository)
+    repository.close()
+
+
+@pytest.fixture
+def ui_client(ui_app: Flask) -> FlaskClient:
+    return ui_app.test_client()
+
+
+def _entry_id(client: FlaskClient, q: str) -> int:
+    answer = client.get("/api/dialog/search", query_string={"q": q}).get_json()
+    return int(answer["hits"][0]["dialog_entry_id"])
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=lamp&speaker=KIRO", "/stats"])
+def test_pages_are_html_shells_with_their_module_script(ui_client: FlaskClient, path: str) -> None:
+    response = ui_client.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts and all('type="module"' in tag and 'src="/assets/' in tag for tag in scripts)
+    assert "<script>" not in html and " style=" not in html and "onclick" not in html
+
+
+@pytest.mark.parametrize("path", ["/", "/stats", "/api/dialog/health", "/assets/style.css"])
+def test_every_response_carries_the_security_headers(ui_client: FlaskClient, path: str) -> None:
+    with ui_client.get(path) as response:  # closes the static file it streams
+        headers = response.headers
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_search_box_keeps_the_query_escaped(ui_client: FlaskClient) -> None:
+    html = ui_client.get("/", query_string={"q": '"><script>x()</script>'}).get_data(as_text=True)
+    assert "<script>x()" not in html
+    assert 'value="&#34;&gt;&lt;script&gt;x()&lt;/script&gt;"' in html
+
+
+def test_static_assets_are_served_with_their_types(ui_client: FlaskClient) -> None:
+    for name, mimetype in [
+        ("search.js", "text/javascript"),
+        ("common.js", "text/javascript"),
+        ("style.css", "text/css"),
+    ]:
+        with ui_client.get(f"/assets/{name}") as response:
+            assert response.status_code == 200, name
+            assert response.mimetype == mimetype
+
+
+def test_entry_page_shows_entry_and_context_in_file_order(ui_client: FlaskClient) -> None:
+    entry_id = _entry_id(ui_client, '"tide table"')
+    response = ui_client.get(f"/entry/{entry_id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "The tide table for the harbor is ready" in html
+    assert "team/harbor_dialog.md:" in html
+    context = html[html.index('id="context"') :]
+    lines = [int(n) for n in re.findall(r'class="line-no">line (\d+)', context)]
+    assert lines == sorted(lines) and len(lines) >= 3
+    assert "this entry" in context
+    assert '<rect width="14" height="14" rx="3" fill="#0066FF"/>' in html
+
+
+def test_entry_page_escapes_stored_markup(ui_client: FlaskClient) -> None:
+    entry_id = _entry_id(ui_client, '"attack two"')
+    html = ui_client.get(f"/entry/{entry_id}").get_data(as_text=True)
+    assert "<img src=x" not in html
+    assert "&lt;img src=x onerror=&#34;window.__xss=1&#34;&gt;" in html
+
+
+def test_entry_page_lists_cross_reference_terms(ui_client: FlaskClient) -> None:
+    entry_id = _entry_id(ui_client, '"lamp runs"')
+    html = ui_client.get(f"/entry/{entry_id}").get_data(as_text=True)
+    assert 'data-xref="[&#34;HB_042&#34;]"' in html
+
+
+@pytest.mark.parametrize("entry_id", ["999999999", "abc", "12a", "99999999999999999999", "٣"])
+def test_unknown_or_malformed_entry_is_an_html_404(ui_client: FlaskClient, entry_id: str) -> None:
+    response = ui_client.get(f"/entry/{entry_id}")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Not found" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(

@@ -168,16 +168,23 @@ export function hideOffline() {
   if (banner) banner.hidden = true;
 }
 
-/** Ask /health for the mode once and show the banner; failures show the offline banner. */
+/** Ask /health for the mode and show the banner; no answer shows the offline banner. */
 export async function checkHealth() {
+  let health;
   try {
-    const health = await apiGet("/health");
-    showMode(health.mode);
-    return health;
+    // /health answers 503 with the same body when no store can answer: read it anyway.
+    const response = await fetch(API + "/health", { headers: { Accept: "application/json" } });
+    health = await response.json();
   } catch (err) {
-    if (err instanceof Unreachable) showOffline(err.message, checkHealth);
+    showOffline("No answer from " + API + "/health", checkHealth);
     return null;
   }
+  hideOffline();
+  showMode(health.mode);
+  if (health.ok === false) {
+    showOffline(health.last_error || "No store can answer searches right now.", checkHealth);
+  }
+  return health;
 }
 
 /** Re-check the mode every `seconds` while the page is visible (banner on and off). */

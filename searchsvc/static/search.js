@@ -126,10 +126,11 @@ function render(answer) {
   const hits = Array.isArray(answer.hits) ? answer.hits : [];
   const total = Number(answer.total) || 0;
   const took = answer.took_ms !== undefined ? ` in ${Number(answer.took_ms).toLocaleString()} ms` : "";
-  summary.textContent = `${total.toLocaleString()} ${total === 1 ? "entry" : "entries"}${took}`;
+  const about = answer.total_exact === false ? "about " : "";
+  summary.textContent = `${about}${total.toLocaleString()} ${total === 1 ? "entry" : "entries"}${took}`;
   if (answer.source === "files") summary.append(el("span", "source-tag", "from files"));
   renderHits(hits);
-  renderFacets(answer.facets || {});
+  renderFacets(answer.facets || {}, answer.facets_exact !== false);
   renderPager(total, Number(answer.page) || state.page, Number(answer.per_page) || PER_PAGE);
   if (!hits.length) renderEmpty(total);
   else stateBox.hidden = true;
@@ -182,7 +183,7 @@ function facetValues(raw) {
   return Object.entries(raw).map(([value, count]) => ({ value, count }));
 }
 
-function renderFacets(facets) {
+function renderFacets(facets, exact) {
   const groups = FACETS.map((name) => {
     const values = facetValues(facets[name]);
     const active = new Set(state[name]);
@@ -219,7 +220,9 @@ function renderFacets(facets) {
       } else {
         label.append(el("span", null, value));
       }
-      button.append(label, el("span", "count", Number(item.count).toLocaleString()));
+      const count = el("span", "count", (exact ? "" : "~") + Number(item.count).toLocaleString());
+      if (!exact) count.title = "Estimated from a sample of the matches";
+      button.append(label, count);
       li.append(button);
       list.append(li);
     });

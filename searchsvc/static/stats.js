@@ -1,7 +1,7 @@
 // Insight views: timeline, mood distribution and who-talks-to-whom, drawn as SVG
 // and HTML from /api/dialog/stats (filtered by the form's q and speaker).
 import {
-  ApiFailure, Unreachable, apiGet, bindSlashFocus, checkHealth, watchHealth, el, luminance, moodHex,
+  ApiFailure, Unreachable, apiGet, bindSlashFocus, checkHealth, watchHealth, el, formatTimestamp, luminance, moodHex,
   showMode, showOffline, svg,
 } from "./common.js";
 
@@ -252,12 +252,14 @@ function drawTotals(stats) {
     dl.append(div);
   };
   const totals = stats.totals || {};
-  add("Entries", totals.entries ?? stats.total_entries ?? stats.total);
-  add("Files", totals.files ?? stats.total_files);
-  add("Sections", totals.sections);
+  add("Dialog entries", totals.dialog_entries ?? totals.entries ?? stats.total);
+  add("Text sections", totals.sections);
+  add("Files", totals.files);
+  add("Speakers", totals.speakers);
+  add("Targets", totals.targets);
   const size = stats.database_size_bytes ?? stats.db_size_bytes ?? totals.database_size_bytes;
   if (typeof size === "number") add("Database", `${(size / 1048576).toFixed(1)} MB`);
-  add("Last sync", stats.last_sync_utc ?? stats.last_sync);
+  add("Last sync", formatTimestamp(stats.last_sync_utc ?? stats.last_sync));
   add("Mode", stats.mode);
   for (const item of counts(stats.formats || stats.format).sort((a, b) => b.count - a.count)) add(`Format ${item.value}`, item.count);
   box.replaceChildren(dl);
