@@ -1,7 +1,13 @@
-"""Parse throughput: indexer.parse.parse_file over files already read and decoded."""
+"""Parse throughput: indexer.parse.parse_file over files already read and decoded.
+
+python -m benchmarks.parse_speed ../shared/corpus/lupopedia --rounds 3
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import time
 from pathlib import Path
 
@@ -40,3 +46,19 @@ def parse_throughput(
         "mb_per_s": round(total_bytes / 1e6 / best, 2) if best > 0 else None,
         "entries_per_s": round(entries / best) if best > 0 else None,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: print parse_throughput(ROOT) as JSON (run as a child process)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-bytes", type=int)
+    args = parser.parse_args(argv)
+    result = parse_throughput(args.root, rounds=args.rounds, max_bytes=args.max_bytes)
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,10 +24,11 @@ LOOPBACK = "127.0.0.1"
 
 @dataclass(frozen=True)
 class Measured:
-    """How a finished child went: exit code, wall time, peak RSS and what it printed."""
+    """How a finished child went: exit code, wall and CPU time, peak RSS, what it printed."""
 
     returncode: int
     seconds: float
+    cpu_seconds: float  # user + system, the child's and its waited-for descendants'
     max_rss_bytes: int
     stdout: str
     stderr: str
@@ -70,6 +71,7 @@ def run_measured(
         return Measured(
             returncode=child.returncode,
             seconds=seconds,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
             max_rss_bytes=usage.ru_maxrss * 1024,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),

@@ -39,6 +39,7 @@ def run_reindex(root: Path, db_path: Path, *, full: bool, timeout: float) -> dic
     summary = _summary(measured)
     return {
         "wall_seconds": round(measured.seconds, 3),
+        "cpu_seconds": round(measured.cpu_seconds, 3),
         "seconds": summary.get("seconds"),
         "peak_rss_mb": round(measured.max_rss_bytes / 1e6, 1),
         "files_changed": summary.get("files_changed"),

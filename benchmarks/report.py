@@ -99,9 +99,9 @@ def _reindex_rows(results: dict) -> list[Row]:
             _ratio(full.get("mb_per_s"), same.get("mb_per_s")),
         ),
         Row(
-            "Full reindex: wall s / peak RSS MB",
-            f"{_num(full.get('wall_seconds'))} / {_num(full.get('peak_rss_mb'), 0)}",
-            f"{_num(same.get('wall_seconds'))} / {_num(same.get('peak_rss_mb'), 0)}",
+            "Full reindex: wall s / CPU s / peak RSS MB",
+            _times(full),
+            _times(same),
             _ratio(full.get("wall_seconds"), same.get("wall_seconds")),
         ),
         Row(
@@ -129,6 +129,13 @@ def _reindex_rows(results: dict) -> list[Row]:
             )
         )
     return rows
+
+
+def _times(run: dict) -> str:
+    return (
+        f"{_num(run.get('wall_seconds'))} / {_num(run.get('cpu_seconds'))} / "
+        f"{_num(run.get('peak_rss_mb'), 0)}"
+    )
 
 
 def _parse_rows(results: dict) -> list[Row]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
@@ -27,8 +28,7 @@ from types import FrameType
 from benchmarks.corpus import PROJECT_ROOT, SHARED_CORPUS, ensure_corpus, load_queries, read_tree
 from benchmarks.files_mode import measure_files_mode
 from benchmarks.machine import describe_machine, load_average
-from benchmarks.parse_speed import parse_throughput
-from benchmarks.processes import Server, run_measured
+from benchmarks.processes import Server, run_measured, tree_rss_bytes
 from benchmarks.reindex_runs import database_bytes, reindex_suite
 from benchmarks.report import build_rows, format_table, targets, weighted_percentile
 from benchmarks.search_runs import (
@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     read_tree(corpus.markdown)  # the first reader of the files pays no disk cost
 
     log("parse throughput")
-    results["parse"] = _measure_parse(corpus.markdown, quick=args.quick)
+    results["parse"] = _measure_parse(corpus.markdown, quick=args.quick, timeout=args.step_timeout)
 
+    results["meta"]["runner_rss_mb"] = round(tree_rss_bytes(os.getpid()) / 1e6, 1)
     work = args.work / f"run-{args.entries}-seed{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
     log("raw sqlite3 bulk loads")
@@ -143,15 +144,33 @@ def _raise_exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # so every finally block stops its servers
 
 
-def _measure_parse(generated: Path, *, quick: bool) -> dict[str, object]:
-    rounds = 1 if quick else 3
+def _measure_parse(generated: Path, *, quick: bool, timeout: float) -> dict[str, object]:
+    """parse_speed in a child process, so that this process stays small.
+
+    Linux counts a child's RSS before exec() in its peak (ru_maxrss), so the
+    peak RSS of every child measured here is at least this process's own RSS,
+    which results["meta"]["runner_rss_mb"] records.
+    """
+    rounds = ["--rounds", "1" if quick else "3"]
     result: dict[str, object] = {}
     if SHARED_CORPUS.exists():
-        result["shared"] = parse_throughput(SHARED_CORPUS, rounds=rounds)
+        result["shared"] = _child_json(
+            ["benchmarks.parse_speed", str(SHARED_CORPUS), *rounds], timeout
+        )
     else:
         result["shared"] = {"status": f"absent: {SHARED_CORPUS}"}
-    result["generated"] = parse_throughput(generated, rounds=rounds, max_bytes=20_000_000)
+    result["generated"] = _child_json(
+        ["benchmarks.parse_speed", str(generated), *rounds, "--max-bytes", "20000000"], timeout
+    )
     return result
+
+
+def _child_json(module_args: list[str], timeout: float) -> dict:
+    """Run `python -m MODULE ARGS...` from the project and read the JSON it prints."""
+    measured = run_measured(
+        [sys.executable, "-m", *module_args], timeout=timeout, cwd=PROJECT_ROOT
+    ).check(module_args[0])
+    return json.loads(measured.stdout)
 
 
 def _raw_load(ndjson: Path, db_path: Path, fts: str, args: argparse.Namespace) -> dict:
@@ -169,6 +188,7 @@ def _raw_load(ndjson: Path, db_path: Path, fts: str, args: argparse.Namespace) -
         "entries": loaded["entries"],
         "seconds": round(loaded["seconds"], 3),
         "wall_seconds": round(measured.seconds, 3),
+        "cpu_seconds": round(measured.cpu_seconds, 3),
         "entries_per_s": round(loaded["entries"] / measured.seconds),
         "mb_per_s": round(ndjson.stat().st_size / 1e6 / measured.seconds, 2),
         "peak_rss_mb": round(measured.max_rss_bytes / 1e6, 1),
