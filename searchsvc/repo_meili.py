@@ -5,10 +5,12 @@ highlight) plus, for each facet whose own filter is set, a count-only search wit
 that filter (so siblings of a selected value keep their counts). Every filter value is
 quoted and escaped (indexer.push_meili.filter_value).
 
+A mood family (`mood=red`) stands for the colours of that family the index holds
+(its `mood_rgb` facet, fetched at most every KNOWN_MOODS_SECONDS), as in repo_sqlite.
+
 Meilisearch cannot express everything the database can: `OR`, a prefix (`word*`) on
-any word but the last, `raw=1` FTS5 syntax, and mood families (`mood=red`: documents
-carry the hex colour only). Such searches go to the store behind, whose answer says
-so in its `source`. When Meilisearch errs or times out, `search` raises
+any word but the last, and `raw=1` FTS5 syntax. Such searches go to the store behind,
+whose answer says so in its `source`. When Meilisearch errs or times out, `search` raises
 StoreUnavailable, so FallbackRepository answers that request from SQLite (then files)
 and logs it.
 """
@@ -18,12 +20,15 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from indexer.model import Entry
 from indexer.push_meili import (
     MAX_TOTAL_HITS,
+    MAX_VALUES_PER_FACET,
     MeiliError,
     MeiliTimedOut,
     filter_value,
@@ -31,7 +36,7 @@ from indexer.push_meili import (
     search_index,
     server_status,
 )
-from searchsvc.filters import Filters, target_variants
+from searchsvc.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
 from searchsvc.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase
 from searchsvc.repository import (
     FACET_LIMIT,
@@ -51,8 +56,10 @@ FACET_ATTRIBUTES = {
     "file": "dialog_file",
     "format": "format",
 }
-#: Attributes a snippet may come from, in order of preference.
-SNIPPET_ATTRIBUTES = ("message", "body", "title")
+#: Attributes a snippet may come from, in order of preference (as repo_sqlite's).
+SNIPPET_ATTRIBUTES = ("message", "title", "body")
+#: Seconds the list of mood colours the index holds is reused (for mood families).
+KNOWN_MOODS_SECONDS = 30.0
 SNIPPET_WORDS = 24
 # Markers Meilisearch puts around matches; private-use characters that dialog text
 # does not contain. The snippet is HTML-escaped, then the markers become <mark>.
@@ -148,10 +155,11 @@ def _phrases_any(node: Node) -> list[Phrase]:
     raise Unexpressible("a nested exclusion")
 
 
-def meili_filter(filters: Filters) -> list[str]:
+def meili_filter(filters: Filters, known_moods: list[str] | None = None) -> list[str]:
     """Filter expressions (all must hold) for `filters`; values quoted and escaped.
 
-    Raises Unexpressible for a mood family.
+    A mood family stands for the `known_moods` (colours the index holds) of that
+    family, as in repo_sqlite; Unexpressible when families come without them.
     """
     expressions = []
     if filters.speakers:
@@ -160,9 +168,14 @@ def meili_filter(filters: Filters) -> list[str]:
         variants = [v for target in filters.targets for v in target_variants(target)]
         expressions.append(in_filter("targets", variants))
     if filters.moods:
-        if not all(_HEX.fullmatch(mood) for mood in filters.moods):
-            raise Unexpressible("a mood family")
-        expressions.append(in_filter("mood_rgb", filters.moods))
+        hexes = [mood for mood in filters.moods if _HEX.fullmatch(mood)]
+        families = {mood for mood in filters.moods if mood not in hexes}
+        if families:
+            if known_moods is None:
+                raise Unexpressible("a mood family without the list of known colours")
+            hexes += [mood for mood in known_moods if mood_family(mood) in families]
+        # No colour at all: a value no 6-hex colour equals, so nothing matches.
+        expressions.append(in_filter("mood_rgb", sorted(set(hexes)) or ["no colour"]))
     if filters.files:
         alternatives = []
         for wanted in filters.files:
@@ -179,7 +192,12 @@ def meili_filter(filters: Filters) -> list[str]:
     return expressions
 
 
-def plan_search(query: SearchQuery) -> MeiliSearchPlan:
+def needs_known_moods(filters: Filters) -> bool:
+    """Whether the filters name a mood family (which stands for the colours known)."""
+    return any(mood in MOOD_FAMILIES for mood in filters.moods)
+
+
+def plan_search(query: SearchQuery, known_moods: list[str] | None = None) -> MeiliSearchPlan:
     """The Meilisearch searches for `query`; Unexpressible when it cannot be asked."""
     q = meili_q(query.match)
     recounted = [f for f in query.facets if query.filters.without(f) != query.filters]
@@ -187,7 +205,7 @@ def plan_search(query: SearchQuery) -> MeiliSearchPlan:
     page: dict[str, Any] = {
         "q": q,
         "matchingStrategy": "all",
-        "filter": meili_filter(query.filters),
+        "filter": meili_filter(query.filters, known_moods),
         "page": query.page,
         "hitsPerPage": query.per_page,
         "attributesToRetrieve": _RETRIEVE,
@@ -208,7 +226,7 @@ def plan_search(query: SearchQuery) -> MeiliSearchPlan:
             {
                 "q": q,
                 "matchingStrategy": "all",
-                "filter": meili_filter(query.filters.without(facet)),
+                "filter": meili_filter(query.filters.without(facet), known_moods),
                 "limit": 0,
                 "facets": [FACET_ATTRIBUTES[facet]],
             }
@@ -226,13 +244,13 @@ def safe_snippet(formatted: str) -> str:
     return marked
 
 
-def snippet_of(hit: dict[str, Any]) -> str | None:
+def snippet_of(hit: dict[str, Any]) -> str:
     """The first snippet attribute with a highlighted match, else the first non-empty one."""
     formatted = hit.get("_formatted") or {}
     texts = [formatted.get(name) for name in SNIPPET_ATTRIBUTES]
     texts = [text for text in texts if isinstance(text, str) and text.strip()]
     if not texts:
-        return None
+        return ""
     chosen = next((text for text in texts if _PRE in text), texts[0])
     return safe_snippet(chosen)
 
@@ -296,14 +314,17 @@ class MeiliRepository:
         self.client = client
         self.index_uid = index_uid
         self.behind = behind
+        self._moods_lock = threading.Lock()
+        self._known_moods: tuple[float, list[str] | None] = (-KNOWN_MOODS_SECONDS, None)
 
     def search(self, query: SearchQuery) -> SearchPage:
         """Hits, total and facets from Meilisearch; StoreUnavailable when it fails."""
         try:
-            plan = plan_search(query)
-        except Unexpressible:
-            return self.behind.search(query)
-        try:
+            known = self._moods() if needs_known_moods(query.filters) else None
+            try:
+                plan = plan_search(query, known)
+            except Unexpressible:
+                return self.behind.search(query)
             answers = search_index(self.client, self.index_uid, plan.searches)
             return search_page(query, plan, answers)
         except MeiliError as error:
@@ -314,13 +335,26 @@ class MeiliRepository:
                 f"Meilisearch answered in an unexpected shape: {error!r}", reason="error"
             ) from error
 
+    def _moods(self) -> list[str] | None:
+        """The mood colours the index holds (None when the facet list may be cut short)."""
+        with self._moods_lock:
+            fetched_at, moods = self._known_moods
+            if time.monotonic() - fetched_at < KNOWN_MOODS_SECONDS:
+                return moods
+            search = {"q": "", "limit": 0, "facets": ["mood_rgb"]}
+            (answer,) = search_index(self.client, self.index_uid, [search])
+            values = list((answer.get("facetDistribution") or {}).get("mood_rgb", {}))
+            moods = values if len(values) < MAX_VALUES_PER_FACET else None
+            self._known_moods = (time.monotonic(), moods)
+            return moods
+
     def get_entry(self, entry_id: int) -> StoredEntry | None:
         """The entry, from the store behind (the system of record)."""
         return self.behind.get_entry(entry_id)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
         """Statistics from the store behind."""
-        return self.behind.stats()
+        return self.behind.stats() if query is None else self.behind.stats(query)  # type: ignore[call-arg]
 
     def health(self) -> dict[str, Any]:
         """The store behind's health, plus whether Meilisearch answers."""

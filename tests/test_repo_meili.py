@@ -134,3 +134,11 @@ def test_sort_and_paging(sort: str, expected: list[str]) -> None:
     assert page["sort"] == expected
     assert (page["page"], page["hitsPerPage"]) == (3, 7)
     assert "sort" not in plan_search(SearchQuery(sort="relevance")).searches[0]
+
+
+def test_a_mood_family_stands_for_the_known_colours_of_that_family() -> None:
+    known = ["FF0000", "EE1100", "0000FF", "00CC66"]
+    assert meili_filter(Filters(moods=("red", "00CC66")), known) == [
+        'mood_rgb IN ["00CC66", "EE1100", "FF0000"]'
+    ]
+    assert meili_filter(Filters(moods=("purple",)), known) == ['mood_rgb IN ["no colour"]']
