@@ -23,8 +23,10 @@ bp = Blueprint(
     static_url_path="/assets",
 )
 
-#: How many neighbours on each side the entry page shows.
+#: How many dialog entries on each side the entry page shows.
 CONTEXT_EACH_SIDE = 3
+#: How many neighbours (sections included) the entry page looks at on each side.
+MAX_CONTEXT_STEPS = 20
 #: Entry ids are positive SQLite integers.
 MAX_ENTRY_ID = 2**63 - 1
 _ENTRY_ID = re.compile(r"[0-9]{1,19}")
@@ -79,16 +81,25 @@ bp.add_app_template_filter(iso_timestamp, "iso_datetime")
 
 
 def _neighbours(repository: Repository, stored: StoredEntry) -> tuple[list[dict], list[dict]]:
-    """Up to CONTEXT_EACH_SIDE entries before and after `stored` in its file."""
+    """Up to CONTEXT_EACH_SIDE dialog entries before and after `stored` in its file.
+
+    Text sections between them (headings, rules) are stepped over: they repeat
+    what the entries' titles say. At most MAX_CONTEXT_STEPS lookups per side.
+    """
     before: list[dict[str, Any]] = []
     after: list[dict[str, Any]] = []
     for attribute, out in (("before", before), ("after", after)):
         neighbour_id = getattr(stored, attribute)
+        steps = 0
         while neighbour_id is not None and len(out) < CONTEXT_EACH_SIDE:
+            steps += 1
+            if steps > MAX_CONTEXT_STEPS:
+                break
             neighbour = repository.get_entry(neighbour_id)
             if neighbour is None:
                 break
-            out.append(neighbour.to_dict())
+            if neighbour.entry.format != "section":
+                out.append(neighbour.to_dict())
             neighbour_id = getattr(neighbour, attribute)
     before.reverse()
     return before, after

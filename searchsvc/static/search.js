@@ -98,6 +98,7 @@ async function runSearch() {
   controller = new AbortController();
   const startedAt = performance.now();
   resultsList.parentElement.classList.add("loading");
+  resultsList.parentElement.setAttribute("aria-busy", "true");
   renderChips();
   try {
     const answer = await apiGet("/search", apiParams(), { signal: controller.signal });
@@ -110,7 +111,10 @@ async function runSearch() {
     if (err.name === "AbortError" || seq !== requestSeq) return;
     renderFailure(err);
   } finally {
-    if (seq === requestSeq) resultsList.parentElement.classList.remove("loading");
+    if (seq === requestSeq) {
+      resultsList.parentElement.classList.remove("loading");
+      resultsList.parentElement.removeAttribute("aria-busy");
+    }
   }
 }
 
@@ -130,6 +134,7 @@ function render(answer) {
   summary.textContent = `${about}${total.toLocaleString()} ${total === 1 ? "entry" : "entries"}${took}`;
   if (answer.source === "files") summary.append(el("span", "source-tag", "from files"));
   renderHits(hits);
+  resultsList.dataset.q = state.q; // which query the list shows (tests wait for it)
   renderFacets(answer.facets || {}, answer.facets_exact !== false);
   renderPager(total, Number(answer.page) || state.page, Number(answer.per_page) || PER_PAGE);
   if (!hits.length) renderEmpty(total);
@@ -142,7 +147,9 @@ function renderHits(hits) {
     const link = el("a", "hit-link");
     link.href = `/entry/${encodeURIComponent(hit.dialog_entry_id)}`;
     const head = el("div", "hit-head");
-    head.append(el("span", "speaker", hit.speaker || "—"));
+    const isSection = hit.format === "section";
+    if (isSection) li.classList.add("hit-section");
+    head.append(el("span", "speaker", hit.speaker || (isSection ? "Text of the file" : "—")));
     if (hit.target) {
       head.append(el("span", "arrow", "→"));
       head.append(el("span", "target", hit.target));
@@ -157,10 +164,11 @@ function renderHits(hits) {
     const when = formatTimestamp(hit.timestamp_utc);
     if (when) head.append(el("time", "date", when));
     link.append(head);
-    if (hit.title) link.append(el("span", "hit-title", hit.title));
     const snippet = el("p", "snippet");
     if (hit.snippet) snippet.append(snippetNodes(hit.snippet));
     else snippet.textContent = (hit.message || hit.body || "").slice(0, 240);
+    // A heading section's snippet is its title: show it once.
+    if (hit.title && !snippet.textContent.includes(hit.title)) link.append(el("span", "hit-title", hit.title));
     link.append(snippet);
     const foot = el("div", "hit-foot");
     foot.append(el("code", "file-line", `${hit.dialog_file}:${hit.line}`));
@@ -308,7 +316,9 @@ function renderFailure(err) {
   }
   stateBox.className = "state state-error";
   const message = err instanceof ApiFailure ? err.message : String(err);
-  stateBox.replaceChildren(el("p", "state-title", "The query could not run."), el("p", "hint", message));
+  const title = err instanceof ApiFailure && err.status === 503
+    ? "The search is unavailable for a moment." : "The query could not run.";
+  stateBox.replaceChildren(el("p", "state-title", title), el("p", "hint", message));
   resultsList.replaceChildren();
   pager.hidden = true;
   summary.textContent = "";

@@ -94,7 +94,7 @@ function drawTimeline(days) {
   const step = plotW / all.length;
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "timeline-svg", role: "img",
     "aria-label": `Entries per day from ${all[0][0]} to ${all[all.length - 1][0]}, at most ${max} a day` });
-  for (const fraction of [0, 0.5, 1]) {
+  for (const fraction of max >= 4 ? [0, 0.5, 1] : [0, 1]) {
     const y = pad.top + plotH * (1 - fraction);
     chart.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y, y2: y, class: "gridline" }));
     const label = svg("text", { x: pad.left - 6, y: y + 4, "text-anchor": "end", class: "axis-label" });
@@ -106,9 +106,11 @@ function drawTimeline(days) {
     if (!count) return;
     const barH = Math.max(1, (count / max) * plotH);
     const link = svg("a", { href: searchLink({ q, speaker, from: key, to: key, sort: "oldest" }) });
+    // Bars at most 36 px wide, centred in their day's slot.
+    const barW = Math.min(36, Math.max(0.8, step - (step > 3 ? 1 : 0)));
     const rect = svg("rect", {
-      x: pad.left + index * step + (step > 3 ? 0.5 : 0), y: pad.top + plotH - barH,
-      width: Math.max(0.8, step - (step > 3 ? 1 : 0)), height: barH, class: "bar",
+      x: pad.left + index * step + (step - barW) / 2, y: pad.top + plotH - barH,
+      width: barW, height: barH, class: "bar",
     });
     const title = svg("title");
     title.textContent = `${key}: ${count.toLocaleString()} ${count === 1 ? "entry" : "entries"}`;

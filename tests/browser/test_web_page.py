@@ -17,12 +17,20 @@ def shot(page: Page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
 
 
+def total_of(page: Page) -> str:
+    """The "N entries" part of the summary (without the time it took)."""
+    summary = page.locator("#summary")
+    expect(summary).to_contain_text("entr")
+    return re.match(r"(about )?[\d,]+ entr(y|ies)", summary.inner_text()).group(0)
+
+
 def search(page: Page, base_url: str, text: str) -> None:
     """Open the search page and type `text` key by key, as a person would."""
     page.goto(base_url + "/")
     expect(page.locator("#q")).to_be_focused()
     page.keyboard.type(text, delay=20)
-    expect(page.locator("#summary")).to_contain_text("entr")
+    expect(page.locator("#results")).to_have_attribute("data-q", text)
+    expect(page.locator(".results-area")).not_to_have_attribute("aria-busy", "true")
 
 
 def test_typing_shows_highlighted_results(page: Page, server, tmp_path: Path) -> None:
@@ -50,7 +58,7 @@ def test_speaker_facet_changes_list_and_counts(page: Page, server, tmp_path: Pat
     page.goto(server.base_url + "/?q=lighthouse")
     facet = page.locator('#facets button[data-facet="speaker"][data-value="KIRO"]')
     expect(facet).to_be_visible()
-    before_total = page.locator("#summary").inner_text()
+    before_total = total_of(page)
     lilith_count = page.locator(
         '#facets button[data-facet="speaker"][data-value="LILITH"] .count'
     ).inner_text()
@@ -58,7 +66,7 @@ def test_speaker_facet_changes_list_and_counts(page: Page, server, tmp_path: Pat
     facet.click()
     expect(page).to_have_url(re.compile(r"speaker=KIRO"))
     expect(facet).to_have_attribute("aria-pressed", "true")
-    expect(page.locator("#summary")).not_to_have_text(before_total)
+    expect(page.locator("#summary")).not_to_contain_text(before_total)
     speakers = page.locator("#results .hit .speaker")
     expect(speakers.first).to_have_text("KIRO")
     assert set(speakers.all_inner_texts()) == {"KIRO"}
@@ -71,11 +79,11 @@ def test_speaker_facet_changes_list_and_counts(page: Page, server, tmp_path: Pat
     shot(page, tmp_path, "speaker-facet")
     page.locator("#chips .chip").click()
     expect(page).not_to_have_url(re.compile(r"speaker="))
-    expect(page.locator("#summary")).to_have_text(before_total)
+    expect(page.locator("#summary")).to_contain_text(before_total)
 
 
 def test_keyboard_opens_entry_with_context(page: Page, server, tmp_path: Path) -> None:
-    search(page, server.base_url, "tide table")
+    search(page, server.base_url, "tide table ready")
     expect(page.locator("#results .hit mark").first).to_be_visible()
     page.keyboard.press("ArrowDown")
     expect(page.locator("#results .hit-link").first).to_be_focused()
