@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from indexer.discover import SourceFile
 
 BUSY_TIMEOUT_MS = 10_000
+#: Entry rows moved per INSERT ... SELECT from the scratch table (see apply_plans).
+STAGE_BATCH_ROWS = 20_000
 _ID_MASK = (1 << ID_BITS) - 1
 
 SELECT_FILE_ENTRIES = (
@@ -106,6 +108,21 @@ def connect(db_path: str | Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def checkpoint_wal(conn: sqlite3.Connection, wait_ms: int = 1000) -> bool:
+    """Copy the WAL into the database and truncate it, waiting at most `wait_ms` for readers.
+
+    A big reindex leaves a WAL as large as everything it wrote; this gives the
+    space back. Returns False when readers kept it from completing (no harm done:
+    SQLite checkpoints again later).
+    """
+    conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return busy == 0
 
 
 def file_hashes(conn: sqlite3.Connection) -> dict[str, str]:
@@ -271,7 +288,8 @@ def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
     SELECT: the FTS5 triggers then run inside a single statement. One statement
     per row (executemany) makes SQLite open a statement savepoint per row, and
     FTS5 flushes its pending index data at every savepoint: 2-3 times slower.
-    Rows go in id order, which suits both the id-keyed table and the index.
+    Batches of STAGE_BATCH_ROWS keep the scratch table in memory. Rows go in id
+    order, which suits both the id-keyed table and the index.
     """
     conn.executemany(UPSERT_FILE, [plan.file_row for plan in plans])  # entries reference them
     stale = [entry_id for plan in plans for entry_id in plan.stale_ids]
@@ -284,9 +302,10 @@ def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
     if not rows:
         return
     conn.execute(CREATE_STAGE)
-    conn.execute(CLEAR_STAGE)
-    conn.executemany(STAGE_ENTRY, rows)
-    conn.execute(UPSERT_STAGED)
+    for start in range(0, len(rows), STAGE_BATCH_ROWS):
+        conn.execute(CLEAR_STAGE)
+        conn.executemany(STAGE_ENTRY, rows[start : start + STAGE_BATCH_ROWS])
+        conn.execute(UPSERT_STAGED)
     conn.execute(CLEAR_STAGE)
     conn.executemany(
         INSERT_TARGET, [(row[ID], token) for row in rows for token in target_tokens(row[TARGET])]
