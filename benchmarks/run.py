@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short cells (smoke test)")
     parser.add_argument("--cell-seconds", type=float, help="seconds per search cell")
     parser.add_argument("--max-requests", type=int, default=20_000, help="requests per cell")
+    parser.add_argument(
+        "--files-max",
+        type=int,
+        default=200_000,
+        help="measure files mode on the generated corpus only up to this many entries",
+    )
     parser.add_argument("--skip-datasette", action="store_true", help="do not run the peer")
     parser.add_argument(
         "--step-timeout", type=float, default=3600.0, help="limit for each child run, s"
@@ -125,7 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     log("files mode")
     results["files_mode"] = measure_files_mode(
-        corpus.markdown, mix, settings, shared=SHARED_CORPUS, log_dir=work, log=log
+        corpus.markdown,
+        corpus.entries,
+        mix,
+        settings,
+        shared=SHARED_CORPUS,
+        max_entries=args.files_max,
+        timeout=args.step_timeout,
+        log_dir=work,
+        log=log,
     )
 
     results["meta"]["load_average_end"] = load_average()
@@ -216,6 +230,7 @@ def _measure_search(
                 ours.start(args.step_timeout, ready=health_says("database")), 2
             )
             servers["ours"] = ours
+            search["ours_server"] = ours.name
         except RuntimeError as error:
             search["status"] = f"our server did not start: {error}"
             log(search["status"])
