@@ -28,12 +28,13 @@ from types import FrameType
 from benchmarks.corpus import PROJECT_ROOT, SHARED_CORPUS, ensure_corpus, load_queries, read_tree
 from benchmarks.files_mode import measure_files_mode
 from benchmarks.machine import describe_machine, load_average
-from benchmarks.processes import Server, run_measured, tree_rss_bytes
+from benchmarks.processes import Server, fetch, run_measured, tree_rss_bytes
 from benchmarks.reindex_runs import database_bytes, reindex_suite
 from benchmarks.report import build_rows, format_table, targets, weighted_percentile
 from benchmarks.search_runs import (
     LoadSettings,
     datasette_server,
+    engine_paths,
     health_says,
     measure_search,
     our_server,
@@ -243,6 +244,7 @@ def _measure_search(
             servers["datasette"] = peer
         if not any(servers.values()):
             return search, rss
+        search["sample_totals"] = _sample_totals(mix, servers)
         measured = measure_search(mix, servers, settings, log=log)
         search["cells"] = [cell for cell, _ in measured]
         search["pooled"] = _pooled(measured)
@@ -250,6 +252,24 @@ def _measure_search(
             if server is not None:
                 rss[name] = round(server.rss_bytes() / 1e6, 1)
     return search, rss
+
+
+def _sample_totals(mix: list[dict[str, str]], servers: dict[str, Server | None]) -> dict:
+    """How many hits each server reports for the first `term` query (a sanity check)."""
+    query = next((query for query in mix if query["kind"] == "term"), None)
+    if query is None:
+        return {}
+    totals: dict[str, object] = {"q": query["q"]}
+    for engine, key in (("ours", "total"), ("datasette", "filtered_table_rows_count")):
+        server = servers.get(engine)
+        if server is None:
+            continue
+        answer = fetch(server.port, engine_paths([query], "term", engine)[0], timeout=60)
+        if answer is not None and answer[0] == 200:
+            totals[engine] = json.loads(answer[1]).get(key)
+        else:
+            totals[engine] = f"status {answer and answer[0]}"
+    return totals
 
 
 def _pooled(measured: list[tuple[dict, list[float]]]) -> dict:
