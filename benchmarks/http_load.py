@@ -74,8 +74,12 @@ def run_cell(
     seconds: float,
     max_requests: int,
     request_timeout: float,
+    start: int = 0,
 ) -> CellResult:
-    """Send `paths` from `concurrency` clients for at most `seconds` s / `max_requests` requests."""
+    """Send `paths` from `concurrency` clients for at most `seconds` s / `max_requests` requests.
+
+    Client i starts at `start` + i * len(paths) / concurrency and goes round.
+    """
     result = CellResult(concurrency=concurrency)
     lock = threading.Lock()
     budget = itertools.count()
@@ -86,7 +90,7 @@ def run_cell(
         connection = http.client.HTTPConnection(LOOPBACK, port, timeout=request_timeout)
         latencies: list[float] = []
         statuses: Counter[str] = Counter()
-        position = index * max(1, len(paths) // concurrency)
+        position = start + index * max(1, len(paths) // concurrency)
         try:
             while time.monotonic() < deadline and next(budget) < max_requests:
                 path = paths[position % len(paths)]

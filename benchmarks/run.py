@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--entries", type=int, default=100_000, help="generated entries")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--queries", type=int, default=500, help="queries in the mix")
+    parser.add_argument("--queries", type=int, default=5000, help="queries in the mix")
     parser.add_argument(
         "--out", type=Path, default=PROJECT_ROOT / "benchmarks" / "out", help="results folder"
     )
