@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from indexer.discover import read_source
-from indexer.load_sqlite import assign_ids, connect_existing_readonly, file_hashes
+from indexer.identity import keyed_entries
+from indexer.load_sqlite import connect_existing_readonly, file_hashes
 from indexer.parse import parse_file
 from indexer.reindex import ReindexBusy, reindex
 from searchsvc.entry_edits import EDITABLE_FIELDS
@@ -74,8 +75,10 @@ def find_missing_entries(root: Path, conn: sqlite3.Connection) -> list[MissingEn
             continue  # the file is gone (or unsafe): the file wins, reindex deletes its rows
         if source.content_hash != hashes.get(rel):
             continue  # changed on disk since it was loaded: the file wins
-        keyed, _ = assign_ids(conn, rel, parse_file(source.text, rel).entries)
-        produced = {entry_id for entry_id, _, _ in keyed}
+        # Content ids; the loader moves an id only on a cross-file collision (~2**-53).
+        produced = {
+            entry_id for entry_id, _, _ in keyed_entries(parse_file(source.text, rel).entries)
+        }
         missing += [row for row in rows if row.entry_id not in produced]
     return missing
 
