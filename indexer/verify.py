@@ -19,7 +19,16 @@ from indexer.discover import find_dialog_files, read_source
 from indexer.load_sqlite import BUSY_TIMEOUT_MS, SELECT_FILE_ENTRIES, rows_for_file
 from indexer.migrate import pending_migrations
 from indexer.parse import parse_file
-from indexer.store_rows import ENTRY_COLUMNS, FILE_COLUMNS, prepare_file, target_tokens
+from indexer.store_rows import (
+    ENTRY_COLUMNS,
+    FILE_COLUMNS,
+    FORMAT,
+    ID,
+    LINE,
+    TARGET,
+    prepare_file,
+    target_tokens,
+)
 
 REINDEX = "run dialogsearch reindex"
 SELECT_FILES = f"SELECT {', '.join(FILE_COLUMNS)} FROM lupo_dialog_files"
@@ -165,8 +174,8 @@ def _compare_file(
                     path, None, _mismatch(f"file {column}", db_file[column], expected_file[column])
                 )
             )
-    expected = {row[0]: row for row in rows.entry_rows}
-    stored = {row[0]: row for row in conn.execute(SELECT_FILE_ENTRIES, (path,))}
+    expected = {row[ID]: row for row in rows.entry_rows}
+    stored = {row[ID]: row for row in conn.execute(SELECT_FILE_ENTRIES, (path,))}
     report.entries_checked += len(expected)
     if len(stored) != len(expected):
         report.differences.append(
@@ -174,12 +183,11 @@ def _compare_file(
                 path, None, f"{len(stored)} entries in the database, {len(expected)} in the file"
             )
         )
-    line = ENTRY_COLUMNS.index("line")
     for entry_id, row in expected.items():
         if entry_id not in stored:
             report.differences.append(
                 Difference(
-                    path, row[line], f"entry {entry_id} ({row[3]}) missing from the database"
+                    path, row[LINE], f"entry {entry_id} ({row[FORMAT]}) missing from the database"
                 )
             )
             continue
@@ -188,7 +196,7 @@ def _compare_file(
                 report.differences.append(
                     Difference(
                         path,
-                        row[line],
+                        row[LINE],
                         _mismatch(f"entry {entry_id} {column}", db_value, file_value),
                     )
                 )
@@ -196,7 +204,7 @@ def _compare_file(
         report.differences.append(
             Difference(
                 path,
-                stored[entry_id][line],
+                stored[entry_id][LINE],
                 f"entry {entry_id} is in the database but not in the file",
             )
         )
@@ -206,22 +214,20 @@ def _compare_file(
 def _compare_targets(
     conn: sqlite3.Connection, path: str, expected: dict[int, tuple[Any, ...]], report: VerifyReport
 ) -> None:
-    target = ENTRY_COLUMNS.index("target")
-    line = ENTRY_COLUMNS.index("line")
     want = {
         (entry_id, token)
         for entry_id, row in expected.items()
-        for token in target_tokens(row[target])
+        for token in target_tokens(row[TARGET])
     }
     have = set(conn.execute(SELECT_FILE_TARGETS, (path,)))
     for entry_id, token in sorted(want - have):
         report.differences.append(
             Difference(
-                path, expected[entry_id][line], f"entry {entry_id} target row {token!r} missing"
+                path, expected[entry_id][LINE], f"entry {entry_id} target row {token!r} missing"
             )
         )
     for entry_id, token in sorted(have - want):
-        where = expected[entry_id][line] if entry_id in expected else None
+        where = expected[entry_id][LINE] if entry_id in expected else None
         report.differences.append(
             Difference(path, where, f"entry {entry_id} has target row {token!r} not in its target")
         )
@@ -230,7 +236,9 @@ def _compare_targets(
 def _check_orphans(conn: sqlite3.Connection, report: VerifyReport) -> None:
     for path, line, count in conn.execute(SELECT_ORPHAN_ENTRIES):
         report.differences.append(
-            Difference(path, line, f"{count} entries belong to no file row ({REINDEX} --full)")
+            Difference(
+                path, line, f"{count} entries belong to no file row ({REINDEX} into a new database)"
+            )
         )
     for entry_id, token in conn.execute(SELECT_ORPHAN_TARGETS):
         report.differences.append(
