@@ -22,7 +22,9 @@ MAX_MESSAGE_CHARS = 100_000
 POST_FIELDS = (*EDITABLE_FIELDS, "dialog_file")
 #: Fields an entry answer carries that a PUT may repeat unchanged (GET, edit, PUT back).
 READ_ONLY_FIELDS = tuple(
-    name for name in (*ENTRY_FIELDS, "dialog_entry_id", "snippet") if name not in EDITABLE_FIELDS
+    name
+    for name in (*ENTRY_FIELDS, "dialog_entry_id", "snippet", "before", "after")
+    if name not in EDITABLE_FIELDS
 )
 _HEX = frozenset("0123456789abcdefABCDEF")
 

@@ -164,7 +164,10 @@ class WriteService:
             self._commit(path, rel, edit, bom)
 
     def _stored(self, entry_id: int) -> StoredEntry:
-        stored = self.repository.get_entry(entry_id)
+        try:
+            stored = self.repository.get_entry(entry_id)
+        except StoreUnavailable as error:
+            raise ApiError(503, f"The entry cannot be read now: {error}", **_retry()) from None
         if stored is None:
             raise ApiError(404, f"Entry {entry_id} does not exist")
         if stored.entry.format == "section":
@@ -219,7 +222,10 @@ class WriteService:
 
     def _answer(self, entry_id: int, entry: Entry) -> StoredEntry:
         """The entry as the repository now serves it (as parsed, if it cannot say)."""
-        stored = self.repository.get_entry(entry_id)
+        try:
+            stored = self.repository.get_entry(entry_id)
+        except StoreUnavailable:
+            stored = None  # the write stands (it is in the file); answer it as parsed
         return stored if stored is not None else StoredEntry(entry_id, entry)
 
     def load_file(self, rel: str) -> bool:
