@@ -29,6 +29,7 @@ let state = readState();
 let requestSeq = 0;          // incremented per request; only the latest may render
 let controller = null;       // aborts the previous in-flight request
 let debounceTimer = null;
+let lastKeyAt = -Infinity;   // performance.now() of the last keystroke
 let typingEntryPushed = false; // the first keystroke of a typing run pushes a history entry
 const expandedFacets = new Set();
 
@@ -119,9 +120,15 @@ async function runSearch() {
 }
 
 /** Debounced search after a keystroke. */
+// Leading and trailing debounce: the first key after a pause searches at once
+// (nothing is in flight to waste), keys typed in a burst wait until it pauses.
 function scheduleSearch() {
+  const now = performance.now();
+  const idle = now - lastKeyAt > DEBOUNCE_MS;
+  lastKeyAt = now;
   clearTimeout(debounceTimer);
-  debounceTimer = setTimeout(runSearch, DEBOUNCE_MS);
+  if (idle) runSearch();
+  else debounceTimer = setTimeout(runSearch, DEBOUNCE_MS);
 }
 
 function render(answer) {

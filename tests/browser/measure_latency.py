@@ -6,9 +6,11 @@ Not a test (pytest does not collect it). Against a running server:
         --queries /tmp/q.ndjson --count 100
 
 For each query the page first shows the query minus its last character; then the
-last key is pressed and the time from that keydown to the frame after the new
-results are in the DOM is taken with performance.now() (the 150 ms debounce
-included), plus the part after the debounce (request + JSON + render).
+last key is pressed (at once, or after --pause-ms) and the time from that keydown
+to the frame after the new results are in the DOM is taken with performance.now()
+(the debounce included), plus the part after the debounce (request + JSON +
+render). The page searches at once on the first key after a pause of 150 ms and
+waits out the debounce for keys typed in a burst.
 """
 
 from __future__ import annotations
@@ -50,11 +52,14 @@ RECORD_KEYDOWN = """
 
 
 def load_queries(path: Path, count: int) -> list[str]:
-    """The `q` of the first `count` usable lines of a gen_corpus --queries file."""
+    """The `q` of the first `count` lines of a gen_corpus --queries file.
+
+    A trailing `*` is dropped: the page searches the last word as a prefix anyway.
+    """
     queries = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        q = json.loads(line)["q"]
-        if len(q) >= 2 and q[-1] not in ' "*':
+        q = json.loads(line)["q"].rstrip("*").strip()
+        if len(q) >= 2:
             queries.append(q)
         if len(queries) == count:
             break
@@ -67,7 +72,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def measure(base_url: str, queries: list[str]) -> list[dict]:
+def measure(base_url: str, queries: list[str], pause_ms: int = 0) -> list[dict]:
     """One measurement per query, in a fresh page."""
     results = []
     with sync_playwright() as playwright:
@@ -81,6 +86,8 @@ def measure(base_url: str, queries: list[str]) -> list[dict]:
                 page.evaluate(EXPECT_RENDER, q[:-1])
                 page.fill("#q", q[:-1])
                 page.wait_for_function("() => window.__measured", timeout=60_000)
+            if pause_ms:
+                page.wait_for_timeout(pause_ms)  # a typist pausing before the last key
             page.evaluate(EXPECT_RENDER, q)
             page.keyboard.press(q[-1])
             measured = page.wait_for_function("() => window.__measured", timeout=60_000)
@@ -94,8 +101,14 @@ def main() -> None:
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--queries", type=Path, required=True)
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument(
+        "--pause-ms",
+        type=int,
+        default=0,
+        help="wait this long before the last key (0: it follows the previous one at once)",
+    )
     args = parser.parse_args()
-    results = measure(args.base_url, load_queries(args.queries, args.count))
+    results = measure(args.base_url, load_queries(args.queries, args.count), args.pause_ms)
     for name in ("keyToPaint", "afterDebounce"):
         values = [r[name] for r in results]
         print(
