@@ -220,6 +220,16 @@ def test_a_second_reindex_waits_for_the_lock_then_gives_up(root: Path, db: Path)
     assert reindex(root, db).files_changed == 3
 
 
+def test_progress_is_reported_once_per_file(root: Path, db: Path):
+    calls: list[tuple[str, int, int]] = []
+    reindex(root, db, progress=lambda path, done, total: calls.append((path, done, total)))
+    assert calls == [
+        ("changelog_dialog.md", 1, 3),
+        ("sub/meeting_notes.md", 2, 3),
+        ("team_dialog.md", 3, 3),
+    ]
+
+
 def test_problems_are_reported_and_stored(root: Path, db: Path):
     write_dialog(
         root,
