@@ -313,6 +313,11 @@ function renderEmpty(total) {
 
 function renderFailure(err) {
   stateBox.hidden = false;
+  // Results of an earlier query would read as answers to this one.
+  resultsList.replaceChildren();
+  resultsList.dataset.q = state.q;
+  facetsBox.replaceChildren();
+  pager.hidden = true;
   if (err instanceof Unreachable) {
     showOffline(err.message, runSearch);
     stateBox.className = "state state-error";
@@ -326,8 +331,6 @@ function renderFailure(err) {
   const title = err instanceof ApiFailure && err.status === 503
     ? "The search is unavailable for a moment." : "The query could not run.";
   stateBox.replaceChildren(el("p", "state-title", title), el("p", "hint", message));
-  resultsList.replaceChildren();
-  pager.hidden = true;
   summary.textContent = "";
 }
 

@@ -190,3 +190,13 @@ def test_fallback_banner_appears_when_the_database_is_removed(
     expect(page.locator("#results .hit mark").first).to_be_visible()
     expect(page.locator("#summary .source-tag")).to_have_text("from files")
     shot(page, tmp_path, "fallback-banner")
+
+
+def test_unreachable_service_shows_a_banner(page: Page, own_server, tmp_path: Path) -> None:
+    search(page, own_server.base_url, "harbor")
+    own_server.process.terminate()
+    own_server.process.wait(timeout=10)
+    page.locator("#q").fill("harbor fog")
+    expect(page.locator("#offline-banner")).to_be_visible()
+    expect(page.locator("#state")).to_contain_text("cannot be reached")
+    shot(page, tmp_path, "unreachable")
