@@ -46,9 +46,6 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
-#: Optional blueprints written by other parts of the service, registered when present.
-OPTIONAL_BLUEPRINTS = ("searchsvc.api_write", "searchsvc.ui")
-
 
 def load_config(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """DEFAULTS, overridden by DIALOGSEARCH_* environment variables, then by `config`."""
@@ -151,12 +148,19 @@ def create_app(
     from searchsvc import api
 
     app.register_blueprint(api.bp)
-    for module_name in OPTIONAL_BLUEPRINTS:
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
-        if hasattr(module, "init_app"):
-            module.init_app(app)
-        elif hasattr(module, "bp"):
-            app.register_blueprint(module.bp)
+    _register_optional_parts(app, repository)
     return app
+
+
+def _register_optional_parts(app: Flask, repository: Repository) -> None:
+    """The write API (needs ROOT and DB), the web page and security headers, when present."""
+    if _has_module("searchsvc.security_headers"):
+        importlib.import_module("searchsvc.security_headers").init_app(app)
+    if _has_module("searchsvc.api_write") and app.config.get("ROOT") and app.config.get("DB"):
+        importlib.import_module("searchsvc.api_write").init_app(app, repository)
+    if _has_module("searchsvc.ui"):
+        app.register_blueprint(importlib.import_module("searchsvc.ui").bp)
+
+
+def _has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from indexer.cli import parse, reindex, verify
+from searchsvc.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +24,7 @@ def main() -> None:
 main.add_command(parse)
 main.add_command(reindex)
 main.add_command(verify)
+main.add_command(serve)
 
 if __name__ == "__main__":
     main()

@@ -36,6 +36,10 @@ from searchsvc.filters import (
 TOKEN_PATTERN = re.compile(
     r"(?:[^\W_]|[\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F])+"
 )
+# Faster equivalents for text without combining marks, and for ASCII text.
+_COMBINING = re.compile(r"[\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F]")
+_WORD_TOKEN = re.compile(r"[^\W_]+")
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+")
 _OPERATOR = re.compile(r"(speaker|target|mood|file|format|since|until|from|to):", re.IGNORECASE)
 
 #: The shortest last word that is also searched as a prefix while typing.
@@ -62,7 +66,11 @@ def fold_token(token: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """The folded tokens of `text`, in order (unicode61 remove_diacritics 2, closely)."""
-    return [fold_token(token) for token in TOKEN_PATTERN.findall(text)]
+    lowered = text.lower()
+    if lowered.isascii():
+        return _ASCII_TOKEN.findall(lowered)
+    pattern = TOKEN_PATTERN if _COMBINING.search(lowered) else _WORD_TOKEN
+    return [token if token.isascii() else fold_token(token) for token in pattern.findall(lowered)]
 
 
 @dataclass(frozen=True)
@@ -210,16 +218,16 @@ def _operator_filter(name: str, value: str) -> Filters:
         if name == "target":
             return Filters(targets=(value,))
         if name == "mood":
-            return Filters(moods=(parse_mood(value, "q"),))
+            return Filters(moods=(parse_mood(value, name),))
         if name == "file":
-            return Filters(files=(parse_file(value, "q"),))
+            return Filters(files=(parse_file(value, name),))
         if name == "format":
-            return Filters(formats=(parse_format(value, "q"),))
+            return Filters(formats=(parse_format(value, name),))
         if name in ("since", "from"):
-            return Filters(since=parse_timestamp(value, "q"))
-        return Filters(until=parse_timestamp(value, "q", end_of_day=True))
+            return Filters(since=parse_timestamp(value, name))
+        return Filters(until=parse_timestamp(value, name, end_of_day=True))
     except FilterError as error:
-        raise QueryError(f"{name}:{value} in q: {error}") from error
+        raise QueryError(f"in q, {error}") from error
 
 
 def _word_node(word: str, *, quoted: bool) -> Phrase | None:

@@ -103,9 +103,11 @@ def count_facets(
     return result
 
 
-def top_counts(pairs: Iterable[tuple[str, int]], scale: float = 1.0) -> tuple[FacetCount, ...]:
-    """The FACET_LIMIT largest (value, count) pairs, count desc then value, scaled."""
-    ordered = sorted(pairs, key=lambda pair: (-pair[1], pair[0]))[:FACET_LIMIT]
+def top_counts(
+    pairs: Iterable[tuple[str, int]], scale: float = 1.0, limit: int | None = FACET_LIMIT
+) -> tuple[FacetCount, ...]:
+    """The `limit` largest (value, count) pairs, count desc then value, counts scaled."""
+    ordered = sorted(pairs, key=lambda pair: (-pair[1], str(pair[0])))[:limit]
     if scale == 1.0:
         return tuple(FacetCount(value, count) for value, count in ordered)
     return tuple(FacetCount(value, max(1, round(count * scale))) for value, count in ordered)

@@ -1,0 +1,319 @@
+"""The OpenAPI 3.1 document: the read endpoints described here, plus the write API's.
+
+searchsvc.api_write (when present) contributes OPENAPI_PATHS and
+OPENAPI_COMPONENTS; operations on the same path are merged method by method.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+from typing import Any
+
+from indexer.model import FORMATS
+from searchsvc.filters import MOOD_FAMILIES
+from searchsvc.repository import FACETS, SORTS
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_COUNT_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/FacetCount"}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _ok(description: str, ref: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}  # fmt: skip
+
+
+def _list_param(name: str, description: str) -> dict[str, Any]:
+    parameter = _param(name, description, {"type": "array", "items": {"type": "string"}})
+    parameter.update(style="form", explode=True)
+    return parameter
+
+
+FILTER_PARAMETERS = [
+    _list_param("speaker", "Entries by this speaker (repeat for any of several)"),
+    _list_param("target", "Entries addressed to this @target (with or without the @)"),
+    _list_param(
+        "mood",
+        "6 hex digits (FF0000, #ff0000) or a colour family: " + ", ".join(MOOD_FAMILIES),
+    ),
+    _list_param("file", "A file path relative to the root, or a folder (prefix)"),
+    _list_param("format", "One of " + ", ".join(FORMATS)),
+    _param("from", "Earliest timestamp: YYYY-MM-DD or YYYYMMDDHHMMSS", {"type": "string"}),
+    _param("to", "Latest timestamp (a date includes its whole day)", {"type": "string"}),
+    _param("since", "Same as from", {"type": "string"}),
+    _param("until", "Same as to", {"type": "string"}),
+    _param("sort", "Order of hits", {"type": "string", "enum": list(SORTS)}),
+    _param(
+        "page",
+        "Page number (page * per_page <= 10000)",
+        {"type": "integer", "minimum": 1, "maximum": 10000},
+    ),  # fmt: skip
+    _param("per_page", "Hits per page", {"type": "integer", "minimum": 1, "maximum": 100}),
+    _param(
+        "facets",
+        "Comma-separated facets to count: " + ", ".join(FACETS) + " (or all)",
+        {"type": "string"},
+    ),
+]
+TEXT_PARAMETERS = [
+    _param(
+        "q",
+        'Words, "phrases", -exclude, OR, word*, and speaker:/target:/mood:/file:/format:/'
+        "since:/until: operators",
+        {"type": "string", "maxLength": 1000},
+    ),
+    _param("raw", "1: q is an FTS5 expression, passed through", {"type": "string"}),
+    _param("prefix", "0: do not match the last word as a prefix", {"type": "string"}),
+]
+
+_ENTRY_PROPERTIES: dict[str, Any] = {
+    "dialog_entry_id": {"type": "integer"},
+    "dialog_file": {"type": "string"},
+    "format": {"type": "string", "enum": list(FORMATS)},
+    "speaker": _NULLABLE_STRING,
+    "target": _NULLABLE_STRING,
+    "mood_rgb": _NULLABLE_STRING,
+    "mood_raw": _NULLABLE_STRING,
+    "timestamp_utc": {"type": ["integer", "null"]},
+    "message": _NULLABLE_STRING,
+    "title": _NULLABLE_STRING,
+    "body": {"type": "string"},
+    "system_version": _NULLABLE_STRING,
+    "line": {"type": "integer"},
+    "end_line": {"type": "integer"},
+    "metadata": {"type": "object"},
+}
+
+COMPONENTS: dict[str, Any] = {
+    "schemas": {
+        "Error": {
+            "type": "object",
+            "required": ["ok", "error", "errors", "status"],
+            "properties": {
+                "ok": {"const": False},
+                "error": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "string"}},
+                "status": {"type": "integer"},
+                "parameter": {"type": "string", "description": "The parameter at fault"},
+                "query": {"type": "string", "description": "The query, repeated"},
+            },
+        },
+        "Entry": {
+            "type": "object",
+            "required": list(_ENTRY_PROPERTIES),
+            "properties": _ENTRY_PROPERTIES,
+        },
+        "Hit": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Entry"},
+                {
+                    "type": "object",
+                    "required": ["snippet"],
+                    "properties": {
+                        "snippet": {
+                            "type": "string",
+                            "description": "HTML: escaped text, matches in <mark>",
+                        }
+                    },
+                },
+            ]
+        },
+        "EntryWithContext": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Entry"},
+                {
+                    "type": "object",
+                    "required": ["before", "after"],
+                    "properties": {
+                        "before": {"type": ["integer", "null"]},
+                        "after": {"type": ["integer", "null"]},
+                    },
+                },
+            ]
+        },
+        "FacetCount": {
+            "type": "object",
+            "required": ["value", "count"],
+            "properties": {"value": {"type": "string"}, "count": {"type": "integer"}},
+        },
+        "SearchResult": {
+            "type": "object",
+            "required": ["hits", "total", "page", "per_page", "facets", "took_ms", "source"],
+            "properties": {
+                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                "total": {"type": "integer", "minimum": 0},
+                "total_exact": {"type": "boolean"},
+                "page": {"type": "integer"},
+                "per_page": {"type": "integer"},
+                "sort": {"type": "string", "enum": list(SORTS)},
+                "facets": {"type": "object", "additionalProperties": _COUNT_LIST},
+                "facets_exact": {"type": "boolean"},
+                "ranked": {"type": ["integer", "null"]},
+                "took_ms": {"type": "number"},
+                "source": {"type": "string", "enum": ["database", "files", "meilisearch"]},
+            },
+        },
+        "Stats": {
+            "type": "object",
+            "required": [
+                "totals",
+                "speakers",
+                "targets",
+                "moods",
+                "files",
+                "formats",
+                "days",
+                "pairs",
+                "mode",
+            ],  # fmt: skip
+            "properties": {
+                "totals": {"type": "object"},
+                "speakers": _COUNT_LIST,
+                "targets": _COUNT_LIST,
+                "moods": _COUNT_LIST,
+                "mood_families": _COUNT_LIST,
+                "files": _COUNT_LIST,
+                "formats": _COUNT_LIST,
+                "days": _COUNT_LIST,
+                "pairs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["speaker", "target", "count"],
+                        "properties": {
+                            "speaker": {"type": "string"},
+                            "target": {"type": "string"},
+                            "count": {"type": "integer"},
+                        },
+                    },
+                },
+                "database_size_bytes": {"type": ["integer", "null"]},
+                "last_sync_utc": {"type": ["integer", "null"]},
+                "mode": {"type": "string"},
+                "source": {"type": "string"},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["ok", "mode"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "mode": {"type": "string", "enum": ["database", "files", "meilisearch"]},
+                "since": {"type": ["string", "null"]},
+                "last_error": _NULLABLE_STRING,
+            },
+        },
+    }
+}
+
+_SEARCH_ERRORS = {
+    "400": _error("A bad parameter (named in `parameter`) or a raw FTS5 expression"),
+    "503": _error("Neither the database nor the files can answer now"),
+}
+
+READ_PATHS: dict[str, Any] = {
+    "/api/dialog/search": {
+        "get": {
+            "summary": "Full-text search with filters, facets, sort and paging",
+            "parameters": TEXT_PARAMETERS + FILTER_PARAMETERS,
+            "responses": {"200": _ok("One page of hits", "SearchResult"), **_SEARCH_ERRORS},
+        }
+    },
+    "/api/dialog/entries": {
+        "get": {
+            "summary": "Entries matching the filters, newest first, paginated",
+            "parameters": FILTER_PARAMETERS,
+            "responses": {"200": _ok("One page of entries", "SearchResult"), **_SEARCH_ERRORS},
+        }
+    },
+    "/api/dialog/entry/{entry_id}": {
+        "get": {
+            "summary": "One entry, with the ids of its neighbours in the same file",
+            "parameters": [
+                {
+                    "name": "entry_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            ],
+            "responses": {
+                "200": _ok("The entry", "EntryWithContext"),
+                "404": _error("No entry has this id"),
+                "503": _error("Neither the database nor the files can answer now"),
+            },
+        }
+    },
+    "/api/dialog/stats": {
+        "get": {
+            "summary": "Counts per speaker, target, mood, file, format and day; pairs; totals",
+            "parameters": TEXT_PARAMETERS + FILTER_PARAMETERS,
+            "responses": {"200": _ok("The counts", "Stats"), **_SEARCH_ERRORS},
+        }
+    },
+    "/api/dialog/health": {
+        "get": {
+            "summary": "The mode (database or files) and what a person needs to diagnose it",
+            "responses": {
+                "200": _ok("The service answers searches", "Health"),
+                "503": _ok("No store can answer searches", "Health"),
+            },
+        }
+    },
+    "/api/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }  # fmt: skip
+    },
+}
+
+
+def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Add `extra` into `target` one level down (paths: per method; components: per name)."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            target[key].update(value)
+        else:
+            target[key] = value
+
+
+def build_document() -> dict[str, Any]:
+    """The whole OpenAPI document, read and write endpoints."""
+    paths = copy.deepcopy(READ_PATHS)
+    components = copy.deepcopy(COMPONENTS)
+    if importlib.util.find_spec("searchsvc.api_write") is not None:
+        writes = importlib.import_module("searchsvc.api_write")
+        _merge(paths, copy.deepcopy(getattr(writes, "OPENAPI_PATHS", {})))
+        _merge(components, copy.deepcopy(getattr(writes, "OPENAPI_COMPONENTS", {})))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dialogsearch",
+            "version": "0.1.0",
+            "description": "Full-text search over dialog Markdown files. Every error has the "
+            'shape {"ok": false, "error": "...", "errors": ["..."], "status": N}.',
+        },
+        "paths": paths,
+        "components": components,
+    }

@@ -1,0 +1,246 @@
+"""FallbackRepository: answer from the database, or from the files while it cannot.
+
+Triggers: any StoreUnavailable from the primary (missing, deleted under us,
+unreadable, corrupt, locked past the busy timeout, too slow). The switch is
+logged once, as one JSON line; from then on every read is answered by the file
+index (same shape, `"source": "files"`), and a recovery thread, at most every
+`probe_seconds`:
+
+1. re-reads files that changed on disk into the file index;
+2. probes the database; a missing, empty or corrupt one is rebuilt from the
+   files (a corrupt file and its -wal/-shm are first renamed to
+   `<db>.corrupt-<YYYYMMDDHHMMSS>`, never deleted); a locked or slow one is
+   left alone until the next probe;
+3. syncs files -> database (incremental reindex: writes accepted during the
+   fallback reach the database), switches back, logs the recovery as one JSON
+   line, and syncs once more to catch a write that raced the switch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexer.reindex import reindex
+from searchsvc.repo_files import FileRepository
+from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.repository import SearchPage, SearchQuery, StoredEntry, StoreUnavailable
+
+log = logging.getLogger("searchsvc.fallback")
+
+#: Reasons for which the database file is rebuilt from the files.
+REBUILD_REASONS = ("missing", "empty", "corrupt")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class FallbackRepository:
+    """The database while it answers, the files while it does not; recovers by itself."""
+
+    def __init__(
+        self,
+        primary: SqliteRepository,
+        fallback: FileRepository,
+        *,
+        root: str | Path,
+        probe_seconds: float = 5.0,
+        rebuild: bool = True,
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.root = Path(root)
+        self.probe_seconds = probe_seconds
+        self.rebuild = rebuild
+        self.mode = "database"
+        self.since = _now()
+        self.reason: str | None = None
+        self.last_error: str | None = None
+        self.last_probe: str | None = None
+        self.switches = 0
+        self.recoveries = 0
+        self.moved_aside: list[str] = []
+        self.last_recovery_seconds: float | None = None
+        self._entered_at = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._recoverer: threading.Thread | None = None
+
+    @property
+    def source(self) -> str:
+        """Where answers come from now: "database" or "files"."""
+        return self.mode
+
+    # ---- switching ---------------------------------------------------------------
+
+    def _enter_fallback(self, error: StoreUnavailable) -> None:
+        with self._lock:
+            self.last_error = str(error)
+            self.reason = error.reason
+            if self.mode == "files":
+                return
+            self.mode = "files"
+            self.since = _now()
+            self.switches += 1
+            self._entered_at = time.monotonic()
+            event = {"event": "fallback", "mode": "files", "reason": error.reason}
+            log.warning(json.dumps({**event, "error": str(error), "at": self.since}))
+            self.fallback.start_build()
+            if self._recoverer is None or not self._recoverer.is_alive():
+                self._recoverer = threading.Thread(
+                    target=self._recover_loop, name="dialogsearch-recovery", daemon=True
+                )
+                self._recoverer.start()
+
+    def check_now(self) -> None:
+        """Probe the database once and switch to the files if it cannot answer."""
+        try:
+            self.primary.probe()
+        except StoreUnavailable as error:
+            self._enter_fallback(error)
+
+    def _recover_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.fallback.refresh()
+                if self._try_recover():
+                    return
+            except Exception:  # noqa: BLE001 - a recovery attempt failed: logged, retried
+                log.exception("recovery attempt failed; retrying in %s s", self.probe_seconds)
+            if self._stop.wait(self.probe_seconds):
+                return
+
+    def _try_recover(self) -> bool:
+        """One probe; rebuild or sync as needed; switch back when the database answers."""
+        self.last_probe = _now()
+        rebuilt = None
+        try:
+            self.primary.probe()
+        except StoreUnavailable as error:
+            self.last_error, self.reason = str(error), error.reason
+            if error.reason not in REBUILD_REASONS or not self.rebuild:
+                return False
+            rebuilt = self._rebuild(error.reason)
+            self.primary.probe()
+        reindex(self.root, self.primary.db_path)
+        with self._lock:
+            self.mode = "database"
+            self.since = _now()
+            self.recoveries += 1
+            self.last_recovery_seconds = round(time.monotonic() - self._entered_at, 3)
+            log.warning(
+                json.dumps(
+                    {
+                        "event": "recovered",
+                        "mode": "database",
+                        "seconds_in_fallback": self.last_recovery_seconds,
+                        "rebuilt": rebuilt is not None,
+                        "moved_aside": rebuilt or None,
+                        "at": self.since,
+                    }
+                )
+            )
+            self.last_error = self.reason = None
+        reindex(self.root, self.primary.db_path)
+        return True
+
+    def _rebuild(self, reason: str) -> str:
+        """Move a corrupt database aside (never delete it) and rebuild it from the files."""
+        db = self.primary.db_path
+        moved = ""
+        if reason == "corrupt" and db.exists():
+            stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+            target = db.with_name(f"{db.name}.corrupt-{stamp}")
+            number = 1
+            while target.exists():
+                number += 1
+                target = db.with_name(f"{db.name}.corrupt-{stamp}-{number}")
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(f"{db}{suffix}")
+                if source.exists():
+                    os.replace(source, Path(f"{target}{suffix}"))
+            moved = target.name
+            self.moved_aside.append(moved)
+            log.warning(json.dumps({"event": "moved_aside", "file": moved, "reason": reason}))
+        summary = reindex(self.root, db)
+        log.warning(
+            json.dumps(
+                {
+                    "event": "rebuilt",
+                    "reason": reason,
+                    "entries": summary.entries_added,
+                    "seconds": round(summary.seconds, 3),
+                }
+            )
+        )
+        return moved or reason
+
+    # ---- the Repository ----------------------------------------------------------
+
+    def _call(self, name: str, *args: Any) -> Any:
+        if self.mode == "database":
+            try:
+                return getattr(self.primary, name)(*args)
+            except StoreUnavailable as error:
+                self._enter_fallback(error)
+        return getattr(self.fallback, name)(*args)
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """From the database, or the files while it cannot answer."""
+        return self._call("search", query)
+
+    def get_entry(self, entry_id: int) -> StoredEntry | None:
+        """From the database, or the files while it cannot answer."""
+        return self._call("get_entry", entry_id)
+
+    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
+        """From the database, or the files while it cannot answer."""
+        return self._call("stats", query)
+
+    def reload_file(self, rel: str) -> None:
+        """A file changed: re-read it into the file index (the database has it already)."""
+        self.fallback.reload_file(rel)
+        self.primary.reload_file(rel)
+
+    def health(self) -> dict[str, Any]:
+        """Mode, since when and why, the database's and the file index's state."""
+        database = self.primary.health()
+        if self.mode == "database" and not database["ok"]:
+            self._enter_fallback(
+                StoreUnavailable(
+                    database["last_error"] or "unavailable", database["database"]["status"]
+                )
+            )
+        files = self.fallback.health()
+        ok = database["ok"] if self.mode == "database" else files["ok"]
+        return {
+            "ok": ok,
+            "mode": self.mode,
+            "since": self.since,
+            "reason": self.reason,
+            "last_error": self.last_error,
+            "database": database["database"],
+            "files_index": files["files_index"],
+            "probe_seconds": self.probe_seconds,
+            "last_probe": self.last_probe,
+            "switches": self.switches,
+            "recoveries": self.recoveries,
+            "last_recovery_seconds": self.last_recovery_seconds,
+            "moved_aside": list(self.moved_aside),
+        }
+
+    def close(self) -> None:
+        """Stop the recovery thread and close both repositories."""
+        self._stop.set()
+        recoverer = self._recoverer
+        if recoverer is not None:
+            recoverer.join(timeout=30)
+        self.primary.close()
+        self.fallback.close()

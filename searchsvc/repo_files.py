@@ -1,0 +1,415 @@
+"""FileRepository: the same answers as the database, from an in-memory index of the files.
+
+Used when the database cannot answer (see repo_fallback). Same ids, filters,
+facets, snippets and response shape as SqliteRepository, with `"source": "files"`.
+Ranking is bm25 over one weighted field (see file_index), so it is close to,
+not identical with, the database's per-column bm25. Everything is exact: no
+sampling. Raw FTS5 syntax (raw=1) is read by fts_query.parse_raw: column
+filters, `^` and NEAR distances are ignored.
+
+The index is built in a background thread (`start_build`); a search waits for
+it up to `wait_seconds`, then raises StoreUnavailable("building").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from bisect import bisect_left
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexer.discover import find_dialog_files
+from searchsvc.file_index import FileIndex, build_index, chunk_for_file, doc_entry
+from searchsvc.filters import Filters, mood_family
+from searchsvc.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase, Without, parse_raw, tokenize
+from searchsvc.matching import (
+    EntryAttrs,
+    FilterCheck,
+    count_facets,
+    day_of,
+    newest_key,
+    oldest_key,
+    top_counts,
+)
+from searchsvc.repository import (
+    SearchPage,
+    SearchQuery,
+    StoredEntry,
+    StoreUnavailable,
+)
+from searchsvc.snippets import Highlighter, make_snippet
+
+log = logging.getLogger("searchsvc.repo_files")
+
+# bm25 parameters, as FTS5 uses them.
+K1 = 1.2
+B = 0.75
+PAIRS_LIMIT = 500
+
+
+class FileRepository:
+    """The Repository over the dialog files below `root`, held in memory."""
+
+    source = "files"
+
+    def __init__(self, root: str | Path, *, wait_seconds: float = 60.0) -> None:
+        self.root = Path(root)
+        self.wait_seconds = wait_seconds
+        self._index: FileIndex | None = None
+        self._lock = threading.RLock()
+        self._ready = threading.Event()
+        self._builder: threading.Thread | None = None
+        self.state = "not built"
+        self.build_seconds: float | None = None
+        self.built_at: str | None = None
+        self.last_error: str | None = None
+
+    # ---- building ----------------------------------------------------------------
+
+    def start_build(self) -> None:
+        """Build the index in a background thread (once; later calls do nothing)."""
+        with self._lock:
+            if self._builder is not None:
+                return
+            self.state = "building"
+            self._builder = threading.Thread(
+                target=self._build, name="dialogsearch-file-index", daemon=True
+            )
+            self._builder.start()
+
+    def _build(self) -> None:
+        started = time.monotonic()
+        try:
+            index = build_index(self.root)
+        except Exception as error:  # noqa: BLE001 - reported through health, then retried
+            log.exception("building the file index failed")
+            with self._lock:
+                self.state, self.last_error, self._builder = "failed", str(error), None
+            self._ready.set()
+            return
+        with self._lock:
+            self._index = index
+            self.build_seconds = round(time.monotonic() - started, 3)
+            self.built_at = datetime.now(UTC).isoformat(timespec="seconds")
+            self.state = "ready"
+        self._ready.set()
+        log.info(
+            '{"event": "file_index_built", "entries": %d, "files": %d, "seconds": %.3f}',
+            index.alive,
+            len(index.stamps),
+            self.build_seconds,
+        )
+
+    def build_now(self) -> None:
+        """Build the index in this thread and wait for it (tests, benchmarks)."""
+        self.start_build()
+        self._ready.wait()
+        if self._index is None:
+            raise StoreUnavailable(f"the file index could not be built ({self.last_error})")
+
+    def _ready_index(self) -> FileIndex:
+        """The built index, waiting for a build in progress up to wait_seconds."""
+        if self._index is None:
+            if self.state == "failed":
+                with self._lock:
+                    self._builder = None
+                    self._ready.clear()
+            self.start_build()
+            if not self._ready.wait(self.wait_seconds) or self._index is None:
+                raise StoreUnavailable(
+                    "the file index is still being built; retry in a few seconds", "building"
+                )
+        return self._index
+
+    def reload_file(self, rel: str) -> None:
+        """Re-read one file (changed, created or deleted) into the index."""
+        if self._index is None:
+            return  # the build reads the file as it is now
+        exists = (self.root / rel).is_file()
+        chunk = chunk_for_file(self.root, rel) if exists else None
+        with self._lock:
+            index = self._index
+            index.remove_file(rel)
+            if chunk is not None and chunk.files:
+                index.add_chunk(chunk)
+            index.compact_if_needed()
+
+    def refresh(self) -> int:
+        """Reload every file whose size or mtime changed, appeared or vanished; how many."""
+        index = self._index
+        if index is None:
+            return 0
+        current = set(find_dialog_files(self.root))
+        changed = [rel for rel in index.stamps if rel not in current]
+        for rel in sorted(current):
+            try:
+                stat = os.stat(self.root / rel)
+            except OSError:
+                continue
+            if index.stamps.get(rel) != (stat.st_size, stat.st_mtime_ns):
+                changed.append(rel)
+        for rel in changed:
+            self.reload_file(rel)
+        return len(changed)
+
+    def close(self) -> None:
+        """Nothing to release (the build thread is a daemon)."""
+
+    # ---- search --------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Hits, total and facets for `query`, exact."""
+        index = self._ready_index()
+        with self._lock:
+            match = _effective_match(query.match)
+            candidates = self._candidates(index, match)
+            check = FilterCheck(query.filters)
+            has_filters = query.filters != Filters()
+            attrs = index.attrs
+            passing = [n for n in candidates if not has_filters or check.passes(attrs[n])]
+            facets = {}
+            if query.facets:
+                facets = count_facets((attrs[n] for n in candidates), check, query.facets)
+            end = query.offset + query.per_page
+            if query.sort == "relevance" and match is not None and match.include is not None:
+                scores = self._scores(index, match, set(passing))
+                passing.sort(key=lambda n: (-scores.get(n, 0.0), attrs[n].entry_id))
+                page = passing[query.offset : end]
+            else:
+                key = oldest_key if query.sort == "oldest" else newest_key
+                page = sorted(passing, key=lambda n: key(attrs[n]))[query.offset : end]
+            highlighter = Highlighter(match.positive_phrases() if match else [])
+            hits = tuple(self._stored(index, n, highlighter) for n in page)
+        return SearchPage(hits=hits, total=len(passing), source=self.source, facets=facets)
+
+    def _candidates(self, index: FileIndex, match: MatchQuery | None) -> list[int]:
+        """Doc numbers of the live docs matching `match` (all when None), ascending."""
+        alive = index.docs
+        if match is None:
+            return [n for n, doc in enumerate(alive) if doc is not None]
+        if match.include is not None:
+            found = self._evaluate(index, match.include)
+        else:
+            found = {n for n, doc in enumerate(alive) if doc is not None}
+        if match.exclude is not None:
+            found -= self._evaluate(index, match.exclude)
+        return sorted(n for n in found if alive[n] is not None)
+
+    def _evaluate(self, index: FileIndex, node: Node) -> set[int]:
+        if isinstance(node, Phrase):
+            return self._phrase_docs(index, node)
+        if isinstance(node, Without):
+            return self._evaluate(index, node.base) - self._evaluate(index, node.excluded)
+        sets = [self._evaluate(index, child) for child in node.children]
+        if isinstance(node, AnyOf):
+            return set().union(*sets)
+        assert isinstance(node, AllOf)
+        sets.sort(key=len)
+        result = sets[0]
+        for other in sets[1:]:
+            result = result & other
+        return result
+
+    def _expand(self, index: FileIndex, token: str, prefix: bool) -> list[str]:
+        """The indexed tokens a query token stands for (itself, or all with the prefix)."""
+        if not prefix:
+            return [token] if token in index.postings else []
+        vocabulary = index.vocabulary()
+        start = bisect_left(vocabulary, token)
+        end = bisect_left(vocabulary, token + "\U0010ffff")
+        return vocabulary[start:end]
+
+    def _token_docs(self, index: FileIndex, token: str, prefix: bool) -> set[int]:
+        result: set[int] = set()
+        for expanded in self._expand(index, token, prefix):
+            result.update(index.postings[expanded][0])
+        return result
+
+    def _phrase_docs(self, index: FileIndex, phrase: Phrase) -> set[int]:
+        tokens = phrase.tokens
+        sets = [
+            self._token_docs(index, token, phrase.prefix and i == len(tokens) - 1)
+            for i, token in enumerate(tokens)
+        ]
+        sets.sort(key=len)
+        found = sets[0]
+        for other in sets[1:]:
+            found = found & other
+        if len(tokens) == 1:
+            return found
+        docs = index.docs
+        return {n for n in found if docs[n] is not None and _has_phrase(docs[n], phrase)}
+
+    def _scores(self, index: FileIndex, match: MatchQuery, docs: set[int]) -> dict[int, float]:
+        """bm25 of each doc in `docs` for the query's positive phrases."""
+        scores: dict[int, float] = dict.fromkeys(docs, 0.0)
+        total = max(1, index.alive)
+        average = index.average_length
+        lengths = index.lengths
+        for phrase in match.positive_phrases():
+            for i, token in enumerate(phrase.tokens):
+                prefix = phrase.prefix and i == len(phrase.tokens) - 1
+                for expanded in self._expand(index, token, prefix):
+                    numbers, frequencies = index.postings[expanded]
+                    having = len(numbers)
+                    idf = max(1e-6, math.log((total - having + 0.5) / (having + 0.5)))
+                    for number, frequency in zip(numbers, frequencies, strict=True):
+                        if number in scores:
+                            norm = K1 * (1 - B + B * lengths[number] / average)
+                            scores[number] += idf * frequency * (K1 + 1) / (frequency + norm)
+        return scores
+
+    def _stored(self, index: FileIndex, number: int, highlighter: Highlighter) -> StoredEntry:
+        doc = index.docs[number]
+        assert doc is not None
+        entry = doc_entry(doc)
+        snippet = make_snippet([entry.message, entry.title, entry.body], highlighter)
+        return StoredEntry(doc[0], entry, snippet=snippet)
+
+    # ---- single entries, stats, health ------------------------------------------
+
+    def get_entry(self, entry_id: int) -> StoredEntry | None:
+        """The entry with `entry_id` and the ids of its neighbours in the file, or None."""
+        index = self._ready_index()
+        with self._lock:
+            number = index.by_id.get(entry_id)
+            if number is None or index.docs[number] is None:
+                return None
+            doc = index.docs[number]
+            assert doc is not None
+            siblings = sorted(
+                (index.docs[n] for n in index.file_docs.get(doc[1], ()) if index.docs[n]),
+                key=lambda d: (d[3], d[0]),  # type: ignore[index]
+            )
+            position = next(i for i, d in enumerate(siblings) if d is not None and d[0] == doc[0])
+            before = siblings[position - 1][0] if position > 0 else None  # type: ignore[index]
+            after = siblings[position + 1][0] if position + 1 < len(siblings) else None  # type: ignore[index]
+            return StoredEntry(doc[0], doc_entry(doc), before=before, after=after)
+
+    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
+        """Counts over every entry (or those `query` matches), computed from the index."""
+        index = self._ready_index()
+        with self._lock:
+            if query is None:
+                rows = [a for a in index.attrs if a is not None]
+            else:
+                match = _effective_match(query.match)
+                check = FilterCheck(query.filters)
+                rows = [
+                    index.attrs[n]  # type: ignore[misc]
+                    for n in self._candidates(index, match)
+                    if check.passes(index.attrs[n])  # type: ignore[arg-type]
+                ]
+            files_total = len(index.stamps)
+        return _stats(rows, files_total, self.source)
+
+    def health(self) -> dict[str, Any]:
+        """The index's state and size."""
+        index = self._index
+        info: dict[str, Any] = {
+            "state": self.state,
+            "entries": index.alive if index else None,
+            "files": len(index.stamps) if index else None,
+            "unreadable_files": len(index.failed) if index else None,
+            "build_seconds": self.build_seconds,
+            "built_at": self.built_at,
+        }
+        ok = index is not None
+        return {
+            "ok": ok,
+            "mode": self.source,
+            "files_index": info,
+            "last_error": None if ok else self.last_error,
+        }
+
+
+def _effective_match(match: MatchQuery | None) -> MatchQuery | None:
+    """The query as the index evaluates it: raw FTS5 text read by parse_raw."""
+    if match is not None and match.raw is not None and match.include is None:
+        return parse_raw(match.raw)
+    return match
+
+
+def _has_phrase(doc: tuple[Any, ...], phrase: Phrase) -> bool:
+    """Whether one field of the doc holds the phrase's tokens in a row."""
+    wanted = phrase.tokens
+    last = len(wanted) - 1
+    # title, message, body, speaker, target: a phrase never spans two fields.
+    for text in (doc[11], doc[10], doc[12], doc[5], doc[6]):
+        if not text:
+            continue
+        tokens = tokenize(text)
+        for start in range(len(tokens) - last):
+            if tokens[start : start + last] == list(wanted[:last]) and (
+                tokens[start + last].startswith(wanted[last])
+                if phrase.prefix
+                else tokens[start + last] == wanted[last]
+            ):
+                return True
+    return False
+
+
+def _stats(rows: list[EntryAttrs], files_total: int, source: str) -> dict[str, Any]:
+    """The stats document (same shape as SqliteRepository.stats) from entry attributes."""
+    speakers: Counter[str] = Counter()
+    targets: Counter[str] = Counter()
+    moods: Counter[str] = Counter()
+    families: Counter[str] = Counter()
+    files: Counter[str] = Counter()
+    formats: Counter[str] = Counter()
+    days: Counter[str] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    for attrs in rows:
+        formats[attrs.format] += 1
+        files[attrs.dialog_file] += 1
+        if attrs.speaker is not None:
+            speakers[attrs.speaker] += 1
+            for target in attrs.targets:
+                pairs[(attrs.speaker, target)] += 1
+        targets.update(attrs.targets)
+        if attrs.mood_rgb is not None:
+            moods[attrs.mood_rgb] += 1
+            family = mood_family(attrs.mood_rgb)
+            if family is not None:
+                families[family] += 1
+        day = day_of(attrs.timestamp_utc)
+        if day is not None:
+            days[day] += 1
+
+    def listed(counter: Counter[str]) -> list[dict[str, Any]]:
+        counts = top_counts(counter.items(), limit=None)
+        return [{"value": c.value, "count": c.count} for c in counts]
+
+    ordered_pairs = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:PAIRS_LIMIT]
+    entries = len(rows)
+    return {
+        "totals": {
+            "entries": entries,
+            "dialog_entries": entries - formats.get("section", 0),
+            "sections": formats.get("section", 0),
+            "files": files_total,
+            "speakers": len(speakers),
+            "targets": len(targets),
+        },
+        "speakers": listed(speakers),
+        "targets": listed(targets),
+        "moods": listed(moods),
+        "mood_families": listed(families),
+        "files": listed(files),
+        "formats": listed(formats),
+        "days": [{"value": day, "count": count} for day, count in sorted(days.items())],
+        "pairs": [
+            {"speaker": speaker, "target": target, "count": count}
+            for (speaker, target), count in ordered_pairs
+        ],
+        "last_sync_utc": None,
+        "database_size_bytes": None,
+        "mode": source,
+        "source": source,
+    }

@@ -1,0 +1,124 @@
+"""`dialogsearch serve`: bring the database up to date, then serve the app with waitress.
+
+Why waitress: on 2 cores one process with a thread pool shares the database
+connections' caches and the in-memory file index between requests, and needs no
+fork; gunicorn's sync workers would each hold their own copy of the fallback
+index. The figures behind the choice are in the README's benchmark notes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from searchsvc.app import create_app
+
+
+def _reindex_first(root: Path, db: Path) -> str:
+    """Incremental reindex (creates the database when missing); a one-line report."""
+    from indexer.reindex import reindex
+
+    try:
+        summary = reindex(root, db)
+    except Exception as error:  # noqa: BLE001 - the service starts anyway, from the files
+        return (
+            f"reindex failed ({type(error).__name__}: {error}); "
+            "serving from the files until the database recovers"
+        )
+    return (
+        f"indexed {summary.files_scanned} files: {summary.files_changed} changed, "
+        f"{summary.entries_added} entries added, {summary.entries_updated} updated, "
+        f"{summary.entries_deleted} deleted in {summary.seconds:.1f} s"
+    )
+
+
+@click.command()
+@click.option(
+    "--root",
+    envvar="DIALOGSEARCH_ROOT",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of dialog files (every *.md below it). Env: DIALOGSEARCH_ROOT.",
+)
+@click.option(
+    "--db",
+    "db_path",
+    envvar="DIALOGSEARCH_DB",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite database file (created when missing). Env: DIALOGSEARCH_DB.",
+)
+@click.option(
+    "--host",
+    envvar="DIALOGSEARCH_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Env: DIALOGSEARCH_HOST.",
+)
+@click.option(
+    "--port",
+    envvar="DIALOGSEARCH_PORT",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on. Env: DIALOGSEARCH_PORT.",
+)
+@click.option(
+    "--threads",
+    envvar="DIALOGSEARCH_THREADS",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Request threads. Env: DIALOGSEARCH_THREADS.",
+)
+@click.option("--no-reindex", is_flag=True, help="Serve without bringing the database up to date.")
+def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_reindex: bool) -> None:
+    """Index the dialog files, then serve the search page and JSON API.
+
+    Runs an incremental reindex first (creating the database when it is
+    missing), then serves with waitress on http://HOST:PORT/ until interrupted.
+    Other settings come from DIALOGSEARCH_* environment variables.
+
+    Example:
+
+    \b
+        dialogsearch serve --root dialogs --db var/dialogs.db
+        dialogsearch serve --root dialogs --db var/dialogs.db --host 0.0.0.0 --port 8080
+    """
+    import waitress
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if not no_reindex:
+        click.echo(f"dialogsearch: {_reindex_first(root, db_path)}", err=True)
+    config = {"ROOT": str(root), "DB": str(db_path)}
+    app = create_app(config)
+    token = _generated_token(app)
+    if token:
+        click.echo(f"dialogsearch: API token for writes (shown once): {token}", err=True)
+    server = waitress.create_server(
+        app, host=host, port=port, threads=threads, ident="dialogsearch"
+    )
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"dialogsearch: serving on http://{shown_host}:{server.effective_port}/")
+    sys.stdout.flush()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        app.extensions["dialogsearch"].close()
+
+
+def _generated_token(app: object) -> str | None:
+    """A write token generated for this run when none is configured (see searchsvc.auth)."""
+    try:
+        from searchsvc.auth import ensure_api_token
+    except ImportError:
+        return None
+    return ensure_api_token(app.config)  # type: ignore[attr-defined]
