@@ -87,7 +87,8 @@ def parse_file(text: str, path: str) -> ParsedFile:
             entries.append(entry)
             problems.extend(entry_problems)
             covered.append((raw.line, raw.end))
-    entries.extend(build_sections(layout, path, covered))
+    titles = {entry.title for entry in entries if entry.title}
+    entries.extend(build_sections(layout, path, covered, titles))
     entries.sort(key=lambda entry: (entry.line, entry.end_line))
     problems.sort(key=lambda problem: problem.line)
     return ParsedFile(path=path, entries=tuple(entries), problems=tuple(problems))

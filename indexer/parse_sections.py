@@ -4,6 +4,10 @@ So that no word is lost to search, every non-blank line after the front matter
 that no entry covers goes into a section: one per heading, split where an entry
 sits. Its title is the heading in effect, its message the text without the
 heading line.
+
+Lines that carry no words of their own are not worth a record: a section made
+only of `---` rules and of headings that already name an entry (its `title`) is
+dropped, since those words are findable through the entry.
 """
 
 from __future__ import annotations
@@ -11,17 +15,31 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 
 from indexer.model import Entry
-from indexer.parse_layout import Layout, is_blank
+from indexer.parse_layout import Layout, is_blank, is_rule_line
 
 
-def _section(layout: Layout, path: str, start: int, stop: int, title: str | None) -> Entry | None:
+def _only_structure(layout: Layout, start: int, stop: int, entry_titles: set[str]) -> bool:
+    """True when lines start..stop-1 are only blanks, `---` rules and entry-title headings."""
+    for index in range(start, stop):
+        line = layout.lines[index]
+        if is_blank(line) or is_rule_line(line):
+            continue
+        if index in layout.headings and layout.headings[index] in entry_titles:
+            continue
+        return False
+    return True
+
+
+def _section(
+    layout: Layout, path: str, start: int, stop: int, title: str | None, entry_titles: set[str]
+) -> Entry | None:
     """The section of lines start..stop-1 without blank lines at either end, or None."""
     lines = layout.lines
     while start < stop and is_blank(lines[start]):
         start += 1
     while stop > start and is_blank(lines[stop - 1]):
         stop -= 1
-    if start == stop:
+    if start == stop or _only_structure(layout, start, stop, entry_titles):
         return None
     text_start = start + 1 if start in layout.headings else start
     message = "\n".join(lines[text_start:stop]).strip("\n")
@@ -49,8 +67,14 @@ def _gaps(start: int, stop: int, covered: list[tuple[int, int]]) -> list[tuple[i
     return gaps
 
 
-def build_sections(layout: Layout, path: str, covered: list[tuple[int, int]]) -> list[Entry]:
-    """Sections of the lines after the front matter outside the inclusive (start, end) spans."""
+def build_sections(
+    layout: Layout, path: str, covered: list[tuple[int, int]], entry_titles: set[str]
+) -> list[Entry]:
+    """Sections of the lines after the front matter outside the inclusive (start, end) spans.
+
+    `entry_titles` are the titles of the file's entries: headings that only name an
+    entry do not make a section of their own.
+    """
     headings = layout.headings
     gaps = _gaps(layout.body_start, len(layout.lines), covered)
     # Headings inside entries (BEGIN/END markers) do not name the text around them.
@@ -67,12 +91,12 @@ def build_sections(layout: Layout, path: str, covered: list[tuple[int, int]]) ->
         piece_start = first
         while position < len(free_headings) and free_headings[position] < last:
             heading = free_headings[position]
-            section = _section(layout, path, piece_start, heading, title)
+            section = _section(layout, path, piece_start, heading, title, entry_titles)
             if section is not None:
                 sections.append(section)
             piece_start, title = heading, headings[heading]
             position += 1
-        section = _section(layout, path, piece_start, last, title)
+        section = _section(layout, path, piece_start, last, title, entry_titles)
         if section is not None:
             sections.append(section)
     return sections

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
+from indexer.identity import EXPLICIT_ID_KEY
 from indexer.parse_entry import RawEntry
 from indexer.parse_layout import Layout, is_blank
 from indexer.parse_yaml_dialog import DialogMapping, read_dialog_block, read_scalar, split_key
@@ -19,6 +20,7 @@ Notes = list[tuple[int, str]]
 _YAML_SHAPED = re.compile(r"[ \t]|- |([A-Za-z0-9_.][A-Za-z0-9_.\-]*):(?:[ \t]|\Z)")
 _FILE_UTC = "file.last_modified_utc"
 _FILE_VERSION = "file.last_modified_system_version"
+_ENTRY_ID = EXPLICIT_ID_KEY
 
 
 def _column0_key(line: str) -> tuple[str, str] | None:
@@ -45,6 +47,10 @@ def _raw_entry(
         fallback_timestamp=file_utc,
         message=message.strip() or None if message is not None else None,
         system_version=system_version,
+        # The id the API records when it writes an entry (indexer/identity.py); other
+        # keys of the mapping are not metadata (the corpus README scores header and
+        # inline metadata as empty).
+        metadata={_ENTRY_ID: values[_ENTRY_ID]} if values.get(_ENTRY_ID) else {},
     )
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from line_coverage import lines_not_owned_once
 
 from indexer.discover import find_dialog_files, read_source
 from indexer.model import ParsedFile
@@ -97,17 +98,10 @@ def test_every_field_of_every_entry_matches(parsed_corpus, expected_entries):
 def test_every_line_outside_the_front_matter_belongs_to_exactly_one_record(parsed_corpus):
     for rel, (text, parsed) in parsed_corpus.items():
         lines = split_lines(text)
-        owners = [0] * (len(lines) + 1)
         for entry in parsed.entries:
             assert 1 <= entry.line <= entry.end_line <= len(lines), (rel, entry.line)
             assert entry.body == "\n".join(lines[entry.line - 1 : entry.end_line])
-            for number in range(entry.line, entry.end_line + 1):
-                owners[number] += 1
-        front_matter = find_front_matter(lines)
-        first_body_line = front_matter[1] + 2 if front_matter else 1
-        for number in range(first_body_line, len(lines) + 1):
-            if lines[number - 1].strip():
-                assert owners[number] == 1, f"{rel}:{number} is in {owners[number]} records"
+        assert lines_not_owned_once(text, parsed) == [], rel
 
 
 def test_entries_come_in_line_order(parsed_corpus):

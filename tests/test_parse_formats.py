@@ -6,6 +6,7 @@ from textwrap import dedent
 
 import pytest
 
+from indexer.identity import keyed_entries
 from indexer.model import Entry
 from indexer.parse import parse_file
 
@@ -263,9 +264,8 @@ def test_bold_entry_ends_at_heading_speaker_rule_and_dialog_block():
     assert spans == [
         ("bold", "A", 1, 2),
         ("bold", "B", 3, 4),
-        ("section", None, 5, 5),
+        # line 5 (`# Heading`) is C's title and line 8 a rule: no section of their own
         ("bold", "C", 6, 6),
-        ("section", None, 8, 8),
         ("bold", "D", 9, 9),
         ("begin_end", "E", 10, 12),
     ]
@@ -347,3 +347,20 @@ def test_a_header_line_the_reader_cannot_place_is_reported():
     (entry,) = parsed.entries
     assert (entry.speaker, entry.target, entry.message) == ("A", "@x", None)
     assert [(p.line, "skipped" in p.message) for p in parsed.problems] == [(5, True)]
+
+
+@pytest.mark.parametrize("key", ["dialog_entry_id", "DIALOG_ENTRY_ID"])
+def test_yaml_dialog_mapping_keeps_an_explicit_entry_id(key):
+    text = f'---\nDIALOG:\n  speaker: "KIRO"\n  message: "hi"\n  {key}: 4242\n---\n'
+    (entry,) = parse_file(text, PATH).entries
+    assert entry.metadata == {"dialog_entry_id": "4242"}
+    assert keyed_entries([entry])[0][0] == 4242
+
+
+def test_rules_and_entry_titles_alone_make_no_section():
+    text = "## 2026-01-02 — Sync\n\n**Speaker:** A\nhello\n\n---\n\n## Notes\nfree text\n"
+    entries = parse_file(text, PATH).entries
+    assert [(e.format, e.line, e.title) for e in entries] == [
+        ("bold", 3, "2026-01-02 — Sync"),
+        ("section", 8, "Notes"),
+    ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from line_coverage import lines_not_owned_once
 
 from indexer.model import FORMATS
 from indexer.parse import decode_dialog_bytes, parse_file
-from indexer.parse_layout import find_front_matter, split_lines
+from indexer.parse_layout import split_lines
 
 PATH = "dialogs/fuzz.md"
 
@@ -48,11 +49,8 @@ def assert_sane(text: str) -> None:
     parsed = parse_file(text, PATH)
     lines = split_lines(text[1:] if text.startswith("\ufeff") else text)
     count = len(lines)
-    owners = [0] * (count + 1)
     previous = 0
     for entry in parsed.entries:
-        for number in range(entry.line, min(entry.end_line, count) + 1):
-            owners[number] += 1
         assert entry.format in FORMATS
         assert 1 <= entry.line <= entry.end_line <= count
         assert entry.line >= previous
@@ -63,10 +61,7 @@ def assert_sane(text: str) -> None:
     for problem in parsed.problems:
         assert 1 <= problem.line <= max(count, 1)
         assert problem.path == PATH
-    front_matter = find_front_matter(lines)
-    for number in range(front_matter[1] + 2 if front_matter else 1, count + 1):
-        if lines[number - 1].strip():
-            assert owners[number] == 1, f"line {number} is in {owners[number]} records"
+    assert lines_not_owned_once(text, parsed) == []
 
 
 @st.composite
