@@ -1,46 +1,38 @@
 """MeiliRepository: searches answered by Meilisearch, every other read by the store behind it.
 
-The same SearchQuery becomes one `POST /multi-search`: the page (q, filter, sort, page,
-highlight) plus, for each facet whose own filter is set, a count-only search without
-that filter (so siblings of a selected value keep their counts). Every filter value is
-quoted and escaped (indexer.push_meili.filter_value).
+searchsvc.meili_query turns the SearchQuery into Meilisearch searches. A search it
+cannot express (OR, a prefix before the last word, raw FTS5) goes to the store behind,
+whose answer says so in its `source`. A mood family needs the colours the index holds:
+they come from its `mood_rgb` facet, fetched at most every KNOWN_MOODS_SECONDS.
 
-A mood family (`mood=red`) stands for the colours of that family the index holds
-(its `mood_rgb` facet, fetched at most every KNOWN_MOODS_SECONDS), as in repo_sqlite.
-
-Meilisearch cannot express everything the database can: `OR`, a prefix (`word*`) on
-any word but the last, and `raw=1` FTS5 syntax. Such searches go to the store behind,
-whose answer says so in its `source`. When Meilisearch errs or times out, `search` raises
-StoreUnavailable, so FallbackRepository answers that request from SQLite (then files)
-and logs it.
+When Meilisearch errs or times out, `search_meili` raises StoreUnavailable and `search`
+answers that request from the store behind (FallbackRepository: SQLite, then files),
+logging it as one JSON line. For `retry_seconds` after a failure, searches go straight
+to the store behind instead of waiting for Meilisearch's timeout again; the next
+search after that tries Meilisearch again, and a success is logged as the recovery.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import re
+import logging
+import os
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from indexer.model import Entry
 from indexer.push_meili import (
-    MAX_TOTAL_HITS,
+    DEFAULT_INDEX,
     MAX_VALUES_PER_FACET,
     MeiliError,
     MeiliTimedOut,
-    filter_value,
-    in_filter,
+    open_client,
     search_index,
     server_status,
 )
-from searchsvc.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
-from searchsvc.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase
+from searchsvc.meili_query import SOURCE, Unexpressible, needs_known_moods, plan_search, search_page
 from searchsvc.repository import (
-    FACET_LIMIT,
-    FacetCount,
     Repository,
     SearchPage,
     SearchQuery,
@@ -48,277 +40,61 @@ from searchsvc.repository import (
     StoreUnavailable,
 )
 
-#: Our facet names and the document attributes Meilisearch counts for them.
-FACET_ATTRIBUTES = {
-    "speaker": "speaker",
-    "target": "targets",
-    "mood": "mood_rgb",
-    "file": "dialog_file",
-    "format": "format",
-}
-#: Attributes a snippet may come from, in order of preference (as repo_sqlite's).
-SNIPPET_ATTRIBUTES = ("message", "title", "body")
+log = logging.getLogger("searchsvc.meilisearch")
+
+#: Seconds searches skip Meilisearch after it failed.
+DEFAULT_RETRY_SECONDS = 5.0
+#: Seconds one search request to Meilisearch may take before SQLite answers instead.
+DEFAULT_SEARCH_TIMEOUT_S = 2.0
 #: Seconds the list of mood colours the index holds is reused (for mood families).
 KNOWN_MOODS_SECONDS = 30.0
-SNIPPET_WORDS = 24
-# Markers Meilisearch puts around matches; private-use characters that dialog text
-# does not contain. The snippet is HTML-escaped, then the markers become <mark>.
-_PRE = "\ue000\ue001"
-_POST = "\ue001\ue000"
-_MARKER_CHARS = re.compile("[\ue000\ue001]")
-_HEX = re.compile(r"[0-9A-F]{6}")
-_RETRIEVE = [
-    "dialog_entry_id",
-    "dialog_file",
-    "format",
-    "speaker",
-    "target",
-    "mood_rgb",
-    "mood_raw",
-    "timestamp_utc",
-    "message",
-    "title",
-    "body",
-    "system_version",
-    "line",
-    "end_line",
-    "metadata_json",
-]
-
-
-class Unexpressible(Exception):
-    """The query uses something Meilisearch cannot express; the store behind answers it."""
-
-
-@dataclass(frozen=True)
-class MeiliSearchPlan:
-    """The searches one SearchQuery becomes: the page first, then one per facet recount."""
-
-    searches: list[dict[str, Any]]
-    recounted: list[str]  # facet names counted by searches[1:], in order
-
-
-def meili_q(match: MatchQuery | None) -> str:
-    """The `q` for a match: words, "phrases", -exclusions; a prefix only on the last word.
-
-    Raises Unexpressible for OR, raw FTS5 syntax, or a prefix anywhere but at the end.
-    """
-    if match is None:
-        return ""
-    if match.raw is not None:
-        raise Unexpressible("raw FTS5 syntax")
-    included = _phrases_all(match.include) if match.include is not None else []
-    excluded = _phrases_any(match.exclude) if match.exclude is not None else []
-    if any(phrase.prefix for phrase in included[:-1]):
-        raise Unexpressible("a prefix (word*) before the last word")
-    parts = [_quoted(phrase) for phrase in included[:-1]]
-    prefix = False
-    if included:
-        last = included[-1]
-        prefix = last.prefix
-        # A phrase cannot end in a prefix in Meilisearch: its words go in unquoted.
-        parts.append(" ".join(last.tokens) if last.prefix else _quoted(last))
-    # Exclusions go first so that the last word stays the prefix word.
-    words = [f"-{_quoted(phrase)}" for phrase in excluded] + parts
-    q = " ".join(words)
-    # Meilisearch takes the last word as a prefix unless the query ends in a space.
-    return q if prefix else q + " "
-
-
-def _quoted(phrase: Phrase) -> str:
-    """One word as is, several as a "phrase" (tokens hold letters and digits only)."""
-    return phrase.tokens[0] if len(phrase.tokens) == 1 else '"' + " ".join(phrase.tokens) + '"'
-
-
-def _phrases_all(node: Node) -> list[Phrase]:
-    """The phrases of an AND of phrases; Unexpressible for anything else."""
-    if isinstance(node, Phrase):
-        return [node]
-    if isinstance(node, AllOf):
-        return [phrase for child in node.children for phrase in _phrases_all(child)]
-    if isinstance(node, AnyOf) and len(node.children) == 1:
-        return _phrases_all(node.children[0])
-    raise Unexpressible("OR")
-
-
-def _phrases_any(node: Node) -> list[Phrase]:
-    """The phrases of an exclusion (none of them may match); Unexpressible for OR inside."""
-    if isinstance(node, Phrase):
-        return [node]
-    if isinstance(node, AnyOf):
-        phrases = []
-        for child in node.children:
-            if not isinstance(child, Phrase):
-                raise Unexpressible("OR inside an exclusion")
-            phrases.append(child)
-        return phrases
-    raise Unexpressible("a nested exclusion")
-
-
-def meili_filter(filters: Filters, known_moods: list[str] | None = None) -> list[str]:
-    """Filter expressions (all must hold) for `filters`; values quoted and escaped.
-
-    A mood family stands for the `known_moods` (colours the index holds) of that
-    family, as in repo_sqlite; Unexpressible when families come without them.
-    """
-    expressions = []
-    if filters.speakers:
-        expressions.append(in_filter("speaker", filters.speakers))
-    if filters.targets:
-        variants = [v for target in filters.targets for v in target_variants(target)]
-        expressions.append(in_filter("targets", variants))
-    if filters.moods:
-        hexes = [mood for mood in filters.moods if _HEX.fullmatch(mood)]
-        families = {mood for mood in filters.moods if mood not in hexes}
-        if families:
-            if known_moods is None:
-                raise Unexpressible("a mood family without the list of known colours")
-            hexes += [mood for mood in known_moods if mood_family(mood) in families]
-        # No colour at all: a value no 6-hex colour equals, so nothing matches.
-        expressions.append(in_filter("mood_rgb", sorted(set(hexes)) or ["no colour"]))
-    if filters.files:
-        alternatives = []
-        for wanted in filters.files:
-            if not wanted.endswith("/"):
-                alternatives.append(f"dialog_file = {filter_value(wanted)}")
-            alternatives.append(f"dialog_folders = {filter_value(wanted.rstrip('/') + '/')}")
-        expressions.append("(" + " OR ".join(alternatives) + ")")
-    if filters.formats:
-        expressions.append(in_filter("format", filters.formats))
-    if filters.since is not None:
-        expressions.append(f"timestamp_utc >= {filter_value(filters.since)}")
-    if filters.until is not None:
-        expressions.append(f"timestamp_utc <= {filter_value(filters.until)}")
-    return expressions
-
-
-def needs_known_moods(filters: Filters) -> bool:
-    """Whether the filters name a mood family (which stands for the colours known)."""
-    return any(mood in MOOD_FAMILIES for mood in filters.moods)
-
-
-def plan_search(query: SearchQuery, known_moods: list[str] | None = None) -> MeiliSearchPlan:
-    """The Meilisearch searches for `query`; Unexpressible when it cannot be asked."""
-    q = meili_q(query.match)
-    recounted = [f for f in query.facets if query.filters.without(f) != query.filters]
-    counted_here = [f for f in query.facets if f not in recounted]
-    page: dict[str, Any] = {
-        "q": q,
-        "matchingStrategy": "all",
-        "filter": meili_filter(query.filters, known_moods),
-        "page": query.page,
-        "hitsPerPage": query.per_page,
-        "attributesToRetrieve": _RETRIEVE,
-        "attributesToCrop": list(SNIPPET_ATTRIBUTES),
-        "cropLength": SNIPPET_WORDS,
-        "cropMarker": "…",
-        "attributesToHighlight": list(SNIPPET_ATTRIBUTES),
-        "highlightPreTag": _PRE,
-        "highlightPostTag": _POST,
-    }
-    if query.sort in ("newest", "oldest"):
-        page["sort"] = ["timestamp_utc:" + ("desc" if query.sort == "newest" else "asc")]
-    if counted_here:
-        page["facets"] = [FACET_ATTRIBUTES[f] for f in counted_here]
-    searches = [page]
-    for facet in recounted:
-        searches.append(
-            {
-                "q": q,
-                "matchingStrategy": "all",
-                "filter": meili_filter(query.filters.without(facet), known_moods),
-                "limit": 0,
-                "facets": [FACET_ATTRIBUTES[facet]],
-            }
-        )
-    return MeiliSearchPlan(searches, recounted)
-
-
-def safe_snippet(formatted: str) -> str:
-    """Meilisearch's highlighted text as HTML: everything escaped, matches in <mark>."""
-    escaped = html.escape(formatted, quote=True)
-    marked = escaped.replace(_PRE, "<mark>").replace(_POST, "</mark>")
-    marked = _MARKER_CHARS.sub("", marked)
-    if marked.count("<mark>") != marked.count("</mark>"):
-        return _MARKER_CHARS.sub("", escaped)  # never hand out unbalanced tags
-    return marked
-
-
-def snippet_of(hit: dict[str, Any]) -> str:
-    """The first snippet attribute with a highlighted match, else the first non-empty one."""
-    formatted = hit.get("_formatted") or {}
-    texts = [formatted.get(name) for name in SNIPPET_ATTRIBUTES]
-    texts = [text for text in texts if isinstance(text, str) and text.strip()]
-    if not texts:
-        return ""
-    chosen = next((text for text in texts if _PRE in text), texts[0])
-    return safe_snippet(chosen)
-
-
-def stored_entry(hit: dict[str, Any]) -> StoredEntry:
-    """A search hit as the API's StoredEntry (fields from the document, not `_formatted`)."""
-    entry = Entry(
-        dialog_file=hit["dialog_file"],
-        format=hit["format"],
-        line=hit["line"],
-        end_line=hit["end_line"],
-        speaker=hit.get("speaker"),
-        target=hit.get("target"),
-        mood_rgb=hit.get("mood_rgb"),
-        mood_raw=hit.get("mood_raw"),
-        timestamp_utc=hit.get("timestamp_utc"),
-        message=hit.get("message"),
-        title=hit.get("title"),
-        body=hit.get("body") or "",
-        system_version=hit.get("system_version"),
-        metadata=json.loads(hit.get("metadata_json") or "{}"),
-    )
-    return StoredEntry(entry_id=int(hit["dialog_entry_id"]), entry=entry, snippet=snippet_of(hit))
-
-
-def facet_counts(distribution: dict[str, int]) -> tuple[FacetCount, ...]:
-    """The most frequent values first (then by value), at most FACET_LIMIT."""
-    ordered = sorted(distribution.items(), key=lambda item: (-item[1], item[0]))
-    return tuple(FacetCount(value, count) for value, count in ordered[:FACET_LIMIT])
-
-
-def search_page(
-    query: SearchQuery, plan: MeiliSearchPlan, answers: list[dict[str, Any]]
-) -> SearchPage:
-    """The SearchPage for the answers of a plan's searches."""
-    page = answers[0]
-    distributions: dict[str, dict[str, int]] = {}
-    for facet in query.facets:
-        if facet in plan.recounted:
-            answer = answers[1 + plan.recounted.index(facet)]
-        else:
-            answer = page
-        distribution = answer.get("facetDistribution") or {}
-        distributions[facet] = distribution.get(FACET_ATTRIBUTES[facet], {})
-    total = int(page.get("totalHits", 0))
-    return SearchPage(
-        hits=tuple(stored_entry(hit) for hit in page["hits"]),
-        total=total,
-        source=MeiliRepository.source,
-        facets={facet: facet_counts(counts) for facet, counts in distributions.items()},
-        total_exact=total < MAX_TOTAL_HITS,
-    )
 
 
 class MeiliRepository:
     """Search from Meilisearch; entries, stats, health and reloads from `behind`."""
 
-    source = "meilisearch"
+    source = SOURCE
 
-    def __init__(self, client: Any, index_uid: str, behind: Repository) -> None:
+    def __init__(
+        self,
+        client: Any,
+        index_uid: str,
+        behind: Repository,
+        *,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+    ) -> None:
         self.client = client
         self.index_uid = index_uid
         self.behind = behind
+        self.retry_seconds = retry_seconds
+        self.fallbacks = 0
+        self.last_error: str | None = None
+        self._failing_since: float | None = None
+        self._retry_at = 0.0
+        self._lock = threading.Lock()
         self._moods_lock = threading.Lock()
         self._known_moods: tuple[float, list[str] | None] = (-KNOWN_MOODS_SECONDS, None)
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """Hits, total and facets from Meilisearch; StoreUnavailable when it fails."""
+        """From Meilisearch; from the store behind when it fails (or failed moments ago)."""
+        with self._lock:
+            skipping = time.monotonic() < self._retry_at
+        if skipping:
+            return self.behind.search(query)
+        try:
+            page = self.search_meili(query)
+        except StoreUnavailable as error:
+            page = self.behind.search(query)
+            self._failed(error, page.source)
+            return page
+        self._succeeded()
+        return page
+
+    def search_meili(self, query: SearchQuery) -> SearchPage:
+        """Hits, total and facets from Meilisearch; StoreUnavailable when it fails.
+
+        A query Meilisearch cannot express is answered by the store behind.
+        """
         try:
             known = self._moods() if needs_known_moods(query.filters) else None
             try:
@@ -334,6 +110,32 @@ class MeiliRepository:
             raise StoreUnavailable(
                 f"Meilisearch answered in an unexpected shape: {error!r}", reason="error"
             ) from error
+
+    def _failed(self, error: StoreUnavailable, answered_by: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self.fallbacks += 1
+            self.last_error = str(error)
+            self._retry_at = now + self.retry_seconds
+            if self._failing_since is None:
+                self._failing_since = now
+        event = {
+            "event": "meilisearch_fallback",
+            "reason": error.reason,
+            "error": str(error),
+            "answered_by": answered_by,
+            "retry_in_seconds": self.retry_seconds,
+        }
+        log.warning(json.dumps(event))
+
+    def _succeeded(self) -> None:
+        with self._lock:
+            if self._failing_since is None:
+                return
+            seconds = round(time.monotonic() - self._failing_since, 3)
+            self._failing_since = None
+            self.last_error = None
+        log.warning(json.dumps({"event": "meilisearch_recovered", "seconds_failing": seconds}))
 
     def _moods(self) -> list[str] | None:
         """The mood colours the index holds (None when the facet list may be cut short)."""
@@ -357,13 +159,20 @@ class MeiliRepository:
         return self.behind.stats() if query is None else self.behind.stats(query)  # type: ignore[call-arg]
 
     def health(self) -> dict[str, Any]:
-        """The store behind's health, plus whether Meilisearch answers."""
+        """The store behind's health, plus whether Meilisearch answers searches."""
         report = dict(self.behind.health())
         meili: dict[str, Any] = {"url": self.client.config.url, "index": self.index_uid}
         try:
             meili["status"] = server_status(self.client)
         except MeiliError as error:
             meili.update(status="unreachable", error=str(error))
+        with self._lock:
+            meili.update(
+                failing=self._failing_since is not None,
+                last_error=self.last_error,
+                fallbacks=self.fallbacks,
+            )
+        report["search_backend"] = "meilisearch"
         report["meilisearch"] = meili
         return report
 
@@ -374,3 +183,40 @@ class MeiliRepository:
     def close(self) -> None:
         """Close the store behind."""
         self.behind.close()
+
+
+def meili_in_front(config: Mapping[str, Any], behind: Repository) -> Repository:
+    """`behind`, or a MeiliRepository in front of it when SEARCH_BACKEND is meilisearch.
+
+    Reads SEARCH_BACKEND, MEILI_URL, MEILI_API_KEY, MEILI_INDEX, MEILI_TIMEOUT_SECONDS
+    and MEILI_RETRY_SECONDS from `config`, then MEILI_URL, MEILI_API_KEY and MEILI_INDEX
+    from the environment. Raises ValueError for an unknown backend or a missing URL.
+    """
+    backend = str(config.get("SEARCH_BACKEND") or "sqlite").strip().lower()
+    if backend in ("sqlite", "database", "default"):
+        return behind
+    if backend != "meilisearch":
+        raise ValueError(
+            f"DIALOGSEARCH_SEARCH_BACKEND={backend!r} is not one of sqlite, meilisearch"
+        )
+
+    def setting(name: str, default: Any = None) -> Any:
+        value = config.get(name)
+        return value if value not in (None, "") else os.environ.get(name) or default
+
+    url = setting("MEILI_URL")
+    if not url:
+        raise ValueError(
+            "DIALOGSEARCH_SEARCH_BACKEND=meilisearch needs MEILI_URL (e.g. http://127.0.0.1:7700)"
+        )
+    client = open_client(
+        str(url),
+        setting("MEILI_API_KEY"),
+        timeout_s=float(setting("MEILI_TIMEOUT_SECONDS", DEFAULT_SEARCH_TIMEOUT_S)),
+    )
+    return MeiliRepository(
+        client,
+        str(setting("MEILI_INDEX", DEFAULT_INDEX)),
+        behind,
+        retry_seconds=float(setting("MEILI_RETRY_SECONDS", DEFAULT_RETRY_SECONDS)),
+    )

@@ -218,3 +218,175 @@ PUSH_SCENARIOS: list[Callable[[Pipeline], None]] = [
 def scenario_ids(scenarios: list[Callable[..., None]]) -> list[Any]:
     """pytest params named after the scenario functions."""
     return [pytest.param(scenario, id=scenario.__name__) for scenario in scenarios]
+
+
+# --- search scenarios: MeiliRepository in front of SqliteRepository ----------------------
+
+
+def repositories(pipeline: Pipeline, url: str | None = None) -> tuple[Any, Any]:
+    """(MeiliRepository, the SqliteRepository behind it) for the pipeline's index."""
+    from searchsvc.repo_meili import MeiliRepository
+    from searchsvc.repo_sqlite import SqliteRepository
+
+    sqlite_repo = SqliteRepository(pipeline.db_path)
+    client = (
+        pipeline.client if url is None else open_client(url, pipeline.target.api_key, timeout_s=2)
+    )
+    return MeiliRepository(client, pipeline.target.index_uid, sqlite_repo), sqlite_repo
+
+
+def search_query(text: str = "", **options: Any) -> Any:
+    """A SearchQuery as the API builds it: `q` parsed, its operators merged into filters."""
+    from searchsvc.filters import Filters
+    from searchsvc.fts_query import parse_user_query
+    from searchsvc.repository import SearchQuery
+
+    match, from_q = parse_user_query(text)
+    filters = options.pop("filters", Filters()).merged(from_q)
+    return SearchQuery(match=match, text=text, filters=filters, **options)
+
+
+# Queries whose matches are the same for Meilisearch and SQLite (no typos, no OR).
+SAME_MATCHES = [
+    "",
+    "beta",
+    "gamma notes",
+    "rollback",
+    '"alpha build"',
+    "speaks -neighbour",
+    "deploy",
+    "speaker:KIRO",
+    "entry file:team/",
+    "mood:FF0000 speaks",
+    "mood:red",
+    "target:@KIRO",
+]
+
+
+def same_matches_as_sqlite(pipeline: Pipeline) -> None:
+    assert pipeline.push().ok
+    meili_repo, sqlite_repo = repositories(pipeline)
+    try:
+        for text in SAME_MATCHES:
+            query = search_query(text, per_page=100)
+            from_meili, from_sqlite = meili_repo.search(query), sqlite_repo.search(query)
+            assert from_meili.source == "meilisearch", text
+            assert {h.entry_id for h in from_meili.hits} == {
+                h.entry_id for h in from_sqlite.hits
+            }, text
+            assert from_meili.total == from_sqlite.total, text
+            assert [h.to_dict() | {"snippet": ""} for h in sorted_hits(from_meili)] == [
+                h.to_dict() | {"snippet": ""} for h in sorted_hits(from_sqlite)
+            ], text
+    finally:
+        meili_repo.close()
+
+
+def sorted_hits(page: Any) -> list[Any]:
+    return sorted(page.hits, key=lambda hit: hit.entry_id)
+
+
+def snippets_are_marked_and_escaped(pipeline: Pipeline) -> None:
+    assert pipeline.push().ok
+    meili_repo, _ = repositories(pipeline)
+    try:
+        (hit,) = meili_repo.search(search_query("rollback")).hits
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hit.snippet
+        assert "<script>" not in hit.snippet
+        assert "<mark>rollback</mark>" in hit.snippet.lower()
+        deploy = meili_repo.search(search_query("deploy")).hits
+        assert deploy and all("<mark>deploy" in h.snippet.lower() for h in deploy)
+    finally:
+        meili_repo.close()
+
+
+def escaped_speaker_filters(pipeline: Pipeline) -> None:
+    from searchsvc.filters import Filters
+
+    assert pipeline.push().ok
+    meili_repo, _ = repositories(pipeline)
+    try:
+        for speaker in (TRICKY_SPEAKER, TRICKY_NEIGHBOUR):
+            page = meili_repo.search(search_query(filters=Filters(speakers=(speaker,))))
+            assert [hit.entry.speaker for hit in page.hits] == [speaker]
+    finally:
+        meili_repo.close()
+
+
+def facets_keep_siblings_of_a_selected_value(pipeline: Pipeline) -> None:
+    from searchsvc.filters import Filters
+
+    assert pipeline.push().ok
+    meili_repo, sqlite_repo = repositories(pipeline)
+    try:
+        query = search_query(
+            filters=Filters(speakers=("KIRO",)), facets=("speaker", "file", "target", "mood")
+        )
+        from_meili, from_sqlite = meili_repo.search(query), sqlite_repo.search(query)
+        speakers = {facet.value: facet.count for facet in from_meili.facets["speaker"]}
+        assert speakers["KIRO"] == 2 and speakers["LILITH"] == 1
+        assert {f.value: f.count for f in from_meili.facets["file"]} == {"alpha.md": 2}
+        for name in query.facets:
+            assert from_meili.facets[name] == from_sqlite.facets[name], name
+    finally:
+        meili_repo.close()
+
+
+def paging_and_sort(pipeline: Pipeline) -> None:
+    assert pipeline.push().ok
+    meili_repo, sqlite_repo = repositories(pipeline)
+    try:
+        for sort in ("newest", "oldest"):
+            pages = [
+                meili_repo.search(search_query("speaks", sort=sort, page=page, per_page=1))
+                for page in (1, 2, 3)
+            ]
+            assert [page.total for page in pages] == [2, 2, 2]
+            assert [len(page.hits) for page in pages] == [1, 1, 0]
+            ordered = [page.hits[0].entry_id for page in pages[:2]]
+            expected = sqlite_repo.search(search_query("speaks", sort=sort, per_page=10))
+            assert ordered == [hit.entry_id for hit in expected.hits]
+    finally:
+        meili_repo.close()
+
+
+def unexpressible_queries_go_behind(pipeline: Pipeline) -> None:
+    assert pipeline.push().ok
+    meili_repo, _ = repositories(pipeline)
+    try:
+        page = meili_repo.search(search_query("beta OR gamma"))
+        assert page.source == "database"
+        assert page.total == 2
+    finally:
+        meili_repo.close()
+
+
+def down_during_search(pipeline: Pipeline) -> None:
+    from searchsvc.repository import StoreUnavailable
+
+    assert pipeline.push().ok
+    meili_repo, sqlite_repo = repositories(pipeline, url=closed_port_url())
+    try:
+        query = search_query("beta")
+        with pytest.raises(StoreUnavailable) as raised:
+            meili_repo.search_meili(query)
+        assert "unreachable" in str(raised.value)
+        page = meili_repo.search(query)
+        assert page.source == "database"
+        assert page.total == sqlite_repo.search(query).total == 1
+        assert meili_repo.fallbacks == 1
+        meili = meili_repo.health()["meilisearch"]
+        assert (meili["status"], meili["failing"]) == ("unreachable", True)
+    finally:
+        meili_repo.close()
+
+
+SEARCH_SCENARIOS: list[Callable[[Pipeline], None]] = [
+    same_matches_as_sqlite,
+    snippets_are_marked_and_escaped,
+    escaped_speaker_filters,
+    facets_keep_siblings_of_a_selected_value,
+    paging_and_sort,
+    unexpressible_queries_go_behind,
+    down_during_search,
+]

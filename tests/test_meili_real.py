@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from meili_scenarios import PUSH_SCENARIOS, MeiliTarget, Pipeline, scenario_ids
+from meili_scenarios import (
+    PUSH_SCENARIOS,
+    SEARCH_SCENARIOS,
+    MeiliTarget,
+    Pipeline,
+    scenario_ids,
+)
 
 from indexer.push_meili import open_client
 
@@ -41,8 +47,8 @@ def target() -> Iterator[MeiliTarget]:
     )
 
 
-@pytest.mark.parametrize("scenario", scenario_ids(PUSH_SCENARIOS))
-def test_push_scenario(scenario, target: MeiliTarget, tmp_path: Path) -> None:
+@pytest.mark.parametrize("scenario", scenario_ids(PUSH_SCENARIOS + SEARCH_SCENARIOS))
+def test_scenario(scenario, target: MeiliTarget, tmp_path: Path) -> None:
     pipeline = Pipeline(target, tmp_path)
     try:
         scenario(pipeline)

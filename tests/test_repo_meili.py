@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from meili_scenarios import SEARCH_SCENARIOS, MeiliTarget, Pipeline, scenario_ids
+from meili_standin import MeiliStandIn
 from meili_standin_filter import compile_filter
 
 from searchsvc.filters import Filters
 from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_meili import (
+from searchsvc.meili_query import (
     Unexpressible,
     meili_filter,
     meili_q,
@@ -142,3 +147,21 @@ def test_a_mood_family_stands_for_the_known_colours_of_that_family() -> None:
         'mood_rgb IN ["00CC66", "EE1100", "FF0000"]'
     ]
     assert meili_filter(Filters(moods=("purple",)), known) == ['mood_rgb IN ["no colour"]']
+
+
+# --- the scenarios tests/test_meili_real.py runs against a real server ---------------------
+
+
+@pytest.fixture
+def meili() -> Iterator[MeiliStandIn]:
+    with MeiliStandIn() as server:
+        yield server
+
+
+@pytest.mark.parametrize("scenario", scenario_ids(SEARCH_SCENARIOS))
+def test_search_scenario_on_the_standin(scenario, meili: MeiliStandIn, tmp_path: Path) -> None:
+    pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)
+    try:
+        scenario(pipeline)
+    finally:
+        pipeline.close()
