@@ -28,14 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import meilisearch
-from meilisearch.errors import (
-    MeilisearchApiError,
-    MeilisearchCommunicationError,
-    MeilisearchError,
-    MeilisearchTimeoutError,
-)
-
 from indexer import meili_sync
 from indexer.load_sqlite import connect
 from indexer.meili_sync import IndexedEntry
@@ -43,6 +35,9 @@ from indexer.reindex import reindex_lock
 
 if TYPE_CHECKING:
     import sqlite3
+
+    import meilisearch
+    from meilisearch.errors import MeilisearchError
 
 DEFAULT_INDEX = "dialog_entries"
 PRIMARY_KEY = "id"
@@ -134,6 +129,8 @@ def open_client(
     url: str, api_key: str | None = None, *, timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
 ) -> meilisearch.Client:
     """A client for `url` whose every request gives up after `timeout_s` seconds."""
+    import meilisearch  # here, not at the top: the CLI and the app start faster without it
+
     # The client's timeout is handed to `requests`, which accepts a float.
     return meilisearch.Client(url.rstrip("/"), api_key or None, timeout=timeout_s)  # type: ignore[arg-type]
 
@@ -221,6 +218,12 @@ def document_batches(
 
 def _translate(error: MeilisearchError) -> MeiliError:
     """Our exception for one of the client's."""
+    from meilisearch.errors import (
+        MeilisearchApiError,
+        MeilisearchCommunicationError,
+        MeilisearchTimeoutError,
+    )
+
     if isinstance(error, MeilisearchApiError):
         if error.status_code >= 500:
             return MeiliUnavailable(f"Meilisearch answered {error.status_code}: {error.message}")
@@ -238,6 +241,8 @@ def _translate(error: MeilisearchError) -> MeiliError:
 
 def _call(action: Callable[[], Any]) -> Any:
     """Run one client call, turning the client's exceptions into ours."""
+    from meilisearch.errors import MeilisearchError
+
     try:
         return action()
     except MeilisearchError as error:

@@ -43,6 +43,12 @@ DEFAULTS: dict[str, Any] = {
     # Longest accepted `q`, in characters.
     "MAX_QUERY_CHARS": 1000,
     "JSON_SORT_KEYS": False,
+    # Search backend: "sqlite" (database, file fallback) or "meilisearch" in front of it,
+    # with MEILI_URL, MEILI_API_KEY, MEILI_INDEX (also read without the prefix) and
+    # MEILI_TIMEOUT_SECONDS / MEILI_RETRY_SECONDS (see docs/meilisearch.md).
+    "SEARCH_BACKEND": "sqlite",
+    "MEILI_TIMEOUT_SECONDS": 2.0,
+    "MEILI_RETRY_SECONDS": 5.0,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
@@ -142,6 +148,11 @@ def create_app(
     app.json.sort_keys = bool(app.config["JSON_SORT_KEYS"])  # type: ignore[attr-defined]
     if repository is None:
         repository = build_repository(app.config)
+        if str(app.config["SEARCH_BACKEND"]).strip().lower() != "sqlite":
+            # Meilisearch in front of the database (docs/meilisearch.md); imported only here.
+            from searchsvc.repo_meili import meili_in_front
+
+            repository = meili_in_front(app.config, repository)
     app.extensions["dialogsearch"] = repository
     errors.init_app(app)
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
 from meili_scenarios import SEARCH_SCENARIOS, MeiliTarget, Pipeline, scenario_ids
 from meili_standin import MeiliStandIn
 from meili_standin_filter import compile_filter
 
+from searchsvc.app import create_app
 from searchsvc.filters import Filters
 from searchsvc.fts_query import parse_user_query
 from searchsvc.meili_query import (
@@ -21,6 +27,7 @@ from searchsvc.meili_query import (
     plan_search,
     safe_snippet,
 )
+from searchsvc.repo_meili import MeiliRepository, meili_in_front
 from searchsvc.repository import SearchQuery
 
 PRE, POST = "\ue000\ue001", "\ue001\ue000"
@@ -165,3 +172,121 @@ def test_search_scenario_on_the_standin(scenario, meili: MeiliStandIn, tmp_path:
         scenario(pipeline)
     finally:
         pipeline.close()
+
+
+# --- DIALOGSEARCH_SEARCH_BACKEND=meilisearch in the app ------------------------------------
+
+
+def app_for(pipeline: Pipeline, meili: MeiliStandIn, **config: Any) -> Flask:
+    return create_app(
+        {
+            "TESTING": True,
+            "ROOT": str(pipeline.root),
+            "DB": str(pipeline.db_path),
+            "SEARCH_BACKEND": "meilisearch",
+            "MEILI_URL": meili.url,
+            "MEILI_API_KEY": meili.api_key,
+            "MEILI_INDEX": pipeline.target.index_uid,
+            **config,
+        }
+    )
+
+
+def fallback_events(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
+    records = [r for r in caplog.records if r.name == "searchsvc.meilisearch"]
+    return [e for e in (json.loads(r.getMessage()) for r in records) if e["event"] == event]
+
+
+def test_the_app_asks_meilisearch_first_and_sqlite_when_it_is_down(
+    meili: MeiliStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)
+    assert pipeline.push().ok
+    app = app_for(pipeline, meili, MEILI_RETRY_SECONDS=0)
+    client = app.test_client()
+    try:
+        answer = client.get("/api/dialog/search?q=beta&facets=speaker").get_json()
+        assert answer["source"] == "meilisearch"
+        assert [hit["message"] for hit in answer["hits"]] == ["beta review"]
+        assert answer["facets"]["speaker"] == [{"value": "LILITH", "count": 1}]
+        health = client.get("/api/dialog/health").get_json()
+        assert health["search_backend"] == "meilisearch"
+        assert health["meilisearch"]["status"] == "available"
+
+        meili.down()
+        with caplog.at_level(logging.WARNING, logger="searchsvc.meilisearch"):
+            down = client.get("/api/dialog/search?q=beta&facets=speaker").get_json()
+        assert down["source"] == "database"
+        assert [hit["dialog_entry_id"] for hit in down["hits"]] == [
+            hit["dialog_entry_id"] for hit in answer["hits"]
+        ]
+        assert down["facets"] == answer["facets"]
+        (event,) = fallback_events(caplog, "meilisearch_fallback")
+        assert event["answered_by"] == "database" and "unreachable" in event["error"]
+        health = client.get("/api/dialog/health").get_json()
+        assert health["mode"] == "database"
+        assert health["meilisearch"]["status"] == "unreachable"
+        assert health["meilisearch"]["failing"] is True
+
+        meili.up()
+        with caplog.at_level(logging.WARNING, logger="searchsvc.meilisearch"):
+            again = client.get("/api/dialog/search?q=beta").get_json()
+        assert again["source"] == "meilisearch"
+        assert fallback_events(caplog, "meilisearch_recovered")
+    finally:
+        app.extensions["dialogsearch"].close()
+        pipeline.close()
+
+
+def test_after_a_failure_searches_skip_meilisearch_for_a_while(
+    meili: MeiliStandIn, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)
+    assert pipeline.push().ok
+    app = app_for(pipeline, meili, MEILI_TIMEOUT_SECONDS=0.3, MEILI_RETRY_SECONDS=600)
+    client = app.test_client()
+    try:
+        meili.stall()
+        started = time.monotonic()
+        first = client.get("/api/dialog/search?q=gamma").get_json()
+        second = client.get("/api/dialog/search?q=gamma").get_json()
+        assert (first["source"], second["source"]) == ("database", "database")
+        assert first["total"] == second["total"] == 1
+        # One timeout in all: the second search did not wait for Meilisearch again.
+        assert time.monotonic() - started < 5
+        repository = app.extensions["dialogsearch"]
+        assert repository.fallbacks == 1
+        assert "timed out" in (repository.last_error or "")
+    finally:
+        app.extensions["dialogsearch"].close()
+        pipeline.close()
+
+
+def test_the_default_backend_leaves_meilisearch_out(tmp_path: Path) -> None:
+    from meili_scenarios import make_tree
+
+    root = make_tree(tmp_path / "dialogs")
+    app = create_app({"TESTING": True, "ROOT": str(root), "DB": str(tmp_path / "x.db")})
+    try:
+        assert not isinstance(app.extensions["dialogsearch"], MeiliRepository)
+    finally:
+        app.extensions["dialogsearch"].close()
+
+
+def test_a_bad_backend_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEILI_URL", raising=False)
+    with pytest.raises(ValueError, match="not one of sqlite, meilisearch"):
+        meili_in_front({"SEARCH_BACKEND": "elastic"}, behind=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs MEILI_URL"):
+        meili_in_front({"SEARCH_BACKEND": "meilisearch"}, behind=None)  # type: ignore[arg-type]
+
+
+def test_meilisearch_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEILI_URL", "http://127.0.0.1:7700/")
+    monkeypatch.setenv("MEILI_API_KEY", "env-key")
+    monkeypatch.setenv("MEILI_INDEX", "other_index")
+    repository = meili_in_front({"SEARCH_BACKEND": "Meilisearch"}, behind=None)  # type: ignore[arg-type]
+    assert isinstance(repository, MeiliRepository)
+    assert repository.client.config.url == "http://127.0.0.1:7700"
+    assert repository.client.config.api_key == "env-key"
+    assert repository.index_uid == "other_index"
