@@ -289,6 +289,9 @@ _RAW_TOKEN = re.compile(
 )
 
 
+_KEYWORDS = ("OR", "AND", "NOT")
+
+
 def parse_raw(text: str) -> MatchQuery:
     """Read an FTS5 expression like FTS5 does, closely enough to search the files.
 
@@ -421,7 +424,7 @@ class _RawParser:
 
     def _phrase(self) -> Phrase:
         token = self._peek()
-        if token is None or token[0] not in ("word", "string"):
+        if token is None or token[0] not in ("word", "string") or token[1] in _KEYWORDS:
             raise self._fail()
         self.position += 1
         text = token[1][1:-1].replace('""', '"') if token[0] == "string" else token[1]

@@ -233,6 +233,8 @@ class FileRepository:
 
     def _phrase_docs(self, index: FileIndex, phrase: Phrase) -> set[int]:
         tokens = phrase.tokens
+        if not tokens:
+            return set()
         sets = [
             self._token_docs(index, token, phrase.prefix and i == len(tokens) - 1)
             for i, token in enumerate(tokens)

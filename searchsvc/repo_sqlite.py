@@ -451,7 +451,9 @@ class SqliteRepository:
         if has_filters or query.facets or query.sort != "relevance":
             found = self._with_attrs(conn, generation, expression, found)
         passing = self._passing(found, check, has_filters)
-        while has_filters and not found.complete and len(passing) < needed:
+        # Read more matches until the page is full (relevance) or the estimate has hits.
+        extend = query.sort == "relevance" or has_filters
+        while extend and not found.complete and len(passing) < needed:
             found = self._matches(conn, generation, expression, len(found.rows) * 4)
             found = self._with_attrs(conn, generation, expression, found)
             passing = self._passing(found, check, has_filters)

@@ -1,0 +1,199 @@
+"""Both repositories answer the same searches the same way (ids, totals, filters, facets)."""
+
+# Fixtures come from fixtures_api (imported by name until tests/conftest.py registers it).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures_api import XSS, db_path, dialogs_dir, make_repository, repository  # noqa: F401
+
+from searchsvc.filters import Filters
+from searchsvc.fts_query import MatchQuery, parse_user_query
+from searchsvc.repository import Repository, SearchPage, SearchQuery
+
+
+def run(repo: Repository, text: str = "", **options: Any) -> SearchPage:
+    """Search as the API would: q parsed, its operators merged into the filters."""
+    match, operators = parse_user_query(text) if text else (None, Filters())
+    filters = options.pop("filters", Filters()).merged(operators)
+    sort = options.pop("sort", "relevance" if match and match.include else "newest")
+    query = SearchQuery(match=match, text=text, filters=filters, sort=sort, **options)
+    return repo.search(query)
+
+
+def speakers(page: SearchPage) -> list[str | None]:
+    return [hit.entry.speaker for hit in page.hits]
+
+
+def messages(page: SearchPage) -> set[str]:
+    return {hit.entry.message or hit.entry.title or "" for hit in page.hits}
+
+
+def test_a_word_finds_its_entries_and_reports_the_source(repository: Repository) -> None:
+    page = run(repository, "migration ")
+    assert page.total == 3
+    assert page.source == repository.source
+    assert {hit.entry.speaker for hit in page.hits} == {"KIRO", "LILITH", "CAPTAIN WOLFIE"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('"search index"', {"KIRO", "CASCADE"}),
+        ("search -index", {"KIRO", "ROSE"}),
+        ("zebrafish OR rocket", {None, "CAPTAIN WOLFIE"}),
+        ("migr", {"KIRO", "LILITH", "CAPTAIN WOLFIE"}),
+        ("cafe", {"LILITH"}),
+        ("CAFÉ", {"LILITH"}),
+        ("skeleton speaker:KIRO", {"KIRO"}),
+    ],
+)
+def test_query_syntax(repository: Repository, text: str, expected: set[str | None]) -> None:
+    assert set(speakers(run(repository, text, per_page=50))) == expected
+
+
+def test_the_last_word_is_a_prefix_only_while_typing(repository: Repository) -> None:
+    assert run(repository, "migr").total == 3
+    assert run(repository, "migr ").total == 0
+
+
+def test_exclusion_alone_lists_everything_else(repository: Repository) -> None:
+    everything = run(repository, per_page=100).total
+    assert run(repository, "-migration", per_page=100).total == everything - 3
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (Filters(speakers=("KIRO",)), 3),
+        (Filters(speakers=("KIRO", "ROSE")), 4),
+        (Filters(targets=("@KIRO",)), 2),
+        (Filters(targets=("KIRO",)), 2),
+        (Filters(targets=("everyone",)), 4),
+        (Filters(moods=("FF0000",)), 1),
+        (Filters(moods=("red",)), 2),
+        (Filters(moods=("blue",)), 2),
+        (Filters(moods=("grey",)), 1),
+        (Filters(files=("ops/",)), 7),
+        (Filters(files=("ops",)), 7),
+        (Filters(files=("ops/deploy_log.md",)), 4),
+        (Filters(files=("opsnotes.md",)), 2),
+        (Filters(formats=("bold",)), 6),
+        (Filters(formats=("inline", "begin_end")), 2),
+        (Filters(since=20260115000000), 4),
+        (Filters(until=20260110235959), 2),
+        (Filters(since=20260113000000, until=20260114235959), 2),
+        (Filters(speakers=("KIRO",), formats=("bold",)), 1),
+        (Filters(speakers=("NOBODY",)), 0),
+    ],
+)
+def test_filters(repository: Repository, filters: Filters, expected: int) -> None:
+    assert run(repository, filters=filters, per_page=100).total == expected
+
+
+def test_operators_in_the_text_become_filters(repository: Repository) -> None:
+    page = run(repository, "index mood:blue since:2026-01-15")
+    assert speakers(page) == ["CASCADE"]
+    assert run(repository, "format:begin_end").total == 1
+    assert run(repository, "file:ops/archive/ search").total == 1
+    assert run(repository, 'speaker:"CAPTAIN WOLFIE"').total == 1
+
+
+def test_newest_and_oldest_put_undated_records_last(repository: Repository) -> None:
+    newest = run(repository, per_page=100, sort="newest").hits
+    oldest = run(repository, per_page=100, sort="oldest").hits
+    stamps = [hit.entry.timestamp_utc for hit in newest]
+    dated = [stamp for stamp in stamps if stamp is not None]
+    assert dated == sorted(dated, reverse=True)
+    assert stamps[len(dated) :] == [None] * (len(stamps) - len(dated))
+    old_stamps = [hit.entry.timestamp_utc for hit in oldest]
+    assert [s for s in old_stamps if s is not None] == sorted(dated)
+    assert old_stamps[-1] is None
+
+
+def test_pages_cover_every_hit_once(repository: Repository) -> None:
+    total = run(repository, per_page=100).total
+    seen: list[int] = []
+    for page_number in range(1, total // 3 + 2):
+        seen += [hit.entry_id for hit in run(repository, page=page_number, per_page=3).hits]
+    assert len(seen) == total == len(set(seen))
+    oldest: list[int] = []
+    for page_number in range(1, total // 4 + 2):
+        page = run(repository, page=page_number, per_page=4, sort="oldest")
+        oldest += [hit.entry_id for hit in page.hits]
+    assert oldest == [hit.entry_id for hit in run(repository, per_page=100, sort="oldest").hits]
+
+
+def test_a_facet_ignores_its_own_filter(repository: Repository) -> None:
+    facets = ("speaker", "target", "mood", "file", "format")
+    page = run(repository, filters=Filters(speakers=("KIRO",)), facets=facets)
+    speaker_counts = {c.value: c.count for c in page.facets["speaker"]}
+    assert speaker_counts["KIRO"] == 3 and speaker_counts["LILITH"] == 1
+    assert {c.value: c.count for c in page.facets["format"]} == {
+        "header": 1,
+        "bold": 1,
+        "begin_end": 1,
+    }
+    assert {c.value: c.count for c in page.facets["target"]} == {"@everyone": 2, "@LILITH": 1}
+    assert {c.value for c in page.facets["file"]} == {"team_dialog.md", "ops/deploy_log.md"}
+    assert page.facets_exact and page.total_exact
+
+
+def test_snippets_escape_stored_html_and_mark_matches(repository: Repository) -> None:
+    hit = run(repository, "payload").hits[0]
+    assert hit.snippet is not None
+    assert "<script>" not in hit.snippet
+    assert "&lt;script&gt;" in hit.snippet
+    assert "<mark>payload</mark>" in hit.snippet
+    assert hit.entry.message is not None and XSS in hit.entry.message
+
+
+def test_get_entry_gives_the_entry_and_its_neighbours(repository: Repository) -> None:
+    hit = run(repository, "ids question").hits[0]
+    stored = repository.get_entry(hit.entry_id)
+    assert stored is not None and stored.entry.speaker == "LILITH"
+    assert stored.before is not None and stored.after is not None
+    before = repository.get_entry(stored.before)
+    after = repository.get_entry(stored.after)
+    assert before is not None and before.entry.line < stored.entry.line
+    assert after is not None and after.entry.line > stored.entry.line
+    assert before.after == stored.entry_id
+    assert repository.get_entry(1) is None
+    assert repository.get_entry(2**70) is None
+
+
+def test_stats_count_everything(repository: Repository) -> None:
+    stats = repository.stats()
+    assert stats["totals"]["dialog_entries"] == 9
+    assert stats["totals"]["files"] == 4
+    assert {"value": "KIRO", "count": 3} in stats["speakers"]
+    assert {"speaker": "KIRO", "target": "@everyone", "count": 2} in stats["pairs"]
+    assert {"value": "2026-01-16", "count": 1} in stats["days"]
+    assert {"value": "red", "count": 2} in stats["mood_families"]
+    assert stats["mode"] == repository.source
+    narrowed = repository.stats(SearchQuery(filters=Filters(speakers=("KIRO",))))
+    assert narrowed["totals"]["entries"] == 3
+
+
+def test_raw_fts5_syntax(repository: Repository) -> None:
+    page = repository.search(SearchQuery(match=MatchQuery(raw="search AND (index OR notes)")))
+    assert {hit.entry.speaker for hit in page.hits} == {"KIRO", "CASCADE", "ROSE"}
+
+
+def test_both_repositories_give_the_same_ids(dialogs_dir: Path, db_path: Path) -> None:
+    sqlite = make_repository("sqlite", dialogs_dir, db_path)
+    files = make_repository("files", dialogs_dir, db_path)
+    try:
+        for text in ("", "search", "migration crew", "-search"):
+            ids = [
+                {hit.entry_id for hit in run(repo, text, per_page=100).hits}
+                for repo in (sqlite, files)
+            ]
+            assert ids[0] == ids[1], text
+    finally:
+        sqlite.close()
+        files.close()
