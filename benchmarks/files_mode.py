@@ -1,9 +1,10 @@
 """Files mode (the fallback): time to build the in-memory index, and search latency.
 
 The build is timed in a child process (benchmarks.files_build) on the
-generated corpus. Latency is measured over HTTP against our server started
-with a dialogs root and no database, so every answer comes from the files,
-on the shared corpus (the target's) and on the generated one.
+generated corpus. Latency is measured over HTTP against `dialogsearch serve`
+whose database is missing (--no-reindex, rebuild off, probes rare), so every
+answer comes from the files, on the shared corpus (the target's) and on the
+generated one.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def _build(root: Path, entries: int, timeout: float) -> dict[str, object]:
         return {"status": f"build failed: {tail}"}
     built = json.loads(measured.stdout)
     return {
+        "generated_entries": entries,
         "entries": built["entries"],
         "seconds": built["seconds"],
         "seconds_per_100k": round(built["seconds"] * 100_000 / entries, 3),
@@ -88,7 +90,11 @@ def _latency(
     name: str,
 ) -> dict[str, object]:
     """The whole mix at concurrency 1 against a files-only server on `root`."""
-    with our_server(root, None, log_dir, name=name) as server:
+    absent_db = log_dir / f"{name}-absent" / "dialogs.db"
+    absent_db.unlink(missing_ok=True)
+    files_only = {"DIALOGSEARCH_REBUILD": "false", "DIALOGSEARCH_PROBE_SECONDS": "3600"}
+    server = our_server(root, absent_db, log_dir, name=name, no_reindex=True, extra_env=files_only)
+    with server:
         try:
             started = server.start(timeout, ready=health_says("files"))
         except RuntimeError as error:

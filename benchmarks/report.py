@@ -255,8 +255,10 @@ def _files_mode_rows(results: dict) -> list[Row]:
             Row(
                 f"Files mode: build in-memory index, s ({_num(build.get('entries'), 0)} entries)",
                 f"{_num(build.get('seconds'), 2)} ({_num(per_100k, 2)} per 100k)",
-                target="≤ 10 s per 100k",
-                met=_check(per_100k, 10.0, at_most=True),
+                target="≤ 10 s per 100k (judged from 100k entries)",
+                met=_check(per_100k, 10.0, at_most=True)
+                if (build.get("generated_entries") or 0) >= 100_000
+                else None,
             )
         )
     for key, label in (("shared", "shared corpus"), ("generated", "generated corpus")):

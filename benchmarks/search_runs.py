@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,49 +57,25 @@ def health_says(mode: str) -> Callable[[int, bytes], bool]:
     return ready
 
 
-def serve_available() -> bool:
-    """Whether this checkout has the `dialogsearch serve` command yet."""
-    completed = subprocess.run(
-        [*dialogsearch_command(), "serve", "--help"], capture_output=True, timeout=120
-    )
-    return completed.returncode == 0
-
-
 def our_server(
-    root: Path | None,
-    db_path: Path | None,
+    root: Path,
+    db_path: Path,
     log_dir: Path,
     *,
     name: str = "serve",
+    no_reindex: bool = False,
     extra_env: dict[str, str] | None = None,
 ) -> Server:
-    """`dialogsearch serve` on a free loopback port (not started yet).
-
-    Without the serve command (before it lands) the app factory runs under
-    waitress-serve instead, configured through DIALOGSEARCH_ROOT/DB; the
-    server's label says which one ran.
-    """
+    """`dialogsearch serve` on a free loopback port (not started yet)."""
     port = free_port()
     env = dict(os.environ)
     env["DIALOGSEARCH_API_TOKEN"] = secrets.token_hex(16)
     env.update(extra_env or {})
+    command = [*dialogsearch_command(), "serve", "--root", str(root), "--db", str(db_path)]
+    command += ["--host", LOOPBACK, "--port", str(port)]
+    command += ["--no-reindex"] if no_reindex else []
     log_path = log_dir / f"{name}.log"
-    if serve_available():
-        command = [*dialogsearch_command(), "serve"]
-        command += ["--root", str(root)] if root is not None else []
-        command += ["--db", str(db_path)] if db_path is not None else []
-        command += ["--host", LOOPBACK, "--port", str(port)]
-        return Server("dialogsearch serve", command, port, HEALTH, log_path=log_path, env=env)
-    env.pop("DIALOGSEARCH_ROOT", None)
-    env.pop("DIALOGSEARCH_DB", None)
-    if root is not None:
-        env["DIALOGSEARCH_ROOT"] = str(root)
-    if db_path is not None:
-        env["DIALOGSEARCH_DB"] = str(db_path)
-    command = [str(Path(sys.executable).with_name("waitress-serve"))]
-    command += ["--host", LOOPBACK, "--port", str(port), "--call", "searchsvc.app:create_app"]
-    label = "waitress-serve searchsvc.app:create_app (no `dialogsearch serve` yet)"
-    return Server(label, command, port, HEALTH, log_path=log_path, env=env)
+    return Server("dialogsearch serve", command, port, HEALTH, log_path=log_path, env=env)
 
 
 def datasette_server(db_path: Path, log_dir: Path) -> Server | None:
