@@ -236,30 +236,33 @@ def wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.05) ->
 class LiveServer:
     """A `dialogsearch serve` subprocess on a free loopback port."""
 
-    def __init__(self, root: Path, db: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        db: Path,
+        env: dict[str, str] | None = None,
+        *,
+        settings_from_env: bool = False,
+    ) -> None:
         self.root, self.db = root, db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [
-            sys.executable,
-            "-m",
-            "searchsvc.cli",
-            "serve",
-            "--root",
-            str(root),
-            "--db",
-            str(db),
-            "--port",
-            str(self.port),
-            "--threads",
-            "4",
-        ]
+        env = dict(env or {})
+        command = [sys.executable, "-m", "searchsvc.cli", "serve", "--threads", "4"]
+        if settings_from_env:
+            env.update(
+                DIALOGSEARCH_ROOT=str(root),
+                DIALOGSEARCH_DB=str(db),
+                DIALOGSEARCH_PORT=str(self.port),
+            )
+        else:
+            command += ["--root", str(root), "--db", str(db), "--port", str(self.port)]
         self.log_path = db.parent / f"serve-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

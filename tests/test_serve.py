@@ -1,0 +1,71 @@
+"""`dialogsearch serve`: help, reindex first, the URL, environment settings, a bad database."""
+
+# Fixtures come from fixtures_api (imported by name until tests/conftest.py registers it).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fixtures_api import LiveServer, dialogs_dir, live_server, wait_until  # noqa: F401
+
+from searchsvc.cli import main
+
+
+def test_serve_help_has_an_example() -> None:
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "dialogsearch serve --root dialogs --db var/dialogs.db" in result.output
+    assert "DIALOGSEARCH_ROOT" in result.output and "DIALOGSEARCH_PORT" in result.output
+
+
+def test_serve_refuses_a_missing_root(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["serve", "--root", str(tmp_path / "nope"), "--db", str(tmp_path / "x.db")]
+    )
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+@pytest.mark.slow
+def test_serve_indexes_first_and_prints_its_url(live_server: LiveServer) -> None:
+    assert live_server.db.exists()
+    assert f"serving on http://127.0.0.1:{live_server.port}/" in live_server.log()
+    body = live_server.get("/api/dialog/search", q="migration").json()
+    assert body["total"] == 3 and body["source"] == "database"
+    health = live_server.get("/api/dialog/health").json()
+    assert health["mode"] == "database" and health["database"]["entries"] == 14
+    assert live_server.get("/api/dialog/stats").json()["totals"]["files"] == 4
+
+
+@pytest.mark.slow
+def test_serve_reads_its_settings_from_the_environment(tmp_path: Path, dialogs_dir: Path) -> None:
+    db = tmp_path / "env" / "dialogs.db"
+    db.parent.mkdir()
+    server = LiveServer(dialogs_dir, db, settings_from_env=True)
+    try:
+        assert server.get("/api/dialog/health").json()["ok"] is True
+        assert f":{server.port}/" in server.log() and db.exists()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_serve_starts_on_a_corrupt_database_and_repairs_it(
+    tmp_path: Path, dialogs_dir: Path
+) -> None:
+    db = tmp_path / "bad" / "dialogs.db"
+    db.parent.mkdir()
+    db.write_bytes(os.urandom(4096))
+    server = LiveServer(dialogs_dir, db, {"DIALOGSEARCH_PROBE_SECONDS": "0.2"})
+    try:
+        assert server.get("/api/dialog/search", q="migration").json()["total"] == 3
+        wait_until(
+            lambda: server.get("/api/dialog/health").json()["mode"] == "database", timeout=60
+        )
+        assert list(db.parent.glob("dialogs.db.corrupt-*"))
+        assert "reindex failed" in server.log()
+    finally:
+        server.stop()
