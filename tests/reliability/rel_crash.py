@@ -1,0 +1,126 @@
+"""Crash scenario: kill -9 the server at random moments while clients write and search.
+
+Each cycle starts `dialogsearch serve` (which reindexes what the last crash left
+unloaded), checks the database against every acknowledged write, lets 8
+clients write and search for a random fraction of a second or so, kills the
+server with SIGKILL in the middle of it, and checks the files: every
+acknowledged write is there with its fields, every unanswered write is whole
+(as before or as after), nothing else changed. After the last kill the server
+starts once more and `dialogsearch verify` must pass.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from rel_checks import (
+    check_database,
+    check_files,
+    leftover_temp_files,
+    read_tree,
+    run_verify,
+)
+from rel_ledger import Ledger, join_clients, run_clients
+from rel_result import CheckResult
+from rel_server import TOKEN, ServedProcess, copy_sample_tree
+
+DIALOG_FILES = ("reliability/crash_a.md", "reliability/crash_b.md", "reliability/crash_c.md")
+
+
+def _none(status: int | None) -> bool:
+    return status is None
+
+
+def crash_scenario(
+    work: Path,
+    *,
+    kills: int,
+    clients: int = 8,
+    seed: int = 7,
+    run_seconds: tuple[float, float] = (0.3, 1.5),
+    budget_seconds: float = 150.0,
+    command: str = "",
+) -> CheckResult:
+    """Kill the server `kills` times (within `budget_seconds`); see the module docstring."""
+    rng = random.Random(seed)
+    root = copy_sample_tree(work / "dialogs")
+    db = work / "var" / "dialogs.db"
+    db.parent.mkdir(parents=True)
+    baseline = read_tree(root)
+    server = ServedProcess(root, db, work / "logs")
+    ledger = Ledger()
+    result = CheckResult("Crash (kill -9 while 8 clients write and search)", command=command)
+    started = time.monotonic()
+    restart_seconds: list[float] = []
+    done_kills = 0
+    try:
+        for cycle in range(kills):
+            if time.monotonic() - started > budget_seconds:
+                result.notes.append(f"time budget spent after {done_kills} kills")
+                break
+            restart_seconds.append(server.start())
+            if server.mode() != "database":
+                server.wait_for_mode("database", 30)
+            result.problems += [f"cycle {cycle}: {p}" for p in check_database(db, ledger)]
+            stop = threading.Event()
+            threads = run_clients(
+                server.url,
+                ledger,
+                clients=clients,
+                seconds=60,
+                write_share=0.5,
+                dialog_files=DIALOG_FILES,
+                seed=seed * 100 + cycle,
+                stop=stop,
+            )
+            moment = rng.uniform(*run_seconds)
+            stop.wait(moment)
+            server.kill9()
+            done_kills += 1
+            stop.set()
+            join_clients(threads, 30)
+            result.problems += [
+                f"kill {done_kills}: {p}" for p in check_files(root, ledger, baseline)
+            ]
+            if len(result.problems) > 50:
+                break
+        restart_seconds.append(server.start())
+        server.wait_for_mode("database", 30)
+        result.problems += [f"final: {p}" for p in check_database(db, ledger)]
+        result.problems += [f"final: {p}" for p in check_files(root, ledger, baseline)]
+    finally:
+        server.stop()
+    verified, output = run_verify(root, db)
+    if not verified:
+        result.problems.append(f"dialogsearch verify failed: {output}")
+    result.problems += [f"unexpected answer: {text}" for text in ledger.unexpected]
+    result.problems += [f"{a.kind} {a.status}: {a.body[:200]}" for a in ledger.server_errors]
+    present = sum(1 for fields in ledger.expected.values() if fields is not None)
+    result.did = {
+        "kills": done_kills,
+        "clients": clients,
+        "requests answered": ledger.answers_seen,
+        "acknowledged writes": ledger.acknowledged_writes(),
+        "in flight at a kill": ledger.count(("post", "put", "delete", "search"), _none),
+    }
+    lost = sum(1 for p in result.problems if "lost" in p or "!=" in p or "undone" in p)
+    result.held = {
+        "lost acknowledged writes": lost,
+        "half-written": sum(1 for p in result.problems if "half-written" in p),
+        "5xx": len(ledger.server_errors),
+        "entries checked at the end": present,
+        "verify": "passed" if verified else "FAILED",
+        "restart to healthy (median/max s)": (
+            f"{statistics.median(restart_seconds):.2f}/{max(restart_seconds):.2f}"
+            if restart_seconds
+            else "-"
+        ),
+        "temp files left": len(leftover_temp_files(root)),
+    }
+    if TOKEN in server.all_logs():
+        result.problems.append("the API token appears in the server log")
+    return result

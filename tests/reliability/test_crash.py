@@ -1,0 +1,24 @@
+"""Kill -9 the server at least 20 times while 8 clients write and search: nothing acknowledged
+is lost, nothing is half-written, and `dialogsearch verify` passes afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rel_crash import crash_scenario
+
+KILLS = 20
+
+
+def test_kill_9_under_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    result = crash_scenario(
+        tmp_path,
+        kills=KILLS,
+        run_seconds=(0.2, 1.0),
+        budget_seconds=100,
+        command="pytest tests/reliability/test_crash.py",
+    )
+    print(result.as_row())
+    assert result.ok, "\n".join(result.problems[:30])
+    assert result.did["kills"] >= KILLS, result.notes
+    assert result.did["acknowledged writes"] >= 5 * KILLS
