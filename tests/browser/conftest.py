@@ -51,30 +51,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _has_serve_command() -> bool:
-    done = subprocess.run(
-        [str(VENV_BIN / "dialogsearch"), "serve", "--help"], capture_output=True, check=False
-    )
-    return done.returncode == 0
-
-
 def _serve_command(root: Path, db_path: Path, port: int) -> list[str]:
-    if not _has_serve_command():
-        # Until `dialogsearch serve` lands: index, then serve create_app with waitress.
-        subprocess.run(
-            [str(VENV_BIN / "dialogsearch"), "reindex", "--root", str(root), "--db", str(db_path)],
-            check=True,
-            capture_output=True,
-        )
-        code = (
-            "import sys, waitress\n"
-            "from searchsvc.app import create_app\n"
-            "from searchsvc.repo_sqlite import SqliteRepository\n"
-            "db = sys.argv[1]\n"
-            "app = create_app({'DB': db}, repository=SqliteRepository(db))\n"
-            "waitress.serve(app, host='127.0.0.1', port=int(sys.argv[2]))\n"
-        )
-        return [str(VENV_BIN / "python"), "-c", code, str(db_path), str(port)]
     return [
         str(VENV_BIN / "dialogsearch"),
         "serve",
@@ -115,11 +92,7 @@ def start_server(workdir: Path) -> Server:
     db_path = workdir / "x.db"
     log_path = workdir / "server.log"
     port = _free_port()
-    env = {
-        **os.environ,
-        "DIALOGSEARCH_API_TOKEN": "browser-test-token",
-        "DIALOGSEARCH_DB": str(db_path),
-    }
+    env = {**os.environ, "DIALOGSEARCH_API_TOKEN": "browser-test-token"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             _serve_command(root, db_path, port),
