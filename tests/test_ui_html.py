@@ -13,28 +13,28 @@ from flask.testing import FlaskClient
 
 from indexer.reindex import reindex
 from searchsvc.app import create_app
-from searchsvc.repo_sqlite import SqliteRepository
 from searchsvc.ui import format_timestamp, iso_timestamp, xref_terms
 
 DIALOG_TREE = Path(__file__).resolve().parent / "browser" / "dialog_tree" / "dialogs"
 
 
 @pytest.fixture(scope="module")
-def ui_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real database indexed from the browser tests' small dialog tree."""
+def ui_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The browser tests' small dialog tree, copied, and a real database indexed from it."""
     workdir = tmp_path_factory.mktemp("ui")
     root = workdir / "dialogs"
     shutil.copytree(DIALOG_TREE, root)
     db_path = workdir / "ui.db"
     reindex(root, db_path)
-    return db_path
+    return root, db_path
 
 
-@pytest.fixture
-def ui_app(ui_db: Path) -> Iterator[Flask]:
-    repository = SqliteRepository(ui_db)
-    yield create_app({"DB": str(ui_db), "TESTING": True}, repository=repository)
-    repository.close()
+@pytest.fixture(scope="module")
+def ui_app(ui_tree: tuple[Path, Path]) -> Iterator[Flask]:
+    root, db_path = ui_tree
+    app = create_app({"ROOT": str(root), "DB": str(db_path), "TESTING": True})
+    yield app
+    app.extensions["dialogsearch"].close()
 
 
 @pytest.fixture
@@ -43,8 +43,9 @@ def ui_client(ui_app: Flask) -> FlaskClient:
 
 
 def _entry_id(client: FlaskClient, q: str) -> int:
+    """The id of the first dialog entry (not a text section) that `q` finds."""
     answer = client.get("/api/dialog/search", query_string={"q": q}).get_json()
-    return int(answer["hits"][0]["dialog_entry_id"])
+    return next(int(h["dialog_entry_id"]) for h in answer["hits"] if h["format"] != "section")
 
 
 @pytest.mark.parametrize("path", ["/", "/?q=lamp&speaker=KIRO", "/stats"])
@@ -148,3 +149,23 @@ def test_xref_terms_finds_file_names_and_ids(text: str, expected: list[str]) -> 
 def test_timestamps_read_for_people_and_machines(value, human: str, iso: str) -> None:
     assert format_timestamp(value) == human
     assert iso_timestamp(value) == iso
+
+
+def test_entry_page_answers_from_the_files_when_the_database_is_gone(tmp_path: Path) -> None:
+    root = tmp_path / "dialogs"
+    shutil.copytree(DIALOG_TREE, root)
+    db_path = tmp_path / "gone.db"
+    reindex(root, db_path)
+    app = create_app({"ROOT": str(root), "DB": str(db_path), "TESTING": True})
+    try:
+        client = app.test_client()
+        entry_id = _entry_id(client, '"tide table"')
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        response = client.get(f"/entry/{entry_id}")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        assert '<p class="message prewrap">The tide table for the harbor is ready' in html
+        assert "Who keeps the lighthouse lamp lit" in html
+    finally:
+        app.extensions["dialogsearch"].close()
