@@ -284,3 +284,11 @@ def test_write_into_a_missing_folder_fails_and_creates_nothing(tmp_path: Path) -
     with pytest.raises(OSError):
         write_dialog_file(tmp_path / "missing" / "a.md", "x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_update_header_entry_in_invalid_yaml_front_matter() -> None:
+    (entry_id,) = ids_by_format(HEADER_FILE, "header")
+    edit = plan_update(HEADER_FILE, PATH, entry_id, {"message": "Edited: with colon # hash"})
+    assert edit.entry.message == "Edited: with colon # hash"
+    assert edit.entry.target == "@everyone" and edit.entry.timestamp_utc == 20260120090400
+    assert "tags: [a, b]" in edit.text and "Body text." in edit.text
