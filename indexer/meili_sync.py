@@ -9,22 +9,23 @@ index holds it and the database no longer does.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from indexer.model import Entry
+from indexer.model import ENTRY_FIELDS, Entry
 
 if TYPE_CHECKING:
     import sqlite3
 
 FILES_SQL = "SELECT file_path, content_hash FROM lupo_dialog_files ORDER BY file_path"
 SYNCED_SQL = "SELECT dialog_file, content_hash FROM meili_sync WHERE index_key = ?"
-ENTRIES_OF_FILE_SQL = """
-SELECT dialog_entry_id, dialog_file, format, speaker, target, mood_rgb, mood_raw,
-       timestamp_utc, message, title, body, system_version, line, end_line, metadata_json
+#: The ENTRY_FIELDS columns, in ENTRY_FIELDS order, without metadata.
+_ENTRY_COLUMNS = tuple(name for name in ENTRY_FIELDS if name != "metadata")
+ENTRIES_OF_FILE_SQL = f"""
+SELECT dialog_entry_id, {", ".join(_ENTRY_COLUMNS)}, metadata_json
 FROM lupo_dialog_entries
 WHERE dialog_file = ?
 ORDER BY line, dialog_entry_id
@@ -83,11 +84,24 @@ class SyncPlan:
 
 @dataclass(frozen=True)
 class IndexedEntry:
-    """One database entry with its id and its @targets, ready to become a document."""
+    """One entry as the database holds it, ready to become a document.
+
+    `fields` has the ENTRY_FIELDS except `metadata`, which stays the stored JSON text
+    (a push neither parses nor re-encodes it); `targets` are the entry's @targets.
+    """
 
     dialog_entry_id: int
-    entry: Entry
+    fields: dict[str, Any]
+    metadata_json: str
     targets: tuple[str, ...]
+
+    @classmethod
+    def from_entry(cls, dialog_entry_id: int, entry: Entry, targets: Iterable[str]) -> IndexedEntry:
+        """The same for an Entry that is not (or not yet) read from the database."""
+        fields = entry.to_dict()
+        metadata = fields.pop("metadata")
+        metadata_json = json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+        return cls(dialog_entry_id, fields, metadata_json, tuple(targets))
 
 
 def plan_sync(conn: sqlite3.Connection, index_key: str, *, full: bool = False) -> SyncPlan:
@@ -121,25 +135,12 @@ def stored_entries(conn: sqlite3.Connection, dialog_file: str) -> list[IndexedEn
         targets.setdefault(entry_id, []).append(target)
     stored = []
     for row in conn.execute(ENTRIES_OF_FILE_SQL, (dialog_file,)):
-        (entry_id, path, fmt, speaker, target, mood_rgb, mood_raw, timestamp_utc) = row[:8]
-        (message, title, body, system_version, line, end_line, metadata_json) = row[8:]
-        entry = Entry(
-            dialog_file=path,
-            format=fmt,
-            line=line,
-            end_line=end_line,
-            speaker=speaker,
-            target=target,
-            mood_rgb=mood_rgb,
-            mood_raw=mood_raw,
-            timestamp_utc=timestamp_utc,
-            message=message,
-            title=title,
-            body=body,
-            system_version=system_version,
-            metadata=json.loads(metadata_json or "{}"),
+        entry_id, metadata_json = row[0], row[-1]
+        fields = dict(zip(_ENTRY_COLUMNS, row[1:-1], strict=True))
+        fields["body"] = fields["body"] or ""
+        stored.append(
+            IndexedEntry(entry_id, fields, metadata_json or "{}", tuple(targets.get(entry_id, ())))
         )
-        stored.append(IndexedEntry(entry_id, entry, tuple(targets.get(entry_id, ()))))
     return stored
 
 

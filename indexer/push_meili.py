@@ -164,16 +164,14 @@ def folders_of(dialog_file: str) -> list[str]:
 
 def entry_document(stored: IndexedEntry, version: str) -> dict[str, Any]:
     """One entry as a Meilisearch document: the entry's fields, its id, its @targets."""
-    entry = stored.entry.to_dict()
-    metadata = entry.pop("metadata")
     return {
         PRIMARY_KEY: document_id(stored.dialog_entry_id),
         "dialog_entry_id": stored.dialog_entry_id,
-        **entry,
+        **stored.fields,
         "targets": list(stored.targets),
-        "dialog_folders": folders_of(stored.entry.dialog_file),
+        "dialog_folders": folders_of(stored.fields["dialog_file"]),
         # A JSON string, not an object: free-form keys would each become an index field.
-        "metadata_json": json.dumps(metadata, ensure_ascii=False, sort_keys=True),
+        "metadata_json": stored.metadata_json,
         "file_version": version,
     }
 
@@ -196,24 +194,29 @@ def in_filter(attribute: str, values: Iterable[str | int]) -> str:
     return f"{attribute} IN [{', '.join(filter_value(value) for value in values)}]"
 
 
-def document_batches(
+def encoded_batches(
     documents: list[dict[str, Any]],
     *,
     max_documents: int = DEFAULT_BATCH_DOCUMENTS,
     max_bytes: int = DEFAULT_BATCH_BYTES,
-) -> Iterator[list[dict[str, Any]]]:
-    """Split documents into batches of at most `max_documents` and about `max_bytes`."""
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for document in documents:
-        document_size = len(json.dumps(document, ensure_ascii=False).encode()) + 1
-        if batch and (len(batch) >= max_documents or size + document_size > max_bytes):
-            yield batch
-            batch, size = [], 0
-        batch.append(document)
-        size += document_size
-    if batch:
-        yield batch
+) -> Iterator[tuple[int, bytes]]:
+    """(documents, UTF-8 JSON array) batches of at most `max_documents` and `max_bytes`.
+
+    A batch is encoded once, and that encoding is what is sent; one over `max_bytes`
+    is split in halves (a single larger document goes alone).
+    """
+    for start in range(0, len(documents), max_documents):
+        yield from _fitted(documents[start : start + max_documents], max_bytes)
+
+
+def _fitted(batch: list[dict[str, Any]], max_bytes: int) -> Iterator[tuple[int, bytes]]:
+    payload = json.dumps(batch, ensure_ascii=False).encode("utf-8")
+    if len(payload) <= max_bytes or len(batch) == 1:
+        yield len(batch), payload
+        return
+    half = len(batch) // 2
+    yield from _fitted(batch[:half], max_bytes)
+    yield from _fitted(batch[half:], max_bytes)
 
 
 def _translate(error: MeilisearchError) -> MeiliError:
@@ -518,8 +521,10 @@ class _Pusher:
             for stored in entries
         ]
         enqueue: list[Callable[[], Any]] = [
-            lambda batch=batch: self.index.add_documents(batch, primary_key=PRIMARY_KEY)
-            for batch in document_batches(
+            lambda payload=payload: self.index.add_documents_raw(
+                payload, primary_key=PRIMARY_KEY, content_type="application/json"
+            )
+            for _, payload in encoded_batches(
                 documents, max_documents=batch_documents, max_bytes=batch_bytes
             )
         ]

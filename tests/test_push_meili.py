@@ -120,7 +120,7 @@ def test_entry_document_carries_fields_targets_and_metadata_as_json() -> None:
         message="hi",
         metadata={"weird key!": [1, 2]},
     )
-    document = entry_document(IndexedEntry(42, entry, ("@KIRO", "@everyone")), "v1")
+    document = entry_document(IndexedEntry.from_entry(42, entry, ("@KIRO", "@everyone")), "v1")
     assert document["id"] == "e42"
     assert document["dialog_entry_id"] == 42
     assert document["targets"] == ["@KIRO", "@everyone"]
@@ -196,10 +196,18 @@ def test_documents_go_in_batches(db: sqlite3.Connection, meili: MeiliStandIn) ->
 
 
 def test_batches_split_by_bytes_too() -> None:
-    documents = [{"id": f"e{i}", "body": "x" * 100} for i in range(10)]
-    batches = list(push_meili.document_batches(documents, max_documents=100, max_bytes=400))
-    assert [len(batch) for batch in batches] == [3, 3, 3, 1]
-    assert [d for batch in batches for d in batch] == documents
+    documents = [{"id": f"e{i}", "body": "é" * 100} for i in range(10)]
+    one = len(json.dumps(documents[:1], ensure_ascii=False).encode())
+    batches = list(push_meili.encoded_batches(documents, max_documents=100, max_bytes=3 * one + 2))
+    assert [count for count, _ in batches] == [2, 3, 2, 3]
+    assert all(len(payload) <= 3 * one + 2 for _, payload in batches)
+    assert [d for _, payload in batches for d in json.loads(payload)] == documents
+
+
+def test_a_document_larger_than_a_batch_goes_alone() -> None:
+    documents = [{"id": "e1", "body": "x" * 500}, {"id": "e2", "body": "y"}]
+    batches = list(push_meili.encoded_batches(documents, max_bytes=100))
+    assert [count for count, _ in batches] == [1, 1]
 
 
 def test_an_unchanged_database_pushes_nothing(db: sqlite3.Connection, meili: MeiliStandIn) -> None:
