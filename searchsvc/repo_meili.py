@@ -83,6 +83,8 @@ class MeiliRepository:
             return self.behind.search(query)
         try:
             page = self.search_meili(query)
+        except Unexpressible:
+            return self.behind.search(query)
         except StoreUnavailable as error:
             page = self.behind.search(query)
             self._failed(error, page.source)
@@ -93,14 +95,11 @@ class MeiliRepository:
     def search_meili(self, query: SearchQuery) -> SearchPage:
         """Hits, total and facets from Meilisearch; StoreUnavailable when it fails.
 
-        A query Meilisearch cannot express is answered by the store behind.
+        Raises Unexpressible for a query Meilisearch cannot express.
         """
         try:
             known = self._moods() if needs_known_moods(query.filters) else None
-            try:
-                plan = plan_search(query, known)
-            except Unexpressible:
-                return self.behind.search(query)
+            plan = plan_search(query, known)
             answers = search_index(self.client, self.index_uid, plan.searches)
             return search_page(query, plan, answers)
         except MeiliError as error:

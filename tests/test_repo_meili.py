@@ -290,3 +290,26 @@ def test_meilisearch_settings_come_from_the_environment(monkeypatch: pytest.Monk
     assert repository.client.config.url == "http://127.0.0.1:7700"
     assert repository.client.config.api_key == "env-key"
     assert repository.index_uid == "other_index"
+
+
+def test_a_failing_store_behind_is_not_blamed_on_meilisearch(
+    meili: MeiliStandIn, tmp_path: Path
+) -> None:
+    from meili_scenarios import search_query
+
+    from searchsvc.repo_sqlite import SqliteRepository
+    from searchsvc.repository import StoreUnavailable
+
+    pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)
+    repository = MeiliRepository(
+        pipeline.client, "dialog_entries", SqliteRepository(tmp_path / "missing.db")
+    )
+    try:
+        assert pipeline.push().ok
+        with pytest.raises(StoreUnavailable):
+            repository.search(search_query("beta OR gamma"))  # OR: only the store behind
+        assert repository.fallbacks == 0
+        assert repository.search(search_query("beta")).source == "meilisearch"
+    finally:
+        repository.close()
+        pipeline.close()
