@@ -26,6 +26,7 @@ class CellResult:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
+    error_samples: dict[str, str] = field(default_factory=dict)  # status -> a body (cut)
 
     @property
     def ok(self) -> int:
@@ -51,6 +52,7 @@ class CellResult:
             "p95_ms": _ms(percentile(ordered, 95)),
             "p99_ms": _ms(percentile(ordered, 99)),
             "max_ms": _ms(ordered[-1] if ordered else None),
+            "error_samples": dict(self.error_samples),
         }
 
 
@@ -90,6 +92,7 @@ def run_cell(
         connection = http.client.HTTPConnection(LOOPBACK, port, timeout=request_timeout)
         latencies: list[float] = []
         statuses: Counter[str] = Counter()
+        samples: dict[str, str] = {}
         position = start + index * max(1, len(paths) // concurrency)
         try:
             while time.monotonic() < deadline and next(budget) < max_requests:
@@ -99,20 +102,24 @@ def run_cell(
                 try:
                     connection.request("GET", path)
                     response = connection.getresponse()
-                    response.read()
+                    body = response.read()
                     status = str(response.status)
                 except (OSError, http.client.HTTPException) as error:
-                    status = type(error).__name__
+                    status, body = type(error).__name__, str(error).encode()
                     connection.close()  # the next request opens a new connection
                 elapsed = time.perf_counter() - sent
                 statuses[status] += 1
                 if status == "200":
                     latencies.append(elapsed)
+                elif status not in samples:
+                    samples[status] = f"{path} -> {body[:300].decode('utf-8', 'replace')}"
         finally:
             connection.close()
             with lock:
                 result.latencies.extend(latencies)
                 result.statuses.update(statuses)
+                for status, sample in samples.items():
+                    result.error_samples.setdefault(status, sample)
 
     threads = [threading.Thread(target=client, args=(index,)) for index in range(concurrency)]
     for thread in threads:
