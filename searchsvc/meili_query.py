@@ -49,6 +49,7 @@ _PRE = "\ue000\ue001"
 _POST = "\ue001\ue000"
 _MARKER_CHARS = re.compile("[\ue000\ue001]")
 _HEX = re.compile(r"[0-9A-F]{6}")
+_SPACE = re.compile(r"\s+")
 _RETRIEVE = [
     "dialog_entry_id",
     "dialog_file",
@@ -218,7 +219,8 @@ def plan_search(query: SearchQuery, known_moods: list[str] | None = None) -> Mei
 
 def safe_snippet(formatted: str) -> str:
     """Meilisearch's highlighted text as HTML: everything escaped, matches in <mark>."""
-    escaped = html.escape(formatted, quote=True)
+    # White space collapsed, as in searchsvc.snippets (a body's line breaks included).
+    escaped = html.escape(_SPACE.sub(" ", formatted).strip(), quote=True)
     marked = escaped.replace(_PRE, "<mark>").replace(_POST, "</mark>")
     marked = _MARKER_CHARS.sub("", marked)
     if marked.count("<mark>") != marked.count("</mark>"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -180,8 +181,14 @@ def _check_fields(body: Any, allowed: dict[str, Any], code_prefix: str) -> None:
             )
 
 
+def _fold(word: str) -> str:
+    """A word as Meilisearch normalises it: lower case, diacritics removed."""
+    decomposed = unicodedata.normalize("NFD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _words(text: str) -> list[str]:
-    return [word.casefold() for word in _WORD.findall(text)]
+    return [_fold(word) for word in _WORD.findall(text)]
 
 
 @dataclass
@@ -709,7 +716,7 @@ def _contains_phrase(tokens: list[str], phrase: list[str]) -> bool:
 
 def _matched_length(token: str, query: _Query) -> int:
     """How many characters of `token` a query word matches (0: none)."""
-    lowered = token.casefold()
+    lowered = _fold(token)
     best = 0
     for i, word in enumerate(query.words):
         if query.word_matches(word, lowered, i == len(query.words) - 1):
