@@ -254,12 +254,15 @@ class FileRepository:
         total = max(1, index.alive)
         average = index.average_length
         lengths = index.lengths
+        docs_by_number = index.docs
         for phrase in match.positive_phrases():
             for i, token in enumerate(phrase.tokens):
                 prefix = phrase.prefix and i == len(phrase.tokens) - 1
                 for expanded in self._expand(index, token, prefix):
                     numbers, frequencies = index.postings[expanded]
-                    having = len(numbers)
+                    # Postings keep removed docs until compaction: count only live ones,
+                    # or `having` can pass `total` and the logarithm fails.
+                    having = sum(1 for number in numbers if docs_by_number[number] is not None)
                     idf = max(1e-6, math.log((total - having + 0.5) / (having + 0.5)))
                     for number, frequency in zip(numbers, frequencies, strict=True):
                         if number in scores:
