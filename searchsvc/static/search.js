@@ -111,6 +111,9 @@ async function runSearch() {
   } catch (err) {
     if (err.name === "AbortError" || seq !== requestSeq) return;
     renderFailure(err);
+    document.dispatchEvent(new CustomEvent("dialogsearch:rendered", {
+      detail: { q: state.q, seq, error: err.message, ms: performance.now() - startedAt },
+    }));
   } finally {
     if (seq === requestSeq) {
       resultsList.parentElement.classList.remove("loading");

@@ -38,6 +38,7 @@ EXPECT_RENDER = """
         keyToPaint: performance.now() - window.__keydownAt,
         afterDebounce: event.detail.ms,
         total: event.detail.total,
+        error: event.detail.error || null,
       };
     }));
   };
@@ -109,8 +110,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     results = measure(args.base_url, load_queries(args.queries, args.count), args.pause_ms)
+    for failed in [r for r in results if r["error"]]:
+        print(f"  error: q={failed['q']!r}: {failed['error']}")
     for name in ("keyToPaint", "afterDebounce"):
-        values = [r[name] for r in results]
+        values = [r[name] for r in results if not r["error"]]
         print(
             f"{name:14} n={len(values)} p50={statistics.median(values):.1f} ms "
             f"p90={percentile(values, 0.9):.1f} ms p99={percentile(values, 0.99):.1f} ms "
