@@ -121,6 +121,9 @@ class FallbackRepository:
         """One probe; rebuild or sync as needed; switch back when the database answers."""
         self.last_probe = _now()
         rebuilt = None
+        # Start without connections of ours: an open one can pin a stale shared WAL index
+        # (its -wal file removed or replaced), failing every new connection with I/O errors.
+        self.primary.close()
         try:
             self.primary.probe()
         except StoreUnavailable as error:

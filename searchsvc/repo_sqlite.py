@@ -73,6 +73,7 @@ _PROGRESS_STEPS = 10_000
 class _Local(threading.local):
     conn: sqlite3.Connection | None = None
     identity: tuple[int, int] | None = None
+    epoch: int = 0
     data_version: int | None = None
     deadline: float | None = None
     validator: sqlite3.Connection | None = None
@@ -154,6 +155,7 @@ class SqliteRepository:
         self._lock = threading.Lock()
         self._connections: set[sqlite3.Connection] = set()
         self._generation = 0
+        self._epoch = 0  # bumped by close(): threads then reopen instead of using a closed one
         self._checked_stamp: tuple[int, int, int] | None = None
         self._cache = _Cache(cache_size)
 
@@ -214,9 +216,10 @@ class SqliteRepository:
         stat = self._check_file()
         local = self._local
         identity = (stat.st_dev, stat.st_ino)
-        if local.conn is not None and local.identity != identity:
+        if local.conn is not None and (local.identity != identity or local.epoch != self._epoch):
             self._drop_connection()
         if local.conn is None:
+            local.epoch = self._epoch
             local.conn = self._open()
             local.identity = identity
             local.data_version = None
@@ -290,9 +293,10 @@ class SqliteRepository:
             raise QueryError(str(error), text) from error
 
     def close(self) -> None:
-        """Close every connection this repository opened."""
+        """Close every connection this repository opened (a later read opens a new one)."""
         with self._lock:
             connections, self._connections = self._connections, set()
+            self._epoch += 1
         for conn in connections:
             conn.close()
         self._local.conn = None
