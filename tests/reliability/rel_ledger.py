@@ -81,6 +81,7 @@ class Ledger:
         self.keep_bodies = keep_bodies
         self.sequence = 0
         self.unexpected: list[str] = []
+        self.sources: Counter[str] = Counter()
 
     # ---- recording -------------------------------------------------------------------
 
@@ -257,8 +258,12 @@ class Client(threading.Thread):
         elif choice < 0.35:
             params = {"q": f"relw{self.worker}", "per_page": 5}
         answer, payload = self.call("search", "GET", "/api/dialog/search", params=params)
-        if answer.status == 200 and (not isinstance(payload, dict) or "hits" not in payload):
-            self.ledger.note_unexpected(f"search 200 without hits: {answer.body[:200]}")
+        if answer.status == 200:
+            if not isinstance(payload, dict) or "hits" not in payload:
+                self.ledger.note_unexpected(f"search 200 without hits: {answer.body[:200]}")
+            else:
+                with self.ledger.lock:
+                    self.ledger.sources[str(payload.get("source"))] += 1
 
     def write_once(self) -> None:
         with self.ledger.lock:
