@@ -37,7 +37,8 @@ export async function apiGet(path, params = {}, { signal } = {}) {
   }
   let body;
   try {
-    body = parseJson(await response.text());
+    // Entry ids have at most 53 bits (indexer/identity.py), so JS numbers hold them exactly.
+    body = await response.json();
   } catch (err) {
     if (err.name === "AbortError") throw err;
     throw new Unreachable(`Status ${response.status} without a JSON body from ${url.pathname}`);
@@ -50,16 +51,6 @@ export async function apiGet(path, params = {}, { signal } = {}) {
   }
   hideOffline();
   return body;
-}
-
-// Entry ids go up to 2^63 - 1, past what a JS number holds exactly (2^53): the id
-// fields are read as strings. Inside a JSON string a quote is escaped (\"), so the
-// pattern only meets real keys.
-const BIG_ID = /"(dialog_entry_id|before|after)":(\s*)(-?\d{16,})(?=\s*[,}\]])/g;
-
-/** JSON.parse that keeps large entry ids exact (as strings). */
-export function parseJson(text) {
-  return JSON.parse(text.replace(BIG_ID, '"$1":$2"$3"'));
 }
 
 /** Create an element with a class and optional text (as text, never markup). */
