@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+import schemathesis
 from fixtures_writes import (
     AUTH,
     TOKEN,
@@ -24,6 +25,8 @@ from fixtures_writes import (
     tree_snapshot,
 )
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 
 from indexer.identity import keyed_entries
 from indexer.parse import parse_file
@@ -430,3 +433,41 @@ def test_server_error_statuses(server: dict) -> None:
     response = requests.put(f"{url}/{entry_id}", json={"message": "api"}, headers=AUTH, timeout=10)
     assert_http_error(response, 409)
     assert race.read_bytes() == changed
+
+
+# --- the OpenAPI document for the writes -------------------------------------------------------
+
+SPEC_CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+]
+
+
+def test_write_endpoints_keep_to_the_spec(tmp_path: Path) -> None:
+    root, db = make_root(tmp_path)
+    app = make_app(root, db)
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    selected = schema.include(method=["POST", "PUT", "DELETE"]).get_all_operations()
+    operations = [result.ok() for result in selected]
+    assert {(op.method.upper(), op.path) for op in operations} >= {
+        ("POST", "/api/dialog/entry"),
+        ("PUT", "/api/dialog/entry/{entry_id}"),
+        ("DELETE", "/api/dialog/entry/{entry_id}"),
+        ("POST", "/api/dialog/sync"),
+    }
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def keeps_to_the_spec(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=AUTH, checks=SPEC_CHECKS)
+
+        keeps_to_the_spec()
+    app.extensions["dialogsearch"].close()
+    written = [path for path in root.rglob("*.md") if path.name != "team_dialog.md"]
+    assert written, "no generated POST was accepted: the spec's NewEntry admits nothing valid"
