@@ -252,7 +252,8 @@ def plan_append(
     raise UnrepresentableEdit(
         f"cannot append to {path} so that the entry reads back as given: "
         + "; ".join(problems)
-        + " (is the end of the file inside an unclosed code fence?)"
+        + " (does the file end inside an unclosed code fence, or open a front matter"
+        + " that never closes?)"
     )
 
 

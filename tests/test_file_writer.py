@@ -292,3 +292,27 @@ def test_update_header_entry_in_invalid_yaml_front_matter() -> None:
     assert edit.entry.message == "Edited: with colon # hash"
     assert edit.entry.target == "@everyone" and edit.entry.timestamp_utc == 20260120090400
     assert "tags: [a, b]" in edit.text and "Body text." in edit.text
+
+
+def test_entries_of_the_real_corpus_can_be_edited_and_removed(shared_corpus: Path) -> None:
+    """Every format as people wrote it: a few entries of each file (all inline ones)."""
+    from indexer.discover import find_dialog_files, read_source
+
+    done = 0
+    for rel in find_dialog_files(shared_corpus):
+        text = read_source(shared_corpus, rel).text
+        entries = [(i, e) for i, e in dialog_entries(text, rel)]
+        picked = {0, len(entries) // 2, len(entries) - 1} if entries else set()
+        picked |= {n for n, (_, e) in enumerate(entries) if e.format == "inline"}
+        for n in sorted(picked):
+            entry_id, entry = entries[n]
+            edit = plan_update(text, rel, entry_id, {"message": "edited", "target": "@everyone"})
+            assert (edit.entry_id, edit.entry.message, edit.entry.speaker) == (
+                entry_id,
+                "edited",
+                entry.speaker,
+            )
+            remaining = dialog_entries(plan_remove(text, rel, entry_id).text, rel)
+            assert [i for i, _ in remaining] == [i for i, _ in entries if i != entry_id]
+            done += 1
+    assert done > 100
