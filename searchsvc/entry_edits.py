@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexer.model import Entry
+from indexer.parse_bold import field_line
+from indexer.parse_layout import is_blank
+from indexer.parse_values import is_empty_message_marker
+from indexer.parse_yaml_dialog import split_key
 
 #: The fields of an entry that the API may set, in the order of a canonical block.
 EDITABLE_FIELDS = ("speaker", "target", "mood_rgb", "message", "timestamp_utc")
 #: Pseudo-field under which an edit records the entry's own id.
 ID_FIELD = "dialog_entry_id"
 
-_EMPTY_MESSAGE_MARKERS = frozenset({"", "|", "|-", "|+", ">", ">-", ">+"})
 _YAML_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _YAML_ESCAPES = {
     "\\": "\\\\",
@@ -113,19 +116,6 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
-def _is_blank(line: str) -> bool:
-    return not line.strip()
-
-
-def _yaml_key(text: str) -> str | None:
-    """The key of a `key:` / `key: value` text, else None."""
-    colon = text.find(":")
-    if colon <= 0 or (colon + 1 < len(text) and text[colon + 1] not in " \t"):
-        return None
-    key = text[:colon]
-    return key if all(char in _YAML_KEY_CHARS for char in key) else None
-
-
 @dataclass(frozen=True)
 class _Span:
     """One key (or labelled field) of an entry: its name and its lines first..last."""
@@ -152,7 +142,7 @@ def _yaml_spans(lines: list[str], first: int, last: int) -> tuple[int, list[_Spa
             )
         rows = lines[first + 1 : last + 1]
         start = first + 1
-    depth = next((_indent(row) for row in rows if not _is_blank(row)), None)
+    depth = next((_indent(row) for row in rows if not is_blank(row)), None)
     if depth is None:
         raise UnrepresentableEdit("this dialog mapping has no keys to edit")
     spans: list[_Span] = []
@@ -160,20 +150,21 @@ def _yaml_spans(lines: list[str], first: int, last: int) -> tuple[int, list[_Spa
     while position < len(rows):
         row = rows[position]
         position += 1
-        if _is_blank(row):
+        if is_blank(row):
             continue
         if _indent(row) < depth:
             break  # the mapping ends: a column-0 key of a pasted header, the next item, ---
-        key = _yaml_key(row[depth:]) if _indent(row) == depth else None
+        parsed = split_key(row[depth:]) if _indent(row) == depth else None
+        key = parsed[0] if parsed else None
         if key is None:
             continue
         following = position
         while following < len(rows) and (
-            _is_blank(rows[following]) or _indent(rows[following]) > depth
+            is_blank(rows[following]) or _indent(rows[following]) > depth
         ):
             following += 1
         end = following - 1
-        while end >= position and _is_blank(rows[end]):
+        while end >= position and is_blank(rows[end]):
             end -= 1
         index = start + position - 1
         prefix = lines[index][:depth]
@@ -254,78 +245,48 @@ def edit_yaml_mapping(
 
 
 def _label(line: str) -> tuple[str, int] | None:
-    """(label, index after `:**`) of a `**Label:**` line at column 0 (as the parser reads it)."""
-    if not line.startswith("**"):
+    """(label, index after `:**`) of a `**Label:**` field line, as the parser reads it."""
+    if field_line(line) is None:
         return None
     close = line.find(":**", 2)
-    label = line[2:close].strip() if close >= 0 else ""
-    if not label or "*" in label:
-        return None
-    return label, close + 3
+    return line[2:close].strip(), close + 3
 
 
-def _field_spans(lines: list[str], first: int, last: int) -> list[_Span]:
+def _field_spans(lines: list[str], fenced: list[bool], first: int, last: int) -> list[_Span]:
     """The `**Label:**` fields of a bold or begin/end entry; a message spans its paragraph."""
-    fenced = _fenced_lines(lines, first, last)
     spans: list[_Span] = []
     index = first
     while index <= last:
-        labelled = None if fenced[index - first] else _label(lines[index])
+        labelled = None if fenced[index] else _label(lines[index])
         if labelled is None:
             index += 1
             continue
         name, after = labelled
         end = index
         if name.lower() in ("message", "summary", "action"):
-            end = _message_end(lines, index, last, fenced, first, lines[index][after:])
+            end = _message_end(lines, fenced, index, last, lines[index][after:])
         spans.append(_Span(name, index, end, lines[index][:after]))
         index = end + 1
     return spans
 
 
-def _message_end(
-    lines: list[str], index: int, last: int, fenced: list[bool], first: int, value: str
-) -> int:
+def _message_end(lines: list[str], fenced: list[bool], index: int, last: int, value: str) -> int:
     """The last line of a `**Message:**` field, read as the parser reads it.
 
     Its paragraph (up to a blank, field or fenced line); when its value is empty
     or a marker such as `|`, the blank lines below and the next paragraph.
     """
     start = index + 1
-    if value.strip() in _EMPTY_MESSAGE_MARKERS:
-        while start <= last and _is_blank(lines[start]):
+    if is_empty_message_marker(value):
+        while start <= last and is_blank(lines[start]):
             start += 1
     end = start
     while end <= last:
         line = lines[end]
-        if _is_blank(line) or fenced[end - first] or _label(line):
+        if is_blank(line) or fenced[end] or _label(line):
             break
         end += 1
     return max(index, end - 1) if end > start else index
-
-
-def _fenced_lines(lines: list[str], first: int, last: int) -> list[bool]:
-    """True for each line of first..last inside a code fence (fence lines included)."""
-    fenced = []
-    fence: tuple[str, int] | None = None
-    for line in lines[first : last + 1]:
-        stripped = line.strip()
-        if fence is not None:
-            fenced.append(True)
-            char, run = fence
-            if len(stripped) >= run and stripped[0] == char and not stripped.strip(char):
-                fence = None
-            continue
-        opener = line.lstrip(" \t")
-        char = opener[:1]
-        if char in ("`", "~") and opener.startswith(char * 3):
-            run = len(opener) - len(opener.lstrip(char))
-            if not (char == "`" and "`" in opener[run:]):
-                fence = (char, run)
-                fenced.append(True)
-                continue
-        fenced.append(False)
-    return fenced
 
 
 def _field_text(field: str, value: Any) -> list[str]:
@@ -342,13 +303,18 @@ def _field_text(field: str, value: Any) -> list[str]:
     return [str(value)]
 
 
-def edit_labelled_fields(lines: list[str], entry: Entry, changes: Mapping[str, Any]) -> list[str]:
-    """The lines of a bold or begin/end entry with `changes` applied (None deletes)."""
+def edit_labelled_fields(
+    lines: list[str], fenced: list[bool], entry: Entry, changes: Mapping[str, Any]
+) -> list[str]:
+    """The lines of a bold or begin/end entry with `changes` applied (None deletes).
+
+    `fenced[i]` is True for lines inside a code fence (indexer.parse_layout).
+    """
     labels = BOLD_LABELS if entry.format == "bold" else BEGIN_END_LABELS
     first, last = entry.line - 1, entry.end_line - 1
     # The `# Dialog end` line closes a begin/end block and holds no field.
     fields_last = last - 1 if entry.format == "begin_end" else last
-    spans = _field_spans(lines, first, fields_last)
+    spans = _field_spans(lines, fenced, first, fields_last)
     planned: list[tuple[list[_Span], str, Any]] = []
     # New lines in the canonical order; a message goes last, as the lines after it
     # would continue its paragraph.

@@ -30,6 +30,7 @@ import yaml
 from indexer.identity import explicit_id, keyed_entries
 from indexer.model import Entry
 from indexer.parse import decode_dialog_bytes, parse_file
+from indexer.parse_layout import read_layout
 from searchsvc.entry_edits import (
     EDITABLE_FIELDS,
     ID_FIELD,
@@ -280,7 +281,7 @@ def _edited_lines(lines: list[str], entry: Entry, changes: Mapping[str, Any]) ->
     if entry.format in ("header", "inline"):
         return edit_yaml_mapping(lines, first, last, changes)
     if entry.format in ("bold", "begin_end"):
-        return edit_labelled_fields(lines, entry, changes)
+        return edit_labelled_fields(lines, read_layout("\n".join(lines)).fenced, entry, changes)
     raise ReadOnlyEntry(f"{entry.format} records are read-only")
 
 
