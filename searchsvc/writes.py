@@ -5,9 +5,10 @@ that reindex takes too, so other processes and reindex runs serialise with it).
 The file is written atomically before anything else changes, so an acknowledged
 write is on disk before the answer goes out. Then the written file is parsed
 again and loaded into the database when the database can take it; when it
-cannot (missing, corrupt, locked) the write still stands and reaches the
-database on recovery through the incremental reindex. The repository is told
-about the file in both cases, so the file fallback serves it too.
+cannot (missing, corrupt, locked) the write still stands: the repository is
+told the database is behind (`database_behind(reason)`, FallbackRepository),
+answers from the files, and its recovery brings the database up to date with
+the incremental reindex. The repository reloads the file in both cases.
 
 Errors raised (ApiError, the one API error shape): 400 bad dialog_file, 404
 unknown id, 405 a section record, 409 the file changed under the entry, 422
@@ -231,25 +232,33 @@ class WriteService:
     def load_file(self, rel: str) -> bool:
         """Load the file `rel` into the database if it can take it now; tell the repository.
 
-        Returns False when the database is unavailable: the file then reaches it
-        through the incremental reindex that recovery runs.
+        Returns False when the database could not take it: the repository is then
+        told the database is behind the files (`database_behind`, when it has
+        that hook: FallbackRepository answers from the files and its recovery
+        syncs files -> database), so the acknowledged write is never hidden.
         """
-        loaded = self._load_into_database(rel)
+        missed = self._load_into_database(rel)
         try:
             self.repository.reload_file(rel)
         except StoreUnavailable as error:
             log.warning("write to %s: repository could not reload it: %s", rel, error)
-        return loaded
+        if missed is None:
+            return True
+        behind = getattr(self.repository, "database_behind", None)
+        if behind is not None:
+            behind(f"a write to {rel} did not reach the database ({missed})")
+        return False
 
-    def _load_into_database(self, rel: str) -> bool:
+    def _load_into_database(self, rel: str) -> str | None:
+        """Load `rel` into the database; None when done, else why it could not."""
         if not self.db_path.is_file():
             # Never create a database here: an empty one holding one file would look healthy.
-            return False
+            return "the database file is missing"
         try:
             conn = connect(self.db_path)
         except sqlite3.Error as error:
             log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
-            return False
+            return str(error)
         try:
             conn.execute(f"PRAGMA busy_timeout = {DB_BUSY_TIMEOUT_MS}")
             source = read_source(self.root, rel)
@@ -264,10 +273,10 @@ class WriteService:
                 raise
         except (sqlite3.Error, OSError) as error:
             log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
-            return False
+            return str(error)
         finally:
             conn.close()
-        return True
+        return None
 
 
 def _retry() -> dict[str, Any]:

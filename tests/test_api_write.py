@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -471,3 +472,31 @@ def test_write_endpoints_keep_to_the_spec(tmp_path: Path) -> None:
     app.extensions["dialogsearch"].close()
     written = [path for path in root.rglob("*.md") if path.name != "team_dialog.md"]
     assert written, "no generated POST was accepted: the spec's NewEntry admits nothing valid"
+
+
+def test_a_write_while_the_database_is_write_locked_is_served_and_synced(tmp_path: Path) -> None:
+    """Reads still work from a write-locked database, so the write service tells the
+    repository the database is behind (`database_behind`): files until recovery syncs."""
+    root, db = make_root(tmp_path)
+    app = make_app(root, db, PROBE_SECONDS=0.1)
+    client = app.test_client()
+    holder = sqlite3.connect(db, isolation_level=None)  # another writer holds the lock
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        response = client.post("/api/dialog/entry", json=NEW, headers=AUTH)
+        assert response.status_code == 201, response.get_json()
+        assert time.monotonic() - started < 8  # a short busy wait, then the files only
+        entry_id = response.get_json()["dialog_entry_id"]
+        assert entry_id in file_ids(root, "api_dialog.md")
+        # The database cannot have it yet: the answer must come from the files.
+        answer = client.get(f"/api/dialog/entry/{entry_id}")
+        assert answer.status_code == 200, "repository lacks database_behind(reason)?"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    deadline = time.monotonic() + 30
+    while entry_id not in db_ids(db):
+        assert time.monotonic() < deadline, "the write did not reach the database after the lock"
+        time.sleep(0.05)
+    app.extensions["dialogsearch"].close()
