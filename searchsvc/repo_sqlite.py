@@ -246,8 +246,13 @@ class SqliteRepository:
     def _reading(self, time_limit: float | None = None) -> Iterator[tuple[sqlite3.Connection, int]]:
         """(connection, generation) for one request's reads, failures mapped (see module doc)."""
         local = self._local
+        conn = None
         try:
             conn = self._connection()
+            # One read transaction per request: every statement sees the same snapshot, so
+            # matches read in one statement still exist when the next reads their rows.
+            conn.execute("BEGIN")
+            conn.execute(sql.PROBE).fetchone()
             generation = self._sync_generation(conn)
             local.deadline = time.monotonic() + (time_limit or self.time_limit)
             yield conn, generation
@@ -267,6 +272,11 @@ class SqliteRepository:
             raise _classify(error) from error
         finally:
             local.deadline = None
+            if conn is not None and local.conn is conn and conn.in_transaction:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error:
+                    self._drop_connection()
 
     def _answers_quickly(self) -> bool:
         """Whether the database answers a trivial query within a quarter second."""
