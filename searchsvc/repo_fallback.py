@@ -29,7 +29,7 @@ from typing import Any
 
 from indexer.reindex import reindex
 from searchsvc.repo_files import FileRepository
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.repo_sqlite import SqliteRepository, store_error
 from searchsvc.repository import SearchPage, SearchQuery, StoredEntry, StoreUnavailable
 
 log = logging.getLogger("searchsvc.fallback")
@@ -126,13 +126,15 @@ class FallbackRepository:
         self.primary.close()
         try:
             self.primary.probe()
+            # The probe reads a few pages; the sync reads many more and may find the damage.
+            self._sync()
         except StoreUnavailable as error:
             self.last_error, self.reason = str(error), error.reason
             if error.reason not in REBUILD_REASONS or not self.rebuild:
                 return False
             rebuilt = self._rebuild(error.reason)
             self.primary.probe()
-        reindex(self.root, self.primary.db_path)
+            self._sync()
         with self._lock:
             self.mode = "database"
             self.since = _now()
@@ -153,6 +155,16 @@ class FallbackRepository:
             self.last_error = self.reason = None
         reindex(self.root, self.primary.db_path)
         return True
+
+    def _sync(self) -> None:
+        """Files -> database (incremental reindex); a database failure as StoreUnavailable."""
+        try:
+            reindex(self.root, self.primary.db_path)
+        except Exception as error:
+            unavailable = store_error(error)
+            if unavailable is None:
+                raise
+            raise unavailable from error
 
     def _rebuild(self, reason: str) -> str:
         """Move a corrupt database aside (never delete it) and rebuild it from the files."""

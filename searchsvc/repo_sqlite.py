@@ -116,6 +116,11 @@ class _Cache:
                 self._items.popitem(last=False)
 
 
+def store_error(error: BaseException) -> StoreUnavailable | None:
+    """The StoreUnavailable for a sqlite3 error raised elsewhere (e.g. by reindex), else None."""
+    return _classify(error) if isinstance(error, sqlite3.Error) else None
+
+
 def _classify(error: sqlite3.Error) -> StoreUnavailable:
     """A StoreUnavailable naming what went wrong (the message holds no file path)."""
     message = str(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from indexer.load_sqlite import connect, load_parsed_file
 from indexer.parse import parse_file
 from indexer.reindex import reindex
 from indexer.verify import verify
+from searchsvc.filters import Filters
 from searchsvc.fts_query import parse_user_query
 from searchsvc.repo_fallback import FallbackRepository
 from searchsvc.repo_files import FileRepository
@@ -94,6 +96,109 @@ def test_recovery_survives_a_removed_wal_while_connections_are_open(tmp_path: Pa
         assert (fallback.mode, fallback.recoveries) == ("database", 1), fallback.health()
         page = _search(fallback, "zebra")
         assert (page.source, page.total) == ("database", 3)
+    finally:
+        fallback.close()
+    assert verify(root, db).ok
+
+
+def test_searches_with_filters_survive_concurrent_deletes(tmp_path: Path) -> None:
+    """DB-fault check "deleted": a search read its matches and their attributes in separate
+    statements; an entry deleted in between raised KeyError (a 500)."""
+    root = tmp_path / "dialogs"
+    root.mkdir()
+    many = "".join(ENTRY.format(n=n) for n in range(60))
+    (root / "a.md").write_text(many, encoding="utf-8")
+    (root / "b.md").write_text(many.replace("KIRO", "ROSE"), encoding="utf-8")
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    repository = SqliteRepository(db, candidate_limit=10)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    searches = [0]
+
+    def churn() -> None:
+        """Delete a.md's rows and put them back, commit after commit."""
+        conn = sqlite3.connect(db, isolation_level=None, timeout=10)
+        conn.execute(
+            "CREATE TEMP TABLE kept AS SELECT * FROM lupo_dialog_entries WHERE dialog_file = ?",
+            ("a.md",),
+        )
+        while not stop.is_set():
+            conn.execute("DELETE FROM lupo_dialog_entries WHERE dialog_file = ?", ("a.md",))
+            conn.execute("INSERT INTO lupo_dialog_entries SELECT * FROM temp.kept")
+        conn.close()
+
+    def search() -> None:
+        match, _ = parse_user_query("zebra", prefix_last=False)
+        queries = [
+            SearchQuery(match=match, text="zebra", facets=("speaker", "file")),
+            SearchQuery(match=match, text="zebra", filters=Filters(files=("a.md",)), sort="newest"),
+        ]
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not failures:
+            for query in queries:
+                try:
+                    repository.search(query)
+                    searches[0] += 1
+                except KeyError as error:
+                    failures.append(error)
+
+    writer = threading.Thread(target=churn)
+    readers = [threading.Thread(target=search) for _ in range(3)]
+    writer.start()
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(30)
+    stop.set()
+    writer.join(30)
+    repository.close()
+    assert not failures, f"{len(failures)} of {searches[0]} searches raised {failures[0]!r}"
+    assert searches[0] > 100
+
+
+def _corrupt_table_pages(db: Path, table: str) -> int:
+    """Overwrite every page of the table or index `table` with random bytes; how many."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = [row[0] for row in conn.execute("SELECT pageno FROM dbstat WHERE name = ?", (table,))]
+    conn.close()
+    with open(db, "r+b") as handle:
+        for page in pages:
+            handle.seek((page - 1) * page_size)
+            handle.write(os.urandom(page_size))
+    return len(pages)
+
+
+def test_recovery_rebuilds_a_database_whose_probe_passes_but_whose_sync_hits_corruption(
+    tmp_path: Path,
+) -> None:
+    """DB-fault check "random bytes": the probe read healthy pages, the sync hit a corrupt
+    one ("database disk image is malformed"), and recovery retried that forever."""
+    root = tmp_path / "dialogs"
+    root.mkdir()
+    (root / "a.md").write_text("".join(ENTRY.format(n=n) for n in range(40)), encoding="utf-8")
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    assert _corrupt_table_pages(db, "idx_entries_file_line") > 0
+    (root / "b.md").write_text(ENTRY.format(n=99), encoding="utf-8")
+    primary = SqliteRepository(db)
+    files = FileRepository(root)
+    files.build_now()
+    fallback = FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+    try:
+        primary.probe()  # the probe does not see the damage
+        by_file = SearchQuery(filters=Filters(files=("a.md",)))
+        assert fallback.search(by_file).total == 40  # this search does: answered from files
+        assert fallback.mode == "files"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and fallback.recoveries == 0:
+            time.sleep(0.05)
+        assert fallback.mode == "database", fallback.health()
+        assert len(fallback.moved_aside) == 1
+        page = _search(fallback, "zebra")
+        assert (page.source, page.total) == ("database", 41)
     finally:
         fallback.close()
     assert verify(root, db).ok
