@@ -15,7 +15,6 @@ over the original, then the folder fsynced.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 import yaml
 
 from indexer.identity import explicit_id, keyed_entries
-from indexer.model import Entry
+from indexer.model import Entry, ParsedFile
 from indexer.parse import decode_dialog_bytes, parse_file
 from indexer.parse_layout import read_layout
 from searchsvc.entry_edits import (
@@ -76,6 +75,8 @@ class FileEdit:
     text: str
     entry_id: int | None = None
     entry: Entry | None = None
+    #: The parse of `text` the edit was checked with (so a loader need not parse it again).
+    parsed: ParsedFile | None = None
 
 
 @dataclass
@@ -146,10 +147,6 @@ def new_file_text(path: str, now: int) -> str:
     return f"---\n{front_matter}---\n"
 
 
-def _stripped(entry: Entry) -> Entry:
-    return dataclasses.replace(entry, line=0, end_line=0)
-
-
 def _fields(entry: Entry) -> tuple[Any, ...]:
     names = (*EDITABLE_FIELDS, "format", "title", "system_version")
     return tuple(getattr(entry, name) for name in names)
@@ -168,9 +165,11 @@ def _others_unchanged(
     """
 
     def comparable(keyed: list[tuple[int, str, Entry]]) -> list[tuple[int, Any]]:
+        # The content key covers every field but the position, so (id, key) compares
+        # the entries "positions aside" without copying them.
         return [
-            (entry_id, _fields(entry) if entry_id in pinned else _stripped(entry))
-            for entry_id, _, entry in keyed
+            (entry_id, _fields(entry) if entry_id in pinned else key)
+            for entry_id, key, entry in keyed
             if sections or entry.format != "section"
         ]
 
@@ -186,8 +185,9 @@ def _mismatches(entry: Entry, expected: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _keyed(text: str, path: str) -> list[tuple[int, str, Entry]]:
-    return keyed_entries(parse_file(text, path).entries)
+def _keyed(text: str, path: str, parsed: ParsedFile | None = None) -> list[tuple[int, str, Entry]]:
+    """(id, key, entry) of the file's entries; `parsed` is the parse of `text` if known."""
+    return keyed_entries((parsed if parsed is not None else parse_file(text, path)).entries)
 
 
 def _find(keyed: list[tuple[int, str, Entry]], entry_id: int) -> int:
@@ -204,6 +204,7 @@ def plan_append(
     *,
     entry_id: int | None = None,
     now: int | None = None,
+    parsed: ParsedFile | None = None,
 ) -> FileEdit:
     """Append a canonical inline block with `fields` to `text` (None: a new file).
 
@@ -211,11 +212,12 @@ def plan_append(
     block records `entry_id`, or else the content id the entry would get, so
     that later edits keep it. `now` dates the header of a new file. Raises
     UnrepresentableEdit when the block would not read back as exactly those
-    fields (e.g. the file ends inside an unclosed code fence).
+    fields (e.g. the file ends inside an unclosed code fence). `parsed` is
+    the parse of `text` when the caller has it.
     """
     expected = {name: fields.get(name) for name in EDITABLE_FIELDS}
     base = new_file_text(path, now or utc_now_stamp()) if text is None else text
-    before = _keyed(base, path)
+    before = _keyed(base, path, parsed if text is not None else None)
     newline = _Lines.of(base).newline
     if not base:
         separators = [""]
@@ -225,26 +227,22 @@ def plan_append(
         separators = [ending] if not last_line.strip() else [ending + newline, ending]
     problems: list[str] = []
     fallback: FileEdit | None = None
+    block = render_inline_block(expected)
     for prefix in separators:
-        draft = prefix + newline.join(render_inline_block(expected)) + newline
-        found = _appended(before, _keyed(draft, path))
+        wanted_id = entry_id or _content_id(before, path, newline.join(block) + newline)
+        final = prefix + newline.join(render_inline_block(expected, wanted_id)) + newline
+        parsed = parse_file(final, path)
+        found = _appended(before, keyed_entries(parsed.entries))
         if found is None:
             problems = ["the block would not read back as a new entry at the end of the file"]
             continue
-        plain_id, plain_entry, plain_sections_kept = found
-        problems = _mismatches(plain_entry, expected)
+        found_id, entry, sections_kept = found
+        problems = _mismatches(entry, expected)
+        if found_id != wanted_id:
+            problems.append(f"id: wanted {wanted_id}, the file would read back {found_id}")
         if problems:
             continue
-        wanted_id = entry_id or plain_id
-        final = prefix + newline.join(render_inline_block(expected, wanted_id)) + newline
-        found = _appended(before, _keyed(final, path))
-        if found is not None and found[0] == wanted_id and not _mismatches(found[1], expected):
-            edit = FileEdit(final, found[0], found[1])
-            sections_kept = found[2]
-        else:
-            # The parser does not honour a recorded id here: the content id has to do.
-            edit = FileEdit(draft, plain_id, plain_entry)
-            sections_kept = plain_sections_kept
+        edit = FileEdit(final, found_id, entry, parsed)
         if sections_kept:
             return edit
         fallback = fallback or edit
@@ -256,6 +254,20 @@ def plan_append(
         + " (does the file end inside an unclosed code fence, or open a front matter"
         + " that never closes?)"
     )
+
+
+def _content_id(before: list[tuple[int, str, Entry]], path: str, block: str) -> int:
+    """The id the block's entry gets from its content alone, appended after `before`.
+
+    An entry's content key does not depend on where it sits, so the block parsed
+    on its own gives the key the file would give it; keyed_entries then numbers
+    it after the file's entries, as a parse of the whole file would.
+    """
+    # A blank first line: a `---` on line 1 would open a front matter instead.
+    alone = [e for e in parse_file("\n" + block, path).entries if e.format == "inline"]
+    if len(alone) != 1:
+        raise UnrepresentableEdit("the canonical block does not read back as one entry")
+    return keyed_entries([*(entry for _, _, entry in before), alone[0]])[-1][0]
 
 
 def _appended(
@@ -306,13 +318,20 @@ def _apply_pins(lines: _Lines, pins: list[tuple[int, Entry]]) -> None:
         lines.replace(entry.line - 1, entry.end_line - 1, new)
 
 
-def plan_update(text: str, path: str, entry_id: int, changes: Mapping[str, Any]) -> FileEdit:
+def plan_update(
+    text: str,
+    path: str,
+    entry_id: int,
+    changes: Mapping[str, Any],
+    *,
+    parsed: ParsedFile | None = None,
+) -> FileEdit:
     """Rewrite the fields `changes` names (None clears one) in the entry's own lines.
 
     Raises EntryNotInFile, ReadOnlyEntry (a section) or UnrepresentableEdit (the
     entry's format cannot hold the value, e.g. a blank line inside a bold message).
     """
-    before = _keyed(text, path)
+    before = _keyed(text, path, parsed)
     index = _find(before, entry_id)
     entry = before[index][2]
     if entry.format == "section":
@@ -332,7 +351,8 @@ def plan_update(text: str, path: str, entry_id: int, changes: Mapping[str, Any])
     _apply_pins(lines, pins)
     lines.replace(entry.line - 1, entry.end_line - 1, _edited_lines(lines.content, entry, edits))
     new_text = lines.text()
-    after = _keyed(new_text, path)
+    parsed = parse_file(new_text, path)
+    after = keyed_entries(parsed.entries)
     problems: list[str] = []
     if len(after) != len(before):
         problems.append("the edit would change how many entries the file holds")
@@ -356,7 +376,7 @@ def plan_update(text: str, path: str, entry_id: int, changes: Mapping[str, Any])
             f"cannot store this change in the {entry.format} entry at {path}:{entry.line}: "
             + "; ".join(problems)
         )
-    return FileEdit(new_text, entry_id, after[index][2])
+    return FileEdit(new_text, entry_id, after[index][2], parsed)
 
 
 def _removal_ranges(lines: list[str], entry: Entry) -> list[tuple[int, int]]:
@@ -388,13 +408,15 @@ def _removal_ranges(lines: list[str], entry: Entry) -> list[tuple[int, int]]:
     return ranges
 
 
-def plan_remove(text: str, path: str, entry_id: int) -> FileEdit:
+def plan_remove(
+    text: str, path: str, entry_id: int, *, parsed: ParsedFile | None = None
+) -> FileEdit:
     """Remove the entry's lines (for an inline block that holds only it: the whole block).
 
     Raises EntryNotInFile, ReadOnlyEntry, or UnrepresentableEdit when no removal
     leaves every other dialog entry of the file as it was.
     """
-    before = _keyed(text, path)
+    before = _keyed(text, path, parsed)
     index = _find(before, entry_id)
     entry = before[index][2]
     if entry.format == "section":
@@ -413,9 +435,10 @@ def plan_remove(text: str, path: str, entry_id: int) -> FileEdit:
         candidates.append(lines.text())
     # Only the removed lines change, so sections can only regroup: compare dialog entries.
     for candidate in candidates:
-        after = _keyed(candidate, path)
+        parsed = parse_file(candidate, path)
+        after = keyed_entries(parsed.entries)
         if _others_unchanged(others, after, sections=False, pinned=pinned):
-            return FileEdit(candidate)
+            return FileEdit(candidate, parsed=parsed)
     raise UnrepresentableEdit(
         f"cannot remove the {entry.format} entry at {path}:{entry.line} "
         "without changing another entry of the file; edit the file by hand"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 from indexer.discover import read_source
 from indexer.identity import keyed_entries
 from indexer.load_sqlite import connect, load_parsed_file
-from indexer.model import Entry
+from indexer.model import Entry, ParsedFile
 from indexer.parse import parse_file
 from indexer.reindex import ReindexBusy, reindex_lock
 from searchsvc.dialog_paths import UnsafePath, resolve_dialog_path
@@ -55,6 +56,8 @@ DEFAULT_DIALOG_FILE = "api_dialog.md"
 LOCK_WAIT_SECONDS = 30.0
 #: How long the write-through waits for a database write lock before leaving it to recovery.
 DB_BUSY_TIMEOUT_MS = 2_000
+#: How many files' last parse a WriteService keeps (the files written most recently).
+PARSE_CACHE_FILES = 8
 
 
 class WriteService:
@@ -75,6 +78,8 @@ class WriteService:
         self.default_file = default_file
         self.lock_wait = lock_wait
         self._thread_lock = threading.Lock()
+        # rel -> (text, its parse): the parse a write checked is the next write's "before".
+        self._parses: OrderedDict[str, tuple[str, ParsedFile]] = OrderedDict()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -117,7 +122,8 @@ class WriteService:
             path = self.resolve(rel, status=400)
             text, bom = self.read(path, rel) if path.exists() else (None, False)
             try:
-                edit = plan_append(text, rel, fields, now=now)
+                parsed = self._parse(rel, text) if text is not None else None
+                edit = plan_append(text, rel, fields, now=now, parsed=parsed)
             except UnrepresentableEdit as error:
                 raise ApiError(409, str(error)) from None
             self._commit(path, rel, edit, bom)
@@ -138,7 +144,7 @@ class WriteService:
             if not changes:
                 return stored
             try:
-                edit = plan_update(text, rel, entry_id, changes)
+                edit = plan_update(text, rel, entry_id, changes, parsed=self._parse(rel, text))
             except UnrepresentableEdit as error:
                 raise ApiError(422, str(error)) from None
             except (EntryNotInFile, ReadOnlyEntry) as error:
@@ -159,7 +165,7 @@ class WriteService:
             rel = stored.entry.dialog_file
             path, text, bom = self._current_text(stored)
             try:
-                edit = plan_remove(text, rel, entry_id)
+                edit = plan_remove(text, rel, entry_id, parsed=self._parse(rel, text))
             except (UnrepresentableEdit, EntryNotInFile, ReadOnlyEntry) as error:
                 raise _conflict(stored, str(error)) from None
             self._commit(path, rel, edit, bom)
@@ -205,12 +211,27 @@ class WriteService:
             raise _conflict(stored, f"{rel} no longer exists")
         text, bom = self.read(path, rel)
         in_file = {
-            entry_id: entry for entry_id, _, entry in keyed_entries(parse_file(text, rel).entries)
+            entry_id: entry for entry_id, _, entry in keyed_entries(self._parse(rel, text).entries)
         }
         current = in_file.get(stored.entry_id)
         if current is None or current.body != stored.entry.body:
             raise _conflict(stored, f"{rel} changed since the entry was read")
         return path, text, bom
+
+    def _parse(self, rel: str, text: str) -> ParsedFile:
+        """parse_file(text, rel), reusing the parse of the last write to the same text."""
+        cached = self._parses.get(rel)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        parsed = parse_file(text, rel)
+        self._remember(rel, text, parsed)
+        return parsed
+
+    def _remember(self, rel: str, text: str, parsed: ParsedFile) -> None:
+        self._parses[rel] = (text, parsed)
+        self._parses.move_to_end(rel)
+        while len(self._parses) > PARSE_CACHE_FILES:
+            self._parses.popitem(last=False)
 
     def _commit(self, path: Path, rel: str, edit: FileEdit, bom: bool) -> None:
         """Write the file (the acknowledgement point), then bring the stores in line."""
@@ -219,7 +240,9 @@ class WriteService:
         except (OSError, UnicodeError) as error:
             reason = getattr(error, "strerror", None) or str(error)
             raise ApiError(503, f"Cannot write {rel}: {reason}; nothing was changed") from None
-        self.load_file(rel)
+        if edit.parsed is not None:
+            self._remember(rel, edit.text, edit.parsed)
+        self.load_file(rel, edit.parsed, edit.text)
 
     def _answer(self, entry_id: int, entry: Entry) -> StoredEntry:
         """The entry as the repository now serves it (as parsed, if it cannot say)."""
@@ -229,15 +252,18 @@ class WriteService:
             stored = None  # the write stands (it is in the file); answer it as parsed
         return stored if stored is not None else StoredEntry(entry_id, entry)
 
-    def load_file(self, rel: str) -> bool:
+    def load_file(
+        self, rel: str, parsed: ParsedFile | None = None, text: str | None = None
+    ) -> bool:
         """Load the file `rel` into the database if it can take it now; tell the repository.
 
         Returns False when the database could not take it: the repository is then
         told the database is behind the files (`database_behind`, when it has
         that hook: FallbackRepository answers from the files and its recovery
         syncs files -> database), so the acknowledged write is never hidden.
+        `parsed` (the parse of `text`) spares a parse when the file still holds `text`.
         """
-        missed = self._load_into_database(rel)
+        missed = self._load_into_database(rel, parsed, text)
         try:
             self.repository.reload_file(rel)
         except StoreUnavailable as error:
@@ -249,7 +275,9 @@ class WriteService:
             behind(f"a write to {rel} did not reach the database ({missed})")
         return False
 
-    def _load_into_database(self, rel: str) -> str | None:
+    def _load_into_database(
+        self, rel: str, parsed: ParsedFile | None, text: str | None
+    ) -> str | None:
         """Load `rel` into the database; None when done, else why it could not."""
         if not self.db_path.is_file():
             # Never create a database here: an empty one holding one file would look healthy.
@@ -262,7 +290,8 @@ class WriteService:
         try:
             conn.execute(f"PRAGMA busy_timeout = {DB_BUSY_TIMEOUT_MS}")
             source = read_source(self.root, rel)
-            parsed = parse_file(source.text, rel)
+            if parsed is None or source.text != text:
+                parsed = parse_file(source.text, rel)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 load_parsed_file(conn, source, parsed)
