@@ -129,6 +129,8 @@ class FileIndex:
         self.alive = 0
         self._vocabulary: list[str] | None = None
         self.failed: list[str] = []
+        #: Per-token bm25 contributions, filled by repo_files and emptied on any change.
+        self.weights: dict[str, list[float]] = {}
 
     @property
     def average_length(self) -> float:
@@ -143,6 +145,7 @@ class FileIndex:
 
     def add_chunk(self, chunk: Chunk) -> None:
         """Append a worker's chunk, renumbering its docs after ours."""
+        self.weights = {}
         base = len(self.docs)
         self.docs.extend(chunk.docs)
         self.attrs.extend(map(doc_attrs, chunk.docs))
@@ -180,6 +183,7 @@ class FileIndex:
 
     def remove_file(self, rel: str) -> None:
         """Forget a file's docs (their postings stay, pointing at None)."""
+        self.weights = {}
         for number in self.file_docs.pop(rel, []):
             doc = self.docs[number]
             if doc is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
+from operator import attrgetter
 from typing import NamedTuple
 
 from searchsvc.filters import Filters, file_matches, mood_family, target_variants
@@ -45,9 +46,12 @@ class FilterCheck:
         self.targets = _target_set(filters.targets)
         self.moods = frozenset(filters.moods)
         self.formats = frozenset(filters.formats)
+        self.empty = filters == Filters()
 
     def passes(self, attrs: EntryAttrs, skip: str | None = None) -> bool:
         """Whether `attrs` satisfies every filter (but the one named `skip`)."""
+        if self.empty:
+            return True
         filters = self.filters
         if self.speakers and skip != "speaker" and attrs.speaker not in self.speakers:
             return False
@@ -72,17 +76,19 @@ class FilterCheck:
         return True
 
 
-def facet_values(attrs: EntryAttrs, facet: str) -> Iterable[str]:
-    """The values an entry contributes to a facet (none for a missing value)."""
-    if facet == "target":
-        return attrs.targets
-    value = {
-        "speaker": attrs.speaker,
-        "mood": attrs.mood_rgb,
-        "file": attrs.dialog_file,
-        "format": attrs.format,
-    }[facet]
-    return (value,) if value is not None else ()
+_FACET_FIELDS = {
+    "speaker": "speaker",
+    "mood": "mood_rgb",
+    "file": "dialog_file",
+    "format": "format",
+}
+_FILTER_OF_FACET = {
+    "speaker": "speakers",
+    "target": "targets",
+    "mood": "moods",
+    "file": "files",
+    "format": "formats",
+}
 
 
 def count_facets(
@@ -93,12 +99,22 @@ def count_facets(
     `scale` multiplies the counts (to estimate totals from a uniform sample).
     """
     rows = list(rows)
+    filtered: list[EntryAttrs] | None = None
     result: dict[str, tuple[FacetCount, ...]] = {}
     for facet in facets:
+        if getattr(check.filters, _FILTER_OF_FACET[facet]):
+            subset = [attrs for attrs in rows if check.passes(attrs, skip=facet)]
+        else:
+            if filtered is None:
+                filtered = [attrs for attrs in rows if check.passes(attrs)]
+            subset = filtered
         counter: Counter[str] = Counter()
-        for attrs in rows:
-            if check.passes(attrs, skip=facet):
-                counter.update(facet_values(attrs, facet))
+        if facet == "target":
+            for attrs in subset:
+                counter.update(attrs.targets)
+        else:
+            counter.update(map(attrgetter(_FACET_FIELDS[facet]), subset))
+            counter.pop(None, None)  # type: ignore[call-overload]
         result[facet] = top_counts(counter.items(), scale)
     return result
 

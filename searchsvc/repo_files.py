@@ -13,6 +13,7 @@ it up to `wait_seconds`, then raises StoreUnavailable("building").
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import os
@@ -21,6 +22,7 @@ import time
 from bisect import bisect_left
 from collections import Counter
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +181,8 @@ class FileRepository:
             end = query.offset + query.per_page
             if query.sort == "relevance" and match is not None and match.include is not None:
                 scores = self._scores(index, match, set(passing))
-                passing.sort(key=lambda n: (-scores.get(n, 0.0), attrs[n].entry_id))
-                page = passing[query.offset : end]
+                best = heapq.nlargest(end, scores.items(), key=itemgetter(1))
+                page = [number for number, _ in best[query.offset :]]
             else:
                 key = oldest_key if query.sort == "oldest" else newest_key
                 page = sorted(passing, key=lambda n: key(attrs[n]))[query.offset : end]
@@ -199,7 +201,7 @@ class FileRepository:
             found = {n for n, doc in enumerate(alive) if doc is not None}
         if match.exclude is not None:
             found -= self._evaluate(index, match.exclude)
-        return sorted(n for n in found if alive[n] is not None)
+        return [n for n in found if alive[n] is not None]
 
     def _evaluate(self, index: FileIndex, node: Node) -> set[int]:
         if isinstance(node, Phrase):
@@ -249,25 +251,23 @@ class FileRepository:
         return {n for n in found if docs[n] is not None and _has_phrase(docs[n], phrase)}
 
     def _scores(self, index: FileIndex, match: MatchQuery, docs: set[int]) -> dict[int, float]:
-        """bm25 of each doc in `docs` for the query's positive phrases."""
-        scores: dict[int, float] = dict.fromkeys(docs, 0.0)
-        total = max(1, index.alive)
-        average = index.average_length
-        lengths = index.lengths
-        docs_by_number = index.docs
+        """bm25 of each doc in `docs` for the query's positive phrases.
+
+        A word counts once per phrase; a prefix counts as one word whose
+        frequency is that of all the words it expands to (as FTS5 sees it).
+        """
+        scores = dict.fromkeys(docs, 0.0)
         for phrase in match.positive_phrases():
             for i, token in enumerate(phrase.tokens):
-                prefix = phrase.prefix and i == len(phrase.tokens) - 1
-                for expanded in self._expand(index, token, prefix):
-                    numbers, frequencies = index.postings[expanded]
-                    # Postings keep removed docs until compaction: count only live ones,
-                    # or `having` can pass `total` and the logarithm fails.
-                    having = sum(1 for number in numbers if docs_by_number[number] is not None)
-                    idf = max(1e-6, math.log((total - having + 0.5) / (having + 0.5)))
-                    for number, frequency in zip(numbers, frequencies, strict=True):
-                        if number in scores:
-                            norm = K1 * (1 - B + B * lengths[number] / average)
-                            scores[number] += idf * frequency * (K1 + 1) / (frequency + norm)
+                expansions = self._expand(
+                    index, token, phrase.prefix and i == len(phrase.tokens) - 1
+                )
+                if len(expansions) == 1:
+                    _add_weights(
+                        scores, index.postings[expansions[0]][0], _weights(index, expansions[0])
+                    )
+                elif expansions:
+                    _add_prefix_scores(scores, index, expansions)
         return scores
 
     def _stored(self, index: FileIndex, number: int, highlighter: Highlighter) -> StoredEntry:
@@ -332,6 +332,56 @@ class FileRepository:
             "files_index": info,
             "last_error": None if ok else self.last_error,
         }
+
+
+def _add_weights(scores: dict[int, float], numbers: Any, weights: list[float]) -> None:
+    """Add one word's per-doc weights to the docs in `scores` (looping over the smaller side)."""
+    if len(numbers) <= len(scores):
+        for number, weight in zip(numbers, weights, strict=True):
+            if number in scores:
+                scores[number] += weight
+    else:
+        by_doc = dict(zip(numbers, weights, strict=True))
+        get = by_doc.get
+        for number in scores:
+            scores[number] += get(number, 0.0)
+
+
+def _add_prefix_scores(scores: dict[int, float], index: FileIndex, expansions: list[str]) -> None:
+    """bm25 of a prefix taken as one word: frequencies summed over its expansions."""
+    frequencies: dict[int, int] = {}
+    get = frequencies.get
+    for token in expansions:
+        numbers, counts = index.postings[token]
+        for number, count in zip(numbers, counts, strict=True):
+            if number in scores:
+                frequencies[number] = get(number, 0) + count
+    total = max(1, index.alive)
+    having = len(frequencies)
+    idf = max(1e-6, math.log((total - having + 0.5) / (having + 0.5)))
+    average, lengths = index.average_length, index.lengths
+    for number, frequency in frequencies.items():
+        norm = K1 * (1 - B + B * lengths[number] / average)
+        scores[number] += idf * frequency * (K1 + 1) / (frequency + norm)
+
+
+def _weights(index: FileIndex, token: str) -> list[float]:
+    """Each posting's bm25 contribution for `token` (idf and length norm included), cached."""
+    cached = index.weights.get(token)
+    if cached is not None:
+        return cached
+    numbers, frequencies = index.postings[token]
+    total = max(1, index.alive)
+    idf = max(1e-6, math.log((total - len(numbers) + 0.5) / (len(numbers) + 0.5)))
+    average = index.average_length
+    lengths = index.lengths
+    factor = idf * (K1 + 1)
+    weights = [
+        factor * frequency / (frequency + K1 * (1 - B + B * lengths[number] / average))
+        for number, frequency in zip(numbers, frequencies, strict=True)
+    ]
+    index.weights[token] = weights
+    return weights
 
 
 def _effective_match(match: MatchQuery | None) -> MatchQuery | None:

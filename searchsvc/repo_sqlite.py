@@ -23,6 +23,7 @@ What the speed tricks change for users (all exact up to CANDIDATE_LIMIT matches)
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
@@ -38,8 +39,8 @@ from typing import Any
 
 from indexer.model import Entry
 from searchsvc import sqlite_sql as sql
-from searchsvc.filters import Filters, mood_family
-from searchsvc.fts_query import QueryError, match_expression, parse_raw
+from searchsvc.filters import Filters, mood_family, target_variants
+from searchsvc.fts_query import QueryError, match_expression, parse_raw, tokenize
 from searchsvc.matching import (
     EntryAttrs,
     FilterCheck,
@@ -67,6 +68,7 @@ MAX_ID = 2**63 - 1
 #: Stats read everything; they may take this many times the query time limit.
 STATS_TIME_FACTOR = 10
 PAIRS_LIMIT = 500
+MMAP_BYTES = 1 << 30
 _PROGRESS_STEPS = 10_000
 
 
@@ -203,6 +205,9 @@ class SqliteRepository:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            # Reads through a memory map share the OS page cache between the threads'
+            # connections (each of which would otherwise warm its own small cache).
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             conn.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
             if conn.execute(sql.CHECK_SCHEMA).fetchone() is None:
                 raise StoreUnavailable("the database has no dialog tables", "empty")
@@ -459,48 +464,85 @@ class SqliteRepository:
             key, lambda: conn.execute(sql.COUNT_MATCHES, (expression,)).fetchone()[0]
         )
 
-    def _search_text(
-        self, conn: sqlite3.Connection, generation: int, query: SearchQuery, expression: str
-    ) -> SearchPage:
-        """Words to match: rank, filter and facet the matches (a sample when there are many)."""
-        has_filters = query.filters != Filters()
+    def _scan(
+        self,
+        conn: sqlite3.Connection,
+        generation: int,
+        expression: str,
+        query: SearchQuery,
+        check: FilterCheck,
+        *,
+        attrs: bool,
+        has_filters: bool,
+    ) -> tuple[_Matches, list[tuple[int, float]]]:
+        """Matches of `expression` read far enough for the page, and those passing the filters.
+
+        `has_filters`: some filter is left to check here (not settled by narrow()).
+        """
         needed = query.offset + query.per_page
         found = self._matches(conn, generation, expression, self.candidate_limit)
-        check = FilterCheck(query.filters)
-        if has_filters or query.facets or query.sort != "relevance":
+        if attrs or has_filters:
             found = self._with_attrs(conn, generation, expression, found)
         passing = self._passing(found, check, has_filters)
         # Read more matches until the page is full (relevance) or the estimate has hits.
         extend = query.sort == "relevance" or has_filters
         while extend and not found.complete and len(passing) < needed:
             found = self._matches(conn, generation, expression, len(found.rows) * 4)
-            found = self._with_attrs(conn, generation, expression, found)
+            if attrs or has_filters:
+                found = self._with_attrs(conn, generation, expression, found)
             passing = self._passing(found, check, has_filters)
-        fts_total = self._total_matches(conn, generation, expression, found)
+        return found, passing
+
+    def _search_text(
+        self, conn: sqlite3.Connection, generation: int, query: SearchQuery, expression: str
+    ) -> SearchPage:
+        """Words to match: rank, filter and facet the matches (a sample when there are many)."""
+        filters = query.filters
+        has_filters = filters != Filters() and not self._narrowing_is_exact(
+            conn, generation, filters
+        )
+        needed = query.offset + query.per_page
+        check = FilterCheck(filters)
+        narrowed = narrow(expression, filters)
+        self._validate(narrowed, query.text)
+        need_attrs = bool(query.facets) or query.sort != "relevance"
+        found, passing = self._scan(
+            conn, generation, narrowed, query, check, attrs=need_attrs, has_filters=has_filters
+        )
+        fts_total = self._total_matches(conn, generation, narrowed, found)
         scanned = len(found.rows)
         if found.complete or not has_filters:
             total, total_exact = (len(passing) if has_filters else fts_total), True
         else:
             total = max(len(passing), round(len(passing) * fts_total / max(1, scanned)))
             total_exact = False
-        scale = 1.0 if found.complete else fts_total / max(1, scanned)
-        facets = {}
-        if query.facets:
-            facets = count_facets(
-                (found.attrs[entry_id] for entry_id, _ in found.rows), check, query.facets, scale
-            )
+        facets: dict[str, tuple[FacetCount, ...]] = {}
+        facets_exact = True
+        for name in query.facets:
+            source, source_total = found, fts_total
+            own = narrow(expression, filters.without(name))
+            if own != narrowed:
+                # The speaker/target facet counts over matches without its own filter.
+                source, _ = self._scan(
+                    conn, generation, own, query, check, attrs=True, has_filters=True
+                )
+                source_total = self._total_matches(conn, generation, own, source)
+            scale = source_total / max(1, len(source.rows))
+            rows = (source.attrs[entry_id] for entry_id, _ in source.rows)
+            facets.update(count_facets(rows, check, (name,), 1.0 if source.complete else scale))
+            facets_exact = facets_exact and source.complete
         ranked = None
         if query.sort == "relevance":
-            ordered = sorted(passing, key=lambda row: (-row[1], row[0]))
-            ids = [entry_id for entry_id, _ in ordered[query.offset : needed]]
+            best = heapq.nsmallest(needed, passing, key=lambda row: (-row[1], row[0]))
+            ids = [entry_id for entry_id, _ in best[query.offset :]]
             ranked = None if found.complete else scanned
         elif found.complete:
             key = newest_key if query.sort == "newest" else oldest_key
             ordered_attrs = sorted((found.attrs[entry_id] for entry_id, _ in passing), key=key)
             ids = [attrs.entry_id for attrs in ordered_attrs[query.offset : needed]]
         else:
-            where = self._where(conn, generation, query.filters)
-            where.add(f"e.dialog_entry_id IN ({sql.MATCHING_IDS})", expression)
+            where = self._where(conn, generation, filters)
+            where.add(f"e.dialog_entry_id IN ({sql.MATCHING_IDS})", narrowed)
             ids = self._ordered_ids(
                 conn, where, query.sort, query.offset, query.per_page, "idx_entries_timestamp"
             )
@@ -511,9 +553,34 @@ class SqliteRepository:
             source=self.source,
             facets=facets,
             total_exact=total_exact,
-            facets_exact=found.complete or not query.facets,
+            facets_exact=facets_exact,
             ranked=ranked,
         )
+
+    def _narrowing_is_exact(
+        self, conn: sqlite3.Connection, generation: int, filters: Filters
+    ) -> bool:
+        """Whether narrow() alone applies `filters` exactly (then no row needs checking).
+
+        True when only speaker/target filters are set and no other speaker (or
+        target) in the database holds one of their token sequences.
+        """
+        if filters.without("speaker").without("target") != Filters():
+            return False
+
+        def known(sql_text: str) -> list[str]:
+            rows = self._cached_rows(conn, generation, sql_text, [])
+            return [row[0] for row in rows if row[0] is not None]
+
+        speakers = set(filters.speakers)
+        for value in known(sql.DISTINCT_SPEAKERS) if speakers else ():
+            if value not in speakers and any(_contains(value, wanted) for wanted in speakers):
+                return False
+        variants = {v for target in filters.targets for v in target_variants(target)}
+        for value in known(sql.DISTINCT_TARGETS) if variants else ():
+            if value not in variants and any(_contains(value, wanted) for wanted in variants):
+                return False
+        return all(len(tokenize(target)) == 1 for target in filters.targets)
 
     @staticmethod
     def _passing(found: _Matches, check: FilterCheck, has_filters: bool) -> list[tuple[int, float]]:
@@ -654,6 +721,37 @@ class SqliteRepository:
         with self._reading(0.5) as (conn, _):
             conn.execute(sql.PROBE).fetchone()
             conn.execute(f"SELECT rowid FROM {sql.FTS} LIMIT 1").fetchall()
+
+
+def narrow(expression: str, filters: Filters) -> str:
+    """`expression` AND the speaker/target filters as FTS5 column filters.
+
+    A column filter matches tokens, so this is a superset of the exact filter
+    (speaker "CAPTAIN" also matches "CAPTAIN WOLFIE"), which FilterCheck then
+    applies; it lets FTS5 skip most non-matching rows in C. A value without
+    tokens does not narrow.
+    """
+    parts = []
+    for column, values in (("speaker", filters.speakers), ("target", filters.targets)):
+        if not values or any(not tokenize(value) for value in values):
+            continue
+        quoted = " OR ".join(
+            '"' + value.replace("\x00", " ").replace('"', '""') + '"' for value in values
+        )
+        parts.append(f"{column} : ({quoted})")
+    if not parts:
+        return expression
+    return f"({expression}) AND " + " AND ".join(parts)
+
+
+def _contains(value: str, wanted: str) -> bool:
+    """Whether the tokens of `wanted` occur, in a row, among the tokens of `value`."""
+    haystack, needle = tokenize(value), tokenize(wanted)
+    if not needle:
+        return True
+    return any(
+        haystack[i : i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1)
+    )
 
 
 def _highlighter(query: SearchQuery) -> Highlighter:

@@ -18,6 +18,8 @@ from searchsvc.fts_query import TOKEN_PATTERN, Phrase, fold_token
 SNIPPET_TOKENS = 24
 #: Characters a snippet never exceeds (a giant "word" is cut).
 SNIPPET_MAX_CHARS = 320
+#: Characters of context kept before the first match.
+LEAD_CHARS = 60
 ELLIPSIS = "…"
 _SPACE = re.compile(r"\s+")
 
@@ -35,6 +37,12 @@ class Highlighter:
             else:
                 self.exact.update(phrase.tokens)
         self.prefixes = tuple(sorted(prefixes))
+        # For ASCII text: find the first match without tokenizing the whole text.
+        words = [re.escape(t) for t in sorted(self.exact) if t.isascii()]
+        words += [re.escape(p) + "[a-z0-9]*" for p in self.prefixes if p.isascii()]
+        self.ascii_pattern = (
+            re.compile(r"(?<![a-z0-9])(?:" + "|".join(words) + r")(?![a-z0-9])") if words else None
+        )
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.prefixes)
@@ -43,61 +51,57 @@ class Highlighter:
         """Whether the folded `token` is one the query looks for."""
         return token in self.exact or (bool(self.prefixes) and token.startswith(self.prefixes))
 
+    def first_match(self, text: str) -> int | None:
+        """The character offset of the first matching token in `text`, or None."""
+        if text.isascii():
+            if self.ascii_pattern is None:
+                return None
+            found = self.ascii_pattern.search(text.lower())
+            return found.start() if found else None
+        for match in TOKEN_PATTERN.finditer(text):
+            if self.matches(fold_token(match.group())):
+                return match.start()
+        return None
+
 
 def make_snippet(fields: list[str | None], highlighter: Highlighter) -> str:
     """A snippet of the first field holding a match (else of the first non-empty field)."""
-    texts = [_SPACE.sub(" ", text).strip() for text in fields if text and text.strip()]
+    texts = [text for text in fields if text and not text.isspace()]
     if not texts:
         return ""
     if highlighter:
         for text in texts:
-            spans = [m.span() for m in TOKEN_PATTERN.finditer(text)]
-            hits = [highlighter.matches(fold_token(text[a:b])) for a, b in spans]
-            if any(hits):
-                return _render(text, spans, hits)
-    text = texts[0]
-    spans = [m.span() for m in TOKEN_PATTERN.finditer(text)]
-    return _render(text, spans, [False] * len(spans))
+            position = highlighter.first_match(text)
+            if position is not None:
+                return _window(text, max(0, position - LEAD_CHARS), highlighter)
+    return _window(texts[0], 0, None)
 
 
-def _render(text: str, spans: list[tuple[int, int]], hits: list[bool]) -> str:
-    """The best window of SNIPPET_TOKENS tokens, escaped, matched tokens in <mark>."""
-    if not spans:
-        cut = text[:SNIPPET_MAX_CHARS]
-        return html.escape(cut) + (ELLIPSIS if len(cut) < len(text) else "")
-    start = _best_window(hits)
-    end = min(len(spans), start + SNIPPET_TOKENS)
-    begin_char = 0 if start == 0 else spans[start][0]
-    end_char = len(text) if end == len(spans) else spans[end - 1][1]
-    if end_char - begin_char > SNIPPET_MAX_CHARS:
-        end_char = begin_char + SNIPPET_MAX_CHARS
-    pieces = [ELLIPSIS] if begin_char > 0 else []
-    position = begin_char
-    for (a, b), hit in zip(spans[start:end], hits[start:end], strict=True):
-        if a >= end_char:
+def _window(text: str, start: int, highlighter: Highlighter | None) -> str:
+    """SNIPPET_TOKENS tokens of `text` from about `start`, escaped, matches marked."""
+    if start > 0:
+        boundary = TOKEN_PATTERN.search(text, start)
+        start = boundary.start() if boundary else start
+    piece = text[start : start + SNIPPET_MAX_CHARS * 2]
+    spans = [m.span() for m in TOKEN_PATTERN.finditer(piece)][:SNIPPET_TOKENS]
+    end = spans[-1][1] if len(spans) == SNIPPET_TOKENS else len(piece)
+    end = min(end, SNIPPET_MAX_CHARS)
+    pieces = [ELLIPSIS] if start > 0 else []
+    position = 0
+    for a, b in spans:
+        if a >= end:
             break
-        if hit:
-            b = min(b, end_char)
-            pieces.append(html.escape(text[position:a]))
-            pieces.append(f"<mark>{html.escape(text[a:b])}</mark>")
+        if highlighter is not None and highlighter.matches(fold_token(piece[a:b])):
+            b = min(b, end)
+            pieces.append(_clean(piece[position:a]))
+            pieces.append(f"<mark>{_clean(piece[a:b])}</mark>")
             position = b
-    pieces.append(html.escape(text[position:end_char]))
-    if end_char < len(text):
+    pieces.append(_clean(piece[position:end]))
+    if start + end < len(text):
         pieces.append(ELLIPSIS)
-    return "".join(pieces)
+    return "".join(pieces).strip()
 
 
-def _best_window(hits: list[bool]) -> int:
-    """The first token index of the window holding the most hits (the earliest such)."""
-    if not any(hits):
-        return 0
-    window = SNIPPET_TOKENS
-    count = sum(hits[:window])
-    best, best_start = count, 0
-    for start in range(1, max(1, len(hits) - window + 1)):
-        count += hits[start + window - 1] - hits[start - 1]
-        if count > best:
-            best, best_start = count, start
-    # Show a little context before the first hit when the window starts at it.
-    first_hit = hits.index(True, best_start)
-    return max(0, min(best_start, first_hit - 3))
+def _clean(text: str) -> str:
+    """White space runs as one space, then HTML-escaped."""
+    return html.escape(_SPACE.sub(" ", text))
