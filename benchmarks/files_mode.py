@@ -113,5 +113,5 @@ def _latency(
         summary = cell.summary()
         summary["via"] = server.name
         summary["start_seconds"] = round(started, 2)
-        summary["rss_mb"] = round(server.rss_bytes() / 1e6, 1)
+        summary["memory"] = server.memory()
         return summary

@@ -94,6 +94,15 @@ def free_port() -> int:
 
 def tree_rss_bytes(pid: int) -> int:
     """Resident memory of `pid` plus all its descendants (0 when it is gone)."""
+    return tree_memory(pid)["VmRSS"]
+
+
+def tree_memory(pid: int) -> dict[str, int]:
+    """VmRSS, RssAnon and RssFile (bytes) summed over `pid` and its descendants.
+
+    RssFile counts a file page once per mapping: a process whose threads each
+    mmap() the same database counts those pages several times.
+    """
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -104,22 +113,29 @@ def tree_rss_bytes(pid: int) -> int:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(parent, []).append(int(entry))
-    total, pending = 0, [pid]
+    totals = dict.fromkeys(MEMORY_FIELDS, 0)
+    pending = [pid]
     while pending:
         current = pending.pop()
-        total += _rss_bytes(current)
+        for name, value in _memory(current).items():
+            totals[name] += value
         pending.extend(children.get(current, []))
-    return total
+    return totals
 
 
-def _rss_bytes(pid: int) -> int:
+MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile")
+
+
+def _memory(pid: int) -> dict[str, int]:
+    found: dict[str, int] = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+            name, _, value = line.partition(":")
+            if name in MEMORY_FIELDS:
+                found[name] = int(value.split()[0]) * 1024
     except OSError:
         pass
-    return 0
+    return found
 
 
 class Server:
@@ -172,9 +188,16 @@ class Server:
             time.sleep(0.1)  # polling a child we started; the condition is the answer above
         raise RuntimeError(f"{self.name} did not answer {self.ready_path} within {timeout:g} s")
 
-    def rss_bytes(self) -> int:
-        """Resident memory of the server and its workers now."""
-        return tree_rss_bytes(self.process.pid) if self.process is not None else 0
+    def memory(self) -> dict[str, float]:
+        """Resident memory of the server and its workers now, in MB: rss, anon, file."""
+        if self.process is None:
+            return {}
+        found = tree_memory(self.process.pid)
+        return {
+            "rss_mb": round(found["VmRSS"] / 1e6, 1),
+            "anon_mb": round(found["RssAnon"] / 1e6, 1),
+            "file_mb": round(found["RssFile"] / 1e6, 1),
+        }
 
     def stop(self) -> None:
         """SIGTERM the server's group, SIGKILL it after 10 s."""

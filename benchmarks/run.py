@@ -250,7 +250,7 @@ def _measure_search(
         search["pooled"] = _pooled(measured)
         for name, server in servers.items():
             if server is not None:
-                rss[name] = round(server.rss_bytes() / 1e6, 1)
+                rss[name] = server.memory()
     return search, rss
 
 
