@@ -224,6 +224,10 @@ class FallbackRepository:
         self.fallback.reload_file(rel)
         self.primary.reload_file(rel)
 
+    def database_behind(self, reason: str) -> None:
+        """A write reached the files but not the database: answer from files until recovery."""
+        self._enter_fallback(StoreUnavailable(reason, "behind"))
+
     def health(self) -> dict[str, Any]:
         """Mode, since when and why, the database's and the file index's state."""
         database = self.primary.health()
