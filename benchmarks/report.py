@@ -280,7 +280,7 @@ def _files_mode_rows(results: dict) -> list[Row]:
 
 
 def _rss_rows(results: dict) -> list[Row]:
-    memory = results.get("server_rss_mb", {})
+    memory = results.get("server_memory", {})
     if not memory:
         return []
     ours, peer = memory.get("ours", {}), memory.get("datasette", {})

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup_requests=10 if args.quick else 50,
     )
     log("search over HTTP")
-    results["search"], results["server_rss_mb"] = _measure_search(
+    results["search"], results["server_memory"] = _measure_search(
         corpus.markdown, ours_db, work / "raw-plain" / "raw.db", mix, settings, args, work
     )
     log("files mode")

@@ -56,7 +56,7 @@ def test_quick_benchmark_completes_and_writes_its_table(
     assert {cell["kind"] for cell in ours} >= KINDS
     assert {cell["concurrency"] for cell in ours} == {1, 8}
     assert all(cell["requests"] > 0 and cell["errors"] == 0 for cell in ours), ours
-    assert results["server_rss_mb"]["ours"]["rss_mb"] > 0
+    assert results["server_memory"]["ours"]["rss_mb"] > 0
 
     table = results["table"].splitlines()
     assert table[0].startswith("| Measure | Ours | Peer | Ours/peer | Target | Met |")
