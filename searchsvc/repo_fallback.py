@@ -93,7 +93,9 @@ class FallbackRepository:
             event = {"event": "fallback", "mode": "files", "reason": error.reason}
             log.warning(json.dumps({**event, "error": str(error), "at": self.since}))
             self.fallback.start_build()
-            if self._recoverer is None or not self._recoverer.is_alive():
+            # The loop clears _recoverer under this lock when it sees the database
+            # mode, so a failure right after a recovery always gets a new loop.
+            if self._recoverer is None:
                 self._recoverer = threading.Thread(
                     target=self._recover_loop, name="dialogsearch-recovery", daemon=True
                 )
@@ -107,15 +109,21 @@ class FallbackRepository:
             self._enter_fallback(error)
 
     def _recover_loop(self) -> None:
+        """Probe and recover while in files mode; end once the database answers again."""
         while not self._stop.is_set():
+            with self._lock:
+                if self.mode == "database":
+                    self._recoverer = None
+                    return
             try:
                 self.fallback.refresh()
                 if self._try_recover():
-                    return
+                    continue
             except Exception:  # noqa: BLE001 - a recovery attempt failed: logged, retried
                 log.exception("recovery attempt failed; retrying in %s s", self.probe_seconds)
-            if self._stop.wait(self.probe_seconds):
-                return
+            self._stop.wait(self.probe_seconds)
+        with self._lock:
+            self._recoverer = None
 
     def _try_recover(self) -> bool:
         """One probe; rebuild or sync as needed; switch back when the database answers."""

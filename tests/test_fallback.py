@@ -99,6 +99,17 @@ def test_a_deleted_database_is_answered_from_files_then_rebuilt(
     assert events.count("fallback") == 1 and events.count("recovered") == 1
 
 
+def test_a_second_failure_right_after_a_recovery_recovers_too(
+    fallback: FallbackRepository, db_path: Path
+) -> None:
+    for _ in range(3):
+        db_path.unlink()
+        assert search(fallback, "migration")[0] == 3
+        back_to_database(fallback)
+        assert search(fallback, "migration") == (3, "database")
+    assert fallback.health()["recoveries"] >= 3
+
+
 def test_a_corrupt_database_is_moved_aside_and_rebuilt(
     fallback: FallbackRepository, db_path: Path
 ) -> None:
