@@ -372,7 +372,11 @@ def _weights(index: FileIndex, token: str) -> list[float]:
         return cached
     numbers, frequencies = index.postings[token]
     total = max(1, index.alive)
-    idf = max(1e-6, math.log((total - len(numbers) + 0.5) / (len(numbers) + 0.5)))
+    # Postings keep removed docs until compaction: count only live ones, or `having`
+    # can pass `total` and the logarithm fails ("math domain error", a 500).
+    docs = index.docs
+    having = sum(1 for number in numbers if docs[number] is not None)
+    idf = max(1e-6, math.log((total - having + 0.5) / (having + 0.5)))
     average = index.average_length
     lengths = index.lengths
     factor = idf * (K1 + 1)

@@ -68,7 +68,7 @@ MAX_ID = 2**63 - 1
 #: Stats read everything; they may take this many times the query time limit.
 STATS_TIME_FACTOR = 10
 PAIRS_LIMIT = 500
-MMAP_BYTES = 1 << 30
+MMAP_BYTES = 0
 _PROGRESS_STEPS = 10_000
 
 
@@ -205,8 +205,8 @@ class SqliteRepository:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            # Reads through a memory map share the OS page cache between the threads'
-            # connections (each of which would otherwise warm its own small cache).
+            # No memory-mapped reads (mmap_size 0): a database file truncated under a
+            # mapping kills the whole server with SIGBUS instead of a fallback to the files.
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             conn.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
             if conn.execute(sql.CHECK_SCHEMA).fetchone() is None:
