@@ -53,6 +53,8 @@ conn.close()
 def try_mount_tmpfs(folder: Path, size: int) -> bool:
     """Mount a tmpfs of `size` bytes on `folder`; False when this machine does not allow it."""
     folder.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("RELIABILITY_NO_MOUNT"):
+        return False
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
         capture_output=True,
@@ -305,6 +307,12 @@ def run_fault(
     """Inject, load, release, wait for recovery, check; fills result.did/held."""
     problems: list[str] = []
     fault_ledger = Ledger()
+    if server.process is not None and server.process.poll() is not None:
+        server.start()  # the last fault crashed it (reported there); go on with the next
+    try:
+        server.wait_for_mode("database", 60)
+    except AssertionError as error:
+        return [f"not in mode database before the fault: {error}\n{server.log()[-3000:]}"]
     if fault.name == "WAL removed":
         _write_until_wal(server, db, fault_ledger)
     watcher = HealthWatcher(server)
@@ -336,6 +344,11 @@ def run_fault(
     watcher.halt.set()
     watcher.join(10)
     recovered = watcher.recovered_at(end)
+    crashed = server.process is not None and server.process.poll() is not None
+    if crashed:
+        problems.append(
+            f"the server crashed (exit status {server.process.returncode}):\n{server.log()[-1500:]}"
+        )
     modes = watcher.modes_since(injected)
     if recovered is None:
         problems.append(f"did not return to mode database within 60 s (modes {modes})")
@@ -390,7 +403,9 @@ def _write_until_wal(server: ServedProcess, db: Path, ledger: Ledger) -> None:
     )
     join_clients(threads, 60)
     wal = Path(f"{db}-wal")
-    assert wal.exists() and wal.stat().st_size > 0, "the WAL is empty after writes"
+    assert wal.exists() and wal.stat().st_size > 0, (
+        f"the WAL is empty after writes (mode {server.mode()})"
+    )
 
 
 def merge(into: Ledger, part: Ledger) -> None:
