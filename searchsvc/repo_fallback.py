@@ -140,7 +140,7 @@ class FallbackRepository:
             self.last_error, self.reason = str(error), error.reason
             if error.reason not in REBUILD_REASONS or not self.rebuild:
                 return False
-            rebuilt = self._rebuild(error.reason)
+            rebuilt = self._rebuild(error.reason)  # "" unless a corrupt file was moved
             self.primary.probe()
             self._sync()
         with self._lock:
@@ -155,7 +155,7 @@ class FallbackRepository:
                         "mode": "database",
                         "seconds_in_fallback": self.last_recovery_seconds,
                         "rebuilt": rebuilt is not None,
-                        "moved_aside": rebuilt or None,
+                        "moved_aside": rebuilt or None,  # the corrupt file's new name
                         "at": self.since,
                     }
                 )
@@ -175,7 +175,10 @@ class FallbackRepository:
             raise unavailable from error
 
     def _rebuild(self, reason: str) -> str:
-        """Move a corrupt database aside (never delete it) and rebuild it from the files."""
+        """Move a corrupt database aside (never delete it) and rebuild it from the files.
+
+        Returns the name the corrupt file was moved to ("" when none was moved).
+        """
         db = self.primary.db_path
         moved = ""
         if reason == "corrupt" and db.exists():
@@ -203,7 +206,7 @@ class FallbackRepository:
                 }
             )
         )
-        return moved or reason
+        return moved
 
     # ---- the Repository ----------------------------------------------------------
 
