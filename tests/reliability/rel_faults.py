@@ -63,9 +63,15 @@ def try_mount_tmpfs(folder: Path, size: int) -> bool:
     return done.returncode == 0
 
 
-def remount(folder: Path, option: str) -> None:
-    """`mount -o remount,<option>` the tmpfs on `folder`."""
-    subprocess.run(["mount", "-o", f"remount,{option}", str(folder)], check=True)
+def read_only_bind(folder: Path) -> None:
+    """Put a read-only bind mount of `folder` over itself.
+
+    A plain `remount,ro` is refused while the server holds files open for writing
+    (EBUSY); the bind on top leaves those open files alone and makes every new open
+    (the writers' connections, reindex, the lock file) see a read-only file system.
+    """
+    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
 
 
 def unmount(folder: Path) -> None:
@@ -78,22 +84,17 @@ def unmount(folder: Path) -> None:
 def fill_up(folder: Path) -> Path:
     """Fill the file system of `folder` until a write fails with ENOSPC; the filler file."""
     filler = folder / "filler.bin"
-    block = b"\0" * (1024 * 1024)
-    with open(filler, "wb") as handle:
-        try:
-            for _ in range(4096):
-                handle.write(block)
-                handle.flush()
-            raise AssertionError("the file system never filled up")
-        except OSError:
-            pass
-    with open(filler, "ab") as handle:  # the last partial MiB, byte by byte in 4 KiB steps
-        try:
-            for _ in range(256):
-                handle.write(b"\0" * 4096)
-                handle.flush()
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for size in (1024 * 1024, 4096, 512):
+            block = b"\0" * size
+            for _ in range(1 << 16):
+                try:
+                    os.write(fd, block)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
     return filler
 
 
@@ -206,10 +207,10 @@ def build_faults(db: Path, root: Path, rng: random.Random, hold_seconds: float) 
     faults.append(
         Fault(
             "read-only",
-            lambda: remount(var, "ro"),
-            lambda: remount(var, "rw"),
+            lambda: read_only_bind(var),
+            lambda: unmount(var),
             needs="tmpfs",
-            detail="database folder remounted read-only",
+            detail="database folder behind a read-only bind mount",
         )
     )
     fillers: dict[str, Path] = {}
@@ -306,7 +307,7 @@ def run_fault(
 ) -> list[str]:
     """Inject, load, release, wait for recovery, check; fills result.did/held."""
     problems: list[str] = []
-    fault_ledger = Ledger()
+    fault_ledger = Ledger(tag="".join(c for c in fault.name if c.isalpha())[:6])
     if server.process is not None and server.process.poll() is not None:
         server.start()  # the last fault crashed it (reported there); go on with the next
     try:
@@ -364,6 +365,9 @@ def run_fault(
         report = verify(root, db)
         if not report.ok:
             problems.append(f"verify: {[str(d) for d in report.differences[:5]]}")
+    refusals = [a.body for a in fault_ledger.error_bodies if a.status == 503]
+    if refusals:
+        result.notes.append(f"a 503 said: {refusals[0][:300]}")
     sources = fault_ledger.sources
     result.did = {
         "fault": fault.detail,

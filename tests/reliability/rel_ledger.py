@@ -65,7 +65,8 @@ class Uncertain:
 class Ledger:
     """What the server acknowledged, what is uncertain, and every answer (thread-safe)."""
 
-    def __init__(self, keep_bodies: int = 2000) -> None:
+    def __init__(self, keep_bodies: int = 2000, tag: str = "") -> None:
+        self.tag = tag  # makes markers unique across ledgers of one run
         self.lock = threading.Lock()
         self.expected: dict[int, dict[str, Any] | None] = {}
         self.uncertain: dict[int, Uncertain] = {}
@@ -88,7 +89,7 @@ class Ledger:
     def next_marker(self, worker: int) -> str:
         with self.lock:
             self.sequence += 1
-            return f"relw{worker}n{self.sequence}x"
+            return f"rel{self.tag}w{worker}n{self.sequence}x"
 
     def record(self, answer: Answer) -> None:
         with self.lock:
@@ -256,7 +257,7 @@ class Client(threading.Thread):
         elif choice < 0.25:
             params["facets"] = "speaker,target,mood,file"
         elif choice < 0.35:
-            params = {"q": f"relw{self.worker}", "per_page": 5}
+            params = {"q": f"rel{self.ledger.tag}w{self.worker}", "per_page": 5}
         answer, payload = self.call("search", "GET", "/api/dialog/search", params=params)
         if answer.status == 200:
             if not isinstance(payload, dict) or "hits" not in payload:
