@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,20 @@ ON CONFLICT (file_path) DO UPDATE SET
 """
 DELETE_FILE = "DELETE FROM lupo_dialog_files WHERE file_path = ?"
 SELECT_FILE_HASHES = "SELECT file_path, content_hash FROM lupo_dialog_files"
+SELECT_FILE_STAMPS = (
+    "SELECT file_path, content_hash, size_bytes, mtime_ns, last_sync_utc FROM lupo_dialog_files"
+)
+UPDATE_FILE_STAMP = (
+    "UPDATE lupo_dialog_files SET size_bytes = ?, mtime_ns = ?, last_sync_utc = ? "
+    "WHERE file_path = ?"
+)
+# The secondary indexes of the entry and target tables, as the migrations created them.
+SELECT_BULK_INDEXES = """
+SELECT name, sql FROM sqlite_master
+WHERE type = 'index' AND sql IS NOT NULL
+  AND tbl_name IN ('lupo_dialog_entries', 'lupo_dialog_entry_targets')
+ORDER BY name
+"""
 DELETE_ALL_TARGETS = "DELETE FROM lupo_dialog_entry_targets"
 SELECT_ALL_TARGETS = (
     "SELECT dialog_entry_id, target FROM lupo_dialog_entries "
@@ -128,6 +142,48 @@ def checkpoint_wal(conn: sqlite3.Connection, wait_ms: int = 1000) -> bool:
 def file_hashes(conn: sqlite3.Connection) -> dict[str, str]:
     """content_hash of every file in the database, by path."""
     return dict(conn.execute(SELECT_FILE_HASHES))
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """What the database knows of a file as it was last read."""
+
+    content_hash: str
+    size_bytes: int
+    mtime_ns: int
+    last_sync_utc: int
+
+
+def file_stamps(conn: sqlite3.Connection) -> dict[str, FileStamp]:
+    """Hash, size, mtime and last sync of every file in the database, by path."""
+    return {path: FileStamp(*rest) for path, *rest in conn.execute(SELECT_FILE_STAMPS)}
+
+
+def update_file_stamps(
+    conn: sqlite3.Connection, stamps: Iterable[tuple[str, int, int]], synced_utc: int
+) -> None:
+    """Record (path, size_bytes, mtime_ns) of files read again and found unchanged."""
+    conn.executemany(
+        UPDATE_FILE_STAMP, [(size, mtime, synced_utc, path) for path, size, mtime in stamps]
+    )
+
+
+def drop_bulk_indexes(conn: sqlite3.Connection) -> list[str]:
+    """Drop the secondary indexes of the entry and target tables; return their CREATE SQL.
+
+    For a load into an empty database, inside its transaction: building each index
+    once after the rows are in (create_indexes) is faster than updating it row by row.
+    """
+    indexes = list(conn.execute(SELECT_BULK_INDEXES))
+    for name, _ in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in indexes]
+
+
+def create_indexes(conn: sqlite3.Connection, statements: Iterable[str]) -> None:
+    """Create again the indexes drop_bulk_indexes dropped."""
+    for sql in statements:
+        conn.execute(sql)
 
 
 def claim_ids(
@@ -241,14 +297,16 @@ def plan_file(
     *,
     synced_utc: int | None = None,
     claimed: Mapping[int, str] | None = None,
+    has_rows: bool = True,
 ) -> FilePlan:
     """Compare a file's rows with its rows in `conn` (None: an empty database); write nothing.
 
     `claimed`: ids planned for other files earlier in the same run (see claim_ids).
+    `has_rows` False: the caller knows the file has no row yet (no need to look).
     """
     rows = rows_for_file(conn, prepared, synced_utc=synced_utc, claimed=claimed)
     existing: dict[int, tuple[Any, ...]] = {}
-    if conn is not None:
+    if conn is not None and has_rows:
         existing = {row[ID]: row for row in conn.execute(SELECT_FILE_ENTRIES, (prepared.path,))}
     upserts = [row for row in rows.entry_rows if existing.get(row[ID]) != row]
     updated_ids = [row[ID] for row in upserts if row[ID] in existing]
@@ -282,19 +340,29 @@ def plan_files(
 
 
 def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
-    """Write FilePlans inside the caller's transaction, one statement per kind of change.
+    """Write FilePlans inside the caller's transaction, one statement per kind of change."""
+    conn.executemany(UPSERT_FILE, [plan.file_row for plan in plans])  # entries reference them
+    delete_entries(conn, [entry_id for plan in plans for entry_id in plan.stale_ids])
+    _write_entries(conn, plans)
+
+
+def delete_entries(conn: sqlite3.Connection, entry_ids: Sequence[int]) -> None:
+    """Delete entry rows by id (their targets cascade, the FTS5 trigger follows)."""
+    if entry_ids:
+        conn.execute(DELETE_ENTRIES, (json.dumps(entry_ids),))
+
+
+def _write_entries(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
+    """Upsert the plans' entry rows and rewrite their target rows (file rows already written).
 
     Entry rows are staged in a temporary table and moved with ONE INSERT ...
     SELECT: the FTS5 triggers then run inside a single statement. One statement
     per row (executemany) makes SQLite open a statement savepoint per row, and
     FTS5 flushes its pending index data at every savepoint: 2-3 times slower.
     Batches of STAGE_BATCH_ROWS keep the scratch table in memory. Rows go in id
-    order, which suits both the id-keyed table and the index.
+    order, which suits both the id-keyed table and the index (FTS5 flushes its
+    pending data whenever a rowid is lower than the one before).
     """
-    conn.executemany(UPSERT_FILE, [plan.file_row for plan in plans])  # entries reference them
-    stale = [entry_id for plan in plans for entry_id in plan.stale_ids]
-    if stale:
-        conn.execute(DELETE_ENTRIES, (json.dumps(stale),))
     updated = [entry_id for plan in plans for entry_id in plan.updated_ids]
     if updated:
         conn.execute(DELETE_ENTRIES_TARGETS, (json.dumps(updated),))
@@ -310,6 +378,65 @@ def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
     conn.executemany(
         INSERT_TARGET, [(row[ID], token) for row in rows for token in target_tokens(row[TARGET])]
     )
+
+
+class PlanWriter:
+    """Plan files one at a time as they arrive and write them in batches (caller's transaction).
+
+    Gives the same plans and rows as plan_files + apply_plans over the same files
+    in the same order: ids planned for files not yet written count as taken
+    (`claimed`), those of files written are in the database, and the rows files no
+    longer produce are deleted only at finish(), so every plan sees them as taken,
+    as plan_files would. Memory holds one batch, not the whole run.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        synced_utc: int,
+        known_paths: Container[str],
+        batch_rows: int = STAGE_BATCH_ROWS,
+    ) -> None:
+        self.conn = conn
+        self.synced_utc = synced_utc
+        self.known_paths = known_paths
+        self.batch_rows = batch_rows
+        self._pending: list[FilePlan] = []
+        self._pending_rows = 0
+        self._claimed: dict[int, str] = {}
+        self._stale: list[int] = []
+
+    def add(self, prepared: PreparedFile) -> FilePlan:
+        """Plan one file (written with the next batch); return its plan."""
+        plan = plan_file(
+            self.conn,
+            prepared,
+            synced_utc=self.synced_utc,
+            claimed=self._claimed,
+            has_rows=prepared.path in self.known_paths,
+        )
+        self._claimed.update((row[ID], plan.path) for row in plan.upserts)
+        self._stale += plan.stale_ids
+        self._pending.append(plan)
+        self._pending_rows += len(plan.upserts) + 1
+        if self._pending_rows >= self.batch_rows:
+            self.flush()
+        return plan
+
+    def flush(self) -> None:
+        """Write the planned files not yet written."""
+        if self._pending:
+            self.conn.executemany(UPSERT_FILE, [plan.file_row for plan in self._pending])
+            _write_entries(self.conn, self._pending)
+        self._pending, self._pending_rows = [], 0
+        self._claimed.clear()  # now in the database, where claim_ids looks too
+
+    def finish(self) -> None:
+        """Write what is left and delete the rows the files no longer produce."""
+        self.flush()
+        delete_entries(self.conn, self._stale)
+        self._stale = []
 
 
 def load_parsed_file(

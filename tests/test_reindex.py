@@ -155,6 +155,56 @@ def test_full_rebuild_gives_the_same_ids_as_incremental_history(
     check(db)
 
 
+def file_stamp(db: Path, rel: str) -> tuple[int, int, int]:
+    """(size_bytes, mtime_ns, last_sync_utc) the database has for a file."""
+    sql = "SELECT size_bytes, mtime_ns, last_sync_utc FROM lupo_dialog_files WHERE file_path = ?"
+    return sqlite3.connect(db).execute(sql, (rel,)).fetchone()
+
+
+HOUR_AGO_NS = time.time_ns() - 3600 * 1_000_000_000
+
+
+def test_a_touched_but_unchanged_file_is_skipped_and_its_mtime_recorded(root: Path, db: Path):
+    reindex(root, db)
+    before = db_fingerprint(db)
+    path = root / "team_dialog.md"
+    os.utime(path, ns=(HOUR_AGO_NS, HOUR_AGO_NS))
+    summary = reindex(root, db)
+    assert (summary.files_changed, summary.files_skipped) == (0, 3)
+    assert (summary.entries_added, summary.entries_updated, summary.entries_deleted) == (0, 0, 0)
+    assert file_stamp(db, "team_dialog.md")[:2] == (path.stat().st_size, HOUR_AGO_NS)
+    assert db_fingerprint(db) == before  # rows unchanged (the fingerprint omits mtime_ns)
+    assert verify(root, db).ok
+
+
+def test_an_edit_keeping_size_and_mtime_is_seen_only_by_full_or_verify(root: Path, db: Path):
+    path = root / "team_dialog.md"
+    os.utime(path, ns=(HOUR_AGO_NS, HOUR_AGO_NS))  # old enough to be trusted by its stamp
+    reindex(root, db)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("charlie", "charlix"), encoding="utf-8")  # same size
+    os.utime(path, ns=(HOUR_AGO_NS, HOUR_AGO_NS))
+    incremental = reindex(root, db)
+    assert (incremental.files_changed, incremental.files_skipped) == (0, 3)
+    assert not verify(root, db).ok
+    full = reindex(root, db, full=True)
+    assert (full.entries_added, full.entries_deleted) == (1, 1)
+    assert "charlix" in ids_by_message(db)
+    assert verify(root, db).ok
+
+
+def test_a_file_read_soon_after_its_mtime_is_hashed_again_until_trusted(root: Path, db: Path):
+    path = root / "team_dialog.md"
+    reindex(root, db)  # the files were written just now: "racy", their mtime is not trusted
+    text = path.read_text(encoding="utf-8")
+    stat = path.stat()
+    path.write_text(text.replace("charlie", "charlix"), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # edited within the same tick
+    summary = reindex(root, db)
+    assert (summary.files_changed, summary.entries_added, summary.entries_deleted) == (1, 1, 1)
+    assert verify(root, db).ok
+
+
 def test_full_keeps_a_backup_and_repairs_a_tampered_row(root: Path, db: Path):
     reindex(root, db)
     before = db_fingerprint(db)
