@@ -29,25 +29,38 @@ def find_dialog_files(root: Path) -> list[str]:
     """Sorted '/'-separated paths, relative to `root`, of every `*.md` file (any case) below it.
 
     Symbolic links are followed while they stay inside `root`; links that lead
-    outside it, and directory loops, are skipped.
+    outside it, and directory loops, are skipped. Only links are resolved
+    (realpath): an entry that is not a link is inside when its directory is.
     """
     real_root = os.path.realpath(root)
     found: list[str] = []
-    seen_dirs: set[str] = set()
-    for directory, subdirectories, filenames in os.walk(root, followlinks=True):
-        real_directory = os.path.realpath(directory)
-        if not _inside(real_root, real_directory) or real_directory in seen_dirs:
-            subdirectories[:] = []
-            continue
-        seen_dirs.add(real_directory)
-        subdirectories.sort()
-        for name in filenames:
-            if not name.lower().endswith(".md"):
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def walk(directory: str, prefix: str) -> None:
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+            info = os.stat(directory)
+        except OSError:
+            return
+        if (info.st_dev, info.st_ino) in seen_dirs:
+            return
+        seen_dirs.add((info.st_dev, info.st_ino))
+        subdirectories = []
+        for entry in entries:
+            try:
+                if entry.is_symlink() and not _inside(real_root, os.path.realpath(entry.path)):
+                    continue
+                if entry.is_dir():
+                    subdirectories.append(entry)
+                elif entry.name.lower().endswith(".md") and entry.is_file():
+                    found.append(prefix + entry.name)
+            except OSError:
                 continue
-            full = os.path.join(directory, name)
-            if not _inside(real_root, os.path.realpath(full)) or not os.path.isfile(full):
-                continue
-            found.append(Path(os.path.relpath(full, root)).as_posix())
+        for entry in subdirectories:
+            walk(entry.path, f"{prefix}{entry.name}/")
+
+    walk(os.fspath(root), "")
     return sorted(found)
 
 
