@@ -1,6 +1,6 @@
 """Fixtures and helpers for the read API tests: a small dialog tree, apps, a live server.
 
-Test modules import the fixtures they use (`from fixtures_api import client  # noqa: F401`).
+tests/conftest.py registers this module as a plugin: test modules use its fixtures by name.
 The tree is our own text (never the GPL corpus): every format, several speakers,
 targets, moods, days and folders, a stored <script>, accents and an emoji.
 """

@@ -1,15 +1,11 @@
 """The read API over both repositories: answers, parameter errors, hostile input, error shape."""
 
-# Fixtures come from fixtures_api (imported by name until tests/conftest.py registers it).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_api import app, client, db_path, dialogs_dir, repository  # noqa: F401
 from flask import Flask
 from flask.testing import FlaskClient
 

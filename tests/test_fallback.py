@@ -4,9 +4,6 @@ In-process tests drive FallbackRepository directly; the last ones run a real
 `dialogsearch serve` process and damage its database while it serves.
 """
 
-# Fixtures come from fixtures_api (imported by name until tests/conftest.py registers it).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -19,13 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures_api import (  # noqa: F401
-    LiveServer,
-    db_path,
-    dialogs_dir,
-    live_server,
-    wait_until,
-)
+from fixtures_api import LiveServer, wait_until
 
 from searchsvc.fts_query import parse_user_query
 from searchsvc.repo_fallback import FallbackRepository

@@ -1,15 +1,12 @@
 """Both repositories answer the same searches the same way (ids, totals, filters, facets)."""
 
-# Fixtures come from fixtures_api (imported by name until tests/conftest.py registers it).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_api import XSS, db_path, dialogs_dir, make_repository, repository  # noqa: F401
+from fixtures_api import XSS, make_repository
 
 from searchsvc.filters import Filters
 from searchsvc.fts_query import MatchQuery, parse_user_query

@@ -1,8 +1,5 @@
 """SqliteRepository only: the sampled path for frequent words, failures, time limit, cache."""
 
-# Fixtures come from fixtures_api (imported by name until tests/conftest.py registers it).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import os
@@ -10,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fixtures_api import db_path, dialogs_dir  # noqa: F401
 
 from indexer.reindex import reindex
 from searchsvc.filters import Filters

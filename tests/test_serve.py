@@ -1,8 +1,5 @@
 """`dialogsearch serve`: help, reindex first, the URL, environment settings, a bad database."""
 
-# Fixtures come from fixtures_api (imported by name until tests/conftest.py registers it).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import os
@@ -10,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fixtures_api import LiveServer, dialogs_dir, live_server, wait_until  # noqa: F401
+from fixtures_api import LiveServer, wait_until
 
 from searchsvc.cli import main
 
