@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -307,7 +308,7 @@ def run_fault(
 ) -> list[str]:
     """Inject, load, release, wait for recovery, check; fills result.did/held."""
     problems: list[str] = []
-    fault_ledger = Ledger(tag="".join(c for c in fault.name if c.isalpha())[:6])
+    fault_ledger = Ledger(tag=f"f{zlib.crc32(fault.name.encode()) % 10**6}")
     if server.process is not None and server.process.poll() is not None:
         server.start()  # the last fault crashed it (reported there); go on with the next
     try:
