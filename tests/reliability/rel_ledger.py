@@ -83,6 +83,7 @@ class Ledger:
         self.sequence = 0
         self.unexpected: list[str] = []
         self.sources: Counter[str] = Counter()
+        self.latency_by_kind: dict[str, list[float]] = {}
 
     # ---- recording -------------------------------------------------------------------
 
@@ -98,6 +99,7 @@ class Ledger:
                 return
             self.answers_seen += 1
             self.latencies.append(answer.seconds)
+            self.latency_by_kind.setdefault(answer.kind, []).append(answer.seconds)
             if answer.status >= 500 and answer.status != 503:
                 self.server_errors.append(answer)
             if answer.status >= 400 and len(self.error_bodies) < self.keep_bodies:
