@@ -104,11 +104,13 @@ def reindex_crash_scenario(
     seed: int = 5,
     budget_seconds: float = 120.0,
     command: str = "",
+    corpus: Path | None = None,
 ) -> CheckResult:
-    """See the module docstring."""
+    """See the module docstring; `corpus` (generated with `entries`) spares generating one."""
     rng = random.Random(seed)
     result = CheckResult("Reindex crash (kill -9 mid-run)", command=command)
-    corpus = generate(work / "corpus", entries, seed)
+    if corpus is None:
+        corpus = generate(work / "corpus", entries, seed)
     before_db = work / "before.db"
     subprocess.run(
         [
@@ -141,7 +143,9 @@ def reindex_crash_scenario(
             result.notes.append(f"time budget spent after {done} kills")
             break
         _copy_db(before_db, db)
-        moment = rng.uniform(0.05, full_seconds * 0.9)
+        # Half the kills anywhere, half near the end (the commit and the checkpoint).
+        low = 0.05 if done % 2 == 0 else full_seconds * 0.75
+        moment = rng.uniform(low, full_seconds * 0.98)
         proc = _reindex(corpus, db)
         try:
             proc.wait(timeout=moment)

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from rel_reindex_crash import GEN_CORPUS, reindex_crash_scenario
+from rel_reindex_crash import reindex_crash_scenario
 
 
-def test_random_kills_leave_the_database_before_or_after(tmp_path: Path) -> None:
-    if not GEN_CORPUS.exists():
-        pytest.skip(f"{GEN_CORPUS} is absent")
+def test_random_kills_leave_the_database_before_or_after(
+    tmp_path: Path, generated_corpus: Path
+) -> None:
     result = reindex_crash_scenario(
         tmp_path,
+        corpus=generated_corpus,
         entries=10_000,
         kills=6,
         budget_seconds=60,
