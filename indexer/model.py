@@ -27,6 +27,13 @@ ENTRY_FIELDS = (
     "metadata",
 )
 
+#: Columns of lupo_dialog_entries that hold an entry as read back: its id, then
+#: ENTRY_FIELDS in order, with `metadata` stored as JSON text in `metadata_json`.
+STORED_ENTRY_COLUMNS = (
+    "dialog_entry_id",
+    *("metadata_json" if name == "metadata" else name for name in ENTRY_FIELDS),
+)
+
 
 @dataclass(frozen=True)
 class Entry:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.model import Entry
+from indexer.model import STORED_ENTRY_COLUMNS, Entry
 from indexer.push_meili import MAX_TOTAL_HITS, filter_value, in_filter
 from searchsvc.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
 from searchsvc.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase
@@ -50,23 +50,7 @@ _POST = "\ue001\ue000"
 _MARKER_CHARS = re.compile("[\ue000\ue001]")
 _HEX = re.compile(r"[0-9A-F]{6}")
 _SPACE = re.compile(r"\s+")
-_RETRIEVE = [
-    "dialog_entry_id",
-    "dialog_file",
-    "format",
-    "speaker",
-    "target",
-    "mood_rgb",
-    "mood_raw",
-    "timestamp_utc",
-    "message",
-    "title",
-    "body",
-    "system_version",
-    "line",
-    "end_line",
-    "metadata_json",
-]
+_RETRIEVE = list(STORED_ENTRY_COLUMNS)
 
 
 class Unexpressible(Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from indexer.model import STORED_ENTRY_COLUMNS
 from searchsvc.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
 
 FTS = "lupo_dialog_entries_fts"
@@ -14,23 +15,7 @@ FTS = "lupo_dialog_entries_fts"
 BM25_WEIGHTS = (4.0, 4.0, 1.0, 2.0, 1.0)
 _BM25 = f"bm25({FTS}, {', '.join(str(w) for w in BM25_WEIGHTS)})"
 
-ENTRY_COLUMNS = (
-    "dialog_entry_id",
-    "dialog_file",
-    "format",
-    "speaker",
-    "target",
-    "mood_rgb",
-    "mood_raw",
-    "timestamp_utc",
-    "message",
-    "title",
-    "body",
-    "system_version",
-    "line",
-    "end_line",
-    "metadata_json",
-)
+ENTRY_COLUMNS = STORED_ENTRY_COLUMNS
 _COLUMNS = ", ".join(f"e.{column}" for column in ENTRY_COLUMNS)
 
 # Matches in rowid order with their relevance (higher is better). Ids are hashes,
