@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_MS = 10_000
 #: Entry rows moved per INSERT ... SELECT from the scratch table (see apply_plans).
 STAGE_BATCH_ROWS = 20_000
+#: Entry rows PlanWriter plans before it writes them: small enough that the parse
+#: pool keeps parsing the next files (reindex.WINDOW_FILES) while a batch is written.
+WRITE_BATCH_ROWS = 5_000
 _ID_MASK = (1 << ID_BITS) - 1
 
 SELECT_FILE_ENTRIES = (
@@ -396,7 +399,7 @@ class PlanWriter:
         *,
         synced_utc: int,
         known_paths: Container[str],
-        batch_rows: int = STAGE_BATCH_ROWS,
+        batch_rows: int = WRITE_BATCH_ROWS,
     ) -> None:
         self.conn = conn
         self.synced_utc = synced_utc

@@ -54,7 +54,7 @@ DEFAULT_WAIT_SECONDS = 60.0
 PARSE_PROCESSES = 2
 POOL_MIN_BYTES = 4_000_000
 #: Files read and parsed ahead of the writer, at most.
-WINDOW_FILES = 16
+WINDOW_FILES = 32
 #: Page cache of the writing connection, in KiB.
 WRITE_CACHE_KIB = 256 * 1024
 
