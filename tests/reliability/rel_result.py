@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,3 +44,10 @@ TABLE_HEADER = "| check | did | held | result | reproduce |\n|---|---|---|---|--
 def table(results: list[CheckResult]) -> str:
     """The reliability table for `results`."""
     return "\n".join([TABLE_HEADER, *(result.as_row() for result in results)])
+
+
+def save_if_asked(result: CheckResult) -> None:
+    """Save `result` into $RELIABILITY_RESULTS when scripts/soak set it."""
+    folder = os.environ.get("RELIABILITY_RESULTS")
+    if folder:
+        result.save(Path(folder))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rel_crash import crash_scenario
+from rel_result import save_if_asked
 
 KILLS = 20
 
@@ -19,6 +20,7 @@ def test_kill_9_under_writes_loses_no_acknowledged_write(tmp_path: Path) -> None
         command="pytest tests/reliability/test_crash.py",
     )
     print(result.as_row())
+    save_if_asked(result)
     assert result.ok, "\n".join(result.problems[:30])
     assert result.did["kills"] >= KILLS, result.notes
     assert result.did["acknowledged writes"] >= 5 * KILLS

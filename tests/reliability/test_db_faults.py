@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from rel_faults import db_faults_scenario
+from rel_result import save_if_asked
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +18,7 @@ def fault_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     for result in results:
         print(result.as_row(), *result.notes)
+        save_if_asked(result)
     return {result.name.removeprefix("DB fault: "): result for result in results}
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from rel_load import load_scenario
+from rel_result import save_if_asked
 
 
 def test_load_has_no_5xx_and_loses_no_write(tmp_path: Path) -> None:
     result = load_scenario(tmp_path, seconds=12, command="pytest tests/reliability/test_load.py")
     print(result.as_row())
+    save_if_asked(result)
     assert result.ok, "\n".join(result.problems[:20])
     assert result.held["5xx"] == 0 and result.held["no answer"] == 0
     assert result.did["writes"] > 10 and result.did["searches"] > 100

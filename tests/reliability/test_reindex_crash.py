@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rel_reindex_crash import reindex_crash_scenario
+from rel_result import save_if_asked
 
 
 def test_random_kills_leave_the_database_before_or_after(
@@ -21,5 +22,6 @@ def test_random_kills_leave_the_database_before_or_after(
         command="pytest tests/reliability/test_reindex_crash.py",
     )
     print(result.as_row(), *result.notes)
+    save_if_asked(result)
     assert result.ok, "\n".join(result.problems)
     assert result.did["kills mid-run"] >= 3
