@@ -1,11 +1,12 @@
 """Bring the database in line with the dialog files: one locked, all-or-nothing run.
 
-A run reads and parses the files that changed (content hash differs from the
-database, or every file with `full`) BEFORE it opens its write transaction, then
-applies every change in ONE transaction (BEGIN IMMEDIATE ... COMMIT): killed at
-any moment, the database is exactly as before or exactly as after, and the next
-run completes the work. An advisory lock on `<db>.lock` keeps two runs from
-interleaving; readers keep reading throughout (WAL).
+A run skips files whose size and mtime match the database (see _plan_reads),
+reads and hashes the others, and parses those whose content hash differs (every
+file with `full`), writing them as they are parsed inside ONE transaction
+(BEGIN IMMEDIATE ... COMMIT): killed at any moment, the database is exactly as
+before or exactly as after, and the next run completes the work. An advisory
+lock on `<db>.lock` keeps two runs from interleaving; readers keep reading
+throughout (WAL).
 """
 
 from __future__ import annotations
