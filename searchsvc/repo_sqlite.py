@@ -243,14 +243,21 @@ class SqliteRepository:
                 self._connections.discard(conn)
             conn.close()
 
-    def _sync_generation(self, conn: sqlite3.Connection) -> int:
-        """The cache generation, bumped when this connection sees another's commit."""
+    def _sync_generation(self, conn: sqlite3.Connection, before: int) -> int:
+        """The cache generation, bumped when this connection sees another's commit.
+
+        `before` is the generation read before this request's snapshot was taken: when
+        the connection saw no commit, that one (not a later bump by another thread, made
+        for a newer snapshot than ours) labels what this request caches.
+        """
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._local.data_version:
             with self._lock:
                 self._generation += 1
+                bumped = self._generation
             self._local.data_version = version
-        return self._generation
+            return bumped
+        return before
 
     @contextmanager
     def _reading(self, time_limit: float | None = None) -> Iterator[tuple[sqlite3.Connection, int]]:
@@ -261,9 +268,10 @@ class SqliteRepository:
             conn = self._connection()
             # One read transaction per request: every statement sees the same snapshot, so
             # matches read in one statement still exist when the next reads their rows.
+            before = self._generation
             conn.execute("BEGIN")
             conn.execute(sql.PROBE).fetchone()
-            generation = self._sync_generation(conn)
+            generation = self._sync_generation(conn, before)
             local.deadline = time.monotonic() + (time_limit or self.time_limit)
             yield conn, generation
         except StoreUnavailable:
@@ -442,6 +450,10 @@ class SqliteRepository:
         grown = replace(found, attrs=attrs)
         key = ("matches", generation, expression)
         self._cache.put(key, grown)
+        if any(entry_id not in attrs for entry_id in missing):
+            # Matches read under another snapshot that this one no longer holds (a
+            # commit raced the cache's generation): leave them out of this answer.
+            grown = replace(grown, rows=tuple(row for row in grown.rows if row[0] in attrs))
         return grown
 
     def _fetch_attrs(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, EntryAttrs]:
