@@ -163,6 +163,7 @@ class SqliteRepository:
         self._connections: set[sqlite3.Connection] = set()
         self._generation = 0
         self._epoch = 0  # bumped by close(): threads then reopen instead of using a closed one
+        self._wal_inode: int | None = None  # the -wal file our open connections read through
         self._checked_stamp: tuple[int, int, int] | None = None
         self._cache = _Cache(cache_size)
 
@@ -192,7 +193,30 @@ class SqliteRepository:
             if header != SQLITE_HEADER:
                 raise StoreUnavailable("the database file is not a SQLite database", "corrupt")
             self._checked_stamp = stamp
+        self._check_wal()
         return stat
+
+    def _check_wal(self) -> None:
+        """StoreUnavailable("behind") when the -wal file was removed or replaced under us.
+
+        SQLite never deletes or replaces the WAL while another connection (ours) is
+        open, so someone else did, and the commits it held are gone from the
+        database: the files hold them, and recovery syncs them back.
+        """
+        try:
+            inode: int | None = os.stat(f"{self.db_path}-wal").st_ino
+        except OSError:
+            inode = None
+        with self._lock:
+            seen = self._wal_inode
+            if seen is not None and inode != seen and self._connections:
+                raise StoreUnavailable(
+                    "the database's -wal file was removed or replaced under the service; "
+                    "its last commits are re-read from the files",
+                    "behind",
+                )
+            if inode is not None or not self._connections:
+                self._wal_inode = inode
 
     def _open(self) -> sqlite3.Connection:
         uri = f"{self.db_path.as_uri()}?mode=ro"
@@ -325,6 +349,7 @@ class SqliteRepository:
         with self._lock:
             connections, self._connections = self._connections, set()
             self._epoch += 1
+            self._wal_inode = None
         for conn in connections:
             conn.close()
         self._local.conn = None

@@ -202,3 +202,37 @@ def test_recovery_rebuilds_a_database_whose_probe_passes_but_whose_sync_hits_cor
     finally:
         fallback.close()
     assert verify(root, db).ok
+
+
+def test_a_removed_wal_is_noticed_before_a_read_misses_acknowledged_rows(tmp_path: Path) -> None:
+    """DB-fault check "WAL removed" (soak): once the -wal file was gone and the service's
+    connections were reopened, the database silently went back to its last checkpoint;
+    an acknowledged entry then read as missing (PUT answered 404) in mode database."""
+    root = tmp_path / "dialogs"
+    root.mkdir()
+    (root / "a.md").write_text(ENTRY.format(n=1), encoding="utf-8")
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    primary = SqliteRepository(db)
+    files = FileRepository(root)
+    files.build_now()
+    fallback = FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+    try:
+        assert _search(fallback, "zebra").total == 1  # our reader is open
+        (root / "b.md").write_text(ENTRY.format(n=2), encoding="utf-8")
+        _load(root, db, "b.md")  # committed to the WAL only
+        fallback.reload_file("b.md")  # as the write service does after each write
+        assert _search(fallback, "zebra").total == 2
+        os.unlink(f"{db}-wal")
+        page = _search(fallback, "zebra")
+        assert page.total == 2, page  # never the checkpointed past (1 entry) as "database"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (
+            fallback.mode != "database" or fallback.recoveries == 0
+        ):
+            time.sleep(0.05)
+        page = _search(fallback, "zebra")
+        assert (page.source, page.total) == ("database", 2), fallback.health()
+    finally:
+        fallback.close()
+    assert verify(root, db).ok
