@@ -47,6 +47,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=5.0, help="scale of the long parts")
     parser.add_argument("--entries", type=int, default=100_000, help="reindex-crash corpus size")
     parser.add_argument("--out", type=Path, help="folder for the JSON results and table.md")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, DBs)")
     parser.add_argument(
         "--only",
         default="",
@@ -184,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         (out / "table.md").write_text(text + "\n", encoding="utf-8")
         print("\n" + text)
         print(f"\nresults: {out}")
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     return 0 if all(result.ok for result in results) else 1
 
 
