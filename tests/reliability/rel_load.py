@@ -53,8 +53,12 @@ def load_scenario(
         result.problems.append(f"dialogsearch verify failed: {output}")
     result.problems += [f"unexpected answer: {text}" for text in ledger.unexpected]
     result.problems += [f"{a.kind} {a.status}: {a.body[:200]}" for a in ledger.server_errors]
-    if TOKEN in server.all_logs():
+    logs = server.all_logs()
+    if TOKEN in logs:
         result.problems.append("the API token appears in the server log")
+    switches = logs.count('"event": "fallback"')
+    if switches:
+        result.problems.append(f"a healthy database was left for the files {switches} times")
     searches = ledger.latency_by_kind.get("search", [])
     writes = [t for k in ("post", "put", "delete") for t in ledger.latency_by_kind.get(k, [])]
     result.did = {
@@ -73,6 +77,7 @@ def load_scenario(
         "lost acknowledged writes": sum(1 for p in result.problems if "lost" in p or "!=" in p),
         "search p50/p99 ms": f"{percentile_ms(searches, 0.5)}/{percentile_ms(searches, 0.99)}",
         "write p50/p99 ms": f"{percentile_ms(writes, 0.5)}/{percentile_ms(writes, 0.99)}",
+        "switches to files": switches,
         "verify": "passed" if verified else "FAILED",
     }
     return result
