@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 SHARED_CORPUS = SHARED / "corpus" / "lupopedia"
 GEN_CORPUS = SHARED / "tools" / "gen_corpus.py"
+CHROMIUM = Path(os.environ.get("DIALOGSEARCH_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SAMPLE_DIALOGS = REPO_ROOT / "dialogs"
 
 
@@ -38,3 +48,23 @@ def shared_corpus() -> Path:
 def gen_corpus_script() -> Path:
     """../shared/tools/gen_corpus.py, the generator of large realistic corpora."""
     return require_shared(GEN_CORPUS)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser).
+
+    One per session for every browser test: Playwright's sync API runs an event
+    loop for as long as it is open, so a second one in the same thread would fail.
+    """
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium; "
+            "run NEED_CHROMIUM=1 scripts/bootstrap (or sudo apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

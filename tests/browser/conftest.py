@@ -17,15 +17,6 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 DIALOG_TREE = Path(__file__).resolve().parent / "dialog_tree"
-CHROMIUM = Path(os.environ.get("DIALOGSEARCH_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: How long a server may take to index the small tree and answer /health.
 START_TIMEOUT_S = 30.0
 
@@ -130,22 +121,6 @@ def own_server(tmp_path: Path) -> Iterator[Server]:
     running = start_server(tmp_path)
     yield running
     stop_server(running)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's chromium; "
-            "run NEED_CHROMIUM=1 scripts/bootstrap (or sudo apt-get install chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

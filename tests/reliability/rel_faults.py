@@ -76,10 +76,22 @@ def read_only_bind(folder: Path) -> None:
 
 
 def unmount(folder: Path) -> None:
-    """Unmount `folder` (lazily if something still holds it)."""
-    done = subprocess.run(["umount", str(folder)], capture_output=True, check=False)
-    if done.returncode != 0:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+    """Unmount every mount stacked on `folder`; lazily if something still holds one.
+
+    A server that has just stopped may still hold files for a moment (EBUSY), so a
+    plain umount is retried for a few seconds before falling back to a lazy one.
+    """
+    deadline = time.monotonic() + 5.0
+    while os.path.ismount(folder):
+        done = subprocess.run(["umount", str(folder)], capture_output=True, check=False)
+        if done.returncode == 0:
+            continue
+        if time.monotonic() > deadline:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+            if os.path.ismount(folder):
+                raise RuntimeError(f"cannot unmount {folder}: {done.stderr!r}")
+        else:
+            time.sleep(0.1)  # bounded by the deadline above: waiting for the holder to exit
 
 
 def fill_up(folder: Path) -> Path:

@@ -16,15 +16,6 @@ from rel_server import AUTH, ServedProcess, copy_sample_tree
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("DIALOGSEARCH_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 INJECTED = (
     "script, img, svg, iframe, object, embed, video, details, input, form, meta, style, "
     "body, a[href^='javascript']"
@@ -63,17 +54,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServedPro
 
 
 @pytest.fixture(scope="module")
-def page(served: tuple[ServedProcess, list[int]]) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/bootstrap does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.add_init_script(WATCH)
-        yield context.new_page()
-        browser.close()
+def page(browser, served: tuple[ServedProcess, list[int]]) -> Iterator[object]:
+    context = browser.new_context()
+    context.add_init_script(WATCH)
+    yield context.new_page()
+    context.close()
 
 
 def _assert_clean(page, where: str, holder: str) -> None:
