@@ -13,8 +13,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,18 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what} not reached within {timeout} s (last: {last!r})")
         time.sleep(interval)
+
+
+def own_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder outside pytest's basetemp, removed afterwards.
+
+    The long checks run servers (and mounts) for minutes; a pytest session started
+    meanwhile on the same machine prunes old basetemp folders, and would delete
+    theirs under them.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=f"dialogsearch-{prefix}-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def free_port() -> int:

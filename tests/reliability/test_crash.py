@@ -11,9 +11,9 @@ from rel_result import save_if_asked
 KILLS = 20
 
 
-def test_kill_9_under_writes_loses_no_acknowledged_write(tmp_path: Path) -> None:
+def test_kill_9_under_writes_loses_no_acknowledged_write(work_dir: Path) -> None:
     result = crash_scenario(
-        tmp_path,
+        work_dir,
         kills=KILLS,
         run_seconds=(0.2, 1.0),
         budget_seconds=100,

@@ -4,22 +4,31 @@ service returns to mode database by itself."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from rel_faults import db_faults_scenario
 from rel_result import save_if_asked
+from rel_server import own_folder
 
 
 @pytest.fixture(scope="module")
-def fault_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def fault_results() -> Iterator[dict]:
+    for work in own_folder("faults"):
+        yield from _run(work)
+
+
+def _run(work: Path) -> Iterator[dict]:
     results = db_faults_scenario(
-        tmp_path_factory.mktemp("faults"),
+        work,
         hold_seconds=2.0,
         command="pytest tests/reliability/test_db_faults.py",
     )
     for result in results:
         print(result.as_row(), *result.notes)
         save_if_asked(result)
-    return {result.name.removeprefix("DB fault: "): result for result in results}
+    yield {result.name.removeprefix("DB fault: "): result for result in results}
 
 
 FAULTS = [

@@ -8,8 +8,8 @@ from rel_load import load_scenario
 from rel_result import save_if_asked
 
 
-def test_load_has_no_5xx_and_loses_no_write(tmp_path: Path) -> None:
-    result = load_scenario(tmp_path, seconds=12, command="pytest tests/reliability/test_load.py")
+def test_load_has_no_5xx_and_loses_no_write(work_dir: Path) -> None:
+    result = load_scenario(work_dir, seconds=12, command="pytest tests/reliability/test_load.py")
     print(result.as_row())
     save_if_asked(result)
     assert result.ok, "\n".join(result.problems[:20])

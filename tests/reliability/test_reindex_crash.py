@@ -11,10 +11,10 @@ from rel_result import save_if_asked
 
 
 def test_random_kills_leave_the_database_before_or_after(
-    tmp_path: Path, generated_corpus: Path
+    work_dir: Path, generated_corpus: Path
 ) -> None:
     result = reindex_crash_scenario(
-        tmp_path,
+        work_dir,
         corpus=generated_corpus,
         entries=10_000,
         kills=6,
