@@ -75,6 +75,13 @@ def read_only_bind(folder: Path) -> None:
     subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
 
 
+def unmount_top(folder: Path) -> None:
+    """Unmount only the topmost mount on `folder` (the read-only bind), lazily if busy."""
+    done = subprocess.run(["umount", str(folder)], capture_output=True, check=False)
+    if done.returncode != 0:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=True)
+
+
 def unmount(folder: Path) -> None:
     """Unmount every mount stacked on `folder`; lazily if something still holds one.
 
@@ -82,16 +89,19 @@ def unmount(folder: Path) -> None:
     plain umount is retried for a few seconds before falling back to a lazy one.
     """
     deadline = time.monotonic() + 5.0
+    lazy_unmounts = 0
     while os.path.ismount(folder):
         done = subprocess.run(["umount", str(folder)], capture_output=True, check=False)
         if done.returncode == 0:
             continue
-        if time.monotonic() > deadline:
-            subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
-            if os.path.ismount(folder):
-                raise RuntimeError(f"cannot unmount {folder}: {done.stderr!r}")
-        else:
-            time.sleep(0.1)  # bounded by the deadline above: waiting for the holder to exit
+        if time.monotonic() < deadline:
+            time.sleep(0.1)  # bounded by the deadline: waiting for the holder to exit
+            continue
+        if lazy_unmounts == 4:
+            raise RuntimeError(f"cannot unmount {folder}: {done.stderr!r}")
+        # Detaches the top mount now; a stacked one below shows on the next turn.
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+        lazy_unmounts += 1
 
 
 def fill_up(folder: Path) -> Path:
@@ -221,7 +231,7 @@ def build_faults(db: Path, root: Path, rng: random.Random, hold_seconds: float) 
         Fault(
             "read-only",
             lambda: read_only_bind(var),
-            lambda: unmount(var),
+            lambda: unmount_top(var),
             needs="tmpfs",
             detail="database folder behind a read-only bind mount",
         )
