@@ -120,6 +120,7 @@ def connect(db_path: str | Path) -> sqlite3.Connection:
         # only a power cut may lose the very last commit.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA cell_size_check = ON")
         apply_migrations(conn)
     except BaseException:
         conn.close()

@@ -161,6 +161,9 @@ class SqliteRepository:
         self._local = _Local()
         self._lock = threading.Lock()
         self._connections: set[sqlite3.Connection] = set()
+        # Connections inside _reading now: close() leaves them to their own thread, as
+        # closing one under a running statement (and its progress handler) can crash.
+        self._busy: set[sqlite3.Connection] = set()
         self._generation = 0
         self._epoch = 0  # bumped by close(): threads then reopen instead of using a closed one
         self._wal_inode: int | None = None  # the -wal file our open connections read through
@@ -232,6 +235,9 @@ class SqliteRepository:
             # No memory-mapped reads (mmap_size 0): a database file truncated under a
             # mapping kills the whole server with SIGBUS instead of a fallback to the files.
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            # Check b-tree cell sizes as pages are read: a damaged page is then an
+            # SQLITE_CORRUPT error (and a fallback) more often than a crash.
+            conn.execute("PRAGMA cell_size_check = ON")
             conn.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
             if conn.execute(sql.CHECK_SCHEMA).fetchone() is None:
                 raise StoreUnavailable("the database has no dialog tables", "empty")
@@ -289,7 +295,7 @@ class SqliteRepository:
         local = self._local
         conn = None
         try:
-            conn = self._connection()
+            conn = self._claim()
             # One read transaction per request: every statement sees the same snapshot, so
             # matches read in one statement still exist when the next reads their rows.
             before = self._generation
@@ -319,6 +325,29 @@ class SqliteRepository:
                     conn.execute("COMMIT")
                 except sqlite3.Error:
                     self._drop_connection()
+            if conn is not None:
+                self._release(conn)
+
+    def _claim(self) -> sqlite3.Connection:
+        """This thread's connection, marked busy so that close() leaves it alone."""
+        for _ in range(3):
+            conn = self._connection()
+            with self._lock:
+                if conn in self._connections:
+                    self._busy.add(conn)
+                    return conn
+            self._local.conn = None  # close() took it meanwhile: open a new one
+        raise StoreUnavailable("the database connections are being reset", "busy")
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        """Unmark `conn`; close it here if close() skipped it while it was busy."""
+        with self._lock:
+            self._busy.discard(conn)
+            orphan = conn not in self._connections
+        if orphan:
+            conn.close()
+            if self._local.conn is conn:
+                self._local.conn = None
 
     def _answers_quickly(self) -> bool:
         """Whether the database answers a trivial query within a quarter second."""
@@ -350,7 +379,8 @@ class SqliteRepository:
             connections, self._connections = self._connections, set()
             self._epoch += 1
             self._wal_inode = None
-        for conn in connections:
+            idle = [conn for conn in connections if conn not in self._busy]
+        for conn in idle:  # a busy one is closed by its own thread when its read ends
             conn.close()
         self._local.conn = None
 
