@@ -71,8 +71,18 @@ def read_only_bind(folder: Path) -> None:
     (EBUSY); the bind on top leaves those open files alone and makes every new open
     (the writers' connections, reindex, the lock file) see a read-only file system.
     """
-    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
-    subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+    # Made read-only on a staging folder first, then moved on top: remounting it ro in
+    # place raced the server's next open for writing (EBUSY under write load).
+    staging = folder.with_name(folder.name + ".read-only")
+    staging.mkdir(exist_ok=True)
+    try:
+        subprocess.run(["mount", "--bind", str(folder), str(staging)], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(staging)], check=True)
+        subprocess.run(["mount", "--move", str(staging), str(folder)], check=True)
+    finally:
+        if os.path.ismount(staging):
+            unmount(staging)
+        staging.rmdir()
 
 
 def unmount_top(folder: Path) -> None:
