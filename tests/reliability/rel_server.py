@@ -58,8 +58,10 @@ def own_folder(prefix: str) -> Iterator[Path]:
     theirs under them.
     """
     folder = Path(tempfile.mkdtemp(prefix=f"dialogsearch-{prefix}-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def free_port() -> int:
