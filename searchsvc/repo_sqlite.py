@@ -119,8 +119,26 @@ class _Cache:
 
 
 def store_error(error: BaseException) -> StoreUnavailable | None:
-    """The StoreUnavailable for a sqlite3 error raised elsewhere (e.g. by reindex), else None."""
-    return _classify(error) if isinstance(error, sqlite3.Error) else None
+    """The StoreUnavailable for a database error raised elsewhere (e.g. by reindex), else None.
+
+    The error or one of its causes (a MigrationError wraps the sqlite3 error) counts;
+    undecodable text read from the database is corruption.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, sqlite3.Error):
+            return _classify(cause)
+        if isinstance(cause, UnicodeDecodeError):
+            return _corrupt_text(cause)
+        cause = cause.__cause__
+    return None
+
+
+def _corrupt_text(error: UnicodeDecodeError) -> StoreUnavailable:
+    """Text in the database (or its schema) that is not UTF-8: a damaged file."""
+    return StoreUnavailable(
+        f"the database is corrupt (text is not UTF-8: {error.reason})", "corrupt"
+    )
 
 
 def _classify(error: sqlite3.Error) -> StoreUnavailable:
@@ -318,6 +336,10 @@ class SqliteRepository:
         except sqlite3.DatabaseError as error:
             self._drop_connection()
             raise _classify(error) from error
+        except UnicodeDecodeError as error:
+            # sqlite3 decodes a damaged schema's names in its error messages: not a 500.
+            self._drop_connection()
+            raise _corrupt_text(error) from error
         finally:
             local.deadline = None
             if conn is not None and local.conn is conn and conn.in_transaction:
