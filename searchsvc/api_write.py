@@ -17,7 +17,7 @@ from searchsvc.auth import require_token
 from searchsvc.entry_input import validate_new_entry
 from searchsvc.errors import ApiError
 from searchsvc.sync import sync
-from searchsvc.writes import DEFAULT_DIALOG_FILE, WriteService
+from searchsvc.writes import DEFAULT_DIALOG_FILE, LOCK_WAIT_SECONDS, WriteService
 
 bp = Blueprint("api_write", __name__, url_prefix="/api/dialog")
 
@@ -99,6 +99,7 @@ def init_app(app: Flask, repository: Any) -> None:
         Path(app.config["DB"]),
         repository,
         default_file=app.config.get("DIALOG_FILE") or DEFAULT_DIALOG_FILE,
+        lock_wait=float(app.config.get("WRITE_LOCK_WAIT_SECONDS") or LOCK_WAIT_SECONDS),
     )
     app.register_blueprint(bp)
 

@@ -1,28 +1,39 @@
 """The write service: lock, edit the file, re-parse it, bring the stores in line, answer.
 
-Every write runs under one lock (a threading lock plus the advisory `<db>.lock`
-that reindex takes too, so other processes and reindex runs serialise with it).
-The file is written atomically before anything else changes, so an acknowledged
-write is on disk before the answer goes out. Then the written file is parsed
-again and loaded into the database when the database can take it; when it
-cannot (missing, corrupt, locked) the write still stands: the repository is
-told the database is behind (`database_behind(reason)`, FallbackRepository),
-answers from the files, and its recovery brings the database up to date with
-the incremental reindex. The repository reloads the file in both cases.
+The contract: the dialog file is the acknowledgement point. Edits of the files
+run under the edit lock (a threading lock plus an advisory flock on the dialogs
+root folder itself, so other server processes serialise with it; no lock file is
+created, so a read-only database folder does not stop writes). The file is
+written atomically (temp file, fsync, rename, fsync of the folder) before
+anything else changes, so an acknowledged write is on disk before the answer
+goes out; a write that cannot reach its file is a 503 and changed nothing.
+
+Then the written file is parsed again and loaded into the database, under the
+advisory `<db>.lock` that reindex takes too, when the database can take it
+within a bounded wait (DB_LOCK_WAIT_SECONDS and DB_BUSY_TIMEOUT_MS while the
+service answers from the database; no wait at all once it answers from the
+files, so writes never crawl behind a foreign lock). When it cannot (missing,
+corrupt, locked, read-only, a reindex running) the write still stands: the
+repository is told the database is behind (`database_behind(reason)`,
+FallbackRepository), answers from the files, and its recovery brings the
+database up to date with the incremental reindex. The repository reloads the
+file in both cases.
 
 Errors raised (ApiError, the one API error shape): 400 bad dialog_file, 404
 unknown id, 405 a section record, 409 the file changed under the entry, 422
-invalid or unstorable fields, 503 the file or the lock cannot be written.
+invalid or unstorable fields, 503 the file or the edit lock cannot be taken or written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
-import sqlite3
+import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +63,14 @@ from searchsvc.repository import Repository, StoredEntry, StoreUnavailable
 log = logging.getLogger("searchsvc.writes")
 
 DEFAULT_DIALOG_FILE = "api_dialog.md"
-#: How long a write waits for another writer or a reindex run to finish.
+#: How long a write waits for another writer (this process or another) to finish.
 LOCK_WAIT_SECONDS = 30.0
+#: How long the write-through waits for `<db>.lock` (a reindex run) before leaving it to recovery.
+DB_LOCK_WAIT_SECONDS = 2.0
 #: How long the write-through waits for a database write lock before leaving it to recovery.
 DB_BUSY_TIMEOUT_MS = 2_000
+#: How often a lock wait polls (the waits are bounded by the constants above).
+_POLL_SECONDS = 0.02
 #: How many files' last parse a WriteService keeps (the files written most recently).
 PARSE_CACHE_FILES = 8
 
@@ -83,26 +98,14 @@ class WriteService:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the write lock (this process's threads, then `<db>.lock` across processes).
+        """Hold the edit lock: this process's threads, then a flock on the dialogs root.
 
-        :raise 503: when the lock cannot be taken in time or its file cannot be opened.
+        :raise 503: when the lock cannot be taken in time or the root cannot be opened.
         """
         if not self._thread_lock.acquire(timeout=self.lock_wait):
             raise ApiError(503, "Another write is still running; try again", **_retry())
         try:
-            with ExitStack() as stack:
-                try:
-                    stack.enter_context(reindex_lock(self.db_path, self.lock_wait))
-                except ReindexBusy:
-                    raise ApiError(
-                        503,
-                        "A reindex or another writer holds the write lock; try again",
-                        **_retry(),
-                    ) from None
-                except OSError as error:
-                    raise ApiError(
-                        503, f"Cannot take the write lock beside the database: {error.strerror}"
-                    ) from None
+            with _folder_lock(self.root, self.lock_wait):
                 yield
         finally:
             self._thread_lock.release()
@@ -282,13 +285,28 @@ class WriteService:
         if not self.db_path.is_file():
             # Never create a database here: an empty one holding one file would look healthy.
             return "the database file is missing"
+        # Once answers come from the files, recovery syncs anyway: never wait for a lock then.
+        patient = getattr(self.repository, "source", "database") == "database"
+        try:
+            with reindex_lock(self.db_path, DB_LOCK_WAIT_SECONDS if patient else 0.0):
+                return self._load_locked(rel, parsed, text, patient)
+        except ReindexBusy:
+            return "a reindex holds the database's lock"
+        except OSError as error:
+            log.warning("write to %s: no database lock (%s); files only for now", rel, error)
+            return f"the database's lock file cannot be opened ({error.strerror})"
+
+    def _load_locked(
+        self, rel: str, parsed: ParsedFile | None, text: str | None, patient: bool
+    ) -> str | None:
+        """_load_into_database's work, under `<db>.lock`."""
         try:
             conn = connect(self.db_path)
-        except sqlite3.Error as error:
+        except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest
             log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
-            return str(error)
+            return str(error) or type(error).__name__
         try:
-            conn.execute(f"PRAGMA busy_timeout = {DB_BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {DB_BUSY_TIMEOUT_MS if patient else 0}")
             source = read_source(self.root, rel)
             if parsed is None or source.text != text:
                 parsed = parse_file(source.text, rel)
@@ -300,12 +318,46 @@ class WriteService:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except (sqlite3.Error, OSError) as error:
+        except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest
+            # sqlite3 errors and OSError, but also a damaged database's undecodable text:
+            # the write is already in its file, so it is never answered with a 500.
             log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
-            return str(error)
+            return str(error) or type(error).__name__
         finally:
             conn.close()
         return None
+
+
+@contextmanager
+def _folder_lock(folder: Path, wait: float) -> Iterator[None]:
+    """An exclusive flock on `folder` itself (shared by every process writing under it).
+
+    :raise 503: the folder cannot be opened, or another process holds it past `wait`.
+    """
+    try:
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise ApiError(
+            503, f"Cannot take the write lock on the dialogs folder: {error.strerror}"
+        ) from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ApiError(
+                        503, "Another process holds the dialogs' write lock; try again", **_retry()
+                    ) from None
+                time.sleep(_POLL_SECONDS)  # bounded by the deadline above
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)
 
 
 def _retry() -> dict[str, Any]:

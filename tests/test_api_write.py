@@ -307,14 +307,86 @@ def test_writes_go_to_the_files_when_the_database_is_gone(env: dict[str, Any]) -
     assert entry_id in db_ids(db)
 
 
-def test_a_write_lock_that_cannot_be_taken_is_a_503(env: dict[str, Any]) -> None:
+def test_a_database_lock_that_cannot_be_opened_leaves_the_write_to_the_files(
+    env: dict[str, Any],
+) -> None:
+    """A read-only database folder (here: `<db>.lock` cannot be opened) does not stop writes:
+    the file takes the write, answers come from the files until the database catches up."""
     lock = Path(f"{env['db']}.lock")
     lock.unlink(missing_ok=True)
     lock.mkdir()  # open() of the lock file now fails, even for root
-    before = tree_snapshot(env["root"])
     response = env["client"].post("/api/dialog/entry", json=NEW, headers=AUTH)
-    assert "write lock" in assert_canonical_error(response, 503)["error"]
-    assert tree_snapshot(env["root"]) == before
+    assert response.status_code == 201, response.get_json()
+    entry_id = response.get_json()["dialog_entry_id"]
+    assert entry_id in file_ids(env["root"], "api_dialog.md")
+    assert entry_id not in db_ids(env["db"])
+    health = env["client"].get("/api/dialog/health").get_json()
+    assert (health["mode"], health["reason"]) == ("files", "behind")
+    assert env["client"].get(f"/api/dialog/entry/{entry_id}").get_json()["message"] == "Hello there"
+    lock.rmdir()
+    reindex(env["root"], env["db"])
+    assert entry_id in db_ids(env["db"])
+
+
+def test_the_edit_lock_held_by_another_process_is_a_503_that_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    root, db = make_root(tmp_path)
+    client = make_app(root, db, WRITE_LOCK_WAIT_SECONDS=0.2).test_client()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", FOLDER_LOCKER, str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        before = tree_snapshot(root)
+        response = client.post("/api/dialog/entry", json=NEW, headers=AUTH)
+        assert "write lock" in assert_canonical_error(response, 503)["error"]
+        assert response.headers["Retry-After"] == "1"
+        assert tree_snapshot(root) == before
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        if holder.stdout is not None:
+            holder.stdout.close()
+    response = client.post("/api/dialog/entry", json=NEW, headers=AUTH)
+    assert response.status_code == 201, response.get_json()
+
+
+FOLDER_LOCKER = """
+import fcntl, os, sys
+handle = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_writes_under_a_foreign_database_lock_are_kept_in_the_files(
+    env: dict[str, Any],
+) -> None:
+    """Another process holds the database's write lock: writes are 201 from the files (the
+    first one waits the bounded busy timeout, the next ones do not wait at all) and reach
+    the database once the lock is gone."""
+    locker = sqlite3.connect(env["db"], isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        ids = []
+        for n in range(3):
+            body = {**NEW, "message": f"held {n}"}
+            response = env["client"].post("/api/dialog/entry", json=body, headers=AUTH)
+            assert response.status_code == 201, response.get_json()
+            ids.append(response.get_json()["dialog_entry_id"])
+        assert set(ids) <= set(file_ids(env["root"], "api_dialog.md"))
+        assert env["client"].get("/api/dialog/health").get_json()["mode"] == "files"
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    reindex(env["root"], env["db"])
+    assert set(ids) <= db_ids(env["db"])
 
 
 # --- a real server process --------------------------------------------------------------------

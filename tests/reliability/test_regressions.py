@@ -15,12 +15,14 @@ from indexer.load_sqlite import connect, load_parsed_file
 from indexer.parse import parse_file
 from indexer.reindex import reindex
 from indexer.verify import verify
+from searchsvc.entry_input import validate_new_entry
 from searchsvc.filters import Filters
 from searchsvc.fts_query import parse_user_query
 from searchsvc.repo_fallback import FallbackRepository
 from searchsvc.repo_files import FileRepository
 from searchsvc.repo_sqlite import SqliteRepository
-from searchsvc.repository import SearchQuery
+from searchsvc.repository import SearchQuery, StoreUnavailable
+from searchsvc.writes import WriteService
 
 ENTRY = '---\nDIALOG:\n  speaker: "KIRO"\n  message: "zebra number {n}"\n---\n\n'
 
@@ -292,3 +294,67 @@ def test_closing_connections_under_running_searches_does_not_crash(tmp_path: Pat
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert int(done.stdout) > 10
+
+
+def _garble_schema_name(db: Path, name: str) -> None:
+    """Give the schema object `name` a name that is not UTF-8 (as random bytes can)."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET name = CAST(x'6cc17a' AS TEXT) WHERE name = ?", (name,))
+    conn.close()
+
+
+def test_a_schema_with_undecodable_text_is_corrupt_not_a_500(tmp_path: Path) -> None:
+    """Random-bytes loop (issue 7): sqlite3 decodes a damaged schema's names in its error
+    message and raised UnicodeDecodeError, which is no StoreUnavailable: a 500 on the read
+    path, a 500 after the file was written on the write path, and a recovery that retried
+    forever instead of moving the file aside and rebuilding it."""
+    root = tmp_path / "dialogs"
+    root.mkdir()
+    (root / "a.md").write_text("".join(ENTRY.format(n=n) for n in range(5)), encoding="utf-8")
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    _garble_schema_name(db, "lupo_dialog_files")
+    primary = SqliteRepository(db)
+    try:
+        _search(primary, "zebra")
+    except StoreUnavailable as error:
+        assert error.reason == "corrupt", error
+    else:
+        raise AssertionError("a search on a garbled schema did not fail")
+    files = FileRepository(root)
+    files.build_now()
+    fallback = FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+    try:
+        assert _search(fallback, "zebra").total == 5  # from the files
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and fallback.recoveries == 0:
+            time.sleep(0.05)
+        assert fallback.mode == "database", fallback.health()
+        assert len(fallback.moved_aside) == 1
+        page = _search(fallback, "zebra")
+        assert (page.source, page.total) == ("database", 5)
+    finally:
+        fallback.close()
+    assert verify(root, db).ok
+
+
+def test_a_write_into_a_database_with_undecodable_text_is_kept_in_the_file(
+    tmp_path: Path,
+) -> None:
+    """Same fault on the write path: the write-through raised UnicodeDecodeError after the
+    file was written (answered 500 although the entry was stored)."""
+    root = tmp_path / "dialogs"
+    root.mkdir()
+    (root / "a.md").write_text(ENTRY.format(n=1), encoding="utf-8")
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    _garble_schema_name(db, "lupo_dialog_files")
+    files = FileRepository(root)
+    files.build_now()
+    service = WriteService(root, db, files)
+    body = {"speaker": "KIRO", "message": "zebra kept", "dialog_file": "a.md"}
+    stored = service.create(validate_new_entry(body))
+    assert stored.entry.message == "zebra kept"
+    assert "zebra kept" in (root / "a.md").read_text(encoding="utf-8")
