@@ -1,27 +1,28 @@
 """The write service: lock, edit the file, re-parse it, bring the stores in line, answer.
 
-The contract: the dialog file is the acknowledgement point. Edits of the files
-run under the edit lock (a threading lock plus an advisory flock on the dialogs
-root folder itself, so other server processes serialise with it; no lock file is
-created, so a read-only database folder does not stop writes). The file is
-written atomically (temp file, fsync, rename, fsync of the folder) before
-anything else changes, so an acknowledged write is on disk before the answer
-goes out; a write that cannot reach its file is a 503 and changed nothing.
+The contract: the dialog file is the acknowledgement point. Every write runs
+under one lock: a threading lock, an advisory flock on the dialogs folder itself
+(other server processes serialise with it; no lock file is created), then the
+advisory `<db>.lock` that reindex takes too, waited for at most
+DB_LOCK_WAIT_SECONDS (then a 503 "try again": writes never queue behind a long
+reindex). The file is written atomically (temp file, fsync, rename, fsync of the
+folder) before anything else changes, so an acknowledged write is on disk before
+the answer goes out; a write that cannot reach its file is a 503 and changed
+nothing.
 
-Then the written file is parsed again and loaded into the database, under the
-advisory `<db>.lock` that reindex takes too, when the database can take it
-within a bounded wait (DB_LOCK_WAIT_SECONDS and DB_BUSY_TIMEOUT_MS while the
-service answers from the database; no wait at all once it answers from the
-files, so writes never crawl behind a foreign lock). When it cannot (missing,
-corrupt, locked, read-only, a reindex running) the write still stands: the
-repository is told the database is behind (`database_behind(reason)`,
-FallbackRepository), answers from the files, and its recovery brings the
-database up to date with the incremental reindex. The repository reloads the
-file in both cases.
+Then the written file is parsed again and loaded into the database when it can
+take it: waiting at most DB_BUSY_TIMEOUT_MS for a database write lock while the
+service answers from the database, not at all once it answers from the files (so
+writes do not crawl while another process holds the database). When it cannot
+(missing, corrupt, locked, full, or a read-only database folder where `<db>.lock`
+cannot even be opened) the write still stands: the repository is told the
+database is behind (`database_behind(reason)`, FallbackRepository), answers from
+the files, and its recovery brings the database up to date with the incremental
+reindex. The repository reloads the file in both cases.
 
 Errors raised (ApiError, the one API error shape): 400 bad dialog_file, 404
 unknown id, 405 a section record, 409 the file changed under the entry, 422
-invalid or unstorable fields, 503 the file or the edit lock cannot be taken or written.
+invalid or unstorable fields, 503 the file or a lock cannot be taken or written.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ log = logging.getLogger("searchsvc.writes")
 DEFAULT_DIALOG_FILE = "api_dialog.md"
 #: How long a write waits for another writer (this process or another) to finish.
 LOCK_WAIT_SECONDS = 30.0
-#: How long the write-through waits for `<db>.lock` (a reindex run) before leaving it to recovery.
+#: How long a write waits for `<db>.lock` (held by a reindex run) before a 503.
 DB_LOCK_WAIT_SECONDS = 2.0
 #: How long the write-through waits for a database write lock before leaving it to recovery.
 DB_BUSY_TIMEOUT_MS = 2_000
@@ -86,28 +87,49 @@ class WriteService:
         *,
         default_file: str = DEFAULT_DIALOG_FILE,
         lock_wait: float = LOCK_WAIT_SECONDS,
+        db_lock_wait: float = DB_LOCK_WAIT_SECONDS,
     ) -> None:
         self.root = Path(root)
         self.db_path = Path(db_path)
         self.repository = repository
         self.default_file = default_file
         self.lock_wait = lock_wait
+        self.db_lock_wait = db_lock_wait
+        # Why the write holding the lock cannot load the database (None: it can try).
+        self._no_db_lock: str | None = None
         self._thread_lock = threading.Lock()
         # rel -> (text, its parse): the parse a write checked is the next write's "before".
         self._parses: OrderedDict[str, tuple[str, ParsedFile]] = OrderedDict()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the edit lock: this process's threads, then a flock on the dialogs root.
+        """Hold the write lock: this process's threads, a flock on the dialogs folder, then
+        `<db>.lock` (which reindex takes too) when that file can be opened at all.
 
-        :raise 503: when the lock cannot be taken in time or the root cannot be opened.
+        :raise 503: a lock cannot be taken in time, or the dialogs folder cannot be opened.
         """
         if not self._thread_lock.acquire(timeout=self.lock_wait):
             raise ApiError(503, "Another write is still running; try again", **_retry())
         try:
-            with _folder_lock(self.root, self.lock_wait):
+            with _folder_lock(self.root, self.lock_wait), ExitStack() as stack:
+                try:
+                    stack.enter_context(reindex_lock(self.db_path, self.db_lock_wait))
+                except ReindexBusy:
+                    raise ApiError(
+                        503,
+                        "A reindex holds the database's write lock; try again",
+                        **_retry(),
+                    ) from None
+                except OSError as error:
+                    # A read-only database folder: nobody can write the database (reindex
+                    # needs this file too), but the files still take the write; recovery
+                    # brings the database up to date once its folder is writable again.
+                    self._no_db_lock = (
+                        f"the database's lock file cannot be opened ({error.strerror})"
+                    )
                 yield
         finally:
+            self._no_db_lock = None
             self._thread_lock.release()
 
     def create(self, new: NewEntry) -> StoredEntry:
@@ -285,21 +307,10 @@ class WriteService:
         if not self.db_path.is_file():
             # Never create a database here: an empty one holding one file would look healthy.
             return "the database file is missing"
-        # Once answers come from the files, recovery syncs anyway: never wait for a lock then.
+        if self._no_db_lock is not None:
+            return self._no_db_lock
+        # Once answers come from the files, recovery syncs anyway: no busy wait then.
         patient = getattr(self.repository, "source", "database") == "database"
-        try:
-            with reindex_lock(self.db_path, DB_LOCK_WAIT_SECONDS if patient else 0.0):
-                return self._load_locked(rel, parsed, text, patient)
-        except ReindexBusy:
-            return "a reindex holds the database's lock"
-        except OSError as error:
-            log.warning("write to %s: no database lock (%s); files only for now", rel, error)
-            return f"the database's lock file cannot be opened ({error.strerror})"
-
-    def _load_locked(
-        self, rel: str, parsed: ParsedFile | None, text: str | None, patient: bool
-    ) -> str | None:
-        """_load_into_database's work, under `<db>.lock`."""
         try:
             conn = connect(self.db_path)
         except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest

@@ -31,7 +31,7 @@ from schemathesis import checks
 
 from indexer.identity import keyed_entries
 from indexer.parse import parse_file
-from indexer.reindex import reindex
+from indexer.reindex import reindex, reindex_lock
 from searchsvc.auth import ensure_api_token
 
 NEW = {"speaker": "KIRO", "target": "@everyone", "mood_rgb": "0066ff", "message": "Hello there"}
@@ -353,6 +353,18 @@ def test_the_edit_lock_held_by_another_process_is_a_503_that_changes_nothing(
         if holder.stdout is not None:
             holder.stdout.close()
     response = client.post("/api/dialog/entry", json=NEW, headers=AUTH)
+    assert response.status_code == 201, response.get_json()
+
+
+def test_a_reindex_holding_the_database_lock_makes_writes_a_quick_503(env: dict[str, Any]) -> None:
+    """Writes do not queue behind a reindex run: after DB_LOCK_WAIT_SECONDS, a 503 to retry."""
+    before = tree_snapshot(env["root"])
+    with reindex_lock(env["db"], wait=0):
+        response = env["client"].post("/api/dialog/entry", json=NEW, headers=AUTH)
+    assert "reindex" in assert_canonical_error(response, 503)["error"]
+    assert response.headers["Retry-After"] == "1"
+    assert tree_snapshot(env["root"]) == before
+    response = env["client"].post("/api/dialog/entry", json=NEW, headers=AUTH)
     assert response.status_code == 201, response.get_json()
 
 
