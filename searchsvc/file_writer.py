@@ -16,6 +16,7 @@ over the original, then the folder fsynced.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Mapping
@@ -50,10 +51,14 @@ __all__ = [
     "plan_remove",
     "plan_update",
     "read_dialog_file",
+    "remove_stale_temp_files",
     "write_dialog_file",
 ]
 
 BOM = "\ufeff"
+#: write_dialog_file's temporary files: mkstemp(prefix=".<name>.", suffix=".tmp") adds 8
+#: characters of [a-z0-9_]. Nothing else is ever matched (and *.tmp is never indexed).
+TEMP_NAME = re.compile(r"\.(?P<name>.+\.md)\.[a-z0-9_]{8}\.tmp", re.IGNORECASE)
 #: The key of the canonical inline block, as the Lupopedia examples spell it.
 BLOCK_KEY = "DIALOG"
 _TITLE_SUFFIX = "written through the dialogsearch API"
@@ -474,3 +479,29 @@ def write_dialog_file(path: Path, text: str, *, bom: bool = False) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def remove_stale_temp_files(root: Path, before: float) -> list[str]:
+    """Delete write_dialog_file's temporary files below `root` last modified before `before`.
+
+    They are what a write killed between its temp file and the rename leaves behind.
+    Only regular files named exactly like ours (TEMP_NAME) go; symbolic links are never
+    followed nor removed, and a file that cannot be removed is left alone. Returns the
+    removed files' paths relative to `root`. The caller holds the write lock, so no
+    write of ours is in flight.
+    """
+    removed: list[str] = []
+    for folder, _, names in os.walk(root, followlinks=False):
+        for name in names:
+            if TEMP_NAME.fullmatch(name) is None:
+                continue
+            path = os.path.join(folder, name)
+            try:
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode) or info.st_mtime >= before:
+                    continue
+                os.unlink(path)
+            except OSError:
+                continue
+            removed.append(os.path.relpath(path, root).replace(os.sep, "/"))
+    return sorted(removed)

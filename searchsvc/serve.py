@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import click
 
+from searchsvc.api_write import EXTENSION_KEY
 from searchsvc.app import create_app
+from searchsvc.errors import ApiError
 
 
 def _reindex_first(root: Path, db: Path) -> str:
@@ -94,6 +98,7 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     """
     import waitress
 
+    started = time.time()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +106,7 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
         click.echo(f"dialogsearch: {_reindex_first(root, db_path)}", err=True)
     config = {"ROOT": str(root), "DB": str(db_path)}
     app = create_app(config)
+    click.echo(f"dialogsearch: {_remove_temp_files(app, started)}", err=True)
     token = _generated_token(app)
     if token:
         click.echo(f"dialogsearch: API token for writes (shown once): {token}", err=True)
@@ -117,6 +123,18 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     finally:
         server.close()
         app.extensions["dialogsearch"].close()
+
+
+def _remove_temp_files(app: Any, started: float) -> str:
+    """Remove the temp files that writes killed mid-way left (see file_writer); a report."""
+    writes = app.extensions.get(EXTENSION_KEY)
+    if writes is None:
+        return "no write API: temp files left as they are"
+    try:
+        removed = writes.remove_stale_temp_files(started)
+    except ApiError as error:
+        return f"temp files of interrupted writes not checked ({error.message})"
+    return f"removed {len(removed)} temp files left by interrupted writes"
 
 
 def _generated_token(app: object) -> str | None:

@@ -56,6 +56,7 @@ from searchsvc.file_writer import (
     plan_remove,
     plan_update,
     read_dialog_file,
+    remove_stale_temp_files,
     utc_now_stamp,
     write_dialog_file,
 )
@@ -131,6 +132,14 @@ class WriteService:
         finally:
             self._no_db_lock = None
             self._thread_lock.release()
+
+    def remove_stale_temp_files(self, before: float) -> list[str]:
+        """Delete temp files of killed writes (ours, older than `before`), under the edit lock.
+
+        :raise 503: the dialogs folder's lock cannot be taken.
+        """
+        with self._thread_lock, _folder_lock(self.root, self.lock_wait):
+            return remove_stale_temp_files(self.root, before)
 
     def create(self, new: NewEntry) -> StoredEntry:
         """Append `new` as an inline block to its file (created when missing).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from indexer.discover import find_dialog_files
 from indexer.identity import keyed_entries
 from indexer.parse import parse_file
 from searchsvc.entry_edits import yaml_quote
@@ -22,6 +24,7 @@ from searchsvc.file_writer import (
     plan_remove,
     plan_update,
     read_dialog_file,
+    remove_stale_temp_files,
     write_dialog_file,
 )
 
@@ -316,3 +319,43 @@ def test_entries_of_the_real_corpus_can_be_edited_and_removed(shared_corpus: Pat
             assert [i for i, _ in remaining] == [i for i, _ in entries if i != entry_id]
             done += 1
     assert done > 100
+
+
+# --- temp files of killed writes -------------------------------------------------------------
+
+
+def test_remove_stale_temp_files_removes_only_our_old_temp_files(tmp_path: Path) -> None:
+    root = tmp_path / "dialogs"
+    (root / "sub").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    ours = [root / ".a.md.k2j_x9q1.tmp", root / "sub" / ".Notes.MD.abcdefgh.tmp"]
+    kept = [
+        root / "a.md",
+        root / ".a.md.tmp",  # no random part
+        root / "a.md.abcdefgh.tmp",  # no leading dot
+        root / ".a.txt.abcdefgh.tmp",  # not a dialog file's
+        root / ".a.md.abcdefgh.tmp.bak",
+        root / ".a.md.abc.tmp",  # not 8 characters
+        outside / ".x.md.abcdefgh.tmp",  # only reachable through a symlinked folder
+    ]
+    for path in ours + kept:
+        path.write_text("x", encoding="utf-8")
+    (root / ".link.md.abcdefgh.tmp").symlink_to(outside / ".x.md.abcdefgh.tmp")
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    young = root / ".young.md.abcdefgh.tmp"
+    young.write_text("x", encoding="utf-8")
+    old = time.time() - 3600
+    for path in [*ours, *kept]:
+        os.utime(path, (old, old))
+    removed = remove_stale_temp_files(root, before=time.time() - 60)
+    assert removed == [".a.md.k2j_x9q1.tmp", "sub/.Notes.MD.abcdefgh.tmp"]
+    assert not any(path.exists() for path in ours)
+    assert all(path.exists() for path in kept) and young.exists()
+    assert (root / ".link.md.abcdefgh.tmp").is_symlink()
+
+
+def test_temp_files_are_never_discovered_as_dialog_files(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("x", encoding="utf-8")
+    (tmp_path / ".a.md.k2j_x9q1.tmp").write_text("x", encoding="utf-8")
+    assert find_dialog_files(tmp_path) == ["a.md"]

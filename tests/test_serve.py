@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -64,5 +65,24 @@ def test_serve_starts_on_a_corrupt_database_and_repairs_it(
         )
         assert list(db.parent.glob("dialogs.db.corrupt-*"))
         assert "reindex failed" in server.log()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_serve_removes_temp_files_that_killed_writes_left(
+    tmp_path: Path, dialogs_dir: Path
+) -> None:
+    left = dialogs_dir / ".ops.md.k2j_x9q1.tmp"  # as write_dialog_file names them
+    left.write_text("half a write", encoding="utf-8")
+    old = time.time() - 60
+    os.utime(left, (old, old))
+    other = dialogs_dir / "notes.md.bak"
+    other.write_text("not ours", encoding="utf-8")
+    server = LiveServer(dialogs_dir, tmp_path / "dialogs.db")
+    try:
+        assert server.get("/api/dialog/health").json()["ok"] is True
+        assert "removed 1 temp files left by interrupted writes" in server.log()
+        assert not left.exists() and other.exists()
     finally:
         server.stop()
