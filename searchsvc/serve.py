@@ -23,6 +23,7 @@ import click
 from searchsvc.api_write import EXTENSION_KEY
 from searchsvc.app import create_app
 from searchsvc.errors import ApiError
+from searchsvc.server_errors import use_json_errors
 
 
 def _reindex_first(root: Path, db: Path) -> str:
@@ -113,6 +114,7 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     server = waitress.create_server(
         app, host=host, port=port, threads=threads, ident="dialogsearch"
     )
+    use_json_errors(server)  # oversized headers etc. in the error shape, with the headers
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"dialogsearch: serving on http://{shown_host}:{server.effective_port}/")
     sys.stdout.flush()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 from fixtures_api import LiveServer, wait_until
 
 from searchsvc.cli import main
+from searchsvc.security_headers import SECURITY_HEADERS
 
 
 def test_serve_help_has_an_example() -> None:
@@ -86,3 +89,54 @@ def test_serve_removes_temp_files_that_killed_writes_left(
         assert not left.exists() and other.exists()
     finally:
         server.stop()
+
+
+def _raw_request(port: int, data: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send `data` as is; (status line, headers, body) of the answer read until close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        try:
+            sock.sendall(data)
+        except OSError:
+            pass  # the server may answer and close before reading everything
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    return status, headers, body
+
+
+#: waitress's max_request_header_size (its default): a request line and headers this long
+#: are refused. Sent exactly, without the blank line, so that waitress has read every byte
+#: when it answers (unread bytes would turn its close into a reset that hides the answer).
+MAX_HEADER = 262_144
+
+
+def _padded(start: bytes) -> bytes:
+    return start + b"h" * (MAX_HEADER - len(start))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (_padded(b"GET /api/dialog/health HTTP/1.1\r\nHost: x\r\nX-Big: "), 431),
+        (_padded(b"GET /api/dialog/search?q="), 431),
+        (b"POST /api/dialog/entry HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", 400),
+    ],
+    ids=["header", "request line", "malformed"],
+)
+def test_requests_refused_by_waitress_get_the_error_shape_and_headers(
+    live_server: LiveServer, request_bytes: bytes, status: int
+) -> None:
+    status_line, headers, body = _raw_request(live_server.port, request_bytes)
+    assert status_line.startswith(f"HTTP/1.1 {status} ") or status_line.startswith(
+        f"HTTP/1.0 {status} "
+    ), status_line
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name] == value
+    assert headers["Content-Type"] == "application/json"
+    answer = json.loads(body)
+    assert answer["ok"] is False and answer["status"] == status
+    assert answer["errors"] == [answer["error"]] and answer["error"]
