@@ -106,7 +106,8 @@ def init_app(app: Flask, repository: Any) -> None:
 
 # --- OpenAPI ----------------------------------------------------------------------------------
 
-_ERROR = {"$ref": "#/components/schemas/WriteError"}
+# The error shape and the entry are the read API's schemas (searchsvc.openapi): one of each.
+_ERROR = {"$ref": "#/components/schemas/Error"}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -133,28 +134,6 @@ _ENTRY_ID = {
     "required": True,
     "schema": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
 }
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_ENTRY_SCHEMA = {
-    "type": "object",
-    "required": ["dialog_entry_id", "dialog_file", "format", "line", "end_line"],
-    "properties": {
-        "dialog_entry_id": {"type": "integer"},
-        "dialog_file": {"type": "string"},
-        "format": {"type": "string", "enum": ["header", "inline", "bold", "begin_end"]},
-        "speaker": _NULLABLE_STRING,
-        "target": _NULLABLE_STRING,
-        "mood_rgb": _NULLABLE_STRING,
-        "mood_raw": _NULLABLE_STRING,
-        "timestamp_utc": {"type": ["integer", "null"]},
-        "message": _NULLABLE_STRING,
-        "title": _NULLABLE_STRING,
-        "body": {"type": "string"},
-        "system_version": _NULLABLE_STRING,
-        "line": {"type": "integer"},
-        "end_line": {"type": "integer"},
-        "metadata": {"type": "object"},
-    },
-}
 _FIELD_PROPERTIES = {
     "speaker": {"type": "string", "minLength": 1, "maxLength": 200},
     "target": {"type": ["string", "null"], "maxLength": 200},
@@ -171,17 +150,6 @@ _FIELD_PROPERTIES = {
 OPENAPI_COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
     "schemas": {
-        "WriteError": {
-            "type": "object",
-            "required": ["ok", "error", "errors", "status"],
-            "properties": {
-                "ok": {"const": False},
-                "error": {"type": "string"},
-                "errors": {"type": "array", "items": {"type": "string"}},
-                "status": {"type": "integer"},
-            },
-        },
-        "WrittenEntry": _ENTRY_SCHEMA,
         "NewEntry": {
             "type": "object",
             "required": ["speaker", "message"],
@@ -219,7 +187,7 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
     },
 }
 
-_WRITTEN = {"$ref": "#/components/schemas/WrittenEntry"}
+_WRITTEN = {"$ref": "#/components/schemas/Entry"}
 _SYNC = {"$ref": "#/components/schemas/SyncReport"}
 _SECURED = [{"bearerAuth": []}]
 
@@ -239,7 +207,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 **_AUTH_ERRORS,
                 **_BODY_ERRORS,
                 "409": _error("The file cannot take the block"),
-                "503": _error("The file or the write lock cannot be written"),
+                "503": _error("The file cannot be written, or a write lock is held: nothing changed; retry"),
             },
         }
     },
@@ -261,7 +229,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "404": _error("No entry has this id"),
                 "405": _error("A section record: read-only"),
                 "409": _error("The file changed under the entry since it was read"),
-                "503": _error("The file or the write lock cannot be written"),
+                "503": _error("The file cannot be written, or a write lock is held: nothing changed; retry"),
             },
         },
         "delete": {
@@ -281,7 +249,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "404": _error("No entry has this id"),
                 "405": _error("A section record: read-only"),
                 "409": _error("The file changed under the entry since it was read"),
-                "503": _error("The file or the write lock cannot be written"),
+                "503": _error("The file cannot be written, or a write lock is held: nothing changed; retry"),
             },
         },
     },

@@ -11,6 +11,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
+from indexer.model import FORMATS
 from indexer.reindex import reindex
 from searchsvc.app import create_app
 from searchsvc.openapi import build_document
@@ -77,3 +78,20 @@ def test_read_endpoints_keep_to_the_spec(tmp_path: Path) -> None:
 
         keeps_to_the_spec()
     app.extensions["dialogsearch"].close()
+
+
+def test_write_answers_use_the_one_entry_and_error_schema() -> None:
+    """api_write had its own entry schema (its format enum lacked "section") and error."""
+    document = build_document()
+    schemas = document["components"]["schemas"]
+    assert set(schemas["Entry"]["properties"]["format"]["enum"]) == set(FORMATS)
+    assert "section" in FORMATS
+    refs = set()
+    for path in ("/api/dialog/entry", "/api/dialog/entry/{entry_id}"):
+        for operation in document["paths"][path].values():
+            for answer in operation["responses"].values():
+                refs.add(answer["content"]["application/json"]["schema"].get("$ref"))
+    assert "#/components/schemas/Entry" in refs and "#/components/schemas/Error" in refs
+    own = {"Entry", "EntryWithContext", "Error"}  # GET /entry/{id} adds before/after
+    assert refs <= {f"#/components/schemas/{name}" for name in own} | {None}
+    assert not {"WrittenEntry", "WriteError"} & set(schemas)

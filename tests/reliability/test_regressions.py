@@ -175,6 +175,17 @@ def _corrupt_table_pages(db: Path, table: str) -> int:
     return len(pages)
 
 
+def _assert_rebuilt(fallback: FallbackRepository, total: int) -> None:
+    """Wait (20 s at most) for the first recovery: the corrupt file moved aside and rebuilt."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and fallback.recoveries == 0:
+        time.sleep(0.05)
+    assert fallback.mode == "database", fallback.health()
+    assert len(fallback.moved_aside) == 1
+    page = _search(fallback, "zebra")
+    assert (page.source, page.total) == ("database", total)
+
+
 def test_recovery_rebuilds_a_database_whose_probe_passes_but_whose_sync_hits_corruption(
     tmp_path: Path,
 ) -> None:
@@ -196,13 +207,7 @@ def test_recovery_rebuilds_a_database_whose_probe_passes_but_whose_sync_hits_cor
         by_file = SearchQuery(filters=Filters(files=("a.md",)))
         assert fallback.search(by_file).total == 40  # this search does: answered from files
         assert fallback.mode == "files"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and fallback.recoveries == 0:
-            time.sleep(0.05)
-        assert fallback.mode == "database", fallback.health()
-        assert len(fallback.moved_aside) == 1
-        page = _search(fallback, "zebra")
-        assert (page.source, page.total) == ("database", 41)
+        _assert_rebuilt(fallback, total=41)
     finally:
         fallback.close()
     assert verify(root, db).ok
@@ -328,13 +333,7 @@ def test_a_schema_with_undecodable_text_is_corrupt_not_a_500(tmp_path: Path) -> 
     fallback = FallbackRepository(primary, files, root=root, probe_seconds=0.05)
     try:
         assert _search(fallback, "zebra").total == 5  # from the files
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and fallback.recoveries == 0:
-            time.sleep(0.05)
-        assert fallback.mode == "database", fallback.health()
-        assert len(fallback.moved_aside) == 1
-        page = _search(fallback, "zebra")
-        assert (page.source, page.total) == ("database", 5)
+        _assert_rebuilt(fallback, total=5)
     finally:
         fallback.close()
     assert verify(root, db).ok
