@@ -32,6 +32,8 @@ FAST_RECOVERY_ENV = {
     "DIALOGSEARCH_PROBE_SECONDS": "0.2",
     "DIALOGSEARCH_BUSY_TIMEOUT_MS": "300",
     "DIALOGSEARCH_FALLBACK_PRELOAD": "1",
+    # A crash (SIGSEGV, SIGBUS) prints every thread's Python stack into the server's log.
+    "PYTHONFAULTHANDLER": "1",
 }
 
 
