@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -112,6 +113,17 @@ def parse(root: Path, ndjson: bool) -> None:
     is_flag=True,
     help="Exit 1 when the push to Meilisearch fails (by default only the summary says so).",
 )
+@click.option(
+    "--no-topk",
+    is_flag=True,
+    help="Leave the top-k search index (<db>.topk/) as it is (docs/search-index.md).",
+)
+@click.option(
+    "--topk-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the top-k search index [default: <db>.topk beside the database].",
+)
 def reindex(
     root: Path,
     db_path: Path,
@@ -123,6 +135,8 @@ def reindex(
     meili_key: str | None,
     meili_index: str,
     meili_required: bool,
+    no_topk: bool,
+    topk_dir: Path | None,
 ) -> None:
     """Load changed dialog files into the database.
 
@@ -131,6 +145,8 @@ def reindex(
     --meili-url, the files changed since the last successful push then go to
     Meilisearch; if it is down or refuses them, the database is still
     complete, the summary lists what was not pushed and the next run pushes it.
+    Then the top-k search index catches up with the database (or is built),
+    unless --no-topk; its time is reported apart (topk_seconds).
 
     Example:
 
@@ -153,13 +169,19 @@ def reindex(
     if meili_url and not dry_run:
         with _edge_errors(db_path):
             meili = push_database(db_path, meili_url, meili_key, meili_index, full=full, wait=wait)
+    topk = None if no_topk or dry_run else _sync_topk(db_path, topk_dir)
     if as_json:
         result = summary.to_dict()
         if meili is not None:
             result["meilisearch"] = meili.to_dict()
+        if topk is not None:
+            result["topk"] = topk
+            result["topk_seconds"] = topk["seconds"]
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         click.echo(_reindex_report(summary, db_path))
+        if topk is not None:
+            click.echo(_topk_report(topk))
         if meili_url and dry_run:
             click.echo("Dry run: nothing was pushed to Meilisearch.")
         for line in meili.lines() if meili is not None else []:
@@ -207,6 +229,34 @@ def _file_summary(parsed: ParsedFile) -> str:
     if parsed.problems:
         text += f", {len(parsed.problems)} problems"
     return text
+
+
+def _sync_topk(db_path: Path, topk_dir: Path | None) -> dict[str, object]:
+    """Catch the top-k index up with the database (build it when missing); never fails the run."""
+    started = time.monotonic()
+    try:
+        from indexer.topk_index import catch_up
+    except ImportError as error:  # tantivy is not installed: SQLite + FTS5 answers alone
+        return {"action": "skipped", "reason": str(error), "seconds": 0.0}
+    try:
+        return catch_up(db_path, topk_dir).to_dict()
+    except Exception as error:  # the database is complete; the server falls back to FTS5
+        return {
+            "action": "failed",
+            "reason": f"{type(error).__name__}: {error}",
+            "seconds": round(time.monotonic() - started, 3),
+        }
+
+
+def _topk_report(topk: dict[str, object]) -> str:
+    action = topk["action"]
+    text = {
+        "built": "built",
+        "caught_up": f"caught up ({topk.get('applied')} entries changed)",
+        "fresh": "already up to date",
+        "busy": "busy (another process is updating it; the server catches up by itself)",
+    }.get(str(action), f"{action}: {topk.get('reason')}")
+    return f"Top-k search index: {text} in {topk['seconds']} s"
 
 
 def _reindex_report(summary: ReindexSummary, db_path: Path) -> str:

@@ -50,6 +50,13 @@ DEFAULTS: dict[str, Any] = {
     "MEILI_TIMEOUT_SECONDS": 2.0,
     "MEILI_RETRY_SECONDS": 5.0,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # The embedded top-k search index beside the database (docs/search-index.md):
+    # "auto" answers searches from it when tantivy imports and the index is fresh
+    # (SQLite + FTS5 otherwise), "off" never. TOPK_DIR defaults to <DB>.topk/.
+    "TOPK": "auto",
+    "TOPK_DIR": None,
+    # The index catches up after every write and at least this often.
+    "TOPK_SYNC_SECONDS": 5.0,
 }
 
 
@@ -92,11 +99,14 @@ def build_repository(config: Mapping[str, Any]) -> Repository:
         )
     primary = None
     if db:
-        primary = SqliteRepository(
-            Path(db),
-            time_limit_ms=int(config["QUERY_TIME_LIMIT_MS"]),
-            busy_timeout_ms=int(config["BUSY_TIMEOUT_MS"]),
-            candidate_limit=int(config["CANDIDATE_LIMIT"]),
+        primary = _with_topk(
+            config,
+            SqliteRepository(
+                Path(db),
+                time_limit_ms=int(config["QUERY_TIME_LIMIT_MS"]),
+                busy_timeout_ms=int(config["BUSY_TIMEOUT_MS"]),
+                candidate_limit=int(config["CANDIDATE_LIMIT"]),
+            ),
         )
     if not root:
         assert primary is not None
@@ -116,6 +126,20 @@ def build_repository(config: Mapping[str, Any]) -> Repository:
         files.start_build()
     fallback.check_now()
     return fallback
+
+
+def _with_topk(config: Mapping[str, Any], sqlite: Any) -> Any:
+    """`sqlite` behind the top-k index (repo_topk) unless TOPK is off or tantivy is missing."""
+    setting = str(config.get("TOPK", "auto")).strip().lower()
+    if setting in ("off", "0", "false", "no") or not _has_module("tantivy"):
+        return sqlite
+    from indexer.topk_index import default_index_dir
+    from searchsvc.repo_topk import TopkRepository
+
+    index_dir = config.get("TOPK_DIR") or default_index_dir(sqlite.db_path)
+    return TopkRepository(
+        sqlite, Path(index_dir), sync_seconds=float(config.get("TOPK_SYNC_SECONDS", 5.0))
+    )
 
 
 def _preload(config: Mapping[str, Any], root: Path) -> bool:

@@ -39,11 +39,11 @@ def test_triggers_survive_statement_splitting(tmp_path: Path):
     triggers = {
         row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
     }
-    assert triggers == {
+    assert {
         "lupo_dialog_entries_ai",
         "lupo_dialog_entries_ad",
         "lupo_dialog_entries_au",
-    }
+    } <= triggers
 
 
 def test_failing_migration_rolls_back_and_stays_pending(tmp_path: Path):

@@ -1,0 +1,365 @@
+"""TopkRepository: searches from the embedded top-k index (tantivy) when it is fresh, else SQLite.
+
+SQLite + FTS5 stays the system of record: the index (indexer/topk_index.py) is
+only used when its recorded change-log seq and store uuid equal the database's,
+read in the same read snapshot as the hit rows. Then totals and facet counts
+are exact (every match is counted, each facet without its own filter, as the
+SQL path does), relevance is BM25 over every match with the FTS5 column weights,
+and sort=newest/oldest is exact (ties by id, undated last); hit rows and
+snippets come from SQLite exactly as in repo_sqlite. Otherwise (no index yet,
+behind after a write, raw FTS5 syntax, a word tantivy tokenizes differently, an
+index error) the SqliteRepository answers, so read-your-writes holds.
+
+One background thread catches the index up after each write (reload_file) and
+every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
+per reload, shared by the request threads; no request waits for a commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from indexer.topk_index import (
+    IndexState,
+    NoDatabase,
+    SyncResult,
+    build,
+    catch_up,
+    open_index,
+    read_state,
+    store_point,
+)
+from indexer.topk_schema import FACET_FIELDS
+from searchsvc.fts_query import MatchQuery
+from searchsvc.repo_sqlite import SqliteRepository, _highlighter
+from searchsvc.repository import (
+    FACET_LIMIT,
+    FacetCount,
+    SearchPage,
+    SearchQuery,
+    StoredEntry,
+    StoreUnavailable,
+)
+from searchsvc.topk_query import Compiled, FileTerms, Untranslatable, compile_search
+
+log = logging.getLogger("searchsvc.repo_topk")
+
+#: Facet values asked of tantivy's terms aggregation: all of them, so counts stay exact.
+FACET_TERMS = 1_000_000
+DEFAULT_SYNC_SECONDS = 5.0
+ENGINE_TOPK = "topk"
+ENGINE_FTS5 = "fts5"
+
+
+@dataclass(frozen=True)
+class TopkPage(SearchPage):
+    """A SearchPage that says which engine answered it."""
+
+    engine: str = ENGINE_TOPK
+
+
+@dataclass(frozen=True)
+class _View:
+    """One opened generation and the Searcher every request shares until the next reload."""
+
+    state: IndexState
+    index: tantivy.Index
+    searcher: tantivy.Searcher
+
+
+class TopkRepository:
+    """The Repository over SQLite, with searches answered by the top-k index when it is fresh."""
+
+    source = "database"
+
+    def __init__(
+        self,
+        sqlite: SqliteRepository,
+        index_dir: str | Path,
+        *,
+        sync_seconds: float = DEFAULT_SYNC_SECONDS,
+        background: bool = True,
+    ) -> None:
+        self.sqlite = sqlite
+        self.index_dir = Path(index_dir)
+        self.sync_seconds = sync_seconds
+        self.last_sync: SyncResult | None = None
+        self.last_error: str | None = None
+        self.answered = {ENGINE_TOPK: 0, ENGINE_FTS5: 0}
+        self._view: _View | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
+        self._rebuild = False
+        self._syncing = False
+        self.background = background
+        self._refresh_view()
+        if background:
+            self._start_syncer()
+
+    @property
+    def db_path(self) -> Path:
+        """The database file (FallbackRepository moves it aside and rebuilds it)."""
+        return self.sqlite.db_path
+
+    # ---- the background thread ------------------------------------------------
+
+    def _start_syncer(self) -> None:
+        with self._lock:
+            if self._syncer is not None and self._syncer.is_alive():
+                return
+            self._stop.clear()
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="dialogsearch-topk", daemon=True
+            )
+            self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            self.sync_now()
+            self._wake.wait(self.sync_seconds)
+
+    def sync_now(self) -> SyncResult | None:
+        """Catch the index up (or build it) and reload the Searcher; None when it failed."""
+        self._syncing = True
+        try:
+            if self._rebuild:
+                self._rebuild = False
+                result = build(self.db_path, self.index_dir)
+            else:
+                result = catch_up(self.db_path, self.index_dir)
+            self.last_sync, self.last_error = result, None
+        except NoDatabase as error:
+            self.last_error = str(error)
+            result = None
+        except Exception as error:  # any failure leaves FTS5 answering; it is retried
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.warning("top-k index sync failed: %s", self.last_error)
+            result = None
+        finally:
+            self._syncing = False
+        self._refresh_view()
+        return result
+
+    def _refresh_view(self) -> None:
+        """Open the generation current.json names (or reload it); None when there is none."""
+        state = read_state(self.index_dir)
+        view = self._view
+        if state is None:
+            self._view = None
+            return
+        if view is not None and view.state == state:
+            return
+        try:
+            if view is not None and view.state.generation == state.generation:
+                index = view.index
+                index.reload()
+            else:
+                index = open_index(self.index_dir, state)
+            self._view = _View(state, index, index.searcher())
+        except (ValueError, OSError) as error:
+            self.last_error = f"the index cannot be opened: {error}"
+            self._view = None
+            self._rebuild = True
+
+    # ---- Repository ---------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """From the top-k index when it is fresh and the query translates; else from SQLite."""
+        if self.background and self._stop.is_set():
+            self._start_syncer()  # close() stopped it (FallbackRepository closes to recover)
+        view = self._view
+        if view is not None and not _is_raw(query.match):
+            try:
+                page = self._search_topk(view, query)
+            except Untranslatable:
+                page = None
+            except ValueError as error:  # tantivy refused the query or the index failed
+                self.last_error = f"top-k search failed: {error}"
+                log.warning("%s", self.last_error)
+                page = None
+            if page is not None:
+                self.answered[ENGINE_TOPK] += 1
+                return page
+        self.answered[ENGINE_FTS5] += 1
+        return self.sqlite.search(query)
+
+    def _search_topk(self, view: _View, query: SearchQuery) -> SearchPage | None:
+        """The page from tantivy, or None when the index is not at the database's state."""
+        sqlite = self.sqlite
+        with sqlite._reading() as (conn, generation):
+            uuid, seq = store_point(conn)
+            if uuid is None or uuid != view.state.uuid or seq != view.state.seq:
+                if uuid is not None:
+                    self._wake.set()  # behind (or another database): catch up now
+                return None
+            moods = sqlite._known_moods(conn, generation) if query.filters.moods else []
+            compiled = compile_search(
+                view.index.schema,
+                query.match,
+                query.filters,
+                query.facets,
+                known_moods=moods,
+                file_terms=FileTerms(view.searcher),
+            )
+            ids, total = page_ids(view.searcher, view.index.schema, compiled, query)
+            facets = {name: facet_counts(view.searcher, compiled, name) for name in query.facets}
+            hits = sqlite._hits(conn, ids, _highlighter(query))
+        return TopkPage(
+            hits=hits,
+            total=total,
+            source=self.source,
+            facets={name: counts for name, (counts, _) in facets.items()},
+            total_exact=True,
+            facets_exact=all(exact for _, exact in facets.values()),
+        )
+
+    def get_entry(self, entry_id: int) -> StoredEntry | None:
+        """From SQLite."""
+        return self.sqlite.get_entry(entry_id)
+
+    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
+        """From SQLite."""
+        return self.sqlite.stats(query)
+
+    def reload_file(self, rel: str) -> None:
+        """A write went to the database: catch the index up in the background."""
+        self.sqlite.reload_file(rel)
+        self._wake.set()
+
+    def probe(self) -> None:
+        """Raise StoreUnavailable unless the database answers now."""
+        self.sqlite.probe()
+
+    def health(self) -> dict[str, Any]:
+        """SQLite's health, with the top-k index's state under database.topk."""
+        result = self.sqlite.health()
+        result["database"]["topk"] = self.topk_health()
+        return result
+
+    def topk_health(self) -> dict[str, Any]:
+        """Whether the index answers searches now, and how far behind the database it is."""
+        view = self._view
+        info: dict[str, Any] = {
+            "ready": False,
+            "state": "building" if self._syncing else "missing",
+            "answered": dict(self.answered),
+            "last_sync": self.last_sync.to_dict() if self.last_sync else None,
+            "last_error": self.last_error,
+        }
+        if view is None:
+            return info
+        info.update(
+            generation=view.state.generation, seq=view.state.seq, entries=view.state.entries
+        )
+        try:
+            with self.sqlite._reading(0.5) as (conn, _):
+                uuid, seq = store_point(conn)
+        except StoreUnavailable:
+            info["state"] = "unknown"
+            return info
+        if uuid != view.state.uuid or uuid is None:
+            info["state"] = "other database"
+        else:
+            info["behind"] = max(0, seq - view.state.seq)
+            info["ready"] = seq == view.state.seq
+            info["state"] = "fresh" if info["ready"] else "behind"
+        return info
+
+    def close(self) -> None:
+        """Stop the background thread and close SQLite's connections (a search restarts it)."""
+        self._stop.set()
+        self._wake.set()
+        syncer = self._syncer
+        if syncer is not None and syncer is not threading.current_thread():
+            syncer.join(timeout=60)
+        self.sqlite.close()
+
+
+def _is_raw(match: MatchQuery | None) -> bool:
+    return match is not None and match.raw is not None
+
+
+def page_ids(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, compiled: Compiled, query: SearchQuery
+) -> tuple[list[int], int]:
+    """The ids of the page wanted, in order, and the exact total."""
+    include = query.match is not None and query.match.include is not None
+    if query.sort == "relevance" and include:
+        result = searcher.search(
+            compiled.query, limit=query.per_page, offset=query.offset, count=True
+        )
+        ids = searcher.fast_field_values("id", [address for _, address in result.hits])
+        return list(ids), int(result.count)
+    field = "oldest" if query.sort == "oldest" else "newest"
+    needed = query.offset + query.per_page
+    return _by_date(searcher, schema, compiled.query, field, query.offset, needed)
+
+
+def _by_date(
+    searcher: tantivy.Searcher,
+    schema: tantivy.Schema,
+    query: tantivy.Query,
+    field: str,
+    offset: int,
+    needed: int,
+) -> tuple[list[int], int]:
+    """A page by date key (descending), ties by id as SQLite orders them (newest: id desc)."""
+    ids_descending = field == "newest"
+    result = searcher.search(
+        query, limit=needed, count=True, order_by_field=field, order=tantivy.Order.Desc
+    )
+    keys = [int(key) for key, _ in result.hits]
+    ids = searcher.fast_field_values("id", [address for _, address in result.hits])
+    pairs = list(zip(keys, ids, strict=True))
+
+    def order(pair: tuple[int, int]) -> tuple[int, int]:
+        return (-pair[0], -pair[1] if ids_descending else pair[1])
+
+    if int(result.count) > len(pairs) and pairs:
+        # More matches share the last key than this page holds: take them by id order.
+        last = pairs[-1][0]
+        pairs = [pair for pair in pairs if pair[0] > last]
+        tied = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.range_query(schema, field, tantivy.FieldType.Integer, last, last),
+                ),
+            ]
+        )
+        rest = searcher.search(
+            tied,
+            limit=needed - len(pairs),
+            count=False,
+            order_by_field="id",
+            order=tantivy.Order.Desc if ids_descending else tantivy.Order.Asc,
+        )
+        tied_ids = searcher.fast_field_values("id", [address for _, address in rest.hits])
+        pairs = sorted(pairs, key=order) + [(last, entry_id) for entry_id in tied_ids]
+    else:
+        pairs.sort(key=order)
+    return [entry_id for _, entry_id in pairs[offset:needed]], int(result.count)
+
+
+def facet_counts(
+    searcher: tantivy.Searcher, compiled: Compiled, name: str
+) -> tuple[tuple[FacetCount, ...], bool]:
+    """The FACET_LIMIT most frequent values of a facet (count desc, value) and whether exact."""
+    answer = searcher.aggregate(
+        compiled.facet_queries[name],
+        {"facet": {"terms": {"field": FACET_FIELDS[name], "size": FACET_TERMS}}},
+    )["facet"]
+    buckets = sorted((-b["doc_count"], str(b["key"])) for b in answer["buckets"])
+    exact = not answer.get("doc_count_error_upper_bound") and not answer.get("sum_other_doc_count")
+    counts = tuple(FacetCount(value, -negative) for negative, value in buckets[:FACET_LIMIT])
+    return counts, exact

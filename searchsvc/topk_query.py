@@ -1,0 +1,164 @@
+"""Translate a parsed search (fts_query nodes + Filters) into tantivy queries for the top-k index.
+
+A phrase matches inside one of the five text fields, like an FTS5 phrase inside
+one column; each field's score is boosted by its sqlite_sql.BM25_WEIGHTS weight.
+`word*` (and the as-you-type last word) is a regex `word.*` over the field's
+terms: a single-word prefix scores a constant (FTS5 scores each expanded term
+with bm25), a prefix phrase scores like a phrase. Raw FTS5 syntax (raw=1: NEAR,
+column filters, ^) and words that tantivy's tokenizer would cut differently are
+not translated: Untranslatable, and the caller asks SQLite instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import tantivy
+
+from indexer.topk_schema import FACET_FIELDS, TEXT_FIELDS, analyzer, fold
+from searchsvc.filters import Filters, target_variants
+from searchsvc.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase, Without
+from searchsvc.sqlite_sql import BM25_WEIGHTS, mood_hexes
+
+Q = tantivy.Query
+MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
+_WEIGHTS = dict(zip(TEXT_FIELDS, BM25_WEIGHTS, strict=True))
+_ANALYZER = analyzer()
+
+
+class Untranslatable(Exception):
+    """The search needs FTS5 itself (raw syntax, or a word tantivy would tokenize differently)."""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The full query, and per facet the query without that facet's own filter."""
+
+    query: tantivy.Query
+    facet_queries: dict[str, tantivy.Query]
+
+
+def compile_search(
+    schema: tantivy.Schema,
+    match: MatchQuery | None,
+    filters: Filters,
+    facets: Iterable[str],
+    *,
+    known_moods: Iterable[str],
+    file_terms: FileTerms,
+) -> Compiled:
+    """The tantivy queries for a search; raises Untranslatable when it cannot be exact."""
+    text = _match_query(schema, match)
+    moods = list(known_moods) if filters.moods else []
+
+    def with_filters(skip: str | None) -> tantivy.Query:
+        parts = [text] if text is not None else []
+        parts += filter_queries(schema, filters, moods, file_terms, skip=skip)
+        if not parts:
+            return Q.all_query()
+        if len(parts) == 1 and text is not None:
+            return text
+        return Q.boolean_query([(MUST, part) for part in parts])
+
+    return Compiled(with_filters(None), {name: with_filters(name) for name in facets})
+
+
+def _match_query(schema: tantivy.Schema, match: MatchQuery | None) -> tantivy.Query | None:
+    if match is None:
+        return None
+    if match.raw is not None:
+        raise Untranslatable("raw FTS5 syntax")
+    include = node_query(schema, match.include) if match.include is not None else None
+    if match.exclude is None:
+        return include
+    excluded = node_query(schema, match.exclude)
+    base = include if include is not None else Q.all_query()
+    return Q.boolean_query([(MUST, base), (MUST_NOT, excluded)])
+
+
+def node_query(schema: tantivy.Schema, node: Node) -> tantivy.Query:
+    """The query for one node of a parsed search (a phrase matches in any text field)."""
+    if isinstance(node, Phrase):
+        return phrase_query(schema, node)
+    if isinstance(node, Without):
+        return Q.boolean_query(
+            [(MUST, node_query(schema, node.base)), (MUST_NOT, node_query(schema, node.excluded))]
+        )
+    occur = MUST if isinstance(node, AllOf) else SHOULD
+    assert isinstance(node, AllOf | AnyOf)
+    return Q.boolean_query([(occur, node_query(schema, child)) for child in node.children])
+
+
+def phrase_query(schema: tantivy.Schema, phrase: Phrase) -> tantivy.Query:
+    """The phrase in any of the text fields, each field boosted by its bm25 weight."""
+    tokens = list(phrase.tokens)
+    if not tokens or _ANALYZER.analyze(fold(" ".join(tokens))) != tokens:
+        raise Untranslatable(f"the word {phrase.text!r} tokenizes differently")
+    clauses = []
+    for field in TEXT_FIELDS:
+        if phrase.prefix and len(tokens) == 1:
+            query = Q.regex_query(schema, field, tokens[0] + ".*")
+        elif phrase.prefix:
+            query = Q.regex_phrase_query(schema, field, [*tokens[:-1], tokens[-1] + ".*"])
+        elif len(tokens) == 1:
+            query = Q.term_query(schema, field, tokens[0])
+        else:
+            query = Q.phrase_query(schema, field, tokens)
+        clauses.append((SHOULD, Q.boost_query(query, _WEIGHTS[field])))
+    return Q.boolean_query(clauses)
+
+
+class FileTerms:
+    """The indexed file paths below a folder (from one searcher's term dictionary)."""
+
+    def __init__(self, searcher: tantivy.Searcher) -> None:
+        self.searcher = searcher
+
+    def below(self, folder: str) -> list[str]:
+        """Paths that start with `folder/` (longer than it)."""
+        prefix = folder + "/"
+        found = self.searcher.terms_with_prefix(FACET_FIELDS["file"], prefix)
+        return [term for term, _ in found if term != prefix]
+
+
+def filter_queries(
+    schema: tantivy.Schema,
+    filters: Filters,
+    known_moods: list[str],
+    file_terms: FileTerms,
+    *,
+    skip: str | None = None,
+) -> list[tantivy.Query]:
+    """One query per filter set in `filters` (but the facet `skip`), as sqlite_sql.filter_where."""
+
+    def one_of(facet: str, values: Iterable[str]) -> tantivy.Query:
+        wanted = sorted(set(values))
+        if not wanted:
+            return Q.empty_query()
+        return Q.term_set_query(schema, FACET_FIELDS[facet], wanted)
+
+    parts = []
+    if filters.speakers and skip != "speaker":
+        parts.append(one_of("speaker", filters.speakers))
+    if filters.targets and skip != "target":
+        parts.append(one_of("target", (v for t in filters.targets for v in target_variants(t))))
+    if filters.moods and skip != "mood":
+        parts.append(one_of("mood", mood_hexes(filters.moods, known_moods)))
+    if filters.files and skip != "file":
+        paths: set[str] = set()
+        for wanted in filters.files:
+            if not wanted.endswith("/"):
+                paths.add(wanted)
+            paths.update(file_terms.below(wanted.rstrip("/")))
+        parts.append(one_of("file", paths))
+    if filters.formats and skip != "format":
+        parts.append(one_of("format", filters.formats))
+    if filters.since is not None or filters.until is not None:
+        lower = max(filters.since or 0, 0)
+        upper = filters.until
+        if upper is not None and upper < lower:
+            parts.append(Q.empty_query())
+        else:
+            parts.append(Q.range_query(schema, "newest", tantivy.FieldType.Integer, lower, upper))
+    return parts
