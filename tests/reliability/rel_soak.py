@@ -35,6 +35,7 @@ PYTEST_MODULES = [
     "test_fuzz_parser.py",
     "test_expensive_queries.py",
     "test_regressions.py",
+    "test_db_corruption.py",
 ]
 
 
@@ -63,6 +64,7 @@ def _run_pytest(modules: list[str], results: Path, minutes: float) -> CheckResul
         "RELIABILITY_RESULTS": str(results),
         "RELIABILITY_FUZZ_EXAMPLES": str(int(400 * minutes)),
         "RELIABILITY_SCHEMA_EXAMPLES": str(int(40 * minutes)),
+        "RELIABILITY_DAMAGED_COPIES": str(int(80 * minutes)),
     }
     paths = [str(HERE / module) for module in modules]
     started = time.monotonic()
@@ -76,7 +78,8 @@ def _run_pytest(modules: list[str], results: Path, minutes: float) -> CheckResul
     )
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
     result = CheckResult(
-        "pytest checks (security, XSS, schemathesis, fuzzing, expensive queries, regressions)",
+        "pytest checks (security, XSS, schemathesis, fuzzing, expensive queries, regressions,"
+        " damaged copies)",
         did={"modules": len(modules), "seconds": round(time.monotonic() - started)},
         held={"pytest": summary},
         command="pytest " + " ".join(f"tests/reliability/{m}" for m in modules),
