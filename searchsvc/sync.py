@@ -135,6 +135,8 @@ def sync(service: WriteService, *, dry_run: bool) -> dict[str, Any]:
         raise ApiError(503, str(error), headers={"Retry-After": "1"}) from None
     except sqlite3.Error as error:
         raise ApiError(503, f"The database cannot be written: {error}") from None
+    except OSError as error:  # e.g. a read-only database folder: no `<db>.lock`
+        raise ApiError(503, f"The database cannot be written: {error.strerror}") from None
     if not dry_run:
         for rel in {row.dialog_file for row in missing}:
             service.load_file(rel)

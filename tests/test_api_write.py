@@ -328,6 +328,15 @@ def test_a_database_lock_that_cannot_be_opened_leaves_the_write_to_the_files(
     assert entry_id in db_ids(env["db"])
 
 
+def test_sync_with_an_unopenable_database_lock_is_a_503(env: dict[str, Any]) -> None:
+    lock = Path(f"{env['db']}.lock")
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # as in a read-only database folder: reindex cannot take its lock
+    response = env["client"].post("/api/dialog/sync", headers=AUTH)
+    assert "cannot be written" in assert_canonical_error(response, 503)["error"]
+    assert str(env["tmp"]) not in response.get_data(as_text=True)
+
+
 def test_the_edit_lock_held_by_another_process_is_a_503_that_changes_nothing(
     tmp_path: Path,
 ) -> None:
