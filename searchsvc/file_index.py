@@ -1,22 +1,32 @@
 """An in-memory inverted index of the parsed dialog files, for the file fallback.
 
 Each entry (section records included, as in the database) gets a doc number;
-`postings[token]` holds the doc numbers containing the token (ascending) and a
-weighted term frequency: body tokens count once, title and message tokens three
-times, speaker and target tokens twice (title and message weigh more, as in the
-database's bm25). Ids come from indexer.identity, so they equal the database's.
+`postings[token]` holds the doc numbers containing the token (ascending,
+array('I')) and a weighted term frequency: body tokens count once, title and
+message tokens three times, speaker and target tokens twice (title and message
+weigh more, as in the database's bm25). Ids come from indexer.identity, so they
+equal the database's.
 
+Lean by design: filters and facets read one EntryAttrs per doc (strings shared);
+the rest of an entry is kept as one marshal blob (a message that is part of its
+body is stored as a span of it) and decoded only for hits and phrase checks.
 Building parses files in worker processes when there is much to read (both
 cores), each returning a compact chunk that `FileIndex.add_chunk` merges.
 """
 
 from __future__ import annotations
 
+import gc
+import marshal
 import multiprocessing
 import os
+import re
 from array import array
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +45,10 @@ SPEAKER_TARGET_WEIGHT = 2
 #: Parse in worker processes when the files to read are at least this big.
 POOL_MIN_BYTES = 8_000_000
 POOL_PROCESSES = 2
+#: Files per worker job: small enough to balance the workers, big enough to merge cheaply.
+JOB_BYTES = 6_000_000
 
-#: A stored entry as a plain tuple (cheap to pickle): its id, then DOC_FIELDS.
+#: A decoded entry as a plain tuple: its id, then DOC_FIELDS.
 Doc = tuple[Any, ...]
 DOC_FIELDS = (
     "dialog_file",
@@ -54,22 +66,38 @@ DOC_FIELDS = (
     "system_version",
     "metadata",
 )
+#: A character that is part of a token, outside ASCII (or a combining mark, which joins one).
+_NON_ASCII_TOKEN_CHAR = re.compile(
+    r"[^\W_\x00-\x7f]|[\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F]"
+)
+#: UTF-8 bytes to ASCII: letters and digits kept, every other byte a space.
+_SEPARATE = bytes.maketrans(
+    bytes(range(256)),
+    bytes(byte if chr(byte).isascii() and chr(byte).isalnum() else 32 for byte in range(256)),
+)
+#: Characters that end any token and leave the case of their neighbours alone, so a
+#: message bounded by them in its body tokenizes the same alone as inside the body.
+_CLEAN_EDGES = frozenset(' \t\r\n"')
 
 
 @dataclass
 class Chunk:
-    """What one worker read from a list of files: docs, lengths, postings (local doc numbers)."""
+    """What one worker read from a list of files: rows, blobs, lengths, postings (local numbers)."""
 
     files: list[tuple[str, int, int, int]] = field(default_factory=list)  # path, size, mtime, docs
-    docs: list[Doc] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # EntryAttrs fields, then line
+    blobs: list[bytes] = field(default_factory=list)
     lengths: array = field(default_factory=lambda: array("I"))
     postings: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
 
 
+_DOC_VALUES = attrgetter(*DOC_FIELDS)
+
+
 def doc_of(entry_id: int, entry: Entry) -> Doc:
     """The Doc tuple of an entry."""
-    return (entry_id, *(getattr(entry, name) for name in DOC_FIELDS))
+    return (entry_id, *_DOC_VALUES(entry))
 
 
 def doc_entry(doc: Doc) -> Entry:
@@ -77,60 +105,144 @@ def doc_entry(doc: Doc) -> Entry:
     return Entry(**dict(zip(DOC_FIELDS, doc[1:], strict=True)))
 
 
-def doc_tokens(doc: Doc) -> tuple[Counter[str], int]:
-    """Weighted token counts of a Doc and its length in tokens."""
-    (_, _, _, _, _, speaker, target, _, _, _, message, title, body, _, _) = doc
-    body = tokenize(body or "")
-    emphasised = tokenize(title or "") + tokenize(message or "")
-    people = tokenize(speaker or "") + tokenize(target or "")
-    counts = Counter(body)
-    counts.update(emphasised * TITLE_MESSAGE_EXTRA)
-    counts.update(people * SPEAKER_TARGET_WEIGHT)
-    return counts, len(body) + len(emphasised) + len(people)
+def span_in(body: str | None, part: str | None) -> tuple[int, int] | None:
+    """Where `part` sits in `body` (start, end), or None when it is not part of it."""
+    if not part or not body:
+        return None
+    start = body.find(part)
+    return None if start < 0 else (start, start + len(part))
+
+
+def index_tokens(text: str) -> list[str]:
+    """fts_query.tokenize(text), faster when every token is ASCII (bytes split on spaces)."""
+    lowered = text.lower()
+    if not lowered.isascii() and _NON_ASCII_TOKEN_CHAR.search(lowered):
+        return tokenize(text)
+    return lowered.encode("utf-8", "surrogatepass").translate(_SEPARATE).decode("ascii").split()
+
+
+def entry_tokens(
+    body: str, message: str, title: str, span: tuple[int, int] | None
+) -> tuple[list[str], list[str]]:
+    """Tokens of the body and of title + message.
+
+    A message whose span in the body has clean edges is tokenized once, inside the body.
+    """
+    if span is not None:
+        start, end = span
+        if (start == 0 or body[start - 1] in _CLEAN_EDGES) and (
+            end == len(body) or body[end] in _CLEAN_EDGES
+        ):
+            said = index_tokens(message)
+            text = index_tokens(body[:start]) + said + index_tokens(body[end:])
+            return text, index_tokens(title) + said
+    return index_tokens(body), index_tokens(f"{title}\n{message}")
+
+
+class _Collector:
+    """Accumulates one chunk's rows, blobs, lengths and postings."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.chunk = chunk
+        self.lists: dict[str, list[int]] = {}
+        #: Tokens and targets of the (speaker, target) pairs seen: they repeat a lot.
+        self.people: dict[tuple[str | None, str | None], tuple[list[str], tuple[str, ...]]] = {}
+
+    def add(self, doc: Doc) -> None:
+        """Store and tokenize one decoded entry."""
+        (entry_id, dialog_file, fmt, line, end_line, speaker, target, mood_rgb, mood_raw) = doc[:9]
+        (stamp, message, title, body, system_version, metadata) = doc[9:]
+        known = self.people.get((speaker, target))
+        if known is None:
+            named = index_tokens(f"{speaker or ''}\n{target or ''}")
+            known = self.people[(speaker, target)] = (named, tuple(target_tokens(target)))
+        named, targets = known
+        chunk = self.chunk
+        number = len(chunk.rows)
+        chunk.rows.append((entry_id, speaker, targets, mood_rgb, dialog_file, fmt, stamp, line))
+        span = span_in(body, message)
+        stored = (span or message, span_in(body, title) or title, body)
+        chunk.blobs.append(
+            marshal.dumps((end_line, target, mood_raw, *stored, system_version, metadata))
+        )
+        text, emphasised = entry_tokens(body or "", message or "", title or "", span)
+        chunk.lengths.append(len(text) + len(emphasised) + len(named))
+        counts = Counter(text + emphasised * TITLE_MESSAGE_EXTRA + named * SPEAKER_TARGET_WEIGHT)
+        lists = self.lists
+        get = lists.get
+        for token, count in counts.items():
+            found = get(token)
+            if found is None:
+                lists[token] = [number, count]
+            else:
+                found += (number, count)
+
+    def finish(self) -> Chunk:
+        """The chunk with its postings packed as bytes (cheap to send between processes)."""
+        self.chunk.postings = {
+            token: (array("I", pairs[0::2]).tobytes(), array("I", pairs[1::2]).tobytes())
+            for token, pairs in self.lists.items()
+        }
+        self.lists = {}
+        return self.chunk
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (building makes many objects, none cyclic)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def read_chunk(job: tuple[str, list[str]]) -> Chunk:
     """Read, parse, key and tokenize the files `job` names (runs in a worker process)."""
     root, paths = job
     chunk = Chunk()
-    for rel in paths:
-        try:
-            source = read_source(Path(root), rel)
-        except (OSError, ValueError):
-            chunk.failed.append(rel)
-            continue
-        parsed = parse_file(source.text, source.path)
-        keyed = keyed_entries(parsed.entries)
-        chunk.files.append((rel, source.size_bytes, source.mtime_ns, len(keyed)))
-        chunk.docs.extend(doc_of(entry_id, entry) for entry_id, _, entry in keyed)
-    _fill_postings(chunk)
-    return chunk
-
-
-def doc_attrs(doc: Doc) -> EntryAttrs:
-    """The attributes filters and facets look at."""
-    (entry_id, dialog_file, fmt, _, _, speaker, target, mood_rgb, _, stamp) = doc[:10]
-    targets = tuple(target_tokens(target)) if target else ()
-    return EntryAttrs(entry_id, speaker, targets, mood_rgb, dialog_file, fmt, stamp)
+    collector = _Collector(chunk)
+    with _gc_paused():
+        for rel in paths:
+            try:
+                source = read_source(Path(root), rel)
+            except (OSError, ValueError):
+                chunk.failed.append(rel)
+                continue
+            parsed = parse_file(source.text, source.path)
+            keyed = keyed_entries(parsed.entries)
+            chunk.files.append((rel, source.size_bytes, source.mtime_ns, len(keyed)))
+            for entry_id, _, entry in keyed:
+                collector.add(doc_of(entry_id, entry))
+        return collector.finish()
 
 
 class FileIndex:
-    """Docs, attributes and postings; a removed doc leaves None in its place."""
+    """Attributes, blobs and postings; a removed doc leaves None in its place."""
 
     def __init__(self) -> None:
-        self.docs: list[Doc | None] = []
+        self.blobs: list[bytes | None] = []
         self.attrs: list[EntryAttrs | None] = []
+        self.lines = array("I")
         self.lengths = array("I")
         self.postings: dict[str, tuple[array, array]] = {}
         self.by_id: dict[int, int] = {}
-        self.file_docs: dict[str, list[int]] = {}
+        self.file_docs: dict[str, range] = {}
         self.stamps: dict[str, tuple[int, int]] = {}
         self.total_length = 0
         self.alive = 0
         self._vocabulary: list[str] | None = None
+        self._shared: dict[Any, Any] = {}
         self.failed: list[str] = []
         #: Per-token bm25 contributions, filled by repo_files and emptied on any change.
-        self.weights: dict[str, list[float]] = {}
+        self.weights: dict[str, array] = {}
+
+    @property
+    def docs(self) -> list[bytes | None]:
+        """One item per doc number, None for a removed doc (test with `is None`)."""
+        return self.blobs
 
     @property
     def average_length(self) -> float:
@@ -143,54 +255,103 @@ class FileIndex:
             self._vocabulary = sorted(self.postings)
         return self._vocabulary
 
+    def doc(self, number: int) -> Doc | None:
+        """The decoded Doc tuple of a doc number (None if removed)."""
+        blob = self.blobs[number]
+        attrs = self.attrs[number]
+        if blob is None or attrs is None:
+            return None
+        (end_line, target, mood_raw, message, title, body, system_version, metadata) = (
+            marshal.loads(blob)
+        )
+        if isinstance(message, tuple):
+            message = body[message[0] : message[1]]
+        if isinstance(title, tuple):
+            title = body[title[0] : title[1]]
+        return (
+            attrs.entry_id,
+            attrs.dialog_file,
+            attrs.format,
+            self.lines[number],
+            end_line,
+            attrs.speaker,
+            target,
+            attrs.mood_rgb,
+            mood_raw,
+            attrs.timestamp_utc,
+            message,
+            title,
+            body,
+            system_version,
+            metadata,
+        )
+
+    def entry(self, number: int) -> Entry | None:
+        """The Entry of a doc number (None if removed)."""
+        doc = self.doc(number)
+        return None if doc is None else doc_entry(doc)
+
     def add_chunk(self, chunk: Chunk) -> None:
         """Append a worker's chunk, renumbering its docs after ours."""
         self.weights = {}
-        base = len(self.docs)
-        self.docs.extend(chunk.docs)
-        self.attrs.extend(map(doc_attrs, chunk.docs))
-        for number, doc in enumerate(chunk.docs, start=base):
-            entry_id = doc[0]
-            if entry_id in self.by_id:
-                # Ids are 53-bit hashes: a collision across files is vanishingly rare;
-                # the first file (in path order) keeps the id, as in a full reindex.
-                continue
-            self.by_id[entry_id] = number
+        base = len(self.blobs)
+        share = self._shared.setdefault
+        attrs = [
+            EntryAttrs(
+                entry_id,
+                share(speaker, speaker),
+                share(targets, targets),
+                share(mood, mood),
+                share(dialog_file, dialog_file),
+                share(fmt, fmt),
+                stamp,
+            )
+            for (entry_id, speaker, targets, mood, dialog_file, fmt, stamp, _) in chunk.rows
+        ]
+        self.attrs.extend(attrs)
+        self.blobs.extend(chunk.blobs)
+        self.lines.extend(row[7] for row in chunk.rows)
+        by_id = self.by_id
+        for number, row in enumerate(chunk.rows, start=base):
+            # Ids are 53-bit hashes: a collision across files is vanishingly rare;
+            # the first file (in path order) keeps the id, as in a full reindex.
+            by_id.setdefault(row[0], number)
         self.lengths.extend(chunk.lengths)
         self.total_length += sum(chunk.lengths)
-        self.alive += len(chunk.docs)
+        self.alive += len(chunk.rows)
         position = base
         for rel, size, mtime_ns, count in chunk.files:
-            self.file_docs[rel] = list(range(position, position + count))
+            self.file_docs[share(rel, rel)] = range(position, position + count)
             self.stamps[rel] = (size, mtime_ns)
             position += count
         self.failed.extend(chunk.failed)
         add = base.__add__
+        postings = self.postings
         for token, (doc_bytes, tf_bytes) in chunk.postings.items():
             numbers = array("I")
             numbers.frombytes(doc_bytes)
-            if base:
-                numbers = array("I", map(add, numbers))
             frequencies = array("I")
             frequencies.frombytes(tf_bytes)
-            pair = self.postings.get(token)
+            pair = postings.get(token)
             if pair is None:
-                self.postings[token] = (numbers, frequencies)
+                if base:
+                    numbers = array("I", map(add, numbers))
+                postings[token] = (numbers, frequencies)
                 self._vocabulary = None
             else:
-                pair[0].extend(numbers)
+                pair[0].extend(map(add, numbers) if base else numbers)
                 pair[1].extend(frequencies)
 
     def remove_file(self, rel: str) -> None:
         """Forget a file's docs (their postings stay, pointing at None)."""
         self.weights = {}
-        for number in self.file_docs.pop(rel, []):
-            doc = self.docs[number]
-            if doc is None:
+        for number in self.file_docs.pop(rel, ()):
+            attrs = self.attrs[number]
+            if attrs is None:
                 continue
-            if self.by_id.get(doc[0]) == number:
-                del self.by_id[doc[0]]
-            self.docs[number] = None
+            if self.by_id.get(attrs.entry_id) == number:
+                del self.by_id[attrs.entry_id]
+            self.blobs[number] = None
             self.attrs[number] = None
             self.total_length -= self.lengths[number]
             self.alive -= 1
@@ -198,37 +359,20 @@ class FileIndex:
 
     def compact_if_needed(self) -> None:
         """Drop removed docs from the postings once they are a quarter of all docs."""
-        dead = len(self.docs) - self.alive
-        if dead < 1000 or dead * 4 < len(self.docs):
+        dead = len(self.blobs) - self.alive
+        if dead < 1000 or dead * 4 < len(self.blobs):
             return
         rebuilt = FileIndex()
         for rel in sorted(self.file_docs):
             chunk = Chunk()
+            collector = _Collector(chunk)
             for number in self.file_docs[rel]:
-                doc = self.docs[number]
+                doc = self.doc(number)
                 if doc is not None:
-                    chunk.docs.append(doc)
-            chunk.files.append((rel, *self.stamps.get(rel, (0, 0)), len(chunk.docs)))
-            _fill_postings(chunk)
-            rebuilt.add_chunk(chunk)
+                    collector.add(doc)
+            chunk.files.append((rel, *self.stamps.get(rel, (0, 0)), len(chunk.rows)))
+            rebuilt.add_chunk(collector.finish())
         self.__dict__.update(rebuilt.__dict__)
-
-
-def _fill_postings(chunk: Chunk) -> None:
-    """Tokenize a chunk's docs into its lengths and postings (local doc numbers)."""
-    collected: dict[str, tuple[array, array]] = {}
-    get = collected.get
-    lengths = chunk.lengths
-    for number, doc in enumerate(chunk.docs):
-        counts, length = doc_tokens(doc)
-        lengths.append(length)
-        for token, count in counts.items():
-            pair = get(token)
-            if pair is None:
-                pair = collected[token] = (array("I"), array("I"))
-            pair[0].append(number)
-            pair[1].append(count)
-    chunk.postings = {t: (d.tobytes(), f.tobytes()) for t, (d, f) in collected.items()}
 
 
 def build_index(root: Path) -> FileIndex:
@@ -240,21 +384,25 @@ def build_index(root: Path) -> FileIndex:
     return index
 
 
-def _read_chunks(root: str, paths: list[str]) -> Any:
+def _read_chunks(root: str, paths: list[str]) -> Iterator[Chunk]:
     """Chunks in path order; in worker processes when the files are big."""
-    total = 0
+    sizes = []
     for rel in paths:
         try:
-            total += os.stat(os.path.join(root, rel)).st_size
+            sizes.append(os.stat(os.path.join(root, rel)).st_size)
         except OSError:
-            continue
-    if total < POOL_MIN_BYTES or len(paths) < 2:
+            sizes.append(0)
+    if sum(sizes) < POOL_MIN_BYTES or len(paths) < 2:
         yield read_chunk((root, paths))
         return
-    # Enough chunks to balance the two workers, few enough to keep the merging cheap.
-    count = max(POOL_PROCESSES * 4, 1)
-    size = -(-len(paths) // count)
-    jobs = [(root, paths[i : i + size]) for i in range(0, len(paths), size)]
+    jobs: list[tuple[str, list[str]]] = []
+    taken = JOB_BYTES
+    for rel, size in zip(paths, sizes, strict=True):
+        if taken >= JOB_BYTES:
+            jobs.append((root, []))
+            taken = 0
+        jobs[-1][1].append(rel)
+        taken += size
     # "fork", as indexer.reindex does: "spawn" would re-run the caller's __main__. The
     # workers only read, parse and tokenize, touching no lock another thread may hold.
     with multiprocessing.get_context("fork").Pool(POOL_PROCESSES) as pool:

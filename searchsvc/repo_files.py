@@ -19,6 +19,7 @@ import math
 import os
 import threading
 import time
+from array import array
 from bisect import bisect_left
 from collections import Counter
 from datetime import UTC, datetime
@@ -53,6 +54,8 @@ log = logging.getLogger("searchsvc.repo_files")
 K1 = 1.2
 B = 0.75
 PAIRS_LIMIT = 500
+#: Most postings whose bm25 weights are kept (8 bytes each); beyond it the cache restarts.
+WEIGHTS_CACHE_POSTINGS = 2_000_000
 
 
 class FileRepository:
@@ -248,7 +251,7 @@ class FileRepository:
         if len(tokens) == 1:
             return found
         docs = index.docs
-        return {n for n in found if docs[n] is not None and _has_phrase(docs[n], phrase)}
+        return {n for n in found if docs[n] is not None and _has_phrase(index.doc(n), phrase)}
 
     def _scores(self, index: FileIndex, match: MatchQuery, docs: set[int]) -> dict[int, float]:
         """bm25 of each doc in `docs` for the query's positive phrases.
@@ -271,7 +274,7 @@ class FileRepository:
         return scores
 
     def _stored(self, index: FileIndex, number: int, highlighter: Highlighter) -> StoredEntry:
-        doc = index.docs[number]
+        doc = index.doc(number)
         assert doc is not None
         entry = doc_entry(doc)
         snippet = make_snippet([entry.message, entry.title, entry.body], highlighter)
@@ -286,15 +289,17 @@ class FileRepository:
             number = index.by_id.get(entry_id)
             if number is None or index.docs[number] is None:
                 return None
-            doc = index.docs[number]
+            doc = index.doc(number)
             assert doc is not None
+            lines, attrs = index.lines, index.attrs
             siblings = sorted(
-                (index.docs[n] for n in index.file_docs.get(doc[1], ()) if index.docs[n]),
-                key=lambda d: (d[3], d[0]),  # type: ignore[index]
+                (lines[n], a.entry_id)
+                for n in index.file_docs.get(doc[1], ())
+                if (a := attrs[n]) is not None
             )
-            position = next(i for i, d in enumerate(siblings) if d is not None and d[0] == doc[0])
-            before = siblings[position - 1][0] if position > 0 else None  # type: ignore[index]
-            after = siblings[position + 1][0] if position + 1 < len(siblings) else None  # type: ignore[index]
+            position = siblings.index((doc[3], doc[0]))
+            before = siblings[position - 1][1] if position > 0 else None
+            after = siblings[position + 1][1] if position + 1 < len(siblings) else None
             return StoredEntry(doc[0], doc_entry(doc), before=before, after=after)
 
     def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
@@ -334,7 +339,7 @@ class FileRepository:
         }
 
 
-def _add_weights(scores: dict[int, float], numbers: Any, weights: list[float]) -> None:
+def _add_weights(scores: dict[int, float], numbers: Any, weights: array) -> None:
     """Add one word's per-doc weights to the docs in `scores` (looping over the smaller side)."""
     if len(numbers) <= len(scores):
         for number, weight in zip(numbers, weights, strict=True):
@@ -365,7 +370,7 @@ def _add_prefix_scores(scores: dict[int, float], index: FileIndex, expansions: l
         scores[number] += idf * frequency * (K1 + 1) / (frequency + norm)
 
 
-def _weights(index: FileIndex, token: str) -> list[float]:
+def _weights(index: FileIndex, token: str) -> array:
     """Each posting's bm25 contribution for `token` (idf and length norm included), cached."""
     cached = index.weights.get(token)
     if cached is not None:
@@ -380,10 +385,16 @@ def _weights(index: FileIndex, token: str) -> list[float]:
     average = index.average_length
     lengths = index.lengths
     factor = idf * (K1 + 1)
-    weights = [
-        factor * frequency / (frequency + K1 * (1 - B + B * lengths[number] / average))
-        for number, frequency in zip(numbers, frequencies, strict=True)
-    ]
+    weights = array(
+        "d",
+        [
+            factor * frequency / (frequency + K1 * (1 - B + B * lengths[number] / average))
+            for number, frequency in zip(numbers, frequencies, strict=True)
+        ],
+    )
+    cached_postings = sum(map(len, index.weights.values()))
+    if cached_postings + len(weights) > WEIGHTS_CACHE_POSTINGS:
+        index.weights.clear()
     index.weights[token] = weights
     return weights
 

@@ -1,0 +1,102 @@
+"""The lean file index: fast tokens equal fts_query.tokenize, stored entries decode exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer.discover import find_dialog_files, read_source
+from indexer.identity import keyed_entries
+from indexer.parse import parse_file
+from searchsvc.file_index import (
+    build_index,
+    chunk_for_file,
+    entry_tokens,
+    index_tokens,
+    span_in,
+)
+from searchsvc.fts_query import tokenize
+
+# Letters with and without case, digits, marks, separators, quotes, sigma, dotted I.
+ALPHABET = st.sampled_from(
+    list("aZ09 _\n\t\"'.:-") + ["é", "e\u0301", "Σ", "ς", "İ", "ß", "✅", "—", "😀", "Ж", "٣", "K"]
+)
+TEXT = st.lists(ALPHABET, max_size=30).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_index_tokens_equal_tokenize(text: str) -> None:
+    assert index_tokens(text) == tokenize(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT, TEXT, TEXT, TEXT)
+def test_a_message_inside_its_body_gives_the_tokens_of_both_read_apart(
+    before: str, message: str, after: str, title: str
+) -> None:
+    body = before + message + after
+    span = span_in(body, message)
+    text, emphasised = entry_tokens(body, message, title, span)
+    assert text == tokenize(body)
+    assert emphasised == tokenize(title) + tokenize(message)
+
+
+def _entries(root: Path) -> dict[int, object]:
+    found = {}
+    for rel in find_dialog_files(root):
+        source = read_source(root, rel)
+        for entry_id, _, entry in keyed_entries(parse_file(source.text, source.path).entries):
+            found.setdefault(entry_id, entry)
+    return found
+
+
+def test_every_entry_of_the_shared_corpus_decodes_as_parsed(shared_corpus: Path) -> None:
+    root = shared_corpus / "dialogs"
+    index = build_index(root)
+    expected = _entries(root)
+    assert index.alive == len(index.attrs) > 400
+    decoded = {index.attrs[n].entry_id: index.entry(n) for n in range(len(index.attrs))}
+    assert decoded == expected
+
+
+def test_a_reloaded_file_replaces_its_entries_and_keeps_the_others(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        '## One\n\nThe "quoted harbour" note.\n\n## Two\n\nSecond harbour text.\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "b.md").write_text("## Three\n\nThird entry, no match.\n", encoding="utf-8")
+    index = build_index(tmp_path)
+    before = index.alive
+    index.remove_file("a.md")
+    (tmp_path / "a.md").write_text("## One\n\nNo more.\n", encoding="utf-8")
+    index.add_chunk(chunk_for_file(tmp_path, "a.md"))
+    live = [index.entry(n) for n in range(len(index.attrs)) if index.attrs[n] is not None]
+    assert index.alive == len(live) < before
+    assert {entry.dialog_file for entry in live} == {"a.md", "b.md"}
+    numbers, _ = index.postings["harbour"]
+    assert all(index.attrs[n] is None for n in numbers)
+    assert [index.attrs[n].dialog_file for n in index.postings["third"][0]] == ["b.md"]
+
+
+def test_compaction_drops_removed_docs_and_keeps_every_live_one(tmp_path: Path) -> None:
+    sections = "".join(f"## Part {i}\n\nHarbour note number w{i}.\n\n" for i in range(1200))
+    (tmp_path / "big.md").write_text(sections, encoding="utf-8")
+    (tmp_path / "small.md").write_text("## Kept\n\nA harbour that stays.\n", encoding="utf-8")
+    index = build_index(tmp_path)
+    kept_number = index.postings["stays"][0][0]
+    kept, kept_id = index.entry(kept_number), index.attrs[kept_number].entry_id
+    (tmp_path / "big.md").write_text("## Only\n\nOne harbour left.\n", encoding="utf-8")
+    index.remove_file("big.md")
+    index.add_chunk(chunk_for_file(tmp_path, "big.md"))
+    index.compact_if_needed()
+    assert len(index.attrs) == index.alive == 2
+    assert all(attrs is not None for attrs in index.attrs)
+    assert "w7" not in index.postings
+    assert sorted(index.entry(n).dialog_file for n in index.postings["harbour"][0]) == [
+        "big.md",
+        "small.md",
+    ]
+    assert index.entry(index.by_id[kept_id]) == kept
