@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,18 @@ _CLEAN_EDGES = frozenset(' \t\r\n"')
 
 @dataclass
 class Chunk:
-    """What one worker read from a list of files: rows, blobs, lengths, postings (local numbers)."""
+    """What one worker read from a list of files: rows, blobs, lengths, postings (local numbers).
+
+    `blobs` holds every entry's marshal blob end to end, `ends[i]` where entry i's ends;
+    a posting's frequencies are packed as bytes ("B") or, past 255, as unsigned ints ("I").
+    """
 
     files: list[tuple[str, int, int, int]] = field(default_factory=list)  # path, size, mtime, docs
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # EntryAttrs fields, then line
-    blobs: list[bytes] = field(default_factory=list)
+    blobs: bytes = b""
+    ends: array = field(default_factory=lambda: array("I"))
     lengths: array = field(default_factory=lambda: array("I"))
-    postings: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
+    postings: dict[str, tuple[bytes, str, bytes]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
 
 
@@ -145,6 +151,7 @@ class _Collector:
     def __init__(self, chunk: Chunk) -> None:
         self.chunk = chunk
         self.lists: dict[str, list[int]] = {}
+        self.blobs: list[bytes] = []
         #: Tokens and targets of the (speaker, target) pairs seen: they repeat a lot.
         self.people: dict[tuple[str | None, str | None], tuple[list[str], tuple[str, ...]]] = {}
 
@@ -162,7 +169,7 @@ class _Collector:
         chunk.rows.append((entry_id, speaker, targets, mood_rgb, dialog_file, fmt, stamp, line))
         span = span_in(body, message)
         stored = (span or message, span_in(body, title) or title, body)
-        chunk.blobs.append(
+        self.blobs.append(
             marshal.dumps((end_line, target, mood_raw, *stored, system_version, metadata))
         )
         text, emphasised = entry_tokens(body or "", message or "", title or "", span)
@@ -179,12 +186,19 @@ class _Collector:
 
     def finish(self) -> Chunk:
         """The chunk with its postings packed as bytes (cheap to send between processes)."""
-        self.chunk.postings = {
-            token: (array("I", pairs[0::2]).tobytes(), array("I", pairs[1::2]).tobytes())
-            for token, pairs in self.lists.items()
-        }
-        self.lists = {}
-        return self.chunk
+        chunk = self.chunk
+        chunk.postings = {token: _packed(pairs) for token, pairs in self.lists.items()}
+        chunk.blobs = b"".join(self.blobs)
+        chunk.ends = array("I", accumulate(map(len, self.blobs)))
+        self.lists, self.blobs = {}, []
+        return chunk
+
+
+def _packed(pairs: list[int]) -> tuple[bytes, str, bytes]:
+    """Interleaved (number, frequency) pairs as numbers ("I"), typecode, frequencies."""
+    frequencies = pairs[1::2]
+    code = "B" if max(frequencies) < 256 else "I"
+    return array("I", pairs[0::2]).tobytes(), code, array(code, frequencies).tobytes()
 
 
 @contextmanager
@@ -220,10 +234,16 @@ def read_chunk(job: tuple[str, list[str]]) -> Chunk:
 
 
 class FileIndex:
-    """Attributes, blobs and postings; a removed doc leaves None in its place."""
+    """Attributes, blobs and postings; a removed doc leaves None in its attrs.
+
+    Doc n's blob is stores[store_of[n]][starts[n]:ends[n]] (one bytes object per chunk).
+    """
 
     def __init__(self) -> None:
-        self.blobs: list[bytes | None] = []
+        self.stores: list[bytes] = []
+        self.store_of = array("I")
+        self.starts = array("I")
+        self.ends = array("I")
         self.attrs: list[EntryAttrs | None] = []
         self.lines = array("I")
         self.lengths = array("I")
@@ -240,9 +260,9 @@ class FileIndex:
         self.weights: dict[str, array] = {}
 
     @property
-    def docs(self) -> list[bytes | None]:
+    def docs(self) -> list[EntryAttrs | None]:
         """One item per doc number, None for a removed doc (test with `is None`)."""
-        return self.blobs
+        return self.attrs
 
     @property
     def average_length(self) -> float:
@@ -257,10 +277,12 @@ class FileIndex:
 
     def doc(self, number: int) -> Doc | None:
         """The decoded Doc tuple of a doc number (None if removed)."""
-        blob = self.blobs[number]
         attrs = self.attrs[number]
-        if blob is None or attrs is None:
+        if attrs is None:
             return None
+        blob = memoryview(self.stores[self.store_of[number]])[
+            self.starts[number] : self.ends[number]
+        ]
         (end_line, target, mood_raw, message, title, body, system_version, metadata) = (
             marshal.loads(blob)
         )
@@ -294,7 +316,7 @@ class FileIndex:
     def add_chunk(self, chunk: Chunk) -> None:
         """Append a worker's chunk, renumbering its docs after ours."""
         self.weights = {}
-        base = len(self.blobs)
+        base = len(self.attrs)
         share = self._shared.setdefault
         attrs = [
             EntryAttrs(
@@ -309,7 +331,13 @@ class FileIndex:
             for (entry_id, speaker, targets, mood, dialog_file, fmt, stamp, _) in chunk.rows
         ]
         self.attrs.extend(attrs)
-        self.blobs.extend(chunk.blobs)
+        count = len(chunk.rows)
+        if count:
+            self.store_of.extend(repeat(len(self.stores), count))
+            self.stores.append(chunk.blobs)
+            self.starts.append(0)
+            self.starts.extend(chunk.ends[:-1])
+            self.ends.extend(chunk.ends)
         self.lines.extend(row[7] for row in chunk.rows)
         by_id = self.by_id
         for number, row in enumerate(chunk.rows, start=base):
@@ -327,10 +355,10 @@ class FileIndex:
         self.failed.extend(chunk.failed)
         add = base.__add__
         postings = self.postings
-        for token, (doc_bytes, tf_bytes) in chunk.postings.items():
+        for token, (doc_bytes, code, tf_bytes) in chunk.postings.items():
             numbers = array("I")
             numbers.frombytes(doc_bytes)
-            frequencies = array("I")
+            frequencies = array(code)
             frequencies.frombytes(tf_bytes)
             pair = postings.get(token)
             if pair is None:
@@ -338,9 +366,12 @@ class FileIndex:
                     numbers = array("I", map(add, numbers))
                 postings[token] = (numbers, frequencies)
                 self._vocabulary = None
-            else:
-                pair[0].extend(map(add, numbers) if base else numbers)
-                pair[1].extend(frequencies)
+                continue
+            pair[0].extend(map(add, numbers) if base else numbers)
+            if pair[1].typecode != code:
+                pair = postings[token] = (pair[0], array("I", pair[1]))
+                frequencies = array("I", frequencies)
+            pair[1].extend(frequencies)
 
     def remove_file(self, rel: str) -> None:
         """Forget a file's docs (their postings stay, pointing at None)."""
@@ -351,7 +382,6 @@ class FileIndex:
                 continue
             if self.by_id.get(attrs.entry_id) == number:
                 del self.by_id[attrs.entry_id]
-            self.blobs[number] = None
             self.attrs[number] = None
             self.total_length -= self.lengths[number]
             self.alive -= 1
@@ -359,8 +389,8 @@ class FileIndex:
 
     def compact_if_needed(self) -> None:
         """Drop removed docs from the postings once they are a quarter of all docs."""
-        dead = len(self.blobs) - self.alive
-        if dead < 1000 or dead * 4 < len(self.blobs):
+        dead = len(self.attrs) - self.alive
+        if dead < 1000 or dead * 4 < len(self.attrs):
             return
         rebuilt = FileIndex()
         for rel in sorted(self.file_docs):
