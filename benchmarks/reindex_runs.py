@@ -1,8 +1,14 @@
-"""Our reindex as a user runs it (`dialogsearch reindex ... --json`): full, one change, none."""
+"""Our reindex as a user runs it (`dialogsearch reindex ... --json`): full, one change, none.
+
+The full reindex runs with --no-topk, so its row is SQLite + FTS5 alone; the
+next run builds the top-k index (docs/search-index.md), measured on its own;
+the incremental runs catch it up as a user's run does (topk_seconds apart).
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,10 +37,13 @@ def dialogsearch_command() -> list[str]:
     return [sys.executable, "-c", "from searchsvc.cli import main; main()"]
 
 
-def run_reindex(root: Path, db_path: Path, *, full: bool, timeout: float) -> dict[str, object]:
+def run_reindex(
+    root: Path, db_path: Path, *, full: bool, timeout: float, topk: bool = True
+) -> dict[str, object]:
     """One `dialogsearch reindex --json` child: its summary plus wall time and peak RSS."""
     command = [*dialogsearch_command(), "reindex", "--root", str(root), "--db", str(db_path)]
     command += ["--json", "--full"] if full else ["--json"]
+    command += [] if topk else ["--no-topk"]
     measured = run_measured(command, timeout=timeout).check("dialogsearch reindex")
     summary = _summary(measured)
     return {
@@ -49,6 +58,8 @@ def run_reindex(root: Path, db_path: Path, *, full: bool, timeout: float) -> dic
         "entries_updated": summary.get("entries_updated"),
         "entries_deleted": summary.get("entries_deleted"),
         "problems": len(summary.get("problems") or []),
+        "topk_seconds": summary.get("topk_seconds"),
+        "topk": summary.get("topk"),
     }
 
 
@@ -58,6 +69,12 @@ def _summary(measured: Measured) -> dict:
         if line.startswith("{"):
             return json.loads(line)
     raise RuntimeError(f"dialogsearch reindex printed no JSON summary: {measured.stdout[-300:]!r}")
+
+
+def topk_bytes(db_path: Path) -> int:
+    """Size of the top-k index folder beside the database (<db>.topk/)."""
+    folder = db_path.with_name(db_path.name + ".topk")
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def database_bytes(db_path: Path) -> int:
@@ -88,11 +105,21 @@ def reindex_suite(root: Path, db_path: Path, *, timeout: float) -> dict[str, obj
     """Full reindex into a new database, then no-change, one-file and restore runs."""
     for path in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         path.unlink(missing_ok=True)
-    full = run_reindex(root, db_path, full=True, timeout=timeout)
+    shutil.rmtree(db_path.with_name(db_path.name + ".topk"), ignore_errors=True)
+    full = run_reindex(root, db_path, full=True, timeout=timeout, topk=False)
     full["db_mb"] = round(database_bytes(db_path) / 1e6, 1)
+    # No file changed: this run only builds the top-k index (then prunes the change log).
+    topk_build = run_reindex(root, db_path, full=False, timeout=timeout)
+    topk_build["index_mb"] = round(topk_bytes(db_path) / 1e6, 1)
     unchanged = run_reindex(root, db_path, full=False, timeout=timeout)
     with one_file_changed(root) as changed:
         one_file = run_reindex(root, db_path, full=False, timeout=timeout)
         one_file["file"] = str(changed.relative_to(root))
     restored = run_reindex(root, db_path, full=False, timeout=timeout)
-    return {"full": full, "unchanged": unchanged, "one_file": one_file, "restored": restored}
+    return {
+        "full": full,
+        "topk_build": topk_build,
+        "unchanged": unchanged,
+        "one_file": one_file,
+        "restored": restored,
+    }

@@ -228,7 +228,7 @@ def _measure_search(
         ours = stack.enter_context(our_server(root, ours_db, work))
         try:
             search["ours_start_seconds"] = round(
-                ours.start(args.step_timeout, ready=health_says("database")), 2
+                ours.start(args.step_timeout, ready=health_says("database", topk=True)), 2
             )
             servers["ours"] = ours
             search["ours_server"] = ours.name
@@ -251,7 +251,16 @@ def _measure_search(
         for name, server in servers.items():
             if server is not None:
                 rss[name] = server.memory()
+        search["ours_topk"] = _topk_health(servers.get("ours"))
     return search, rss
+
+
+def _topk_health(server: Server | None) -> dict | None:
+    """Our server's top-k index state after the cells: how many searches each engine answered."""
+    answer = fetch(server.port, "/api/dialog/health", timeout=30) if server is not None else None
+    if answer is None or answer[0] != 200:
+        return None
+    return (json.loads(answer[1]).get("database") or {}).get("topk")
 
 
 def _sample_totals(mix: list[dict[str, str]], servers: dict[str, Server | None]) -> dict:

@@ -43,16 +43,24 @@ def datasette_command() -> list[str] | None:
     return [found] if found else None
 
 
-def health_says(mode: str) -> Callable[[int, bytes], bool]:
-    """A readiness check: /api/dialog/health answers 200 with this mode."""
+def health_says(mode: str, *, topk: bool = False) -> Callable[[int, bytes], bool]:
+    """A readiness check: /api/dialog/health answers 200 with this mode.
+
+    With `topk`, the top-k index must also be ready (built and caught up), when
+    the server has one (database.topk in the health answer; TOPK=off has none).
+    """
 
     def ready(status: int, body: bytes) -> bool:
         if status != 200:
             return False
         try:
-            return json.loads(body).get("mode") == mode
+            health = json.loads(body)
         except ValueError:
             return False
+        if health.get("mode") != mode:
+            return False
+        index = (health.get("database") or {}).get("topk")
+        return not topk or index is None or bool(index.get("ready"))
 
     return ready
 

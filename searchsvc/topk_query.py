@@ -2,9 +2,10 @@
 
 A phrase matches inside one of the five text fields, like an FTS5 phrase inside
 one column; each field's score is boosted by its sqlite_sql.BM25_WEIGHTS weight.
-`word*` (and the as-you-type last word) is a regex `word.*` over the field's
-terms: a single-word prefix scores a constant (FTS5 scores each expanded term
-with bm25), a prefix phrase scores like a phrase. Raw FTS5 syntax (raw=1: NEAR,
+`word*` (and the as-you-type last word) matches the field's terms that start
+with `word`, read from the term dictionary of the searcher that runs the query
+(a term set: it scores a constant, where FTS5 scores the expanded terms with
+bm25); a prefix phrase is a regex phrase and scores like a phrase. Raw FTS5 syntax (raw=1: NEAR,
 column filters, ^) and words that tantivy's tokenizer would cut differently are
 not translated: Untranslatable, and the caller asks SQLite instead.
 """
@@ -33,7 +34,7 @@ class Untranslatable(Exception):
 
 @dataclass(frozen=True)
 class Compiled:
-    """The full query, and per facet the query without that facet's own filter."""
+    """The full query, and per facet with a filter of its own the query without that filter."""
 
     query: tantivy.Query
     facet_queries: dict[str, tantivy.Query]
@@ -46,51 +47,53 @@ def compile_search(
     facets: Iterable[str],
     *,
     known_moods: Iterable[str],
-    file_terms: FileTerms,
+    terms: Terms,
 ) -> Compiled:
     """The tantivy queries for a search; raises Untranslatable when it cannot be exact."""
-    text = _match_query(schema, match)
+    text = _match_query(schema, match, terms)
     moods = list(known_moods) if filters.moods else []
 
     def with_filters(skip: str | None) -> tantivy.Query:
         parts = [text] if text is not None else []
-        parts += filter_queries(schema, filters, moods, file_terms, skip=skip)
+        parts += filter_queries(schema, filters, moods, terms, skip=skip)
         if not parts:
             return Q.all_query()
         if len(parts) == 1 and text is not None:
             return text
         return Q.boolean_query([(MUST, part) for part in parts])
 
-    return Compiled(with_filters(None), {name: with_filters(name) for name in facets})
+    own = {name for name in facets if filters != filters.without(name)}
+    return Compiled(with_filters(None), {name: with_filters(name) for name in sorted(own)})
 
 
-def _match_query(schema: tantivy.Schema, match: MatchQuery | None) -> tantivy.Query | None:
+def _match_query(
+    schema: tantivy.Schema, match: MatchQuery | None, terms: Terms
+) -> tantivy.Query | None:
     if match is None:
         return None
     if match.raw is not None:
         raise Untranslatable("raw FTS5 syntax")
-    include = node_query(schema, match.include) if match.include is not None else None
+    include = node_query(schema, match.include, terms) if match.include is not None else None
     if match.exclude is None:
         return include
-    excluded = node_query(schema, match.exclude)
+    excluded = node_query(schema, match.exclude, terms)
     base = include if include is not None else Q.all_query()
     return Q.boolean_query([(MUST, base), (MUST_NOT, excluded)])
 
 
-def node_query(schema: tantivy.Schema, node: Node) -> tantivy.Query:
+def node_query(schema: tantivy.Schema, node: Node, terms: Terms) -> tantivy.Query:
     """The query for one node of a parsed search (a phrase matches in any text field)."""
     if isinstance(node, Phrase):
-        return phrase_query(schema, node)
+        return phrase_query(schema, node, terms)
     if isinstance(node, Without):
-        return Q.boolean_query(
-            [(MUST, node_query(schema, node.base)), (MUST_NOT, node_query(schema, node.excluded))]
-        )
+        base = node_query(schema, node.base, terms)
+        return Q.boolean_query([(MUST, base), (MUST_NOT, node_query(schema, node.excluded, terms))])
     occur = MUST if isinstance(node, AllOf) else SHOULD
     assert isinstance(node, AllOf | AnyOf)
-    return Q.boolean_query([(occur, node_query(schema, child)) for child in node.children])
+    return Q.boolean_query([(occur, node_query(schema, child, terms)) for child in node.children])
 
 
-def phrase_query(schema: tantivy.Schema, phrase: Phrase) -> tantivy.Query:
+def phrase_query(schema: tantivy.Schema, phrase: Phrase, terms: Terms) -> tantivy.Query:
     """The phrase in any of the text fields, each field boosted by its bm25 weight."""
     tokens = list(phrase.tokens)
     if not tokens or _ANALYZER.analyze(fold(" ".join(tokens))) != tokens:
@@ -98,7 +101,10 @@ def phrase_query(schema: tantivy.Schema, phrase: Phrase) -> tantivy.Query:
     clauses = []
     for field in TEXT_FIELDS:
         if phrase.prefix and len(tokens) == 1:
-            query = Q.regex_query(schema, field, tokens[0] + ".*")
+            expanded = terms.with_prefix(field, tokens[0])
+            if not expanded:
+                continue
+            query = Q.term_set_query(schema, field, expanded)
         elif phrase.prefix:
             query = Q.regex_phrase_query(schema, field, [*tokens[:-1], tokens[-1] + ".*"])
         elif len(tokens) == 1:
@@ -106,14 +112,18 @@ def phrase_query(schema: tantivy.Schema, phrase: Phrase) -> tantivy.Query:
         else:
             query = Q.phrase_query(schema, field, tokens)
         clauses.append((SHOULD, Q.boost_query(query, _WEIGHTS[field])))
-    return Q.boolean_query(clauses)
+    return Q.boolean_query(clauses) if clauses else Q.empty_query()
 
 
-class FileTerms:
-    """The indexed file paths below a folder (from one searcher's term dictionary)."""
+class Terms:
+    """Indexed terms by prefix, from one searcher's term dictionaries."""
 
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
+
+    def with_prefix(self, field: str, prefix: str) -> list[str]:
+        """The terms of `field` that start with `prefix`."""
+        return [term for term, _ in self.searcher.terms_with_prefix(field, prefix)]
 
     def below(self, folder: str) -> list[str]:
         """Paths that start with `folder/` (longer than it)."""
@@ -126,7 +136,7 @@ def filter_queries(
     schema: tantivy.Schema,
     filters: Filters,
     known_moods: list[str],
-    file_terms: FileTerms,
+    terms: Terms,
     *,
     skip: str | None = None,
 ) -> list[tantivy.Query]:
@@ -150,7 +160,7 @@ def filter_queries(
         for wanted in filters.files:
             if not wanted.endswith("/"):
                 paths.add(wanted)
-            paths.update(file_terms.below(wanted.rstrip("/")))
+            paths.update(terms.below(wanted.rstrip("/")))
         parts.append(one_of("file", paths))
     if filters.formats and skip != "format":
         parts.append(one_of("format", filters.formats))
@@ -160,5 +170,14 @@ def filter_queries(
         if upper is not None and upper < lower:
             parts.append(Q.empty_query())
         else:
-            parts.append(Q.range_query(schema, "newest", tantivy.FieldType.Integer, lower, upper))
+            parts.append(
+                Q.range_query(
+                    schema,
+                    "newest",
+                    tantivy.FieldType.Integer,
+                    lower,
+                    upper,
+                    use_inverted_index=True,
+                )
+            )
     return parts
