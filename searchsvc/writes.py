@@ -319,7 +319,7 @@ class WriteService:
         if self._no_db_lock is not None:
             return self._no_db_lock
         # Once answers come from the files, recovery syncs anyway: no busy wait then.
-        patient = getattr(self.repository, "source", "database") == "database"
+        patient = getattr(self.repository, "source", "database") != "files"
         try:
             conn = connect(self.db_path)
         except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest
