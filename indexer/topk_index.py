@@ -75,6 +75,7 @@ CHANGED_IDS = (
     "SELECT DISTINCT dialog_entry_id FROM lupo_dialog_entry_changes WHERE seq > ? AND seq <= ?"
 )
 PRUNE = "DELETE FROM lupo_dialog_entry_changes WHERE seq <= ?"
+ANY_APPLIED = "SELECT 1 FROM lupo_dialog_entry_changes WHERE seq <= ? LIMIT 1"
 COUNT_ENTRIES = "SELECT count(*) FROM lupo_dialog_entries"
 
 
@@ -322,8 +323,10 @@ def _catch_up_locked(
             conn.close()
             return rebuilt("another database")
         if last == state.seq:
+            # Prune only when there is something to prune: an empty DELETE still locks.
+            unpruned = uuid is not None and conn.execute(ANY_APPLIED, (last,)).fetchone()
             conn.close()
-            if prune:
+            if prune and unpruned:
                 _prune(db_path, last)
             return "fresh", state, 0, ""
         pending = conn.execute(COUNT_CHANGES, (state.seq, last)).fetchone()[0]

@@ -124,6 +124,16 @@ def test_replayed_changes_are_idempotent(tmp_path: Path) -> None:
     assert index.searcher().num_docs == second.state.entries  # type: ignore[union-attr]
 
 
+def test_a_fresh_index_prunes_what_it_already_applied(tmp_path: Path) -> None:
+    root, db, index_dir = indexed(tmp_path)
+    write_dialog(root, "new.md", bold("ROSE", "zebracorn sighting"))
+    reindex(root, db)
+    assert catch_up(db, index_dir, prune=False).action == "caught_up"
+    assert changes(db) != []
+    assert catch_up(db, index_dir).action == "fresh"
+    assert changes(db) == []
+
+
 def test_another_database_under_the_same_path_is_rebuilt(tmp_path: Path) -> None:
     root, db, index_dir = indexed(tmp_path)
     repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
