@@ -37,9 +37,11 @@ from indexer.load_sqlite import (
     create_indexes,
     delete_file,
     drop_bulk_indexes,
+    drop_fts_triggers,
     file_stamps,
     plan_files,
-    rebuild_derived,
+    rebuild_targets,
+    restore_fts_triggers,
     update_file_stamps,
 )
 from indexer.migrate import utc_stamp
@@ -177,7 +179,11 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
                 summary.entries_deleted += delete_file(conn, path)
                 summary.files_removed += 1
             index_sql = drop_bulk_indexes(conn) if not known else []
-            writer = PlanWriter(conn, synced_utc=synced, known_paths=known)
+            # --full rebuilds the FTS5 index once at the end, which also repairs it.
+            trigger_sql = drop_fts_triggers(conn) if full else []
+            writer = PlanWriter(
+                conn, synced_utc=synced, known_paths=known, fts_triggers=not trigger_sql
+            )
             touched: list[tuple[str, int, int]] = []
             for path, result in _read_all(root, paths, jobs, progress):
                 if isinstance(result, PreparedFile):
@@ -189,8 +195,10 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
             writer.finish()
             update_file_stamps(conn, touched, synced)
             create_indexes(conn, index_sql)
-            if full and known:
-                rebuild_derived(conn)  # --full also repairs target rows and the FTS5 index
+            if full:
+                restore_fts_triggers(conn, trigger_sql)
+                if known:
+                    rebuild_targets(conn)  # --full also repairs the target rows
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

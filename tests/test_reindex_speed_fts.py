@@ -1,0 +1,156 @@
+"""The FTS5 column `body` indexes only the body's lines with words of their own (sql/0003)."""
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from indexer.load_sqlite import connect
+from indexer.migrate import apply_migrations, migration_files
+from indexer.reindex import reindex
+from indexer.store_rows import LABEL_WORDS, body_extra
+from indexer.verify import verify
+from tests.fixtures_store import fts_integrity, match_ids
+
+FTS = "lupo_dialog_entries_fts"
+BOLD_BODY = (
+    "## 2025-10-21 — LILITH: Doctrine Review\n"
+    "\n"
+    "**Speaker:** LILITH  \n"
+    "**Target:** @CASCADE  \n"
+    '**Mood_RGB:** "00FF00"  \n'
+    '**Message:** "Branches emotional vectors."\n'
+    "\n"
+    "**Work Summary:**\n"
+    "- ⏳ belongs doctrine keys"
+)
+
+
+def test_lines_saying_only_what_other_columns_say_are_left_out():
+    extra = body_extra(
+        BOLD_BODY, "Doctrine Review", "Branches emotional vectors.", "LILITH", "@CASCADE"
+    )
+    assert extra.split("\n") == [
+        "## 2025-10-21 — LILITH: Doctrine Review",
+        '**Mood_RGB:** "00FF00"  ',
+        "**Work Summary:**",
+        "- ⏳ belongs doctrine keys",
+    ]
+
+
+def test_a_section_whose_body_is_its_message_adds_nothing():
+    assert body_extra("free text\nmore text", None, "free text\nmore text", None, None) == ""
+    assert body_extra("## Notes\nfree text", "Notes", "free text", None, None) == ""
+
+
+def test_a_line_of_a_multi_line_message_is_recognised_without_splitting_words():
+    message = "first line of the message\nsecond line here\nthird"
+    body = "**Message:** first line of the message\nsecond line here\nthird\nnew words"
+    assert body_extra(body, None, message, None, None) == "new words"
+
+
+def test_a_word_is_never_cut_in_two_by_a_match_of_another_column():
+    # "xab" and "bc de" hold words ("xab", "bc", "de") that the message lacks.
+    assert body_extra("**Message:** xab", None, "ab", None, None) == "**Message:** xab"
+    assert body_extra("bc de", None, "abc def", None, None) == "bc de"
+    assert body_extra("Zoë said", None, "zoë said", None, None) == "Zoë said"
+
+
+def test_every_word_of_the_shared_corpus_stays_findable_but_the_labels(
+    tmp_path: Path, shared_corpus: Path
+):
+    db = tmp_path / "dialogs.db"
+    reindex(shared_corpus, db, full=True)
+    conn = sqlite3.connect(db)
+    fts_integrity(conn)
+    # The same rows indexed the old way (whole body), and what either index holds.
+    conn.executescript(
+        """
+        CREATE VIRTUAL TABLE temp.whole USING fts5 (
+            title, message, body, speaker, target,
+            tokenize = 'unicode61 remove_diacritics 2');
+        INSERT INTO temp.whole (rowid, title, message, body, speaker, target)
+        SELECT dialog_entry_id, title, message, body, speaker, target FROM lupo_dialog_entries;
+        CREATE VIRTUAL TABLE temp.whole_terms USING fts5vocab(temp, whole, instance);
+        CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, lupo_dialog_entries_fts, instance);
+        """
+    )
+    lost = conn.execute(
+        "SELECT DISTINCT term FROM (SELECT doc, term FROM temp.whole_terms "
+        "EXCEPT SELECT doc, term FROM temp.terms)"
+    ).fetchall()
+    assert {term for (term,) in lost} <= LABEL_WORDS
+    indexed = conn.execute(f"SELECT count(*) FROM {FTS}_docsize").fetchone()[0]
+    assert indexed == conn.execute("SELECT count(*) FROM lupo_dialog_entries").fetchone()[0]
+    smaller = conn.execute(
+        "SELECT sum(length(body_extra)) < sum(length(body)) / 2 FROM lupo_dialog_entries"
+    ).fetchone()[0]
+    assert smaller == 1
+
+
+def _old_schema_database(tmp_path: Path) -> Path:
+    """A database with migrations 0001 and 0002 only, holding one bold entry and one section."""
+    old = tmp_path / "old_sql"
+    old.mkdir()
+    for name, sql in migration_files():
+        if name.startswith(("0001_", "0002_")):
+            (old / f"{name}.sql").write_text(sql)
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    apply_migrations(conn, old)
+    conn.execute(
+        "INSERT INTO lupo_dialog_files (file_path, file_type, content_hash, size_bytes, "
+        "mtime_ns, last_sync_utc) VALUES ('a.md', 'dialog', 'h', 1, 1, 20250101000000)"
+    )
+    rows = [
+        (1, "bold", "KIRO", "alpha bravo", None, BOLD_BODY + "\nzulu words"),
+        (2, "section", None, "charlie delta", "Notes", "charlie delta"),
+    ]
+    conn.executemany(
+        "INSERT INTO lupo_dialog_entries (dialog_entry_id, dialog_file, entry_key, format, "
+        "speaker, message, title, body, line, end_line) "
+        "VALUES (?, 'a.md', 'k', ?, ?, ?, ?, ?, 1, 2)",
+        rows,
+    )
+    conn.close()
+    return db
+
+
+def test_an_old_database_is_migrated_with_its_whole_bodies_still_indexed(tmp_path: Path):
+    db = _old_schema_database(tmp_path)
+    conn = connect(db)
+    fts_integrity(conn)
+    extras = dict(conn.execute("SELECT dialog_entry_id, body_extra FROM lupo_dialog_entries"))
+    assert extras == {1: None, 2: ""}  # NULL: the whole body, as before
+    for word in ("zulu", "Speaker", "doctrine", "alpha", "charlie"):
+        assert match_ids(conn, word), word
+    assert match_ids(conn, "body:speaker") == [1]
+    # Writes keep the index in step through the new triggers.
+    conn.execute("UPDATE lupo_dialog_entries SET body_extra = 'yankee' WHERE dialog_entry_id = 1")
+    assert match_ids(conn, "zulu") == [] and match_ids(conn, "yankee") == [1]
+    conn.execute("DELETE FROM lupo_dialog_entries WHERE dialog_entry_id = 2")
+    assert match_ids(conn, "charlie") == []
+    fts_integrity(conn)
+    conn.close()
+
+
+def test_a_full_reindex_fills_body_extra_of_a_migrated_database(
+    tmp_path: Path, shared_corpus: Path
+):
+    root = tmp_path / "dialogs"
+    root.mkdir()
+    first = sorted(shared_corpus.rglob("*.md"))[0]
+    shutil.copy(first, root / first.name)
+    db = tmp_path / "dialogs.db"
+    reindex(root, db, full=True)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute(
+        "UPDATE lupo_dialog_entries SET body_extra = NULL WHERE dialog_entry_id = "
+        "(SELECT min(dialog_entry_id) FROM lupo_dialog_entries WHERE format <> 'section')"
+    )
+    assert verify(root, db).ok  # NULL (the whole body indexed) is not a difference
+    reindex(root, db, full=True)
+    nulls = conn.execute("SELECT count(*) FROM lupo_dialog_entries WHERE body_extra IS NULL")
+    assert nulls.fetchone() == (0,)
+    fts_integrity(conn)
+    conn.close()
+    assert verify(root, db).ok
