@@ -28,10 +28,12 @@ import json
 import logging
 import os
 import sqlite3
+import sys
 import threading
 import time
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -70,6 +72,8 @@ STATS_TIME_FACTOR = 10
 PAIRS_LIMIT = 500
 MMAP_BYTES = 0
 _PROGRESS_STEPS = 10_000
+#: Rough bytes the answer cache may hold (see _footprint); least recently used go first.
+CACHE_BYTES = 32_000_000
 
 
 class _Local(threading.local):
@@ -81,22 +85,64 @@ class _Local(threading.local):
     validator: sqlite3.Connection | None = None
 
 
+class _Rows(Sequence[tuple[int, float]]):
+    """(id, relevance) pairs held in two arrays: 16 bytes a match instead of about 120."""
+
+    __slots__ = ("ids", "scores")
+
+    def __init__(self, rows: Iterable[tuple[int, float]] = ()) -> None:
+        pairs = list(rows)
+        self.ids = array("q", [pair[0] for pair in pairs])
+        self.scores = array("d", [pair[1] for pair in pairs])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        return zip(self.ids, self.scores, strict=True)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return _Rows(zip(self.ids[index], self.scores[index], strict=True))
+        return (self.ids[index], self.scores[index])
+
+
 @dataclass(frozen=True)
 class _Matches:
     """The matches of one expression read so far, in rowid order, with relevance."""
 
-    rows: tuple[tuple[int, float], ...]
+    rows: _Rows
     complete: bool
     attrs: dict[int, EntryAttrs] = field(default_factory=dict)
     total: int | None = None
 
 
-class _Cache:
-    """A small thread-safe LRU of computed answers; keys carry the database generation."""
+def _footprint(value: Any) -> int:
+    """Rough bytes a cached value holds (matches: 16 a row, about 260 an entry's attributes)."""
+    if isinstance(value, _Matches):
+        return 100 + 16 * len(value.rows) + 260 * len(value.attrs)
+    if isinstance(value, list):
+        return 100 + 100 * len(value)
+    return 100
 
-    def __init__(self, size: int) -> None:
+
+def _interned(value: str | None) -> str | None:
+    """One shared string object per distinct speaker, mood, file or format."""
+    return None if value is None else sys.intern(value)
+
+
+class _Cache:
+    """A small thread-safe LRU of computed answers; keys carry the database generation.
+
+    Bounded by `size` items and by `max_bytes` as _footprint estimates them.
+    """
+
+    def __init__(self, size: int, max_bytes: int = CACHE_BYTES) -> None:
         self.size = size
+        self.max_bytes = max_bytes
         self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._bytes: dict[Any, int] = {}
+        self._total = 0
         self._lock = threading.Lock()
 
     def get(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -111,11 +157,17 @@ class _Cache:
 
     def put(self, key: Any, value: Any) -> None:
         """Store `value`, dropping the least recently used items beyond the size."""
+        size = _footprint(value)
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._total += size - self._bytes.get(key, 0)
+            self._bytes[key] = size
+            while len(self._items) > 1 and (
+                len(self._items) > self.size or self._total > self.max_bytes
+            ):
+                dropped, _ = self._items.popitem(last=False)
+                self._total -= self._bytes.pop(dropped)
 
 
 def store_error(error: BaseException) -> StoreUnavailable | None:
@@ -501,7 +553,7 @@ class SqliteRepository:
     ) -> _Matches:
         """At least `at_least` matches (or all) in rowid order, cached and grown on demand."""
         key = ("matches", generation, expression)
-        found = self._cache.get(key, lambda: _Matches(rows=(), complete=False))
+        found = self._cache.get(key, lambda: _Matches(rows=_Rows(), complete=False))
         if found.complete or len(found.rows) >= at_least:
             return found
         rows = list(found.rows)
@@ -511,7 +563,7 @@ class SqliteRepository:
             sql.SELECT_MATCHES, (expression, after, want - len(rows) + 1)
         ).fetchall()
         complete = len(rows) <= want
-        grown = replace(found, rows=tuple(rows[:want]), complete=complete)
+        grown = replace(found, rows=_Rows(rows[:want]), complete=complete)
         self._cache.put(key, grown)
         return grown
 
@@ -530,17 +582,27 @@ class SqliteRepository:
         if any(entry_id not in attrs for entry_id in missing):
             # Matches read under another snapshot that this one no longer holds (a
             # commit raced the cache's generation): leave them out of this answer.
-            grown = replace(grown, rows=tuple(row for row in grown.rows if row[0] in attrs))
+            grown = replace(grown, rows=_Rows(row for row in grown.rows if row[0] in attrs))
         return grown
 
     def _fetch_attrs(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, EntryAttrs]:
         payload = json.dumps(ids)
         targets: dict[int, list[str]] = {}
         for entry_id, target in conn.execute(sql.SELECT_TARGETS_BY_IDS, (payload,)):
-            targets.setdefault(entry_id, []).append(target)
+            targets.setdefault(entry_id, []).append(sys.intern(target))
         return {
-            row[0]: EntryAttrs(row[0], row[1], tuple(targets.get(row[0], ())), *row[2:])
-            for row in conn.execute(sql.SELECT_ATTRS_BY_IDS, (payload,))
+            entry_id: EntryAttrs(
+                entry_id,
+                _interned(speaker),
+                tuple(targets.get(entry_id, ())),
+                _interned(mood),
+                _interned(dialog_file),  # type: ignore[arg-type]
+                _interned(fmt),  # type: ignore[arg-type]
+                stamp,
+            )
+            for entry_id, speaker, mood, dialog_file, fmt, stamp in conn.execute(
+                sql.SELECT_ATTRS_BY_IDS, (payload,)
+            )
         }
 
     def _total_matches(

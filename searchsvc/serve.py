@@ -12,6 +12,7 @@ file index per worker (about 450 MB each at 100k entries).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import sys
 import time
@@ -24,6 +25,22 @@ from searchsvc.api_write import EXTENSION_KEY
 from searchsvc.app import create_app
 from searchsvc.errors import ApiError
 from searchsvc.server_errors import use_json_errors
+
+#: glibc malloc arenas for the whole process. By default each request thread that
+#: allocates gets its own arena (up to 8 per core), and every arena keeps the memory
+#: its peak request freed: measured on the 1M-entry database, 8 threads over the query
+#: mix, RSS 194 MB with the default and 143 MB with 2 arenas, at the same speed.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt() parameter number, from glibc's malloc.h
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas (call before starting threads); False where there is no mallopt."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False  # not glibc (musl, macOS): nothing to cap
+    return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 def _reindex_first(root: Path, db: Path) -> str:
@@ -100,6 +117,7 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     import waitress
 
     started = time.time()
+    limit_malloc_arenas()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     db_path.parent.mkdir(parents=True, exist_ok=True)
