@@ -53,6 +53,8 @@ PRUNE_TIMEOUT_SECONDS = 0.2
 
 _COLUMNS = ", ".join(ROW_COLUMNS)
 SELECT_ALL_ENTRIES = f"SELECT {_COLUMNS} FROM lupo_dialog_entries ORDER BY dialog_entry_id"
+#: When the entries carry `body_extra` (the body lines FTS5 indexes), the index takes it too.
+HAS_BODY_EXTRA = "SELECT 1 FROM pragma_table_info('lupo_dialog_entries') WHERE name = 'body_extra'"
 SELECT_ALL_TARGETS = (
     "SELECT dialog_entry_id, target FROM lupo_dialog_entry_targets "
     "INDEXED BY idx_entry_targets_entry ORDER BY dialog_entry_id"
@@ -221,11 +223,18 @@ def store_point(conn: sqlite3.Connection) -> tuple[str | None, int]:
     return (uuid_row[0] if uuid_row else None), (int(seq_row[0]) if seq_row else 0)
 
 
+def _entry_sql(conn: sqlite3.Connection, sql: str) -> str:
+    """`sql` reading the body FTS5 indexes: coalesce(body_extra, body) where that column exists."""
+    if conn.execute(HAS_BODY_EXTRA).fetchone() is None:
+        return sql
+    return sql.replace(", body,", ", coalesce(body_extra, body),", 1)
+
+
 def _all_documents(conn: sqlite3.Connection, schema: tantivy.Schema) -> Iterator[tantivy.Document]:
     """Every entry's document, entries and targets merged in id order."""
     targets = conn.execute(SELECT_ALL_TARGETS)
     pending = targets.fetchone()
-    for row in conn.execute(SELECT_ALL_ENTRIES):
+    for row in conn.execute(_entry_sql(conn, SELECT_ALL_ENTRIES)):
         entry_id = row[0]
         values: list[str] = []
         while pending is not None and pending[0] <= entry_id:
@@ -375,7 +384,7 @@ def _documents_for(
     targets: dict[int, list[str]] = {}
     for entry_id, target in conn.execute(SELECT_TARGETS, (payload,)):
         targets.setdefault(entry_id, []).append(target)
-    for row in conn.execute(SELECT_ENTRIES, (payload,)):
+    for row in conn.execute(_entry_sql(conn, SELECT_ENTRIES), (payload,)):
         yield document(row, targets.get(row[0], ()), schema)
 
 

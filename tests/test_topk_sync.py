@@ -134,6 +134,33 @@ def test_a_fresh_index_prunes_what_it_already_applied(tmp_path: Path) -> None:
     assert changes(db) == []
 
 
+def test_the_index_takes_body_extra_as_the_body_when_the_entries_have_it(tmp_path: Path) -> None:
+    root, db, index_dir = indexed(tmp_path)
+    conn = sqlite3.connect(db)
+    try:
+        with conn:  # what migration 0003 adds: the body lines FTS5 indexes
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(lupo_dialog_entries)")}
+            if "body_extra" not in columns:
+                conn.execute("ALTER TABLE lupo_dialog_entries ADD COLUMN body_extra TEXT")
+            first = conn.execute("SELECT min(dialog_entry_id) FROM lupo_dialog_entries").fetchone()
+            conn.execute(
+                "UPDATE lupo_dialog_entries SET body_extra = 'kumquat' WHERE dialog_entry_id = ?",
+                first,
+            )
+    finally:
+        conn.close()
+    assert catch_up(db, index_dir).action == "caught_up"
+    repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
+    try:
+        page = repo.search(query("kumquat "))
+        assert isinstance(page, TopkPage) and page.total == 1
+        assert build(db, index_dir).action == "built"
+        repo.sync_now()
+        assert repo.search(query("kumquat ")).total == 1
+    finally:
+        repo.close()
+
+
 def test_another_database_under_the_same_path_is_rebuilt(tmp_path: Path) -> None:
     root, db, index_dir = indexed(tmp_path)
     repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
