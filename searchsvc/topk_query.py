@@ -26,6 +26,8 @@ Q = tantivy.Query
 MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
 _WEIGHTS = dict(zip(TEXT_FIELDS, BM25_WEIGHTS, strict=True))
 _ANALYZER = analyzer()
+#: Terms all the prefixes of one search may expand to (see Terms).
+MAX_PREFIX_TERMS = 100_000
 
 
 class Untranslatable(Exception):
@@ -116,14 +118,23 @@ def phrase_query(schema: tantivy.Schema, phrase: Phrase, terms: Terms) -> tantiv
 
 
 class Terms:
-    """Indexed terms by prefix, from one searcher's term dictionaries."""
+    """Indexed terms by prefix, from one searcher's term dictionaries.
+
+    A search whose prefixes expand to more than MAX_PREFIX_TERMS terms in all is
+    left to FTS5, which stops a query at its time limit (tantivy has none here).
+    """
 
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
+        self.expanded = 0
 
     def with_prefix(self, field: str, prefix: str) -> list[str]:
         """The terms of `field` that start with `prefix`."""
-        return [term for term, _ in self.searcher.terms_with_prefix(field, prefix)]
+        found = [term for term, _ in self.searcher.terms_with_prefix(field, prefix)]
+        self.expanded += len(found)
+        if self.expanded > MAX_PREFIX_TERMS:
+            raise Untranslatable(f"the prefixes expand to more than {MAX_PREFIX_TERMS} terms")
+        return found
 
     def below(self, folder: str) -> list[str]:
         """Paths that start with `folder/` (longer than it)."""

@@ -234,3 +234,15 @@ def test_no_hostile_query_gives_a_server_error_on_the_topk_path(
         assert response.status_code < 500, query_string
     if raw == "0":
         assert topk.answered[ENGINE_TOPK] > before + len(HOSTILE) // 2
+
+
+def test_prefixes_expanding_to_too_many_terms_are_left_to_fts5(
+    fixture_pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact, topk = fixture_pair
+    query = make_query("s* m* ", per_page=50)
+    assert isinstance(topk.search(query), TopkPage)
+    monkeypatch.setattr("searchsvc.topk_query.MAX_PREFIX_TERMS", 3)
+    page = topk.search(query)
+    assert not isinstance(page, TopkPage)
+    assert page.total == exact.search(query).total > 0
