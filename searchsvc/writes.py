@@ -4,9 +4,10 @@ The contract: the dialog file is the acknowledgement point. Every write runs
 under one lock: a threading lock, an advisory flock on the dialogs folder itself
 (other server processes serialise with it; no lock file is created), then the
 advisory `<db>.lock` that reindex takes too, waited for at most
-DB_LOCK_WAIT_SECONDS (then a 503 "try again": writes never queue behind a long
-reindex). The file is written atomically (temp file, fsync, rename, fsync of the
-folder) before anything else changes, so an acknowledged write is on disk before
+DB_LOCK_WAIT_SECONDS (a quarter second once answers come from the files), then a
+503 "try again": writes never queue behind a long reindex or a stuck recovery.
+The file is written atomically (temp file, fsync, rename, fsync of the folder)
+before anything else changes, so an acknowledged write is on disk before
 the answer goes out; a write that cannot reach its file is a 503 and changed
 nothing.
 
@@ -69,6 +70,9 @@ DEFAULT_DIALOG_FILE = "api_dialog.md"
 LOCK_WAIT_SECONDS = 30.0
 #: How long a write waits for `<db>.lock` (held by a reindex run) before a 503.
 DB_LOCK_WAIT_SECONDS = 2.0
+#: The same wait once answers come from the files: the holder is then mostly the
+#: recovery's sync, which can wait on a locked database for long; answer "try again" soon.
+DB_LOCK_WAIT_FILES_MODE_SECONDS = 0.25
 #: How long the write-through waits for a database write lock before leaving it to recovery.
 DB_BUSY_TIMEOUT_MS = 2_000
 #: How often a lock wait polls (the waits are bounded by the constants above).
@@ -113,8 +117,11 @@ class WriteService:
             raise ApiError(503, "Another write is still running; try again", **_retry())
         try:
             with _folder_lock(self.root, self.lock_wait), ExitStack() as stack:
+                wait = self.db_lock_wait
+                if not self._database_serving():
+                    wait = min(wait, DB_LOCK_WAIT_FILES_MODE_SECONDS)
                 try:
-                    stack.enter_context(reindex_lock(self.db_path, self.db_lock_wait))
+                    stack.enter_context(reindex_lock(self.db_path, wait))
                 except ReindexBusy:
                     raise ApiError(
                         503,
@@ -132,6 +139,10 @@ class WriteService:
         finally:
             self._no_db_lock = None
             self._thread_lock.release()
+
+    def _database_serving(self) -> bool:
+        """Whether the repository answers from the database now (not from the files)."""
+        return getattr(self.repository, "source", "database") != "files"
 
     def remove_stale_temp_files(self, before: float) -> list[str]:
         """Delete temp files of killed writes (ours, older than `before`), under the edit lock.
@@ -319,7 +330,7 @@ class WriteService:
         if self._no_db_lock is not None:
             return self._no_db_lock
         # Once answers come from the files, recovery syncs anyway: no busy wait then.
-        patient = getattr(self.repository, "source", "database") != "files"
+        patient = self._database_serving()
         try:
             conn = connect(self.db_path)
         except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest
