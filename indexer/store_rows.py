@@ -57,11 +57,9 @@ ID, TARGET, FORMAT, LINE = (
 )
 
 _TARGET_SEPARATORS = re.compile(r"[\s,]+")
-#: Runs of characters that the FTS5 tokenizer (unicode61) always separates words
-#: at: ASCII characters other than letters and digits, and white space.
-_WORD_SEPARATORS = re.compile(r"[\x00-/:-@\[-`{-\x7f\s]+")
-#: The labels of an entry's lines (`**Speaker:**`, `message:`): words not worth an index entry.
-LABEL_WORDS = frozenset({"speaker", "target", "message", "title"})
+#: Characters at which the FTS5 tokenizer (unicode61) always ends a word: ASCII
+#: characters other than letters and digits, and white space.
+_WORD_SEPARATOR = re.compile(r"[\x00-/:-@\[-`{-\x7f\s]")
 
 
 def target_tokens(target: str | None) -> list[str]:
@@ -82,101 +80,31 @@ def _target_tokens(target: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _words(text: str) -> frozenset[str]:
-    """The words of `text`, split where unicode61 always splits; ASCII words lower-cased.
-
-    A word with other characters is kept as written: unicode61 may split it
-    further or fold it, but the same word gives the same tokens wherever it is.
-    """
-    if text.isascii():
-        words = set(_WORD_SEPARATORS.split(text.lower()))
-    else:
-        words = {w.lower() if w.isascii() else w for w in _WORD_SEPARATORS.split(text)}
-    words.discard("")
-    return frozenset(words)
-
-
 def _separator(character: str) -> bool:
-    return _WORD_SEPARATORS.match(character) is not None
+    return _WORD_SEPARATOR.match(character) is not None
 
 
-def _cut(line: str, text: str) -> str | None:
-    """`line` with `text` replaced by a space where it stands as whole words; else None."""
-    at = line.find(text)
-    if at < 0:
-        return None
-    end = at + len(text)
-    starts = at == 0 or _separator(line[at - 1]) or _separator(text[0])
-    ends = end == len(line) or _separator(line[end]) or _separator(text[-1])
-    return f"{line[:at]} {line[end:]}" if starts and ends else None
+def body_extra(body: str, message: str | None) -> str:
+    """`body` without the text of `message` (its first occurrence standing as whole words).
 
-
-def _inside(line: str, text: str) -> bool:
-    """Whether `line` stands in `text` as whole words (so its words are words of `text`)."""
-    at = text.find(line)
-    if at < 0:
-        return False
-    end = at + len(line)
-    starts = at == 0 or _separator(text[at - 1]) or _separator(line[0])
-    ends = end == len(text) or _separator(text[end]) or _separator(line[-1])
-    return starts and ends
-
-
-def _has_word(text: str, word: str) -> bool:
-    """Whether `word` stands in `text` between separators (or at an end)."""
-    at = text.find(word)
-    while at >= 0:
-        end = at + len(word)
-        if (at == 0 or _separator(text[at - 1])) and (end == len(text) or _separator(text[end])):
-            return True
-        at = text.find(word, at + 1)
-    return False
-
-
-class _MessageWords:
-    """Tells whether a word is a word of the message, splitting it only when it must."""
-
-    def __init__(self, message: str) -> None:
-        self.lowered = message.lower() if message.isascii() else None
-        self.message = message
-        self.words: frozenset[str] | None = None
-
-    def __contains__(self, word: str) -> bool:
-        if self.lowered is not None:
-            return word.isascii() and _has_word(self.lowered, word)
-        if self.words is None:
-            self.words = _words(self.message)
-        return word in self.words
-
-
-def body_extra(
-    body: str, title: str | None, message: str | None, speaker: str | None, target: str | None
-) -> str:
-    """The lines of `body` with a word that is in none of the other columns nor LABEL_WORDS.
-
-    What the FTS5 column `body` indexes (see sql/0003): the rest of the body is
-    already indexed through title, message, speaker and target, so leaving it
-    out finds the same entries for every word but the labels. The message's
-    lines are recognised as text of the message before any word is split.
+    What the FTS5 column `body` indexes (see sql/0003): the message is indexed
+    through its own column, and a body holds it again (the `**Message:**` line of
+    a bold entry; a section's body is its heading and message). The cut text
+    starts and ends at word boundaries, so every word of the body is still in
+    one of the two columns; a body without the message as written (e.g. YAML
+    escapes) is kept whole.
     """
     if not body or body == message:
         return ""
-    small = LABEL_WORDS.union(*(_words(text) for text in (title, speaker, target) if text))
-    in_message = _MessageWords(message) if message else None
-    kept = []
-    for line in body.split("\n"):
-        rest = line
-        if message and line.strip():
-            cut = _cut(line, message)
-            if cut is not None:
-                rest = cut
-            elif _inside(line.strip(), message):
-                continue
-        missing = _words(rest) - small
-        if missing and (in_message is None or any(w not in in_message for w in missing)):
-            kept.append(line)
-    return "\n".join(kept)
+    if message:
+        at = body.find(message)
+        if at >= 0:
+            end = at + len(message)
+            starts = at == 0 or _separator(body[at - 1]) or _separator(message[0])
+            ends = end == len(body) or _separator(body[end]) or _separator(message[-1])
+            if starts and ends:
+                return f"{body[:at]} {body[end:]}"
+    return body
 
 
 def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
@@ -198,7 +126,7 @@ def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
         entry.line,
         entry.end_line,
         json.dumps(entry.metadata, ensure_ascii=False),
-        body_extra(entry.body, entry.title, entry.message, entry.speaker, entry.target),
+        body_extra(entry.body, entry.message),
     )
 
 

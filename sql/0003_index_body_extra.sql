@@ -1,10 +1,9 @@
--- Index each word of an entry once: the FTS5 column `body` now holds only the
--- lines of the body whose words are not already in title, message, speaker or
--- target (the `**Speaker:**`, `**Message:**` ... lines of a bold entry are its
--- speaker and message again). The writer computes those lines into `body_extra`
--- (indexer.store_rows.body_extra); NULL means "not computed": the whole body is
--- indexed, as before. Words found only in the labels ("Speaker", "Message", ...)
--- are no longer indexed.
+-- Index the message once: the FTS5 column `body` now holds the body without the
+-- message's text, which the body repeats (the `**Message:**` line of a bold entry;
+-- a section's body is its heading and message). The writer computes it into
+-- `body_extra` (indexer.store_rows.body_extra, cut at word boundaries so that every
+-- word of the body stays in `body` or `message`); NULL means "not computed": the
+-- whole body is indexed, as before.
 --
 -- The FTS5 table reads its columns from a view, so its column is still called
 -- `body` (queries such as `body:word` and bm25's column order do not change).

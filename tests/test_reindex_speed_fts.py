@@ -1,4 +1,4 @@
-"""The FTS5 column `body` indexes only the body's lines with words of their own (sql/0003)."""
+"""The FTS5 column `body` indexes the body without the message's text (sql/0003)."""
 
 import shutil
 import sqlite3
@@ -7,7 +7,7 @@ from pathlib import Path
 from indexer.load_sqlite import connect
 from indexer.migrate import apply_migrations, migration_files
 from indexer.reindex import reindex
-from indexer.store_rows import LABEL_WORDS, body_extra
+from indexer.store_rows import body_extra
 from indexer.verify import verify
 from tests.fixtures_store import fts_integrity, match_ids
 
@@ -25,37 +25,33 @@ BOLD_BODY = (
 )
 
 
-def test_lines_saying_only_what_other_columns_say_are_left_out():
-    extra = body_extra(
-        BOLD_BODY, "Doctrine Review", "Branches emotional vectors.", "LILITH", "@CASCADE"
-    )
-    assert extra.split("\n") == [
-        "## 2025-10-21 — LILITH: Doctrine Review",
-        '**Mood_RGB:** "00FF00"  ',
-        "**Work Summary:**",
-        "- ⏳ belongs doctrine keys",
-    ]
+def test_the_message_is_cut_out_of_the_body():
+    extra = body_extra(BOLD_BODY, "Branches emotional vectors.")
+    assert extra == BOLD_BODY.replace("Branches emotional vectors.", " ")
+    assert "**Message:**" in extra and "Branches" not in extra
 
 
-def test_a_section_whose_body_is_its_message_adds_nothing():
-    assert body_extra("free text\nmore text", None, "free text\nmore text", None, None) == ""
-    assert body_extra("## Notes\nfree text", "Notes", "free text", None, None) == ""
+def test_a_section_whose_body_is_its_message_adds_nothing_but_its_heading():
+    assert body_extra("free text\nmore text", "free text\nmore text") == ""
+    assert body_extra("## Notes\nfree text", "free text") == "## Notes\n "
+    assert body_extra("", None) == ""
 
 
-def test_a_line_of_a_multi_line_message_is_recognised_without_splitting_words():
-    message = "first line of the message\nsecond line here\nthird"
-    body = "**Message:** first line of the message\nsecond line here\nthird\nnew words"
-    assert body_extra(body, None, message, None, None) == "new words"
+def test_a_word_is_never_cut_in_two():
+    # "xab" and "abcd" are words the message "ab" lacks: the body stays whole.
+    assert body_extra("**Message:** xab", "ab") == "**Message:** xab"
+    assert body_extra("abcd", "bc") == "abcd"
+    # A message that starts or ends with punctuation may touch a word.
+    assert body_extra('said:"hi"', '"hi"') == "said: "
 
 
-def test_a_word_is_never_cut_in_two_by_a_match_of_another_column():
-    # "xab" and "bc de" hold words ("xab", "bc", "de") that the message lacks.
-    assert body_extra("**Message:** xab", None, "ab", None, None) == "**Message:** xab"
-    assert body_extra("bc de", None, "abc def", None, None) == "bc de"
-    assert body_extra("Zoë said", None, "zoë said", None, None) == "Zoë said"
+def test_a_body_without_the_message_as_written_is_kept_whole():
+    body = 'message: "say \\"hi\\""'
+    assert body_extra(body, 'say "hi"') == body
+    assert body_extra("**Speaker:** KIRO", None) == "**Speaker:** KIRO"
 
 
-def test_every_word_of_the_shared_corpus_stays_findable_but_the_labels(
+def test_every_word_of_the_shared_corpus_stays_findable_in_every_entry(
     tmp_path: Path, shared_corpus: Path
 ):
     db = tmp_path / "dialogs.db"
@@ -78,7 +74,7 @@ def test_every_word_of_the_shared_corpus_stays_findable_but_the_labels(
         "SELECT DISTINCT term FROM (SELECT doc, term FROM temp.whole_terms "
         "EXCEPT SELECT doc, term FROM temp.terms)"
     ).fetchall()
-    assert {term for (term,) in lost} <= LABEL_WORDS
+    assert lost == []
     indexed = conn.execute(f"SELECT count(*) FROM {FTS}_docsize").fetchone()[0]
     assert indexed == conn.execute("SELECT count(*) FROM lupo_dialog_entries").fetchone()[0]
     smaller = conn.execute(
