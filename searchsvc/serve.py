@@ -7,7 +7,7 @@ needs no fork. Measured on 100k generated entries, the 500-query mix over HTTP
 concurrency 1, 115 req/s at 8; gunicorn 2 sync workers 73 req/s, p50 9.2 /
 p99 73 ms at 1 (each worker warms its own caches), 108 req/s at 8; gunicorn 2x4
 gthread 114 / 97 req/s. Same throughput at best, and gunicorn would hold one
-file index per worker (about 450 MB each at 100k entries).
+file index per worker (about 220 MB each at 100k entries).
 """
 
 from __future__ import annotations
