@@ -188,7 +188,15 @@ def page_json(query: SearchQuery, page: SearchPage, took_ms: float) -> dict[str,
         "ranked": page.ranked,
         "took_ms": round(took_ms, 2),
         "source": page.source,
+        "engine": page_engine(page),
     }
+
+
+def page_engine(page: SearchPage) -> str:
+    """Which index answered: topk or fts5 (database), files, meilisearch."""
+    if page.engine is not None:
+        return page.engine
+    return "fts5" if page.source == "database" else page.source
 
 
 @bp.get("/dialog/search")

@@ -58,13 +58,6 @@ ENGINE_FTS5 = "fts5"
 
 
 @dataclass(frozen=True)
-class TopkPage(SearchPage):
-    """A SearchPage that says which engine answered it."""
-
-    engine: str = ENGINE_TOPK
-
-
-@dataclass(frozen=True)
 class _View:
     """One opened generation and the Searcher every request shares until the next reload."""
 
@@ -213,7 +206,8 @@ class TopkRepository:
             ids, total = page_ids(view.searcher, view.index.schema, compiled, query)
             facets, facets_exact = facets_of(view.searcher, compiled, query.facets)
             hits = sqlite._hits(conn, ids, _highlighter(query))
-        return TopkPage(
+        return SearchPage(
+            engine=ENGINE_TOPK,
             hits=hits,
             total=total,
             source=self.source,

@@ -96,7 +96,9 @@ class SearchPage:
     `total_exact` / `facets_exact` are False when the store estimated them from
     a uniform sample of the matches (see repo_sqlite); `ranked` is how many
     matches relevance ranking looked at when it did not rank them all (None
-    when it ranked every match).
+    when it ranked every match). `engine` names the index that answered when the
+    source has more than one (the database: "topk" or "fts5"); None means the
+    source's only one.
     """
 
     hits: tuple[StoredEntry, ...]
@@ -106,6 +108,7 @@ class SearchPage:
     total_exact: bool = True
     facets_exact: bool = True
     ranked: int | None = None
+    engine: str | None = None
 
 
 class Repository(Protocol):

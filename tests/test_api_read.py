@@ -107,6 +107,7 @@ def test_search_answers_with_hits_facets_and_source(client: FlaskClient) -> None
     assert body["total"] == 3
     assert body["page"] == 1 and body["per_page"] == 20
     assert body["source"] in ("database", "files")
+    assert body["engine"] in ("topk", "fts5", "files")
     assert set(body["facets"]) == {"speaker", "format"}
     assert {"value": "KIRO", "count": 1} in body["facets"]["speaker"]
     hit = body["hits"][0]

@@ -28,7 +28,7 @@ from indexer.topk_index import (
 )
 from searchsvc.fts_query import parse_user_query
 from searchsvc.repo_sqlite import SqliteRepository
-from searchsvc.repo_topk import TopkPage, TopkRepository
+from searchsvc.repo_topk import TopkRepository
 from searchsvc.repository import SearchQuery
 
 
@@ -84,14 +84,14 @@ def test_catch_up_applies_changes_prunes_the_log_and_is_idempotent(tmp_path: Pat
         write_dialog(root, "new.md", bold("ROSE", "zebracorn sighting"))
         reindex(root, db)
         behind = repo.search(query("zebracorn "))
-        assert not isinstance(behind, TopkPage) and behind.total == 1  # read-your-writes
+        assert behind.engine != "topk" and behind.total == 1  # read-your-writes
         assert repo.topk_health()["state"] == "behind"
         result = catch_up(db, index_dir)
         assert result.action == "caught_up" and result.applied >= 2
         assert changes(db) == []
         repo.sync_now()
         page = repo.search(query("zebracorn "))
-        assert isinstance(page, TopkPage) and page.total == 1
+        assert page.engine == "topk" and page.total == 1
         # An index older than the (pruned) log cannot catch up: it is rebuilt.
         state = read_state(index_dir)
         assert state is not None
@@ -153,7 +153,7 @@ def test_the_index_takes_body_extra_as_the_body_when_the_entries_have_it(tmp_pat
     repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
     try:
         page = repo.search(query("kumquat "))
-        assert isinstance(page, TopkPage) and page.total == 1
+        assert page.engine == "topk" and page.total == 1
         assert build(db, index_dir).action == "built"
         repo.sync_now()
         assert repo.search(query("kumquat ")).total == 1
@@ -165,17 +165,17 @@ def test_another_database_under_the_same_path_is_rebuilt(tmp_path: Path) -> None
     root, db, index_dir = indexed(tmp_path)
     repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
     try:
-        assert isinstance(repo.search(query("search ")), TopkPage)
+        assert repo.search(query("search ")).engine == "topk"
         other = tmp_path / "other.db"
         write_dialog(root, "new.md", bold("ROSE", "zebracorn sighting"))
         reindex(root, other)
         os.replace(other, db)
-        assert not isinstance(repo.search(query("zebracorn ")), TopkPage)
+        assert not repo.search(query("zebracorn ")).engine == "topk"
         result = catch_up(db, index_dir)
         assert (result.action, result.reason) == ("built", "another database")
         repo.sync_now()
         page = repo.search(query("zebracorn "))
-        assert isinstance(page, TopkPage) and page.total == 1
+        assert page.engine == "topk" and page.total == 1
     finally:
         repo.close()
 
@@ -194,11 +194,11 @@ def test_a_damaged_index_falls_back_to_fts5_then_is_rebuilt(tmp_path: Path, dama
     repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
     try:
         page = repo.search(query("search "))
-        assert not isinstance(page, TopkPage) and page.total == 4
+        assert page.engine != "topk" and page.total == 4
         result = repo.sync_now()
         assert result is not None and result.action == "built"
         page = repo.search(query("search "))
-        assert isinstance(page, TopkPage) and page.total == 4
+        assert page.engine == "topk" and page.total == 4
         assert sorted(p.name for p in index_dir.iterdir() if p.name.startswith("gen-")) == [
             result.state.generation  # type: ignore[union-attr]
         ]
@@ -227,7 +227,7 @@ def test_a_build_killed_midway_leaves_a_usable_index(tmp_path: Path) -> None:
     repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
     try:
         page = repo.search(query("search "))
-        assert isinstance(page, TopkPage) and page.total == 4
+        assert page.engine == "topk" and page.total == 4
     finally:
         repo.close()
     rebuilt = build(db, index_dir)
@@ -274,7 +274,7 @@ def test_reindex_in_another_process_catches_the_index_up(tmp_path: Path) -> None
     # The server's background thread catches up with what the other process wrote.
     repo = TopkRepository(SqliteRepository(db), index_dir, sync_seconds=0.05)
     try:
-        wait_until(lambda: isinstance(repo.search(query("unicornfish ")), TopkPage))
+        wait_until(lambda: repo.search(query("unicornfish ")).engine == "topk")
         assert repo.search(query("unicornfish ")).total == 1
         assert repo.search(query("zebracorn ")).total == 1
     finally:
@@ -304,6 +304,9 @@ def test_a_write_through_the_api_is_read_back_and_the_index_catches_up(tmp_path:
         assert body["total"] == 1  # read-your-writes, whichever engine answered
         wait_until(ready)  # the write woke the background thread
         page = topk.search(query("zebracorn "))
-        assert isinstance(page, TopkPage) and page.total == 1
+        assert page.engine == "topk" and page.total == 1
+        body = client.get("/api/dialog/search", query_string={"q": "zebracorn "}).get_json()
+        assert body["engine"] == "topk" and body["source"] == "database"
+        assert body["total"] == 1 and body["total_exact"] is True
     finally:
         app.extensions["dialogsearch"].close()
