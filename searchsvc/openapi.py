@@ -166,6 +166,12 @@ COMPONENTS: dict[str, Any] = {
                 "ranked": {"type": ["integer", "null"]},
                 "took_ms": {"type": "number"},
                 "source": {"type": "string", "enum": ["database", "files", "meilisearch"]},
+                "engine": {
+                    "type": "string",
+                    "enum": ["topk", "fts5", "files", "meilisearch"],
+                    "description": "The index that answered: the top-k index or FTS5 "
+                    "(both in the database), the file index, or Meilisearch",
+                },
             },
         },
         "Stats": {
