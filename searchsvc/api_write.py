@@ -128,6 +128,7 @@ _BODY_ERRORS = {
     "415": _error("Body is not application/json"),
     "422": _error("Invalid or unknown fields (each one named in `errors`)"),
 }
+_UNAVAILABLE = _error("The file cannot be written, or a write lock is held: nothing changed; retry")
 _ENTRY_ID = {
     "name": "entry_id",
     "in": "path",
@@ -207,7 +208,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 **_AUTH_ERRORS,
                 **_BODY_ERRORS,
                 "409": _error("The file cannot take the block"),
-                "503": _error("The file cannot be written, or a write lock is held: nothing changed; retry"),
+                "503": _UNAVAILABLE,
             },
         }
     },
@@ -229,7 +230,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "404": _error("No entry has this id"),
                 "405": _error("A section record: read-only"),
                 "409": _error("The file changed under the entry since it was read"),
-                "503": _error("The file cannot be written, or a write lock is held: nothing changed; retry"),
+                "503": _UNAVAILABLE,
             },
         },
         "delete": {
@@ -249,7 +250,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "404": _error("No entry has this id"),
                 "405": _error("A section record: read-only"),
                 "409": _error("The file changed under the entry since it was read"),
-                "503": _error("The file cannot be written, or a write lock is held: nothing changed; retry"),
+                "503": _UNAVAILABLE,
             },
         },
     },
