@@ -168,6 +168,10 @@ class FallbackRepository:
         """Files -> database (incremental reindex); a database failure as StoreUnavailable."""
         try:
             reindex(self.root, self.primary.db_path)
+        except OSError as error:  # e.g. <db>.lock in a read-only database folder
+            raise StoreUnavailable(
+                f"the database cannot be written ({error.strerror or error})", "unwritable"
+            ) from error
         except Exception as error:
             unavailable = store_error(error)
             if unavailable is None:

@@ -13,6 +13,7 @@ it up to `wait_seconds`, then raises StoreUnavailable("building").
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import math
@@ -74,6 +75,7 @@ class FileRepository:
         self.build_seconds: float | None = None
         self.built_at: str | None = None
         self.last_error: str | None = None
+        self._reloaded_while_building: set[str] = set()
 
     # ---- building ----------------------------------------------------------------
 
@@ -98,8 +100,17 @@ class FileRepository:
                 self.state, self.last_error, self._builder = "failed", str(error), None
             self._ready.set()
             return
+        while True:
+            # Files written while the build ran may have been read before the write:
+            # read them again before the index goes live (reload_file queued them).
+            with self._lock:
+                pending, self._reloaded_while_building = self._reloaded_while_building, set()
+                if not pending:
+                    self._index = index
+                    break
+            for rel in sorted(pending):
+                _reload_into(index, self.root, rel)
         with self._lock:
-            self._index = index
             self.build_seconds = round(time.monotonic() - started, 3)
             self.built_at = datetime.now(UTC).isoformat(timespec="seconds")
             self.state = "ready"
@@ -134,16 +145,14 @@ class FileRepository:
 
     def reload_file(self, rel: str) -> None:
         """Re-read one file (changed, created or deleted) into the index."""
-        if self._index is None:
-            return  # the build reads the file as it is now
-        exists = (self.root / rel).is_file()
-        chunk = chunk_for_file(self.root, rel) if exists else None
         with self._lock:
+            if self._index is None:
+                # No index yet: a build running now may have read the file before this
+                # change, so it reads the file again before going live.
+                self._reloaded_while_building.add(rel)
+                return
             index = self._index
-            index.remove_file(rel)
-            if chunk is not None and chunk.files:
-                index.add_chunk(chunk)
-            index.compact_if_needed()
+        _reload_into(index, self.root, rel, self._lock)
 
     def refresh(self) -> int:
         """Reload every file whose size or mtime changed, appeared or vanished; how many."""
@@ -337,6 +346,18 @@ class FileRepository:
             "files_index": info,
             "last_error": None if ok else self.last_error,
         }
+
+
+def _reload_into(
+    index: FileIndex, root: Path, rel: str, lock: threading.RLock | None = None
+) -> None:
+    """Replace one file's entries in `index` by what the file holds now (or none)."""
+    chunk = chunk_for_file(root, rel) if (root / rel).is_file() else None
+    with lock if lock is not None else contextlib.nullcontext():
+        index.remove_file(rel)
+        if chunk is not None and chunk.files:
+            index.add_chunk(chunk)
+        index.compact_if_needed()
 
 
 def _add_weights(scores: dict[int, float], numbers: Any, weights: array) -> None:
