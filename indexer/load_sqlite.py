@@ -105,6 +105,18 @@ WHERE type = 'trigger' AND tbl_name = 'lupo_dialog_entries'
   AND sql LIKE '%lupo_dialog_entries_fts%'
 ORDER BY name
 """
+SELECT_CHANGE_LOG_TRIGGERS = """
+SELECT name, sql FROM sqlite_master
+WHERE type = 'trigger' AND tbl_name = 'lupo_dialog_entries'
+  AND sql LIKE '%lupo_dialog_entry_changes%'
+ORDER BY name
+"""
+# After a full reindex the change log starts over under a new store id: an index built
+# from the old rows is rebuilt rather than caught up row by row.
+RESET_CHANGE_LOG = (
+    "DELETE FROM lupo_dialog_entry_changes",
+    "UPDATE lupo_store_meta SET store_uuid = lower(hex(randomblob(16)))",
+)
 DELETE_ALL_TARGETS = "DELETE FROM lupo_dialog_entry_targets"
 SELECT_ALL_TARGETS = (
     "SELECT dialog_entry_id, target FROM lupo_dialog_entries "
@@ -215,6 +227,29 @@ def drop_fts_triggers(conn: sqlite3.Connection) -> list[str]:
     for name, _ in triggers:
         conn.execute(f'DROP TRIGGER "{name}"')
     return [sql for _, sql in triggers]
+
+
+def drop_change_log(conn: sqlite3.Connection) -> list[str]:
+    """Drop the change-log triggers (sql/0005) for a full reindex; return their CREATE SQL.
+
+    A full reindex rewrites every row, so logging each one only to rebuild the
+    top-k index from scratch afterwards is wasted work: restore_change_log resets
+    the log and the store id instead.
+    """
+    triggers = list(conn.execute(SELECT_CHANGE_LOG_TRIGGERS))
+    for name, _ in triggers:
+        conn.execute(f'DROP TRIGGER "{name}"')
+    return [sql for _, sql in triggers]
+
+
+def restore_change_log(conn: sqlite3.Connection, statements: Iterable[str]) -> None:
+    """Create again the triggers drop_change_log dropped; empty the log, new store id."""
+    statements = list(statements)
+    for sql in statements:
+        conn.execute(sql)
+    if statements:
+        for sql in RESET_CHANGE_LOG:
+            conn.execute(sql)
 
 
 def restore_fts_triggers(conn: sqlite3.Connection, statements: Iterable[str]) -> None:

@@ -37,10 +37,12 @@ from indexer.load_sqlite import (
     create_indexes,
     delete_file,
     drop_bulk_indexes,
+    drop_change_log,
     drop_fts_triggers,
     file_stamps,
     plan_files,
     rebuild_targets,
+    restore_change_log,
     restore_fts_triggers,
     update_file_stamps,
 )
@@ -181,6 +183,7 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
             index_sql = drop_bulk_indexes(conn) if not known else []
             # --full rebuilds the FTS5 index once at the end, which also repairs it.
             trigger_sql = drop_fts_triggers(conn) if full else []
+            change_log_sql = drop_change_log(conn) if full else []
             writer = PlanWriter(
                 conn, synced_utc=synced, known_paths=known, fts_triggers=not trigger_sql
             )
@@ -197,6 +200,7 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
             create_indexes(conn, index_sql)
             if full:
                 restore_fts_triggers(conn, trigger_sql)
+                restore_change_log(conn, change_log_sql)
                 if known:
                     rebuild_targets(conn)  # --full also repairs the target rows
             conn.execute("COMMIT")

@@ -310,3 +310,24 @@ def test_a_write_through_the_api_is_read_back_and_the_index_catches_up(tmp_path:
         assert body["total"] == 1 and body["total_exact"] is True
     finally:
         app.extensions["dialogsearch"].close()
+
+
+def test_a_full_reindex_restarts_the_change_log_under_a_new_store_id(tmp_path: Path) -> None:
+    root, db, index_dir = indexed(tmp_path)
+    old_uuid = read_state(index_dir).uuid  # type: ignore[union-attr]
+    reindex(root, db, full=True)
+    assert changes(db) == []  # no row logged one by one: the index is rebuilt instead
+    result = catch_up(db, index_dir)
+    assert result.action == "built"
+    state = read_state(index_dir)
+    assert state is not None and state.uuid != old_uuid
+    write_dialog(root, "new.md", bold("ROSE", "zebracorn sighting"))
+    reindex(root, db)
+    assert changes(db)  # the triggers are back
+    assert catch_up(db, index_dir).action != "built"
+    repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
+    try:
+        page = repo.search(query("zebracorn "))
+    finally:
+        repo.close()
+    assert page.engine == "topk" and page.total == 1
