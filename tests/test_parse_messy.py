@@ -272,7 +272,7 @@ def best_parse_seconds(text: str) -> float:
 @pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
 def test_pathological_input_parses_in_linear_time(name):
     build = PATHOLOGICAL[name]
-    small, large = build(50_000), build(400_000)
+    small, large = build(200_000), build(1_600_000)
     small_seconds, large_seconds = best_parse_seconds(small), best_parse_seconds(large)
     # Linear work gives a ratio near 8 and quadratic work near 64; both timings come
     # from the same run (best of several), and the wide gap leaves room for a busy
