@@ -164,3 +164,12 @@ def run_verify(root: Path, db: Path, timeout: float = 300.0) -> tuple[bool, str]
         check=False,
     )
     return done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+
+
+def final_problems(root: Path, db: Path, ledger: Ledger) -> tuple[bool, list[str]]:
+    """After the clients stopped: (verify passed, problems of verify and of the ledger)."""
+    verified, output = run_verify(root, db)
+    problems = [] if verified else [f"dialogsearch verify failed: {output}"]
+    problems += [f"unexpected answer: {text}" for text in ledger.unexpected]
+    problems += [f"{a.kind} {a.status}: {a.body[:200]}" for a in ledger.server_errors]
+    return verified, problems

@@ -20,9 +20,9 @@ from pathlib import Path
 from rel_checks import (
     check_database,
     check_files,
+    final_problems,
     leftover_temp_files,
     read_tree,
-    run_verify,
 )
 from rel_ledger import Ledger, join_clients, run_clients
 from rel_result import CheckResult
@@ -94,11 +94,8 @@ def crash_scenario(
         result.problems += [f"final: {p}" for p in check_files(root, ledger, baseline)]
     finally:
         server.stop()
-    verified, output = run_verify(root, db)
-    if not verified:
-        result.problems.append(f"dialogsearch verify failed: {output}")
-    result.problems += [f"unexpected answer: {text}" for text in ledger.unexpected]
-    result.problems += [f"{a.kind} {a.status}: {a.body[:200]}" for a in ledger.server_errors]
+    verified, problems = final_problems(root, db, ledger)
+    result.problems += problems
     present = sum(1 for fields in ledger.expected.values() if fields is not None)
     result.did = {
         "kills": done_kills,

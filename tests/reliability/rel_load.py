@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rel_checks import check_database, check_files, read_tree, run_verify
+from rel_checks import check_database, check_files, final_problems, read_tree
 from rel_ledger import Ledger, join_clients, percentile_ms, run_clients
 from rel_result import CheckResult
 from rel_server import TOKEN, ServedProcess, copy_sample_tree
@@ -48,11 +48,8 @@ def load_scenario(
         result.problems += check_database(db, ledger)
     finally:
         server.stop()
-    verified, output = run_verify(root, db)
-    if not verified:
-        result.problems.append(f"dialogsearch verify failed: {output}")
-    result.problems += [f"unexpected answer: {text}" for text in ledger.unexpected]
-    result.problems += [f"{a.kind} {a.status}: {a.body[:200]}" for a in ledger.server_errors]
+    verified, problems = final_problems(root, db, ledger)
+    result.problems += problems
     logs = server.all_logs()
     if TOKEN in logs:
         result.problems.append("the API token appears in the server log")

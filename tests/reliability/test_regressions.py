@@ -69,6 +69,13 @@ def _in_thread(action) -> None:
     assert not worker.is_alive()
 
 
+def _fallback(primary: SqliteRepository, root: Path) -> FallbackRepository:
+    """The fallback over `primary` and a built index of the files, probing every 50 ms."""
+    files = FileRepository(root)
+    files.build_now()
+    return FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+
+
 def test_recovery_survives_a_removed_wal_while_connections_are_open(tmp_path: Path) -> None:
     """DB-fault check "WAL removed": the service's open read connections pinned the stale WAL
     index, every new connection failed ("disk I/O error") and it never left the files."""
@@ -78,9 +85,7 @@ def test_recovery_survives_a_removed_wal_while_connections_are_open(tmp_path: Pa
     db = tmp_path / "dialogs.db"
     reindex(root, db)
     primary = SqliteRepository(db)
-    files = FileRepository(root)
-    files.build_now()
-    fallback = FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+    fallback = _fallback(primary, root)
     try:
         _in_thread(lambda: _search(fallback, "zebra"))  # a reader that stays open
         (root / "b.md").write_text(ENTRY.format(n=2), encoding="utf-8")
@@ -88,8 +93,8 @@ def test_recovery_survives_a_removed_wal_while_connections_are_open(tmp_path: Pa
         assert Path(f"{db}-wal").stat().st_size > 0
         os.unlink(f"{db}-wal")
         (root / "c.md").write_text(ENTRY.format(n=3), encoding="utf-8")
-        files.reload_file("b.md")
-        files.reload_file("c.md")
+        fallback.fallback.reload_file("b.md")
+        fallback.fallback.reload_file("c.md")
         assert _search(fallback, "zebra").total == 3  # answered, from wherever
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (
@@ -199,9 +204,7 @@ def test_recovery_rebuilds_a_database_whose_probe_passes_but_whose_sync_hits_cor
     assert _corrupt_table_pages(db, "idx_entries_file_line") > 0
     (root / "b.md").write_text(ENTRY.format(n=99), encoding="utf-8")
     primary = SqliteRepository(db)
-    files = FileRepository(root)
-    files.build_now()
-    fallback = FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+    fallback = _fallback(primary, root)
     try:
         primary.probe()  # the probe does not see the damage
         by_file = SearchQuery(filters=Filters(files=("a.md",)))
@@ -223,9 +226,7 @@ def test_a_removed_wal_is_noticed_before_a_read_misses_acknowledged_rows(tmp_pat
     db = tmp_path / "dialogs.db"
     reindex(root, db)
     primary = SqliteRepository(db)
-    files = FileRepository(root)
-    files.build_now()
-    fallback = FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+    fallback = _fallback(primary, root)
     try:
         assert _search(fallback, "zebra").total == 1  # our reader is open
         (root / "b.md").write_text(ENTRY.format(n=2), encoding="utf-8")
@@ -328,9 +329,7 @@ def test_a_schema_with_undecodable_text_is_corrupt_not_a_500(tmp_path: Path) -> 
         assert error.reason == "corrupt", error
     else:
         raise AssertionError("a search on a garbled schema did not fail")
-    files = FileRepository(root)
-    files.build_now()
-    fallback = FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+    fallback = _fallback(primary, root)
     try:
         assert _search(fallback, "zebra").total == 5  # from the files
         _assert_rebuilt(fallback, total=5)
