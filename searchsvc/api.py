@@ -126,12 +126,14 @@ def query_from_args(*, allow_text: bool = True) -> SearchQuery:
         except QueryError as error:
             raise _bad("q", str(error), query=text) from error
         filters = filters.merged(q_filters)
+    # Relevance needs words to rank by: user text with words, or any raw expression.
+    rankable = match is not None and (match.include is not None or match.raw is not None)
     sort = request.args.get("sort", "").strip().lower()
     if not sort:
-        sort = "relevance" if match is not None and match.include is not None else "newest"
+        sort = "relevance" if rankable else "newest"
     elif sort not in SORTS:
         raise _bad("sort", f"sort={sort!r} is not one of {', '.join(SORTS)}")
-    elif sort == "relevance" and (match is None or match.include is None):
+    elif sort == "relevance" and not rankable:
         sort = "newest"
     per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     page = _int_arg("page", 1, 1, MAX_RESULT_WINDOW)

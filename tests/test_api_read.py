@@ -180,6 +180,20 @@ def test_raw_expressions_search(client: FlaskClient) -> None:
     assert {hit["speaker"] for hit in body.get_json()["hits"]} == {"KIRO", "ROSE"}
 
 
+def test_raw_expressions_rank_by_relevance(client: FlaskClient) -> None:
+    """raw=1 keeps sort=relevance (it used to answer newest) and ranks as user text does."""
+    wanted = {"q": "search", "sort": "relevance", "per_page": "50"}
+    raw = client.get("/api/dialog/search", query_string={**wanted, "raw": "1"}).get_json()
+    plain = client.get("/api/dialog/search", query_string={**wanted, "prefix": "0"}).get_json()
+    assert raw["sort"] == "relevance"
+    assert raw["total"] == plain["total"] > 1
+    assert [h["dialog_entry_id"] for h in raw["hits"]] == [
+        h["dialog_entry_id"] for h in plain["hits"]
+    ]
+    default = client.get("/api/dialog/search", query_string={"q": "search", "raw": "1"})
+    assert default.get_json()["sort"] == "relevance"
+
+
 @pytest.mark.parametrize("raw", ["0", "1"])
 def test_no_hostile_query_gives_a_server_error(client: FlaskClient, raw: str) -> None:
     statuses = {}
