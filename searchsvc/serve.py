@@ -13,7 +13,9 @@ file index per worker (about 220 MB each at 100k entries).
 from __future__ import annotations
 
 import ctypes
+import errno
 import logging
+import socket
 import sys
 import time
 from pathlib import Path
@@ -41,6 +43,54 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     except (OSError, AttributeError):
         return False  # not glibc (musl, macOS): nothing to cap
     return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+class ListenError(Exception):
+    """The address cannot be listened on; the message says what to do."""
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to HOST:PORT for waitress, before any other work is done.
+
+    :raise ListenError: the port is in use, not ours to take, or the host unknown.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise ListenError(f"cannot listen on {host!r}: {error.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    if sys.platform != "win32":  # as waitress does: restart at once after a stop
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ListenError(
+                f"port {port} is in use; try --port {_free_port(host, port)}"
+            ) from None
+        if error.errno == errno.EACCES:
+            raise ListenError(
+                f"port {port} needs privileges; try --port {_free_port(host, 8000)}"
+            ) from None
+        raise ListenError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock
+
+
+def _free_port(host: str, after: int) -> int:
+    """A port above `after` that is free now (0, any free port, when none is near)."""
+    for candidate in range(after + 1, min(after + 100, 65536)):
+        probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            probe.bind((host, candidate))
+        except OSError:
+            continue
+        finally:
+            probe.close()
+        return candidate
+    return 0
 
 
 def _reindex_first(root: Path, db: Path) -> str:
@@ -117,6 +167,11 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     import waitress
 
     started = time.time()
+    try:  # before the reindex and the token: a busy port fails fast, with one line
+        sock = listen_socket(host, port)
+    except ListenError as error:
+        click.echo(f"dialogsearch: {error}", err=True)
+        sys.exit(2)
     limit_malloc_arenas()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -129,9 +184,7 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     token = _generated_token(app)
     if token:
         click.echo(f"dialogsearch: API token for writes (shown once): {token}", err=True)
-    server = waitress.create_server(
-        app, host=host, port=port, threads=threads, ident="dialogsearch"
-    )
+    server = waitress.create_server(app, sockets=[sock], threads=threads, ident="dialogsearch")
     use_json_errors(server)  # oversized headers etc. in the error shape, with the headers
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"dialogsearch: serving on http://{shown_host}:{server.effective_port}/")

@@ -30,6 +30,25 @@ def test_serve_refuses_a_missing_root(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
+def test_serve_on_a_busy_port_says_so_in_one_line_before_any_work(
+    tmp_path: Path, dialogs_dir: Path
+) -> None:
+    db = tmp_path / "busy" / "dialogs.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["serve", "--root", str(dialogs_dir), "--db", str(db), "--port", str(port)]
+        )
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and f"port {port} is in use; try --port " in lines[0], result.output
+    suggested = int(lines[0].rsplit(" ", 1)[1])
+    assert suggested != port
+    assert not db.parent.exists()  # no reindex, no token: nothing was done
+
+
 @pytest.mark.slow
 def test_serve_indexes_first_and_prints_its_url(live_server: LiveServer) -> None:
     assert live_server.db.exists()
