@@ -221,7 +221,7 @@ class WriteService:
         except StoreUnavailable as error:
             raise ApiError(503, f"The entry cannot be read now: {error}", **_retry()) from None
         if stored is None:
-            raise ApiError(404, f"Entry {entry_id} does not exist")
+            raise ApiError(404, f"Entry {entry_id} doesn't exist", entry_id=entry_id)
         if stored.entry.format == "section":
             raise ApiError(
                 405,
@@ -398,7 +398,8 @@ def _retry() -> dict[str, Any]:
 def _conflict(stored: StoredEntry, reason: str) -> ApiError:
     return ApiError(
         409,
-        f"Entry {stored.entry_id} was not changed: {reason}. Read it again (GET"
-        f" /api/dialog/entry/{stored.entry_id}) or run POST /api/dialog/sync, then retry",
+        f"Entry {stored.entry_id} was not changed: {reason}. The file was edited outside"
+        " the API: run POST /api/dialog/sync to index it as it is now, then find the entry"
+        " again (a hand-edited entry gets a new dialog_entry_id) and retry",
         dialog_entry_id=stored.entry_id,
     )

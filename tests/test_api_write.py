@@ -151,6 +151,29 @@ def test_unknown_ids_sections_and_changed_files(env: dict[str, Any]) -> None:
     assert path.read_bytes() == edited
 
 
+def test_the_409_advice_works_as_written(env: dict[str, Any]) -> None:
+    """After a hand edit: sync, find the entry again, retry; a GET alone changes nothing."""
+    client, root = env["client"], env["root"]
+    entry_id = seed_id(client, "bold", "CURSOR")
+    path = root / "team_dialog.md"
+    path.write_text(path.read_text().replace("bold message one", "edited by hand"))
+    put = {"json": {"message": "api"}, "headers": AUTH}
+    advice = assert_canonical_error(client.put(f"/api/dialog/entry/{entry_id}", **put), 409)
+    assert "POST /api/dialog/sync" in advice["error"] and "new dialog_entry_id" in advice["error"]
+    client.get(f"/api/dialog/entry/{entry_id}")
+    assert_canonical_error(client.put(f"/api/dialog/entry/{entry_id}", **put), 409)
+    assert client.post("/api/dialog/sync", headers=AUTH).status_code == 200
+    gone = assert_canonical_error(client.get(f"/api/dialog/entry/{entry_id}"), 404)
+    assert gone["error"] == f"Entry {entry_id} doesn't exist"
+    put_gone = assert_canonical_error(client.put(f"/api/dialog/entry/{entry_id}", **put), 404)
+    assert put_gone["error"] == gone["error"]  # one wording for GET and PUT
+    found = client.get("/api/dialog/search", query_string={"q": '"edited by hand"'}).get_json()
+    (hit,) = found["hits"]
+    response = client.put(f"/api/dialog/entry/{hit['dialog_entry_id']}", **put)
+    assert response.status_code == 200, response.get_json()
+    assert "edited by hand" not in path.read_text()
+
+
 def test_put_that_a_format_cannot_hold_is_a_422_and_changes_nothing(env: dict[str, Any]) -> None:
     client = env["client"]
     entry_id = seed_id(client, "begin_end", "KIRO")
