@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import gc
+import re
 import time
+import tracemalloc
+from collections.abc import Callable
 from textwrap import dedent
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from indexer.parse import decode_dialog_bytes, parse_file
+from indexer.parse_yaml_dialog import quoted_prefix, read_scalar
 
 PATH = "dialogs/messy.md"
 
@@ -281,3 +287,38 @@ def test_pathological_input_parses_in_linear_time(name):
     assert ratio < 24, f"{name}: 8x the input took {ratio:.1f}x the time"
     # A bound loose enough for a loaded 2-core machine that still catches blow-ups.
     assert large_seconds / (len(large) / 1_000_000) < 5.0
+
+
+def peak_bytes(read: Callable[[], object]) -> int:
+    """The most memory (tracemalloc) allocated at once while `read()` runs."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        read()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+# The quoted-scalar patterns as they were: backtracking, ~130 bytes of stack per repetition.
+BACKTRACKING = {
+    '"': re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL),
+    "'": re.compile(r"'(?:[^']|'')*'"),
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(['"', "'"]), st.text(alphabet="\"'\\a \n", max_size=40))
+def test_a_quoted_value_ends_where_the_backtracking_pattern_ended(quote, rest):
+    text = quote + rest
+    match = BACKTRACKING[quote].match(text)
+    assert quoted_prefix(text) == (match.group(0) if match else None)
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_an_unclosed_quote_is_read_without_memory_per_character(quote):
+    # Issue 11: 1.6M backslashes held 94 MiB of regex stack, which glibc mapped afresh
+    # (and page-faulted in) on every call above its 32 MiB mmap ceiling.
+    value = quote + (quote * 2 if quote == "'" else "\\") * 800_000 + "x"
+    peak = peak_bytes(lambda: read_scalar(value, []))
+    assert peak < 8 * len(value), f"{peak / len(value):.1f} bytes per character"
