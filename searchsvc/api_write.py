@@ -8,7 +8,6 @@ OPENAPI_COMPONENTS describe these endpoints for openapi.py.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -16,6 +15,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from searchsvc.auth import require_token
 from searchsvc.entry_input import validate_new_entry
 from searchsvc.errors import ApiError
+from searchsvc.repository import Repository
+from searchsvc.settings import Settings
 from searchsvc.sync import sync
 from searchsvc.writes import DEFAULT_DIALOG_FILE, LOCK_WAIT_SECONDS, WriteService
 
@@ -92,14 +93,15 @@ def sync_now() -> Response:
     return jsonify(sync(write_service(), dry_run=False))
 
 
-def init_app(app: Flask, repository: Any) -> None:
-    """Build the WriteService from app.config (ROOT, DB, DIALOG_FILE) and register the views."""
+def init_app(app: Flask, repository: Repository, settings: Settings) -> None:
+    """Build the WriteService from the settings (ROOT, DB, DIALOG_FILE) and register the views."""
+    assert settings.root is not None and settings.db is not None
     app.extensions[EXTENSION_KEY] = WriteService(
-        Path(app.config["ROOT"]),
-        Path(app.config["DB"]),
+        settings.root,
+        settings.db,
         repository,
-        default_file=app.config.get("DIALOG_FILE") or DEFAULT_DIALOG_FILE,
-        lock_wait=float(app.config.get("WRITE_LOCK_WAIT_SECONDS") or LOCK_WAIT_SECONDS),
+        default_file=settings.dialog_file or DEFAULT_DIALOG_FILE,
+        lock_wait=settings.write_lock_wait_seconds or LOCK_WAIT_SECONDS,
     )
     app.register_blueprint(bp)
 

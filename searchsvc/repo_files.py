@@ -62,6 +62,7 @@ WEIGHTS_CACHE_POSTINGS = 2_000_000
 class FileRepository:
     """The Repository over the dialog files below `root`, held in memory."""
 
+    name = "files"
     source = "files"
 
     def __init__(self, root: str | Path, *, wait_seconds: float = 60.0) -> None:
@@ -142,6 +143,9 @@ class FileRepository:
                     "the file index is still being built; retry in a few seconds", "building"
                 )
         return self._index
+
+    def database_behind(self, reason: str) -> None:
+        """Nothing to do: the files are what answers."""
 
     def reload_file(self, rel: str) -> None:
         """Re-read one file (changed, created or deleted) into the index."""

@@ -1,44 +1,36 @@
-"""MeiliRepository: searches answered by Meilisearch, every other read by the store behind it.
+"""MeiliEngine: searches answered by Meilisearch (SEARCH_BACKEND=meilisearch).
 
 searchsvc.meili_query turns the SearchQuery into Meilisearch searches. A search it
-cannot express (OR, a prefix before the last word, raw FTS5) goes to the store behind,
-whose answer says so in its `source`. A mood family needs the colours the index holds:
-they come from its `mood_rgb` facet, fetched at most every KNOWN_MOODS_SECONDS.
+cannot express (OR, a prefix before the last word, raw FTS5) is declined, and the
+next engine of the stack (searchsvc.stack) answers it, saying so in its `source`.
+A mood family needs the colours the index holds: they come from its `mood_rgb`
+facet, fetched at most every KNOWN_MOODS_SECONDS.
 
-When Meilisearch errs or times out, `search_meili` raises StoreUnavailable and `search`
-answers that request from the store behind (FallbackRepository: SQLite, then files),
-logging it as one JSON line. For `retry_seconds` after a failure, searches go straight
-to the store behind instead of waiting for Meilisearch's timeout again; the next
-search after that tries Meilisearch again, and a success is logged as the recovery.
+When Meilisearch errs or times out the search is declined as unavailable and the
+next engine answers (the database, then the files), logged as one JSON line. For
+`retry_seconds` after a failure, searches are declined at once instead of waiting
+for Meilisearch's timeout again; the next search after that tries Meilisearch
+again, and a success is logged as the recovery.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from indexer.push_meili import (
-    DEFAULT_INDEX,
     MAX_VALUES_PER_FACET,
     MeiliError,
     MeiliTimedOut,
-    open_client,
     search_index,
     server_status,
 )
+from searchsvc.engine import Declined
 from searchsvc.meili_query import SOURCE, Unexpressible, needs_known_moods, plan_search, search_page
-from searchsvc.repository import (
-    Repository,
-    SearchPage,
-    SearchQuery,
-    StoredEntry,
-    StoreUnavailable,
-)
+from searchsvc.repository import SearchPage, SearchQuery, StoreUnavailable
 
 log = logging.getLogger("searchsvc.meilisearch")
 
@@ -50,22 +42,17 @@ DEFAULT_SEARCH_TIMEOUT_S = 2.0
 KNOWN_MOODS_SECONDS = 30.0
 
 
-class MeiliRepository:
-    """Search from Meilisearch; entries, stats, health and reloads from `behind`."""
+class MeiliEngine:
+    """Searches answered by Meilisearch; declined when it cannot express them or fails."""
 
+    name = SOURCE
     source = SOURCE
 
     def __init__(
-        self,
-        client: Any,
-        index_uid: str,
-        behind: Repository,
-        *,
-        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        self, client: Any, index_uid: str, *, retry_seconds: float = DEFAULT_RETRY_SECONDS
     ) -> None:
         self.client = client
         self.index_uid = index_uid
-        self.behind = behind
         self.retry_seconds = retry_seconds
         self.fallbacks = 0
         self.last_error: str | None = None
@@ -76,19 +63,17 @@ class MeiliRepository:
         self._known_moods: tuple[float, list[str] | None] = (-KNOWN_MOODS_SECONDS, None)
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """From Meilisearch; from the store behind when it fails (or failed moments ago)."""
+        """From Meilisearch; Declined when it cannot express the query or fails (or failed)."""
         with self._lock:
             skipping = time.monotonic() < self._retry_at
         if skipping:
-            return self.behind.search(query)
+            raise Declined("unavailable", f"Meilisearch failed: {self.last_error}")
         try:
             page = self.search_meili(query)
-        except Unexpressible:
-            return self.behind.search(query)
+        except Unexpressible as error:
+            raise Declined("cannot_express", str(error)) from None
         except StoreUnavailable as error:
-            page = self.behind.search(query)
-            self._failed(error, page.source)
-            return page
+            raise Declined("unavailable", str(error), event=self._failed(error)) from None
         self._succeeded()
         return page
 
@@ -110,7 +95,8 @@ class MeiliRepository:
                 f"Meilisearch answered in an unexpected shape: {error!r}", reason="error"
             ) from error
 
-    def _failed(self, error: StoreUnavailable, answered_by: str) -> None:
+    def _failed(self, error: StoreUnavailable) -> dict[str, Any]:
+        """Count the failure; the event the stack logs (with who answered instead)."""
         with self._lock:
             now = time.monotonic()
             self.fallbacks += 1
@@ -118,14 +104,12 @@ class MeiliRepository:
             self._retry_at = now + self.retry_seconds
             if self._failing_since is None:
                 self._failing_since = now
-        event = {
+        return {
             "event": "meilisearch_fallback",
             "reason": error.reason,
             "error": str(error),
-            "answered_by": answered_by,
             "retry_in_seconds": self.retry_seconds,
         }
-        log.warning(json.dumps(event))
 
     def _succeeded(self) -> None:
         with self._lock:
@@ -149,17 +133,8 @@ class MeiliRepository:
             self._known_moods = (time.monotonic(), moods)
             return moods
 
-    def get_entry(self, entry_id: int) -> StoredEntry | None:
-        """The entry, from the store behind (the system of record)."""
-        return self.behind.get_entry(entry_id)
-
-    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
-        """Statistics from the store behind."""
-        return self.behind.stats() if query is None else self.behind.stats(query)  # type: ignore[call-arg]
-
     def health(self) -> dict[str, Any]:
-        """The store behind's health, plus whether Meilisearch answers searches."""
-        report = dict(self.behind.health())
+        """Whether Meilisearch answers searches (the stack adds it to the health report)."""
         meili: dict[str, Any] = {"url": self.client.config.url, "index": self.index_uid}
         try:
             meili["status"] = server_status(self.client)
@@ -171,51 +146,10 @@ class MeiliRepository:
                 last_error=self.last_error,
                 fallbacks=self.fallbacks,
             )
-        report["search_backend"] = "meilisearch"
-        report["meilisearch"] = meili
-        return report
+        return meili
 
     def reload_file(self, rel: str) -> None:
-        """Pass the change on; Meilisearch learns of it at the next push."""
-        self.behind.reload_file(rel)
+        """Nothing to do: Meilisearch learns of a change at the next push."""
 
     def close(self) -> None:
-        """Close the store behind."""
-        self.behind.close()
-
-
-def meili_in_front(config: Mapping[str, Any], behind: Repository) -> Repository:
-    """`behind`, or a MeiliRepository in front of it when SEARCH_BACKEND is meilisearch.
-
-    Reads SEARCH_BACKEND, MEILI_URL, MEILI_API_KEY, MEILI_INDEX, MEILI_TIMEOUT_SECONDS
-    and MEILI_RETRY_SECONDS from `config`, then MEILI_URL, MEILI_API_KEY and MEILI_INDEX
-    from the environment. Raises ValueError for an unknown backend or a missing URL.
-    """
-    backend = str(config.get("SEARCH_BACKEND") or "sqlite").strip().lower()
-    if backend in ("sqlite", "database", "default"):
-        return behind
-    if backend != "meilisearch":
-        raise ValueError(
-            f"DIALOGSEARCH_SEARCH_BACKEND={backend!r} is not one of sqlite, meilisearch"
-        )
-
-    def setting(name: str, default: Any = None) -> Any:
-        value = config.get(name)
-        return value if value not in (None, "") else os.environ.get(name) or default
-
-    url = setting("MEILI_URL")
-    if not url:
-        raise ValueError(
-            "DIALOGSEARCH_SEARCH_BACKEND=meilisearch needs MEILI_URL (e.g. http://127.0.0.1:7700)"
-        )
-    client = open_client(
-        str(url),
-        setting("MEILI_API_KEY"),
-        timeout_s=float(setting("MEILI_TIMEOUT_SECONDS", DEFAULT_SEARCH_TIMEOUT_S)),
-    )
-    return MeiliRepository(
-        client,
-        str(setting("MEILI_INDEX", DEFAULT_INDEX)),
-        behind,
-        retry_seconds=float(setting("MEILI_RETRY_SECONDS", DEFAULT_RETRY_SECONDS)),
-    )
+        """Nothing to close: the client holds no connection between requests."""

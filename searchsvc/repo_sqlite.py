@@ -213,6 +213,7 @@ def _classify(error: sqlite3.Error) -> StoreUnavailable:
 class SqliteRepository:
     """The Repository over one SQLite database file (read-only)."""
 
+    name = "fts5"
     source = "database"
 
     def __init__(
@@ -457,6 +458,9 @@ class SqliteRepository:
         for conn in idle:  # a busy one is closed by its own thread when its read ends
             conn.close()
         self._local.conn = None
+
+    def database_behind(self, reason: str) -> None:
+        """Nothing to switch to: the database alone answers."""
 
     def reload_file(self, rel: str) -> None:
         """Nothing to do: the writer updates the database; data_version empties the cache."""

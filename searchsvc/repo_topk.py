@@ -1,4 +1,4 @@
-"""TopkRepository: searches from the embedded top-k index (tantivy) when it is fresh, else SQLite.
+"""TopkEngine: searches from the embedded top-k index (tantivy) when it is fresh.
 
 SQLite + FTS5 stays the system of record: the index (indexer/topk_index.py) is
 only used when its recorded change-log seq and store uuid equal the database's,
@@ -6,9 +6,10 @@ read in the same read snapshot as the hit rows. Then totals and facet counts
 are exact (every match is counted, each facet without its own filter, as the
 SQL path does), relevance is BM25 over every match with the FTS5 column weights,
 and sort=newest/oldest is exact (ties by id, undated last); hit rows and
-snippets come from SQLite exactly as in repo_sqlite. Otherwise (no index yet,
-behind after a write, raw FTS5 syntax, a word tantivy tokenizes differently, an
-index error) the SqliteRepository answers, so read-your-writes holds.
+snippets come from SQLite exactly as in repo_sqlite. Otherwise the engine
+declines (searchsvc.stack: behind after a write, raw FTS5 syntax, a word tantivy
+tokenizes differently, prefixes too broad, no index yet or an index error) and
+the next engine, SQLite's FTS5, answers, so read-your-writes holds.
 
 One background thread catches the index up after each write (reload_file) and
 every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
@@ -36,6 +37,7 @@ from indexer.topk_index import (
     store_point,
 )
 from indexer.topk_schema import FACET_FIELDS, UNDATED_OLDEST
+from searchsvc.engine import Declined
 from searchsvc.fts_query import MatchQuery
 from searchsvc.repo_sqlite import SqliteRepository, _highlighter
 from searchsvc.repository import (
@@ -43,10 +45,9 @@ from searchsvc.repository import (
     FacetCount,
     SearchPage,
     SearchQuery,
-    StoredEntry,
     StoreUnavailable,
 )
-from searchsvc.topk_query import Compiled, Terms, Untranslatable, compile_search
+from searchsvc.topk_query import Compiled, Terms, TooBroad, Untranslatable, compile_search
 
 log = logging.getLogger("searchsvc.repo_topk")
 
@@ -66,9 +67,10 @@ class _View:
     searcher: tantivy.Searcher
 
 
-class TopkRepository:
-    """The Repository over SQLite, with searches answered by the top-k index when it is fresh."""
+class TopkEngine:
+    """Searches answered by the top-k index while it holds what the database holds."""
 
+    name = ENGINE_TOPK
     source = "database"
 
     def __init__(
@@ -84,7 +86,6 @@ class TopkRepository:
         self.sync_seconds = sync_seconds
         self.last_sync: SyncResult | None = None
         self.last_error: str | None = None
-        self.answered = {ENGINE_TOPK: 0, ENGINE_FTS5: 0}
         self._view: _View | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -163,27 +164,30 @@ class TopkRepository:
             self._view = None
             self._rebuild = True
 
-    # ---- Repository ---------------------------------------------------------------
+    # ---- Engine -------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """From the top-k index when it is fresh and the query translates; else from SQLite."""
+        """From the top-k index; Declined when it is not fresh or cannot be exact."""
         if self.background and self._stop.is_set():
-            self._start_syncer()  # close() stopped it (FallbackRepository closes to recover)
+            self._start_syncer()
         view = self._view
-        if view is not None and not _is_raw(query.match):
-            try:
-                page = self._search_topk(view, query)
-            except Untranslatable:
-                page = None
-            except ValueError as error:  # tantivy refused the query or the index failed
-                self.last_error = f"top-k search failed: {error}"
-                log.warning("%s", self.last_error)
-                page = None
-            if page is not None:
-                self.answered[ENGINE_TOPK] += 1
-                return page
-        self.answered[ENGINE_FTS5] += 1
-        return self.sqlite.search(query)
+        if view is None:
+            raise Declined("unavailable", self.last_error or "the top-k index is not built yet")
+        if _is_raw(query.match):
+            raise Declined("cannot_express", "raw FTS5 syntax")
+        try:
+            page = self._search_topk(view, query)
+        except TooBroad as error:
+            raise Declined("too_slow", str(error)) from None
+        except Untranslatable as error:
+            raise Declined("cannot_express", str(error)) from None
+        except ValueError as error:  # tantivy refused the query or the index failed
+            self.last_error = f"top-k search failed: {error}"
+            log.warning("%s", self.last_error)
+            raise Declined("unavailable", self.last_error) from None
+        if page is None:
+            raise Declined("behind", "the database has changes the index does not hold yet")
+        return page
 
     def _search_topk(self, view: _View, query: SearchQuery) -> SearchPage | None:
         """The page from tantivy, or None when the index is not at the database's state."""
@@ -216,36 +220,20 @@ class TopkRepository:
             facets_exact=facets_exact,
         )
 
-    def get_entry(self, entry_id: int) -> StoredEntry | None:
-        """From SQLite."""
-        return self.sqlite.get_entry(entry_id)
-
-    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
-        """From SQLite."""
-        return self.sqlite.stats(query)
-
     def reload_file(self, rel: str) -> None:
         """A write went to the database: catch the index up in the background."""
-        self.sqlite.reload_file(rel)
         self._wake.set()
 
-    def probe(self) -> None:
-        """Raise StoreUnavailable unless the database answers now."""
-        self.sqlite.probe()
+    def topk_health(self, answered: dict[str, int]) -> dict[str, Any]:
+        """Whether the index answers searches now, and how far behind the database it is.
 
-    def health(self) -> dict[str, Any]:
-        """SQLite's health, with the top-k index's state under database.topk."""
-        result = self.sqlite.health()
-        result["database"]["topk"] = self.topk_health()
-        return result
-
-    def topk_health(self) -> dict[str, Any]:
-        """Whether the index answers searches now, and how far behind the database it is."""
+        `answered`: how many searches the index and FTS5 answered (the stack counts them).
+        """
         view = self._view
         info: dict[str, Any] = {
             "ready": False,
             "state": "building" if self._syncing else "missing",
-            "answered": dict(self.answered),
+            "answered": answered,
             "last_sync": self.last_sync.to_dict() if self.last_sync else None,
             "last_error": self.last_error,
         }
@@ -269,13 +257,12 @@ class TopkRepository:
         return info
 
     def close(self) -> None:
-        """Stop the background thread and close SQLite's connections (a search restarts it)."""
+        """Stop the background thread (a search restarts it)."""
         self._stop.set()
         self._wake.set()
         syncer = self._syncer
         if syncer is not None and syncer is not threading.current_thread():
             syncer.join(timeout=60)
-        self.sqlite.close()
 
 
 def _is_raw(match: MatchQuery | None) -> bool:

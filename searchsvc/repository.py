@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from indexer.model import Entry
+
 from searchsvc.filters import Filters
 from searchsvc.fts_query import MatchQuery, QueryError
 
@@ -112,7 +113,11 @@ class SearchPage:
 
 
 class Repository(Protocol):
-    """A store that can answer the read API."""
+    """What the API and the write service ask: the search stack (searchsvc.stack).
+
+    A single store (SqliteRepository, FileRepository) is one too, for tests and tools.
+    `source` is where answers come from now: "database" or "files".
+    """
 
     source: str
 
@@ -137,6 +142,10 @@ class Repository(Protocol):
 
     def reload_file(self, rel: str) -> None:
         """Tell the store that the file `rel` (relative to the root) changed on disk."""
+        ...
+
+    def database_behind(self, reason: str) -> None:
+        """A write reached the files but not the database (answer from the files if you can)."""
         ...
 
     def close(self) -> None:

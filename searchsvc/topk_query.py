@@ -34,6 +34,10 @@ class Untranslatable(Exception):
     """The search needs FTS5 itself (raw syntax, or a word tantivy would tokenize differently)."""
 
 
+class TooBroad(Untranslatable):
+    """The search's prefixes expand to too many terms for the index to answer in time."""
+
+
 @dataclass(frozen=True)
 class Compiled:
     """The full query, and per facet with a filter of its own the query without that filter."""
@@ -133,7 +137,7 @@ class Terms:
         found = [term for term, _ in self.searcher.terms_with_prefix(field, prefix)]
         self.expanded += len(found)
         if self.expanded > MAX_PREFIX_TERMS:
-            raise Untranslatable(f"the prefixes expand to more than {MAX_PREFIX_TERMS} terms")
+            raise TooBroad(f"the prefixes expand to more than {MAX_PREFIX_TERMS} terms")
         return found
 
     def below(self, folder: str) -> list[str]:

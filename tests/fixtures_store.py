@@ -7,6 +7,11 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.repo_topk import TopkEngine
+from searchsvc.stack import SearchStack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,3 +98,9 @@ def dialogsearch(*args: str, **popen) -> subprocess.Popen:
         text=True,
         **popen,
     )
+
+
+def topk_stack(db: Path, index_dir: Path, **options: Any) -> SearchStack:
+    """The database's two engines: the top-k index first, then SQLite's FTS5."""
+    sqlite = SqliteRepository(db)
+    return SearchStack(database=sqlite, topk=TopkEngine(sqlite, index_dir, **options))

@@ -220,19 +220,21 @@ def scenario_ids(scenarios: list[Callable[..., None]]) -> list[Any]:
     return [pytest.param(scenario, id=scenario.__name__) for scenario in scenarios]
 
 
-# --- search scenarios: MeiliRepository in front of SqliteRepository ----------------------
+# --- search scenarios: Meilisearch's engine in front of SQLite's ---------------------------
 
 
 def repositories(pipeline: Pipeline, url: str | None = None) -> tuple[Any, Any]:
-    """(MeiliRepository, the SqliteRepository behind it) for the pipeline's index."""
-    from searchsvc.repo_meili import MeiliRepository
+    """(the stack of Meilisearch then SQLite, the SqliteRepository) for the pipeline's index."""
+    from searchsvc.repo_meili import MeiliEngine
     from searchsvc.repo_sqlite import SqliteRepository
+    from searchsvc.stack import SearchStack
 
     sqlite_repo = SqliteRepository(pipeline.db_path)
     client = (
         pipeline.client if url is None else open_client(url, pipeline.target.api_key, timeout_s=2)
     )
-    return MeiliRepository(client, pipeline.target.index_uid, sqlite_repo), sqlite_repo
+    meili = MeiliEngine(client, pipeline.target.index_uid)
+    return SearchStack(database=sqlite_repo, meili=meili), sqlite_repo
 
 
 def search_query(text: str = "", **options: Any) -> Any:
@@ -369,12 +371,12 @@ def down_during_search(pipeline: Pipeline) -> None:
     try:
         query = search_query("beta")
         with pytest.raises(StoreUnavailable) as raised:
-            meili_repo.search_meili(query)
+            meili_repo.meili.search_meili(query)
         assert "unreachable" in str(raised.value)
         page = meili_repo.search(query)
         assert page.source == "database"
         assert page.total == sqlite_repo.search(query).total == 1
-        assert meili_repo.fallbacks == 1
+        assert meili_repo.meili.fallbacks == 1
         meili = meili_repo.health()["meilisearch"]
         assert (meili["status"], meili["failing"]) == ("unreachable", True)
     finally:

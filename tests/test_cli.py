@@ -161,3 +161,24 @@ def test_new_entries_show_up_in_the_next_incremental_run(
     assert (summary["files_changed"], summary["files_skipped"]) == (1, 3)
     assert summary["entries_added"] == summary["entries_deleted"] > 0  # heading and entry
     assert summary["entries_updated"] == 0
+
+
+def test_reindex_imports_no_web_code(root: Path, tmp_path: Path) -> None:
+    """`dialogsearch reindex` (and parse, verify) load neither Flask nor waitress."""
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\n"
+        "from searchsvc.cli import main\n"
+        f"main(['reindex', '--root', {str(root)!r}, '--db', {str(tmp_path / 'x.db')!r}],"
+        " standalone_mode=False)\n"
+        "loaded = sorted(m for m in ('flask', 'waitress', 'werkzeug') if m in sys.modules)\n"
+        "print('web modules:', loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "web modules: []" in result.stdout, result.stdout + result.stderr
+    help_text = CliRunner().invoke(main, ["--help"]).output
+    assert "serve" in help_text and "reindex" in help_text

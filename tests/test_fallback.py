@@ -1,6 +1,6 @@
 """The file fallback: the database deleted, corrupted or locked; answers from files; recovery.
 
-In-process tests drive FallbackRepository directly; the last ones run a real
+In-process tests drive SearchStack directly; the last ones run a real
 `dialogsearch serve` process and damage its database while it serves.
 """
 
@@ -19,10 +19,10 @@ import pytest
 from fixtures_api import LiveServer, wait_until
 
 from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_fallback import FallbackRepository
 from searchsvc.repo_files import FileRepository
 from searchsvc.repo_sqlite import SqliteRepository
 from searchsvc.repository import SearchQuery
+from searchsvc.stack import SearchStack
 
 LOCKER = """
 import os, sqlite3, sys
@@ -50,32 +50,32 @@ conn.close()
 """
 
 
-def search(repo: FallbackRepository, text: str) -> tuple[int, str]:
+def search(repo: SearchStack, text: str) -> tuple[int, str]:
     match, filters = parse_user_query(text)
     page = repo.search(SearchQuery(match=match, text=text, filters=filters, sort="relevance"))
     return page.total, page.source
 
 
 @pytest.fixture
-def fallback(dialogs_dir: Path, db_path: Path) -> Iterator[FallbackRepository]:
+def fallback(dialogs_dir: Path, db_path: Path) -> Iterator[SearchStack]:
     """Database + files, probing every 0.05 s, a 50 ms busy timeout."""
-    repo = FallbackRepository(
+    repo = SearchStack.with_fallback(
         SqliteRepository(db_path, busy_timeout_ms=50),
         FileRepository(dialogs_dir),
         root=dialogs_dir,
         probe_seconds=0.05,
     )
-    repo.fallback.build_now()
+    repo.files.build_now()
     yield repo
     repo.close()
 
 
-def back_to_database(repo: FallbackRepository) -> None:
+def back_to_database(repo: SearchStack) -> None:
     wait_until(lambda: repo.mode == "database", timeout=30)
 
 
 def test_a_deleted_database_is_answered_from_files_then_rebuilt(
-    fallback: FallbackRepository, db_path: Path, caplog: pytest.LogCaptureFixture
+    fallback: SearchStack, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="searchsvc.fallback")
     assert search(fallback, "migration") == (3, "database")
@@ -91,7 +91,7 @@ def test_a_deleted_database_is_answered_from_files_then_rebuilt(
 
 
 def test_a_second_failure_right_after_a_recovery_recovers_too(
-    fallback: FallbackRepository, db_path: Path
+    fallback: SearchStack, db_path: Path
 ) -> None:
     for _ in range(3):
         db_path.unlink()
@@ -102,7 +102,7 @@ def test_a_second_failure_right_after_a_recovery_recovers_too(
 
 
 def test_a_corrupt_database_is_moved_aside_and_rebuilt(
-    fallback: FallbackRepository, db_path: Path
+    fallback: SearchStack, db_path: Path
 ) -> None:
     search(fallback, "migration")
     for suffix in ("-wal", "-shm"):
@@ -117,7 +117,7 @@ def test_a_corrupt_database_is_moved_aside_and_rebuilt(
 
 
 def test_a_locked_database_is_answered_from_files_until_released(
-    fallback: FallbackRepository, db_path: Path
+    fallback: SearchStack, db_path: Path
 ) -> None:
     locker = sqlite3.connect(db_path, isolation_level=None)
     locker.execute("PRAGMA locking_mode = EXCLUSIVE")
@@ -137,7 +137,7 @@ def test_a_locked_database_is_answered_from_files_until_released(
 
 
 def test_files_written_during_the_fallback_reach_the_database(
-    fallback: FallbackRepository, dialogs_dir: Path, db_path: Path
+    fallback: SearchStack, dialogs_dir: Path, db_path: Path
 ) -> None:
     db_path.unlink()
     assert search(fallback, "zebrafish")[0] == 1
@@ -148,7 +148,7 @@ def test_files_written_during_the_fallback_reach_the_database(
     assert search(fallback, "zebrafish") == (2, "database")
 
 
-def test_entries_and_stats_fall_back_too(fallback: FallbackRepository, db_path: Path) -> None:
+def test_entries_and_stats_fall_back_too(fallback: SearchStack, db_path: Path) -> None:
     total, _ = search(fallback, "question")
     match, _ = parse_user_query("question")
     entry_id = fallback.search(SearchQuery(match=match)).hits[0].entry_id

@@ -1,4 +1,4 @@
-"""MeiliRepository: the SearchQuery mapped to Meilisearch, against the stand-in server."""
+"""MeiliEngine: the SearchQuery mapped to Meilisearch, against the stand-in server."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ from searchsvc.meili_query import (
     plan_search,
     safe_snippet,
 )
-from searchsvc.repo_meili import MeiliRepository, meili_in_front
+from searchsvc.repo_meili import MeiliEngine
 from searchsvc.repository import SearchQuery
+from searchsvc.settings import Settings, load_config
+from searchsvc.stack import SearchStack, meili_engine
 
 PRE, POST = "\ue000\ue001", "\ue001\ue000"
 
@@ -254,7 +256,7 @@ def test_after_a_failure_searches_skip_meilisearch_for_a_while(
         assert first["total"] == second["total"] == 1
         # One timeout in all: the second search did not wait for Meilisearch again.
         assert time.monotonic() - started < 5
-        repository = app.extensions["dialogsearch"]
+        repository = app.extensions["dialogsearch"].meili
         assert repository.fallbacks == 1
         assert "timed out" in (repository.last_error or "")
     finally:
@@ -268,7 +270,7 @@ def test_the_default_backend_leaves_meilisearch_out(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "dialogs")
     app = create_app({"TESTING": True, "ROOT": str(root), "DB": str(tmp_path / "x.db")})
     try:
-        assert not isinstance(app.extensions["dialogsearch"], MeiliRepository)
+        assert app.extensions["dialogsearch"].meili is None
     finally:
         app.extensions["dialogsearch"].close()
 
@@ -276,17 +278,17 @@ def test_the_default_backend_leaves_meilisearch_out(tmp_path: Path) -> None:
 def test_a_bad_backend_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEILI_URL", raising=False)
     with pytest.raises(ValueError, match="not one of sqlite, meilisearch"):
-        meili_in_front({"SEARCH_BACKEND": "elastic"}, behind=None)  # type: ignore[arg-type]
+        Settings.from_config(load_config({"SEARCH_BACKEND": "elastic"}))
     with pytest.raises(ValueError, match="needs MEILI_URL"):
-        meili_in_front({"SEARCH_BACKEND": "meilisearch"}, behind=None)  # type: ignore[arg-type]
+        meili_engine(Settings.from_config(load_config({"SEARCH_BACKEND": "meilisearch"})))
 
 
 def test_meilisearch_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEILI_URL", "http://127.0.0.1:7700/")
     monkeypatch.setenv("MEILI_API_KEY", "env-key")
     monkeypatch.setenv("MEILI_INDEX", "other_index")
-    repository = meili_in_front({"SEARCH_BACKEND": "Meilisearch"}, behind=None)  # type: ignore[arg-type]
-    assert isinstance(repository, MeiliRepository)
+    repository = meili_engine(Settings.from_config(load_config({"SEARCH_BACKEND": "Meilisearch"})))
+    assert isinstance(repository, MeiliEngine)
     assert repository.client.config.url == "http://127.0.0.1:7700"
     assert repository.client.config.api_key == "env-key"
     assert repository.index_uid == "other_index"
@@ -301,15 +303,55 @@ def test_a_failing_store_behind_is_not_blamed_on_meilisearch(
     from searchsvc.repository import StoreUnavailable
 
     pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)
-    repository = MeiliRepository(
-        pipeline.client, "dialog_entries", SqliteRepository(tmp_path / "missing.db")
+    repository = SearchStack(
+        database=SqliteRepository(tmp_path / "missing.db"),
+        meili=MeiliEngine(pipeline.client, "dialog_entries"),
     )
     try:
         assert pipeline.push().ok
         with pytest.raises(StoreUnavailable):
             repository.search(search_query("beta OR gamma"))  # OR: only the store behind
-        assert repository.fallbacks == 0
+        assert repository.meili.fallbacks == 0
         assert repository.search(search_query("beta")).source == "meilisearch"
     finally:
         repository.close()
+        pipeline.close()
+
+
+def test_with_meilisearch_in_front_a_write_the_database_misses_is_served_from_the_files(
+    meili: MeiliStandIn, tmp_path: Path
+) -> None:
+    """Issue 12's suspected bug: the write service held Meilisearch's repository, which
+    had no database_behind, so a write the database could not take stayed unreadable."""
+    import sqlite3
+
+    from fixtures_writes import AUTH, make_app, make_root
+
+    root, db = make_root(tmp_path)
+    pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)
+    app = make_app(
+        root,
+        db,
+        SEARCH_BACKEND="meilisearch",
+        MEILI_URL=meili.url,
+        MEILI_API_KEY=meili.api_key,
+        PROBE_SECONDS=0.1,
+    )
+    client = app.test_client()
+    holder = sqlite3.connect(db, isolation_level=None)  # another writer holds the lock
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        new = {"speaker": "KIRO", "target": "@everyone", "message": "quokka census"}
+        response = client.post("/api/dialog/entry", json=new, headers=AUTH)
+        assert response.status_code == 201, response.get_json()
+        entry_id = response.get_json()["dialog_entry_id"]
+        assert client.get(f"/api/dialog/entry/{entry_id}").status_code == 200
+        health = client.get("/api/dialog/health").get_json()
+        assert health["mode"] == "files" and health["search_backend"] == "meilisearch"
+        found = client.get("/api/dialog/search", query_string={"q": "quokka OR census"})
+        assert found.get_json()["total"] == 1 and found.get_json()["source"] == "files"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        app.extensions["dialogsearch"].close()
         pipeline.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fixtures_api import bold, write_tree
+from fixtures_store import topk_stack
 from flask.testing import FlaskClient
 from test_api_read import HOSTILE, RAW_QUERY_STRINGS
 
@@ -19,17 +20,18 @@ from searchsvc.app import create_app
 from searchsvc.filters import Filters
 from searchsvc.fts_query import MatchQuery, parse_user_query
 from searchsvc.repo_sqlite import SqliteRepository
-from searchsvc.repo_topk import ENGINE_TOPK, TopkRepository
+from searchsvc.repo_topk import ENGINE_TOPK
 from searchsvc.repository import FACETS, SearchPage, SearchQuery
+from searchsvc.stack import SearchStack
 
 #: Big enough that the SQLite path never samples: its answers are then exact.
 EXACT = 10**9
 
 
-def _search_pair(db: Path, tmp: Path) -> tuple[SqliteRepository, TopkRepository]:
+def _search_pair(db: Path, tmp: Path) -> tuple[SqliteRepository, SearchStack]:
     build(db, tmp / "topk")
     exact = SqliteRepository(db, candidate_limit=EXACT)
-    topk = TopkRepository(SqliteRepository(db), tmp / "topk", background=False)
+    topk = topk_stack(db, tmp / "topk", background=False)
     return exact, topk
 
 
@@ -86,7 +88,7 @@ def make_query(
     )
 
 
-def assert_same_answer(exact: SqliteRepository, topk: TopkRepository, query: SearchQuery) -> None:
+def assert_same_answer(exact: SqliteRepository, topk: SearchStack, query: SearchQuery) -> None:
     """Same total and facets; same page by date; same hit set when every match fits a page."""
     want = exact.search(query)
     got = topk.search(query)

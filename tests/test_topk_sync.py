@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fixtures_api import wait_until, write_tree
-from fixtures_store import REPO_ROOT, bold, write_dialog
+from fixtures_store import REPO_ROOT, bold, topk_stack, write_dialog
 from fixtures_writes import AUTH, make_app, make_root
 
 from indexer.reindex import reindex
@@ -27,8 +27,7 @@ from indexer.topk_index import (
     read_state,
 )
 from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_sqlite import SqliteRepository
-from searchsvc.repo_topk import TopkRepository
+from searchsvc.repo_topk import TopkEngine
 from searchsvc.repository import SearchQuery
 
 
@@ -78,18 +77,18 @@ def test_triggers_log_every_insert_update_and_delete(tmp_path: Path) -> None:
 
 def test_catch_up_applies_changes_prunes_the_log_and_is_idempotent(tmp_path: Path) -> None:
     root, db, index_dir = indexed(tmp_path)
-    repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
+    repo = topk_stack(db, index_dir, background=False)
     try:
         assert repo.search(query("zebracorn ")).total == 0
         write_dialog(root, "new.md", bold("ROSE", "zebracorn sighting"))
         reindex(root, db)
         behind = repo.search(query("zebracorn "))
         assert behind.engine != "topk" and behind.total == 1  # read-your-writes
-        assert repo.topk_health()["state"] == "behind"
+        assert repo.health()["database"]["topk"]["state"] == "behind"
         result = catch_up(db, index_dir)
         assert result.action == "caught_up" and result.applied >= 2
         assert changes(db) == []
-        repo.sync_now()
+        repo.topk.sync_now()
         page = repo.search(query("zebracorn "))
         assert page.engine == "topk" and page.total == 1
         # An index older than the (pruned) log cannot catch up: it is rebuilt.
@@ -101,9 +100,9 @@ def test_catch_up_applies_changes_prunes_the_log_and_is_idempotent(tmp_path: Pat
         again = catch_up(db, index_dir)
         assert again.action == "built" and again.reason == "change log pruned past the index"
         assert read_state(index_dir).entries == state.entries  # type: ignore[union-attr]
-        assert repo.sync_now() is not None
+        assert repo.topk.sync_now() is not None
         assert repo.search(query("zebracorn ")).total == 1
-        assert repo.topk_health()["state"] == "fresh"
+        assert repo.health()["database"]["topk"]["state"] == "fresh"
     finally:
         repo.close()
 
@@ -150,12 +149,12 @@ def test_the_index_takes_body_extra_as_the_body_when_the_entries_have_it(tmp_pat
     finally:
         conn.close()
     assert catch_up(db, index_dir).action == "caught_up"
-    repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
+    repo = topk_stack(db, index_dir, background=False)
     try:
         page = repo.search(query("kumquat "))
         assert page.engine == "topk" and page.total == 1
         assert build(db, index_dir).action == "built"
-        repo.sync_now()
+        repo.topk.sync_now()
         assert repo.search(query("kumquat ")).total == 1
     finally:
         repo.close()
@@ -163,7 +162,7 @@ def test_the_index_takes_body_extra_as_the_body_when_the_entries_have_it(tmp_pat
 
 def test_another_database_under_the_same_path_is_rebuilt(tmp_path: Path) -> None:
     root, db, index_dir = indexed(tmp_path)
-    repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
+    repo = topk_stack(db, index_dir, background=False)
     try:
         assert repo.search(query("search ")).engine == "topk"
         other = tmp_path / "other.db"
@@ -173,7 +172,7 @@ def test_another_database_under_the_same_path_is_rebuilt(tmp_path: Path) -> None
         assert not repo.search(query("zebracorn ")).engine == "topk"
         result = catch_up(db, index_dir)
         assert (result.action, result.reason) == ("built", "another database")
-        repo.sync_now()
+        repo.topk.sync_now()
         page = repo.search(query("zebracorn "))
         assert page.engine == "topk" and page.total == 1
     finally:
@@ -191,11 +190,11 @@ def test_a_damaged_index_falls_back_to_fts5_then_is_rebuilt(tmp_path: Path, dama
         (index_dir / "current.json").write_text("{not json", "utf-8")
     else:
         (index_dir / state.generation / "meta.json").write_text("garbage", "utf-8")
-    repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
+    repo = topk_stack(db, index_dir, background=False)
     try:
         page = repo.search(query("search "))
         assert page.engine != "topk" and page.total == 4
-        result = repo.sync_now()
+        result = repo.topk.sync_now()
         assert result is not None and result.action == "built"
         page = repo.search(query("search "))
         assert page.engine == "topk" and page.total == 4
@@ -224,7 +223,7 @@ def test_a_build_killed_midway_leaves_a_usable_index(tmp_path: Path) -> None:
     assert open_index(index_dir, state).searcher().num_docs == entries
     result = catch_up(db, index_dir)
     assert result.action == "fresh"
-    repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
+    repo = topk_stack(db, index_dir, background=False)
     try:
         page = repo.search(query("search "))
         assert page.engine == "topk" and page.total == 4
@@ -272,7 +271,7 @@ def test_reindex_in_another_process_catches_the_index_up(tmp_path: Path) -> None
     skipped = _dialogsearch("reindex", "--root", str(root), "--db", str(db), "--json", "--no-topk")
     assert "topk" not in skipped and "topk_seconds" not in skipped
     # The server's background thread catches up with what the other process wrote.
-    repo = TopkRepository(SqliteRepository(db), index_dir, sync_seconds=0.05)
+    repo = topk_stack(db, index_dir, sync_seconds=0.05)
     try:
         wait_until(lambda: repo.search(query("unicornfish ")).engine == "topk")
         assert repo.search(query("unicornfish ")).total == 1
@@ -285,8 +284,8 @@ def test_a_write_through_the_api_is_read_back_and_the_index_catches_up(tmp_path:
     root, db = make_root(tmp_path)
     app = make_app(root, db, TOPK_SYNC_SECONDS=3600.0)
     client = app.test_client()
-    topk = app.extensions["dialogsearch"].primary
-    assert isinstance(topk, TopkRepository)
+    topk = app.extensions["dialogsearch"]
+    assert isinstance(topk.topk, TopkEngine)
     try:
 
         def ready() -> bool:
@@ -325,7 +324,7 @@ def test_a_full_reindex_restarts_the_change_log_under_a_new_store_id(tmp_path: P
     reindex(root, db)
     assert changes(db)  # the triggers are back
     assert catch_up(db, index_dir).action != "built"
-    repo = TopkRepository(SqliteRepository(db), index_dir, background=False)
+    repo = topk_stack(db, index_dir, background=False)
     try:
         page = repo.search(query("zebracorn "))
     finally:

@@ -18,10 +18,10 @@ from indexer.verify import verify
 from searchsvc.entry_input import validate_new_entry
 from searchsvc.filters import Filters
 from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_fallback import FallbackRepository
 from searchsvc.repo_files import FileRepository
 from searchsvc.repo_sqlite import SqliteRepository
 from searchsvc.repository import SearchQuery, StoreUnavailable
+from searchsvc.stack import SearchStack
 from searchsvc.writes import WriteService
 
 ENTRY = '---\nDIALOG:\n  speaker: "KIRO"\n  message: "zebra number {n}"\n---\n\n'
@@ -69,11 +69,11 @@ def _in_thread(action) -> None:
     assert not worker.is_alive()
 
 
-def _fallback(primary: SqliteRepository, root: Path) -> FallbackRepository:
+def _fallback(primary: SqliteRepository, root: Path) -> SearchStack:
     """The fallback over `primary` and a built index of the files, probing every 50 ms."""
     files = FileRepository(root)
     files.build_now()
-    return FallbackRepository(primary, files, root=root, probe_seconds=0.05)
+    return SearchStack.with_fallback(primary, files, root=root, probe_seconds=0.05)
 
 
 def test_recovery_survives_a_removed_wal_while_connections_are_open(tmp_path: Path) -> None:
@@ -93,16 +93,16 @@ def test_recovery_survives_a_removed_wal_while_connections_are_open(tmp_path: Pa
         assert Path(f"{db}-wal").stat().st_size > 0
         os.unlink(f"{db}-wal")
         (root / "c.md").write_text(ENTRY.format(n=3), encoding="utf-8")
-        fallback.fallback.reload_file("b.md")
-        fallback.fallback.reload_file("c.md")
+        fallback.files.reload_file("b.md")
+        fallback.files.reload_file("c.md")
         assert _search(fallback, "zebra").total == 3  # answered, from wherever
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (
-            fallback.mode != "database" or fallback.recoveries == 0
+            fallback.mode != "database" or fallback.recovery.recoveries == 0
         ):
             _search(fallback, "zebra")
             time.sleep(0.05)
-        assert (fallback.mode, fallback.recoveries) == ("database", 1), fallback.health()
+        assert (fallback.mode, fallback.recovery.recoveries) == ("database", 1), fallback.health()
         page = _search(fallback, "zebra")
         assert (page.source, page.total) == ("database", 3)
     finally:
@@ -180,13 +180,13 @@ def _corrupt_table_pages(db: Path, table: str) -> int:
     return len(pages)
 
 
-def _assert_rebuilt(fallback: FallbackRepository, total: int) -> None:
+def _assert_rebuilt(fallback: SearchStack, total: int) -> None:
     """Wait (20 s at most) for the first recovery: the corrupt file moved aside and rebuilt."""
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and fallback.recoveries == 0:
+    while time.monotonic() < deadline and fallback.recovery.recoveries == 0:
         time.sleep(0.05)
     assert fallback.mode == "database", fallback.health()
-    assert len(fallback.moved_aside) == 1
+    assert len(fallback.recovery.moved_aside) == 1
     page = _search(fallback, "zebra")
     assert (page.source, page.total) == ("database", total)
 
@@ -238,7 +238,7 @@ def test_a_removed_wal_is_noticed_before_a_read_misses_acknowledged_rows(tmp_pat
         assert page.total == 2, page  # never the checkpointed past (1 entry) as "database"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (
-            fallback.mode != "database" or fallback.recoveries == 0
+            fallback.mode != "database" or fallback.recovery.recoveries == 0
         ):
             time.sleep(0.05)
         page = _search(fallback, "zebra")

@@ -1,10 +1,10 @@
-"""FallbackRepository: answer from the database, or from the files while it cannot.
+"""DatabaseRecovery: whether the database answers, and bringing it back when it does not.
 
-Triggers: any StoreUnavailable from the primary (missing, deleted under us,
-unreadable, corrupt, locked past the busy timeout, too slow). The switch is
-logged once, as one JSON line; from then on every read is answered by the file
-index (same shape, `"source": "files"`), and a recovery thread, at most every
-`probe_seconds`:
+The search stack (searchsvc.stack) reports every StoreUnavailable from the database
+(missing, deleted under us, unreadable, corrupt, locked past the busy timeout, too
+slow) with `enter_fallback`. The switch is logged once, as one JSON line; from then on
+`mode` is "files": the stack answers every read from the file index (same shape,
+`"source": "files"`), and a recovery thread, at most every `probe_seconds`:
 
 1. re-reads files that changed on disk into the file index;
 2. probes the database; a missing, empty or corrupt one is rebuilt from the
@@ -30,7 +30,7 @@ from typing import Any
 from indexer.reindex import reindex
 from searchsvc.repo_files import FileRepository
 from searchsvc.repo_sqlite import SqliteRepository, store_error
-from searchsvc.repository import SearchPage, SearchQuery, StoredEntry, StoreUnavailable
+from searchsvc.repository import StoreUnavailable
 
 log = logging.getLogger("searchsvc.fallback")
 
@@ -42,20 +42,20 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class FallbackRepository:
-    """The database while it answers, the files while it does not; recovers by itself."""
+class DatabaseRecovery:
+    """The database's mode ("database" or "files") and the thread that brings it back."""
 
     def __init__(
         self,
-        primary: SqliteRepository,
-        fallback: FileRepository,
+        database: SqliteRepository,
+        files: FileRepository,
         *,
         root: str | Path,
         probe_seconds: float = 5.0,
         rebuild: bool = True,
     ) -> None:
-        self.primary = primary
-        self.fallback = fallback
+        self.database = database
+        self.files = files
         self.root = Path(root)
         self.probe_seconds = probe_seconds
         self.rebuild = rebuild
@@ -73,14 +73,10 @@ class FallbackRepository:
         self._stop = threading.Event()
         self._recoverer: threading.Thread | None = None
 
-    @property
-    def source(self) -> str:
-        """Where answers come from now: "database" or "files"."""
-        return self.mode
-
     # ---- switching ---------------------------------------------------------------
 
-    def _enter_fallback(self, error: StoreUnavailable) -> None:
+    def enter_fallback(self, error: StoreUnavailable) -> None:
+        """The database cannot answer: reads go to the files until it recovers."""
         with self._lock:
             self.last_error = str(error)
             self.reason = error.reason
@@ -92,7 +88,7 @@ class FallbackRepository:
             self._entered_at = time.monotonic()
             event = {"event": "fallback", "mode": "files", "reason": error.reason}
             log.warning(json.dumps({**event, "error": str(error), "at": self.since}))
-            self.fallback.start_build()
+            self.files.start_build()
             # The loop clears _recoverer under this lock when it sees the database
             # mode, so a failure right after a recovery always gets a new loop.
             if self._recoverer is None:
@@ -104,9 +100,9 @@ class FallbackRepository:
     def check_now(self) -> None:
         """Probe the database once and switch to the files if it cannot answer."""
         try:
-            self.primary.probe()
+            self.database.probe()
         except StoreUnavailable as error:
-            self._enter_fallback(error)
+            self.enter_fallback(error)
 
     def _recover_loop(self) -> None:
         """Probe and recover while in files mode; end once the database answers again."""
@@ -116,7 +112,7 @@ class FallbackRepository:
                     self._recoverer = None
                     return
             try:
-                self.fallback.refresh()
+                self.files.refresh()
                 if self._try_recover():
                     continue
             except Exception:  # noqa: BLE001 - a recovery attempt failed: logged, retried
@@ -131,9 +127,9 @@ class FallbackRepository:
         rebuilt = None
         # Start without connections of ours: an open one can pin a stale shared WAL index
         # (its -wal file removed or replaced), failing every new connection with I/O errors.
-        self.primary.close()
+        self.database.close()
         try:
-            self.primary.probe()
+            self.database.probe()
             # The probe reads a few pages; the sync reads many more and may find the damage.
             self._sync()
         except StoreUnavailable as error:
@@ -141,7 +137,7 @@ class FallbackRepository:
             if error.reason not in REBUILD_REASONS or not self.rebuild:
                 return False
             rebuilt = self._rebuild(error.reason)  # "" unless a corrupt file was moved
-            self.primary.probe()
+            self.database.probe()
             self._sync()
         with self._lock:
             self.mode = "database"
@@ -161,13 +157,13 @@ class FallbackRepository:
                 )
             )
             self.last_error = self.reason = None
-        reindex(self.root, self.primary.db_path)
+        reindex(self.root, self.database.db_path)
         return True
 
     def _sync(self) -> None:
         """Files -> database (incremental reindex); a database failure as StoreUnavailable."""
         try:
-            reindex(self.root, self.primary.db_path)
+            reindex(self.root, self.database.db_path)
         except OSError as error:  # e.g. <db>.lock in a read-only database folder
             raise StoreUnavailable(
                 f"the database cannot be written ({error.strerror or error})", "unwritable"
@@ -183,7 +179,7 @@ class FallbackRepository:
 
         Returns the name the corrupt file was moved to ("" when none was moved).
         """
-        db = self.primary.db_path
+        db = self.database.db_path
         moved = ""
         if reason == "corrupt" and db.exists():
             stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -212,47 +208,16 @@ class FallbackRepository:
         )
         return moved
 
-    # ---- the Repository ----------------------------------------------------------
+    # ---- health and shutdown ---------------------------------------------------------
 
-    def _call(self, name: str, *args: Any) -> Any:
-        if self.mode == "database":
-            try:
-                return getattr(self.primary, name)(*args)
-            except StoreUnavailable as error:
-                self._enter_fallback(error)
-        return getattr(self.fallback, name)(*args)
-
-    def search(self, query: SearchQuery) -> SearchPage:
-        """From the database, or the files while it cannot answer."""
-        return self._call("search", query)
-
-    def get_entry(self, entry_id: int) -> StoredEntry | None:
-        """From the database, or the files while it cannot answer."""
-        return self._call("get_entry", entry_id)
-
-    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
-        """From the database, or the files while it cannot answer."""
-        return self._call("stats", query)
-
-    def reload_file(self, rel: str) -> None:
-        """A file changed: re-read it into the file index (the database has it already)."""
-        self.fallback.reload_file(rel)
-        self.primary.reload_file(rel)
-
-    def database_behind(self, reason: str) -> None:
-        """A write reached the files but not the database: answer from files until recovery."""
-        self._enter_fallback(StoreUnavailable(reason, "behind"))
-
-    def health(self) -> dict[str, Any]:
-        """Mode, since when and why, the database's and the file index's state."""
-        database = self.primary.health()
+    def health(self, database: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        """Mode, since when and why, with the database's and the file index's reports."""
         if self.mode == "database" and not database["ok"]:
-            self._enter_fallback(
+            self.enter_fallback(
                 StoreUnavailable(
                     database["last_error"] or "unavailable", database["database"]["status"]
                 )
             )
-        files = self.fallback.health()
         ok = database["ok"] if self.mode == "database" else files["ok"]
         return {
             "ok": ok,
@@ -270,11 +235,9 @@ class FallbackRepository:
             "moved_aside": list(self.moved_aside),
         }
 
-    def close(self) -> None:
-        """Stop the recovery thread and close both repositories."""
+    def stop(self) -> None:
+        """Stop the recovery thread (the stack closes the stores)."""
         self._stop.set()
         recoverer = self._recoverer
         if recoverer is not None:
             recoverer.join(timeout=30)
-        self.primary.close()
-        self.fallback.close()

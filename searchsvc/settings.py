@@ -1,0 +1,183 @@
+"""The service's settings, read once: defaults, then the environment, then the caller's.
+
+Precedence, lowest first: DEFAULTS, environment variables `DIALOGSEARCH_<KEY>` (e.g.
+DIALOGSEARCH_ROOT, DIALOGSEARCH_DB), the plain MEILI_URL / MEILI_API_KEY / MEILI_INDEX
+(as Meilisearch's own tools name them), then the mapping given to create_app (the CLI
+puts its options there). `load_config` merges them into the Flask config and
+`Settings.from_config` reads the typed values out of it; nothing else reads
+`os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "DIALOGSEARCH_"
+#: Where create_app keeps the Settings: app.extensions[SETTINGS_KEY].
+SETTINGS_KEY = "dialogsearch.settings"
+#: Settings also read without the prefix, under Meilisearch's own names.
+PLAIN_ENV = ("MEILI_URL", "MEILI_API_KEY", "MEILI_INDEX")
+_YES = ("1", "true", "yes", "on")
+_NO = ("0", "false", "no", "off")
+
+DEFAULTS: dict[str, Any] = {
+    # Folder of dialog files and the SQLite database (either may be None).
+    "ROOT": None,
+    "DB": None,
+    # A query running longer than this is stopped (a 400 when the database is fine).
+    "QUERY_TIME_LIMIT_MS": 1500,
+    # How long a read waits for a lock before the database counts as unavailable.
+    "BUSY_TIMEOUT_MS": 1000,
+    # Matches ranked/faceted exactly before repo_sqlite switches to a uniform sample.
+    "CANDIDATE_LIMIT": 2000,
+    # While answering from files, probe the database at most this often.
+    "PROBE_SECONDS": 5.0,
+    # Move a corrupt database aside and rebuild it from the files during recovery.
+    "REBUILD": True,
+    # Build the in-memory file index at start-up ("auto": when the Markdown is small).
+    "FALLBACK_PRELOAD": "auto",
+    "FALLBACK_PRELOAD_MAX_MB": 96,
+    # How long a search waits for the file index while it is being built.
+    "FALLBACK_WAIT_SECONDS": 60.0,
+    # Longest accepted `q`, in characters.
+    "MAX_QUERY_CHARS": 1000,
+    "JSON_SORT_KEYS": False,
+    # Search backend: "sqlite" (database, file fallback) or "meilisearch" in front of it,
+    # with MEILI_URL, MEILI_API_KEY, MEILI_INDEX (also read without the prefix) and
+    # MEILI_TIMEOUT_SECONDS / MEILI_RETRY_SECONDS (see docs/meilisearch.md).
+    "SEARCH_BACKEND": "sqlite",
+    "MEILI_URL": None,
+    "MEILI_API_KEY": None,
+    "MEILI_INDEX": "dialog_entries",
+    "MEILI_TIMEOUT_SECONDS": 2.0,
+    "MEILI_RETRY_SECONDS": 5.0,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # The embedded top-k search index beside the database (docs/search-index.md):
+    # "auto" answers searches from it when the index is fresh (SQLite + FTS5
+    # otherwise), "off" never. TOPK_DIR defaults to <DB>.topk/.
+    "TOPK": "auto",
+    "TOPK_DIR": None,
+    # The index catches up after every write and at least this often.
+    "TOPK_SYNC_SECONDS": 5.0,
+    # Writes: the file a POST without dialog_file appends to, and how long a write
+    # waits for the dialogs' write lock before it answers 503.
+    "DIALOG_FILE": None,
+    "WRITE_LOCK_WAIT_SECONDS": None,
+}
+
+BACKENDS = ("sqlite", "meilisearch")
+
+
+def switch(value: Any, *, name: str = "setting") -> bool | None:
+    """A yes/no setting: True, False, or None for "auto"; ValueError for anything else."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    if text in ("auto", ""):
+        return None
+    raise ValueError(f"{name}={value!r} is not one of yes/no/on/off/true/false/1/0/auto")
+
+
+def load_config(
+    config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """DEFAULTS, overridden by the environment, then by `config`."""
+    environ = os.environ if environ is None else environ
+    merged = dict(DEFAULTS)
+    for name in PLAIN_ENV:
+        if environ.get(name):
+            merged[name] = environ[name]
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and value != "":
+            key = name[len(ENV_PREFIX) :]
+            merged[key] = _convert(value, DEFAULTS.get(key))
+    merged.update({key: value for key, value in (config or {}).items()})
+    return merged
+
+
+def _convert(value: str, default: Any) -> Any:
+    """An environment string as the type of the default it replaces."""
+    if isinstance(default, bool):
+        return bool(switch(value))
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return value
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if value not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The typed settings every part of the service is built from."""
+
+    root: Path | None = None
+    db: Path | None = None
+    query_time_limit_ms: int = 1500
+    busy_timeout_ms: int = 1000
+    candidate_limit: int = 2000
+    probe_seconds: float = 5.0
+    rebuild: bool = True
+    #: None: build the file index at start-up when the Markdown is small ("auto").
+    fallback_preload: bool | None = None
+    fallback_preload_max_mb: float = 96.0
+    fallback_wait_seconds: float = 60.0
+    max_query_chars: int = 1000
+    search_backend: str = "sqlite"
+    meili_url: str | None = None
+    meili_api_key: str | None = None
+    meili_index: str = "dialog_entries"
+    meili_timeout_seconds: float = 2.0
+    meili_retry_seconds: float = 5.0
+    topk: bool = True
+    topk_dir: Path | None = None
+    topk_sync_seconds: float = 5.0
+    dialog_file: str | None = None
+    write_lock_wait_seconds: float | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """The typed settings of a merged config (load_config); ValueError names a bad one."""
+        backend = str(config.get("SEARCH_BACKEND") or "sqlite").strip().lower()
+        if backend in ("database", "default"):
+            backend = "sqlite"
+        if backend not in BACKENDS:
+            raise ValueError(
+                f"DIALOGSEARCH_SEARCH_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
+            )
+        lock_wait = config.get("WRITE_LOCK_WAIT_SECONDS")
+        return cls(
+            root=_path(config.get("ROOT")),
+            db=_path(config.get("DB")),
+            query_time_limit_ms=int(config["QUERY_TIME_LIMIT_MS"]),
+            busy_timeout_ms=int(config["BUSY_TIMEOUT_MS"]),
+            candidate_limit=int(config["CANDIDATE_LIMIT"]),
+            probe_seconds=float(config["PROBE_SECONDS"]),
+            rebuild=bool(switch(config["REBUILD"], name="REBUILD")),
+            fallback_preload=switch(config["FALLBACK_PRELOAD"], name="FALLBACK_PRELOAD"),
+            fallback_preload_max_mb=float(config["FALLBACK_PRELOAD_MAX_MB"]),
+            fallback_wait_seconds=float(config["FALLBACK_WAIT_SECONDS"]),
+            max_query_chars=int(config["MAX_QUERY_CHARS"]),
+            search_backend=backend,
+            meili_url=config.get("MEILI_URL") or None,
+            meili_api_key=config.get("MEILI_API_KEY") or None,
+            meili_index=str(config.get("MEILI_INDEX") or DEFAULTS["MEILI_INDEX"]),
+            meili_timeout_seconds=float(config["MEILI_TIMEOUT_SECONDS"]),
+            meili_retry_seconds=float(config["MEILI_RETRY_SECONDS"]),
+            topk=switch(config["TOPK"], name="TOPK") is not False,
+            topk_dir=_path(config.get("TOPK_DIR")),
+            topk_sync_seconds=float(config["TOPK_SYNC_SECONDS"]),
+            dialog_file=config.get("DIALOG_FILE") or None,
+            write_lock_wait_seconds=float(lock_wait) if lock_wait not in (None, "") else None,
+        )

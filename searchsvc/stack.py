@@ -1,0 +1,271 @@
+"""The search stack: which engine answers, decided in this one module.
+
+A search asks the engines in this order and takes the first answer
+(`SearchStack.engines_now`); an engine that cannot answer *declines* with a reason:
+
+    engine       source       declines when
+    meilisearch  meilisearch  cannot_express: OR, raw FTS5, a prefix before the last word
+                              unavailable: an error or time-out (and for retry_seconds after)
+    topk         database     behind: a write is newer than the index (read-your-writes)
+                              cannot_express: raw FTS5, a word tantivy would split otherwise
+                              too_slow: prefixes that expand past 100,000 terms
+                              unavailable: no index yet, or the index failed
+    fts5         database     never: it answers, or the database is unavailable
+                              (StoreUnavailable), and then the files answer every read
+                              until DatabaseRecovery brings the database back
+    files        files        never: the last resort (its StoreUnavailable is a 503)
+
+The database's engines are skipped while the database is unavailable (mode "files").
+Entries and stats come from the database while it answers, else from the files. The
+answer's `source` and `engine` are set here, from the engine that answered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from indexer.push_meili import open_client
+from indexer.topk_index import default_index_dir
+from searchsvc.engine import Declined, Engine
+from searchsvc.recovery import DatabaseRecovery
+from searchsvc.repo_files import FileRepository
+from searchsvc.repo_meili import MeiliEngine
+from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.repo_topk import TopkEngine
+from searchsvc.repository import SearchPage, SearchQuery, StoredEntry, StoreUnavailable
+from searchsvc.settings import Settings
+
+
+class SearchStack:
+    """The app's repository: engines for searches, the database or files for the rest."""
+
+    def __init__(
+        self,
+        *,
+        database: SqliteRepository | None = None,
+        files: FileRepository | None = None,
+        topk: TopkEngine | None = None,
+        meili: MeiliEngine | None = None,
+        recovery: DatabaseRecovery | None = None,
+    ) -> None:
+        if database is None and files is None:
+            raise ValueError("a search stack needs the database, the files or both")
+        self.database = database
+        self.files = files
+        self.topk = topk
+        self.meili = meili
+        self.recovery = recovery
+        self.answered: Counter[str] = Counter()
+        self.declined: Counter[tuple[str, str]] = Counter()
+
+    @classmethod
+    def with_fallback(
+        cls,
+        database: SqliteRepository,
+        files: FileRepository,
+        *,
+        root: Path,
+        probe_seconds: float = 5.0,
+        rebuild: bool = True,
+        topk: TopkEngine | None = None,
+        meili: MeiliEngine | None = None,
+    ) -> SearchStack:
+        """The database (and its engines) first, the files while it cannot answer."""
+        recovery = DatabaseRecovery(
+            database, files, root=root, probe_seconds=probe_seconds, rebuild=rebuild
+        )
+        return cls(database=database, files=files, topk=topk, meili=meili, recovery=recovery)
+
+    @property
+    def mode(self) -> str:
+        """Where entries come from now: "database" or "files"."""
+        if self.database is None:
+            return "files"
+        return self.recovery.mode if self.recovery is not None else "database"
+
+    @property
+    def source(self) -> str:
+        """Where answers come from now (the mode)."""
+        return self.mode
+
+    def engines_now(self) -> list[Engine]:
+        """The engines a search asks now, in order: the whole routing policy."""
+        engines: list[Any] = [self.meili] if self.meili is not None else []
+        if self.mode == "database":
+            engines += [engine for engine in (self.topk, self.database) if engine is not None]
+        if self.files is not None:
+            engines.append(self.files)
+        return engines
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """The first answer of engines_now(); StoreUnavailable when none can answer."""
+        declines: list[tuple[str, Declined]] = []
+        for engine in self.engines_now():
+            try:
+                page = engine.search(query)
+            except Declined as declined:
+                self.declined[engine.name, declined.reason] += 1
+                declines.append((engine.name, declined))
+                continue
+            except StoreUnavailable as error:
+                if engine.source != "database" or not self._fall_back(error):
+                    raise
+                continue
+            self.answered[engine.name] += 1
+            for name, declined in declines:
+                if declined.event is not None:  # logged as the declining engine's
+                    event = {**declined.event, "answered_by": engine.source}
+                    logging.getLogger(f"searchsvc.{name}").warning(json.dumps(event))
+            return replace(page, source=engine.source, engine=engine.name)
+        raise StoreUnavailable("no search engine can answer now", "unavailable")
+
+    def _fall_back(self, error: StoreUnavailable) -> bool:
+        """Switch reads to the files (True), or False when there are none."""
+        if self.recovery is None:
+            return False
+        self.recovery.enter_fallback(error)
+        return True
+
+    def _read(self, name: str, *args: Any) -> Any:
+        if self.mode == "database":
+            try:
+                return getattr(self.database, name)(*args)
+            except StoreUnavailable as error:
+                if not self._fall_back(error):
+                    raise
+        return getattr(self.files, name)(*args)
+
+    def get_entry(self, entry_id: int) -> StoredEntry | None:
+        """From the database, or the files while it cannot answer."""
+        return self._read("get_entry", entry_id)
+
+    def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
+        """From the database, or the files while it cannot answer."""
+        return self._read("stats", query)
+
+    def reload_file(self, rel: str) -> None:
+        """A file changed on disk (a write): every store that keeps a copy follows."""
+        for store in (self.files, self.database, self.topk):
+            if store is not None:
+                store.reload_file(rel)
+
+    def database_behind(self, reason: str) -> None:
+        """A write reached the files but not the database: the files answer until recovery."""
+        self._fall_back(StoreUnavailable(reason, "behind"))
+
+    def check_now(self) -> None:
+        """Probe the database once (at start-up); the files answer if it cannot."""
+        if self.recovery is not None:
+            self.recovery.check_now()
+
+    def health(self) -> dict[str, Any]:
+        """The mode and each store's state (the shape depends on which stores there are)."""
+        if self.database is None:
+            assert self.files is not None
+            report = self.files.health()
+        else:
+            report = self.database.health()
+            if self.topk is not None:
+                answered = {name: self.answered[name] for name in ("topk", "fts5")}
+                report["database"]["topk"] = self.topk.topk_health(answered)
+            if self.recovery is not None and self.files is not None:
+                report = self.recovery.health(report, self.files.health())
+        if self.meili is not None:
+            report = {
+                **report,
+                "search_backend": "meilisearch",
+                "meilisearch": self.meili.health(),
+            }
+        return report
+
+    def close(self) -> None:
+        """Stop the background threads and close every store."""
+        if self.recovery is not None:
+            self.recovery.stop()
+        for store in (self.topk, self.database, self.files):
+            if store is not None:
+                store.close()
+
+
+def build_stack(settings: Settings) -> SearchStack:
+    """The stack the settings ask for; the only place that decides which engines exist.
+
+    :raise ValueError: neither ROOT nor DB is set, or Meilisearch without MEILI_URL.
+    """
+    if settings.root is None and settings.db is None:
+        raise ValueError(
+            "dialogsearch needs a dialogs folder and/or a database: set ROOT and DB "
+            "(DIALOGSEARCH_ROOT, DIALOGSEARCH_DB)"
+        )
+    database = files = topk = meili = None
+    if settings.db is not None:
+        database = SqliteRepository(
+            settings.db,
+            time_limit_ms=settings.query_time_limit_ms,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            candidate_limit=settings.candidate_limit,
+        )
+        if settings.topk:
+            topk = _topk_engine(settings, database)
+    if settings.root is not None:
+        files = FileRepository(settings.root, wait_seconds=settings.fallback_wait_seconds)
+    if settings.search_backend == "meilisearch":
+        meili = meili_engine(settings)
+    if database is not None and files is not None:
+        stack = SearchStack.with_fallback(
+            database,
+            files,
+            root=settings.root,  # type: ignore[arg-type]
+            probe_seconds=settings.probe_seconds,
+            rebuild=settings.rebuild,
+            topk=topk,
+            meili=meili,
+        )
+    else:
+        stack = SearchStack(database=database, files=files, topk=topk, meili=meili)
+    if files is not None and (database is None or _preload(settings)):
+        files.start_build()
+    stack.check_now()
+    return stack
+
+
+def _topk_engine(settings: Settings, database: SqliteRepository) -> TopkEngine:
+    index_dir = settings.topk_dir or default_index_dir(database.db_path)
+    return TopkEngine(database, index_dir, sync_seconds=settings.topk_sync_seconds)
+
+
+def meili_engine(settings: Settings) -> MeiliEngine:
+    """Meilisearch's engine; :raise ValueError: MEILI_URL is not set."""
+    if not settings.meili_url:
+        raise ValueError(
+            "DIALOGSEARCH_SEARCH_BACKEND=meilisearch needs MEILI_URL (e.g. http://127.0.0.1:7700)"
+        )
+    client = open_client(
+        settings.meili_url, settings.meili_api_key, timeout_s=settings.meili_timeout_seconds
+    )
+    return MeiliEngine(client, settings.meili_index, retry_seconds=settings.meili_retry_seconds)
+
+
+def _preload(settings: Settings) -> bool:
+    """Whether to build the file index at start-up rather than on first need."""
+    if settings.fallback_preload is not None:
+        return settings.fallback_preload
+    assert settings.root is not None
+    limit = settings.fallback_preload_max_mb * 1024 * 1024
+    total = 0
+    for directory, _, names in os.walk(settings.root):
+        for name in names:
+            if name.lower().endswith(".md"):
+                try:
+                    total += os.stat(os.path.join(directory, name)).st_size
+                except OSError:
+                    continue
+                if total > limit:
+                    return False
+    return True
