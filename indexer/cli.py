@@ -24,6 +24,7 @@ from indexer.parse import parse_file
 from indexer.push_meili import DEFAULT_INDEX, MeiliPushSummary, push_database
 from indexer.reindex import DEFAULT_WAIT_SECONDS, Progress, ReindexBusy, ReindexSummary
 from indexer.reindex import reindex as run_reindex
+from indexer.topk_index import catch_up
 from indexer.verify import verify as run_verify
 
 root_option = click.option(
@@ -234,10 +235,6 @@ def _file_summary(parsed: ParsedFile) -> str:
 def _sync_topk(db_path: Path, topk_dir: Path | None) -> dict[str, object]:
     """Catch the top-k index up with the database (build it when missing); never fails the run."""
     started = time.monotonic()
-    try:
-        from indexer.topk_index import catch_up
-    except ImportError as error:  # tantivy is not installed: SQLite + FTS5 answers alone
-        return {"action": "skipped", "reason": str(error), "seconds": 0.0}
     try:
         return catch_up(db_path, topk_dir).to_dict()
     except Exception as error:  # the database is complete; the server falls back to FTS5

@@ -555,12 +555,6 @@ def rebuild_targets(conn: sqlite3.Connection) -> None:
     )
 
 
-def rebuild_derived(conn: sqlite3.Connection) -> None:
-    """Rebuild the target rows and the FTS5 index from the entry rows (repairs either)."""
-    rebuild_targets(conn)
-    conn.execute(REBUILD_FTS)
-
-
 def count_file_entries(conn: sqlite3.Connection, path: str) -> int:
     """How many entry rows a file has in the database."""
     return conn.execute(COUNT_FILE_ENTRIES, (path,)).fetchone()[0]

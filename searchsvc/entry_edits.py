@@ -24,7 +24,6 @@ EDITABLE_FIELDS = ("speaker", "target", "mood_rgb", "message", "timestamp_utc")
 #: Pseudo-field under which an edit records the entry's own id.
 ID_FIELD = "dialog_entry_id"
 
-_YAML_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _YAML_ESCAPES = {
     "\\": "\\\\",
     '"': '\\"',

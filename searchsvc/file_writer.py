@@ -62,7 +62,6 @@ TEMP_NAME = re.compile(r"\.(?P<name>.+\.md)\.[a-z0-9_]{8}\.tmp", re.IGNORECASE)
 #: The key of the canonical inline block, as the Lupopedia examples spell it.
 BLOCK_KEY = "DIALOG"
 _TITLE_SUFFIX = "written through the dialogsearch API"
-_SECTION_READ_ONLY = "section records are read-only: they hold a file's text outside entries"
 
 
 class EntryNotInFile(LookupError):
