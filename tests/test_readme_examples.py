@@ -8,6 +8,7 @@ trying the README leaves the tracked dialogs/ as they were.
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import os
 import re
 import shutil
@@ -37,10 +38,14 @@ def readme_curl_commands() -> list[str]:
 
 
 def _installed_venv() -> Path:
+    """This run's virtualenv, when scripts/bootstrap installed the current pyproject.toml.
+
+    Otherwise the copied scripts/serve would install into it from the copy: never.
+    """
     venv = Path(sys.prefix)
-    stamp = list(venv.glob(".installed-*"))
-    if not stamp or not (venv / "bin" / "dialogsearch").exists():
-        message = f"{venv} was not made by scripts/bootstrap (run scripts/test)"
+    digest = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    if not (venv / f".installed-{digest}").exists() or not (venv / "bin" / "dialogsearch").exists():
+        message = f"{venv} does not hold this pyproject.toml's install (run scripts/bootstrap)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
