@@ -20,7 +20,7 @@ import sys
 import time
 
 from indexer.parse import parse_file
-from tests.pathological_inputs import PATHOLOGICAL
+from tests.parse_work import PATHOLOGICAL
 
 SIZES = (200_000, 400_000, 800_000, 1_600_000)
 PATH = "dialogs/pathological.md"

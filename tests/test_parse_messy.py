@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import re
-import sys
-import tracemalloc
-from collections.abc import Callable
 from textwrap import dedent
-from types import FrameType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pathological_inputs import PATHOLOGICAL
+from parse_work import PATHOLOGICAL, parse_work, peak_bytes
 
 from indexer.parse import decode_dialog_bytes, parse_file
 from indexer.parse_yaml_dialog import quoted_prefix, read_scalar
@@ -240,67 +235,13 @@ def test_odd_inputs_never_raise(text):
         assert 1 <= entry.line <= entry.end_line
 
 
-#: list methods whose work grows with the list (append, dict.get and the like do not).
-SCANNING_METHODS = frozenset("copy count extend index insert pop remove reverse sort".split())
-
-
-def parse_work(text: str) -> tuple[int, int]:
-    """What parse_file(text) does, counted: (steps, characters scanned).
-
-    steps: Python lines and calls run, plus C functions called. characters scanned: the
-    length of each string whose method is called (and of each list, for SCANNING_METHODS),
-    an upper bound on what those C methods read: it catches `text.count("\\n", 0, at)` once
-    per line (linear in steps, quadratic here); a call given a start position on the whole
-    text counts it whole, so scan lines, not the text. A regex or a builtin (sorted, join)
-    is one step whatever it reads: peak_bytes bounds their memory, and
-    benchmarks/parse_linearity.py reports the wall-clock times.
-    Counts, not durations: the same for the same input on any machine under any load.
-    """
-    steps = scanned = 0
-
-    def trace(frame: FrameType, event: str, arg: object) -> Callable[..., object]:
-        nonlocal steps
-        steps += 1  # call, line, return, exception
-        return trace
-
-    def profile(frame: FrameType, event: str, arg: object) -> None:
-        nonlocal steps, scanned
-        if event == "c_call":
-            steps += 1
-            owner = getattr(arg, "__self__", None)
-            if isinstance(owner, str | bytes) or (
-                isinstance(owner, list | tuple) and getattr(arg, "__name__", "") in SCANNING_METHODS
-            ):
-                scanned += len(owner)
-
-    before = sys.gettrace(), sys.getprofile()
-    sys.settrace(trace)
-    sys.setprofile(profile)
-    try:
-        parse_file(text, PATH)
-    finally:
-        sys.settrace(before[0])
-        sys.setprofile(before[1])
-    return steps, scanned
-
-
-def peak_bytes(read: Callable[[], object]) -> int:
-    """The most memory (tracemalloc) allocated at once while `read()` runs."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        read()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
 def test_pathological_input_takes_linear_work(name):
     build = PATHOLOGICAL[name]
     # Both sizes above the 64 KiB beyond which dialog blocks skip PyYAML.
     small, large = build(70_000), build(280_000)
-    (small_steps, small_scanned), (large_steps, large_scanned) = map(parse_work, (small, large))
+    small_steps, small_scanned = parse_work(small, PATH)
+    large_steps, large_scanned = parse_work(large, PATH)
     # 4x the input: linear work is at most 4x of each count, quadratic about 16x.
     assert large_steps <= 4.5 * small_steps, f"{name}: {small_steps} -> {large_steps} steps"
     assert large_scanned <= 4.5 * small_scanned, f"{name}: {small_scanned} -> {large_scanned}"
