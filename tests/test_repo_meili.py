@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -249,16 +248,17 @@ def test_after_a_failure_searches_skip_meilisearch_for_a_while(
     client = app.test_client()
     try:
         meili.stall()
-        started = time.monotonic()
+        repository = app.extensions["dialogsearch"].meili
         first = client.get("/api/dialog/search?q=gamma").get_json()
+        # The stalled stand-in never answers: the client's own timeout ended the wait.
+        assert repository.fallbacks == 1
+        assert "timed out" in (repository.last_error or "")
         second = client.get("/api/dialog/search?q=gamma").get_json()
         assert (first["source"], second["source"]) == ("database", "database")
         assert first["total"] == second["total"] == 1
-        # One timeout in all: the second search did not wait for Meilisearch again.
-        assert time.monotonic() - started < 5
-        repository = app.extensions["dialogsearch"].meili
+        # One timeout in all: the second search did not ask Meilisearch (the stalled
+        # stand-in would have timed out again and counted a second fallback).
         assert repository.fallbacks == 1
-        assert "timed out" in (repository.last_error or "")
     finally:
         app.extensions["dialogsearch"].close()
         pipeline.close()
