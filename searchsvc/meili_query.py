@@ -29,6 +29,7 @@ from searchsvc.repository import (
     SearchQuery,
     StoredEntry,
 )
+from searchsvc.snippets import strip_markdown
 
 SOURCE = "meilisearch"
 
@@ -204,7 +205,7 @@ def plan_search(query: SearchQuery, known_moods: list[str] | None = None) -> Mei
 def safe_snippet(formatted: str) -> str:
     """Meilisearch's highlighted text as HTML: everything escaped, matches in <mark>."""
     # White space collapsed, as in searchsvc.snippets (a body's line breaks included).
-    escaped = html.escape(_SPACE.sub(" ", formatted).strip(), quote=True)
+    escaped = html.escape(_SPACE.sub(" ", strip_markdown(formatted)).strip(), quote=True)
     marked = escaped.replace(_PRE, "<mark>").replace(_POST, "</mark>")
     marked = _MARKER_CHARS.sub("", marked)
     if marked.count("<mark>") != marked.count("</mark>"):
