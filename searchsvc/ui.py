@@ -1,4 +1,4 @@
-"""Blueprint `/`: the search page, the entry permalink and the insight views.
+"""Blueprint `/`: the search page, the entry permalink and the stats page.
 
 The pages are server-rendered shells; results come from the JSON API, which the
 page's own scripts call. The entry page renders the entry and its neighbours in
@@ -11,9 +11,12 @@ import re
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from markupsafe import Markup, escape
 
 from searchsvc.api import repository as app_repository
+from searchsvc.markdown_render import render_markdown
 from searchsvc.repository import Repository, StoredEntry, StoreUnavailable
+from searchsvc.snippets import strip_markdown
 
 bp = Blueprint(
     "ui",
@@ -76,8 +79,21 @@ def iso_timestamp(value: int | str | None) -> str:
     )
 
 
+def path_breaks(path: str | None) -> Markup:
+    """`path` escaped, with a line-break opportunity (<wbr>) after each "/"."""
+    return Markup("/<wbr>").join(escape(part) for part in str(path or "").split("/"))
+
+
+def plain_text(text: str | None) -> str:
+    """Markdown `text` as plain text (its syntax left out), for short previews."""
+    return strip_markdown(text or "")
+
+
 bp.add_app_template_filter(format_timestamp, "human_datetime")
 bp.add_app_template_filter(iso_timestamp, "iso_datetime")
+bp.add_app_template_filter(render_markdown, "markdown")
+bp.add_app_template_filter(plain_text, "plain_text")
+bp.add_app_template_filter(path_breaks, "path_breaks")
 
 
 def _neighbours(repository: Repository, stored: StoredEntry) -> tuple[list[dict], list[dict]]:

@@ -94,7 +94,7 @@ def test_entry_page_shows_entry_and_context_in_file_order(ui_client: FlaskClient
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "The tide table for the harbor is ready" in html
-    assert "team/harbor_dialog.md:" in html
+    assert "team/<wbr>harbor_dialog.md:" in html
     context = html[html.index('id="context"') :]
     lines = [int(n) for n in re.findall(r'class="line-no">line (\d+)', context)]
     assert lines == sorted(lines) and len(lines) >= 3
@@ -102,11 +102,68 @@ def test_entry_page_shows_entry_and_context_in_file_order(ui_client: FlaskClient
     assert '<rect width="14" height="14" rx="3" fill="#0066FF"/>' in html
 
 
+def _message_html(html: str) -> str:
+    """The rendered message of an entry page (the <div class="message …"> element)."""
+    start = html.index('<div class="message markdown">')
+    return html[start : html.index("</div>", start)]
+
+
 def test_entry_page_escapes_stored_markup(ui_client: FlaskClient) -> None:
     entry_id = _entry_id(ui_client, '"attack two"')
     html = ui_client.get(f"/entry/{entry_id}").get_data(as_text=True)
-    assert "<img src=x" not in html
-    assert "&lt;img src=x onerror=&#34;window.__xss=1&#34;&gt;" in html
+    assert "<img" not in html and "<b>" not in html
+    assert "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;" in _message_html(html)
+    assert "&amp; &lt;b&gt;bold&lt;/b&gt;" in _message_html(html)
+    assert "&lt;img src=x onerror=&#34;window.__xss=1&#34;&gt;" in html  # the file's text
+
+
+DEEP_FILE = "lupopedia/docs/channels/schema/migrations/analysis/SCHEMA_SYNC_4_0_46_SUMMARY.md"
+
+
+def _hit(client: FlaskClient, q: str, dialog_file: str, line: int) -> dict:
+    answer = client.get("/api/dialog/search", query_string={"q": q}).get_json()
+    return next(h for h in answer["hits"] if (h["dialog_file"], h["line"]) == (dialog_file, line))
+
+
+def test_entry_page_renders_the_message_as_markdown(ui_client: FlaskClient) -> None:
+    hit = _hit(ui_client, "audit covered", DEEP_FILE, 26)
+    html = ui_client.get(f"/entry/{hit['dialog_entry_id']}").get_data(as_text=True)
+    message = _message_html(html)
+    assert "<strong>three tables</strong>" in message
+    assert "<code>ALTER TABLE</code>" in message
+    assert "<li><strong>lupo_dialog_entries</strong>: renamed <code>mood_rgb</code></li>" in message
+    assert "<th>Table</th>" in message and "<td>1200</td>" in message
+    assert '<a href="https://example.org/channels">the channel docs</a>' in message
+    assert "**" not in message and "`" not in message
+
+
+def test_api_keeps_the_markdown_source_and_snippets_leave_it_out(ui_client: FlaskClient) -> None:
+    hit = _hit(ui_client, "audit covered", DEEP_FILE, 26)
+    assert "The audit covered **three tables** with `ALTER TABLE` checks:" in hit["message"]
+    assert "| lupo_dialog_entries | 1200 |" in hit["body"]
+    assert hit["snippet"].startswith("The <mark>audit</mark> <mark>covered</mark> three tables")
+    for syntax in ("**", "`", "| ", "](", "*lupo"):
+        assert syntax not in hit["snippet"]
+    entry = ui_client.get(f"/api/dialog/entry/{hit['dialog_entry_id']}").get_json()
+    assert entry["message"] == hit["message"] and entry["body"] == hit["body"]
+
+
+def test_context_previews_show_text_without_markdown(ui_client: FlaskClient) -> None:
+    hit = _hit(ui_client, "migration audit", DEEP_FILE, 14)
+    html = ui_client.get(f"/entry/{hit['dialog_entry_id']}").get_data(as_text=True)
+    context = html[html.index('id="context"') :]
+    assert "Row counts of lupo_dialog_entries match before and after the migration." in context
+
+
+def test_stats_page_has_one_name_in_nav_title_and_heading(ui_client: FlaskClient) -> None:
+    html = ui_client.get("/stats").get_data(as_text=True)
+    nav = html[html.index('<nav aria-label="Main">') : html.index("</nav>")]
+    link = re.search(r'<a href="/stats"[^>]*>([^<]+)</a>', nav)
+    assert link is not None
+    name = link.group(1)
+    assert name.lower() == "stats"  # the page's URL and its API say "stats"
+    assert f"<title>{name} · dialogsearch</title>" in html
+    assert f'<h1 class="page-title">{name}</h1>' in html
 
 
 def test_entry_page_lists_cross_reference_terms(ui_client: FlaskClient) -> None:
@@ -165,7 +222,7 @@ def test_entry_page_answers_from_the_files_when_the_database_is_gone(tmp_path: P
         response = client.get(f"/entry/{entry_id}")
         assert response.status_code == 200
         html = response.get_data(as_text=True)
-        assert '<p class="message prewrap">The tide table for the harbor is ready' in html
+        assert '<div class="message markdown"><p>The tide table for the harbor is ready' in html
         assert "Who keeps the lighthouse lamp lit" in html
     finally:
         app.extensions["dialogsearch"].close()

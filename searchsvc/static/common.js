@@ -140,10 +140,29 @@ export function formatTimestamp(value) {
   return time === "000000" ? date : `${date} ${digits.slice(8, 10)}:${digits.slice(10, 12)}`;
 }
 
-/** The path's last part: "dialogs/x/y.md" → "y.md". */
-export function baseName(path) {
+/**
+ * A file path that fits its box: the folders are cut in the middle ("lupopedia/do…")
+ * while the file name stays, and the whole path is the title (and shows on focus).
+ * `suffix` (":14") is kept with the file name.
+ */
+export function pathLabel(path, suffix = "", className = "path") {
   const text = String(path || "");
-  return text.slice(text.lastIndexOf("/") + 1) || text;
+  const cut = text.lastIndexOf("/") + 1;
+  const label = el("span", className);
+  label.title = text + suffix;
+  if (cut > 0) label.append(el("span", "path-dir", text.slice(0, cut)));
+  label.append(el("span", "path-base", text.slice(cut) + suffix));
+  return label;
+}
+
+/** A path as text that may wrap after each "/" (a <wbr> there), never inside a name. */
+export function wrappablePath(text) {
+  const fragment = document.createDocumentFragment();
+  String(text || "").split("/").forEach((part, index) => {
+    if (index) fragment.append("/", document.createElement("wbr"));
+    fragment.append(part);
+  });
+  return fragment;
 }
 
 /** Show or hide the fallback banner for a mode/source string. */

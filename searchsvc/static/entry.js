@@ -2,7 +2,7 @@
 // cross-references (found through the search API) and keyboard moves.
 import {
   ApiFailure, Unreachable, apiGet, bindArrowNavigation, bindSlashFocus, checkHealth, watchHealth, el,
-  formatTimestamp, moodHex, showMode, showOffline, snippetNodes, swatch,
+  formatTimestamp, moodHex, pathLabel, showMode, showOffline, snippetNodes, swatch,
 } from "./common.js";
 
 const XREF_LIMIT = 10;
@@ -18,8 +18,9 @@ function hitRow(hit) {
   const link = el("a", "mini-link");
   link.href = `/entry/${encodeURIComponent(hit.dialog_entry_id)}`;
   const head = el("div", "mini-head");
-  const where = hit.dialog_file === file ? `line ${hit.line}` : `${hit.dialog_file}:${hit.line}`;
-  head.append(el("span", "line-no", where));
+  // Another file's path is cut in the middle to fit the list; its title holds all of it.
+  head.append(hit.dialog_file === file ? el("span", "line-no", `line ${hit.line}`)
+    : pathLabel(hit.dialog_file, `:${hit.line}`, "line-no path"));
   head.append(el("span", "speaker", hit.speaker || (hit.format === "section" ? "section" : "—")));
   if (hit.target) head.append(el("span", "arrow", "→"), el("span", "target", hit.target));
   const hex = moodHex(hit.mood_rgb);

@@ -1,7 +1,8 @@
 // The search page: state in the URL, debounced as-you-type search, facets, paging.
 import {
-  ApiFailure, Unreachable, apiGet, baseName, bindArrowNavigation, bindSlashFocus, checkHealth, watchHealth,
-  el, formatTimestamp, hideOffline, moodHex, showMode, showOffline, snippetNodes, swatch,
+  ApiFailure, Unreachable, apiGet, bindArrowNavigation, bindSlashFocus, checkHealth, watchHealth,
+  el, formatTimestamp, hideOffline, moodHex, pathLabel, showMode, showOffline, snippetNodes, swatch,
+  wrappablePath,
 } from "./common.js";
 
 const DEBOUNCE_MS = 150;
@@ -181,7 +182,9 @@ function renderHits(hits) {
     if (hit.title && !snippet.textContent.includes(hit.title)) link.append(el("span", "hit-title", hit.title));
     link.append(snippet);
     const foot = el("div", "hit-foot");
-    foot.append(el("code", "file-line", `${hit.dialog_file}:${hit.line}`));
+    const fileLine = el("code", "file-line");
+    fileLine.append(wrappablePath(`${hit.dialog_file}:${hit.line}`));
+    foot.append(fileLine);
     if (hit.format) foot.append(el("span", "format", hit.format));
     link.append(foot);
     li.append(link);
@@ -233,7 +236,8 @@ function renderFacets(facets, exact) {
         if (hex) label.append(swatch(hex));
         label.append(el("code", null, hex ? "#" + hex : value));
       } else if (name === "file") {
-        label.append(el("span", null, baseName(value)));
+        // Files of the same name in two folders must read differently: the path, cut in the middle.
+        label.append(pathLabel(value));
         button.title = value;
       } else {
         label.append(el("span", null, value));
@@ -264,7 +268,7 @@ function chip(name, value) {
   button.dataset.value = value;
   button.append(el("span", "chip-name", name + ":"));
   if (name === "mood" && moodHex(value)) button.append(swatch(value));
-  button.append(el("span", "chip-value", name === "file" ? baseName(value) : value));
+  button.append(name === "file" ? pathLabel(value, "", "chip-value path") : el("span", "chip-value", value));
   button.append(el("span", "chip-x", "×"));
   button.setAttribute("aria-label", `Remove filter ${name} ${value}`);
   if (name === "file") button.title = value;

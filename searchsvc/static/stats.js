@@ -203,8 +203,12 @@ function drawMatrix(pairList) {
   const cols = top(colTotals, MATRIX_COLS);
   const max = Math.max(...rows.flatMap((r) => cols.map((c) => cell.get(r + "\u0000" + c) || 0)), 1);
   const table = el("table", "matrix");
-  table.append(el("caption", "muted small",
-    `Rows: the ${rows.length} busiest speakers; columns: the ${cols.length} most addressed targets. Click a cell to search it.`));
+  // The note sits outside the table: a caption is as wide as the table, which
+  // scrolls sideways on a phone, so most of the note would be out of view.
+  const note = el("p", "matrix-note muted small",
+    `Rows: the ${rows.length} busiest speakers; columns: the ${cols.length} most addressed targets. Click a cell to search it.`);
+  note.id = "matrix-note";
+  table.setAttribute("aria-describedby", note.id);
   const head = el("tr");
   head.append(el("th", "corner", "speaker ↓ / target →"));
   for (const target of cols) {
@@ -241,7 +245,13 @@ function drawMatrix(pairList) {
     tbody.append(tr);
   }
   table.append(thead, tbody);
-  box.replaceChildren(table);
+  const scroller = el("div", "matrix-scroll");
+  // Focusable, so that a keyboard can scroll a grid wider than the screen.
+  scroller.tabIndex = 0;
+  scroller.setAttribute("role", "region");
+  scroller.setAttribute("aria-labelledby", "matrix-h");
+  scroller.append(table);
+  box.replaceChildren(scroller, note);
 }
 
 function drawTotals(stats) {

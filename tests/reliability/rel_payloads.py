@@ -32,6 +32,34 @@ XSS_PAYLOADS = [
     "${window.__xss=1}",
 ]
 
+#: Payloads aimed at the entry page's Markdown rendering: links, images and autolinks
+#: to javascript:/data:, raw HTML inside Markdown blocks. Each would set window.__xss.
+MARKDOWN_XSS_PAYLOADS = [
+    "[click](javascript:window.__xss=1)",
+    "[click](JavaScript:window.__xss=1)",
+    "[click](java&#x09;script:window.__xss=1)",
+    "[click](&#106;avascript:window.__xss=1)",
+    "[click](<javascript:window.__xss=1>)",
+    "[click](  javascript:window.__xss=1  )",
+    "[click](data:text/html;base64,PHNjcmlwdD5wYXJlbnQuX194c3M9MTwvc2NyaXB0Pg==)",
+    "[click](vbscript:window.__xss=1)",
+    "[click][ref]\n\n[ref]: javascript:window.__xss=1",
+    "<javascript:window.__xss=1>",
+    "<JAVASCRIPT:window.__xss=1>",
+    "![x](javascript:window.__xss=1)",
+    '![x](x.png" onerror="window.__xss=1)',
+    "![x](https://example.invalid/x.png)",
+    '[click](https://example.org "t\\" onmouseover=\\"window.__xss=1")',
+    "[<img src=x onerror=window.__xss=1>](https://example.org)",
+    "**<svg onload=window.__xss=1>**",
+    "`<script>window.__xss=1</script>`",
+    "```html\n<script>window.__xss=1</script>\n```",
+    "| a |\n| :-: |\n| <img src=x onerror=window.__xss=1> |",
+    '> <iframe srcdoc="<script>parent.__xss=1</script>"></iframe>',
+    "- <details open ontoggle=window.__xss=1>",
+    "<div>\n<script>window.__xss=1</script>\n</div>",
+]
+
 #: dialog_file values that must be refused (400) with nothing written anywhere.
 BAD_DIALOG_FILES = [
     "../escape.md",
