@@ -133,7 +133,8 @@ class DatabaseRecovery:
             # The probe reads a few pages; the sync reads many more and may find the damage.
             self._sync()
         except StoreUnavailable as error:
-            self.last_error, self.reason = str(error), error.reason
+            # `reason` stays why reads went to the files; the attempt's failure is last_error.
+            self.last_error = str(error)
             if error.reason not in REBUILD_REASONS or not self.rebuild:
                 return False
             rebuilt = self._rebuild(error.reason)  # "" unless a corrupt file was moved
