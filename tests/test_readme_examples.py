@@ -78,8 +78,12 @@ class ScriptServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        wait_until(lambda: "serving on" in self.log() or self.process.poll() is not None, 90)
-        assert self.process.poll() is None, self.log()
+        try:
+            wait_until(lambda: "serving on" in self.log() or self.process.poll() is not None, 90)
+            assert self.process.poll() is None, self.log()
+        except BaseException:
+            self.stop()  # no process or log file left open behind a failed start
+            raise
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
