@@ -1,5 +1,9 @@
-"""Expensive queries on a 10,000-entry generated corpus answer within the time limit: a
-bounded answer (200) or a clear 400 (reason too_expensive), never a 5xx or a hang."""
+"""Expensive queries on a 10,000-entry generated corpus get a bounded answer (200) or a
+clear 400 (reason too_expensive), never a 5xx or a hang (no answer within 60 s).
+
+How long they take is reported, not asserted: a duration depends on the machine's load.
+That the time limit stops queries is checked with a limit of 0 ms instead, where SQLite's
+progress handler stops any query that runs 10,000 steps, however fast the machine."""
 
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ from rel_result import CheckResult
 from rel_server import ServedProcess
 
 TIME_LIMIT_MS = 1500
-#: Time limit plus what the rest of the request may take on a busy 2-core machine.
-MARGIN_S = 2.5
+#: A hang: no answer within this long (a generous wait, not a latency bound).
+HANG_S = 60
 WORDS = ["search", "index", "dialog", "release", "migration", "routing", "deploy", "fleet"]
 EXPENSIVE = [
     {"q": "a*"},
@@ -49,20 +53,30 @@ def big_server(
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def zero_limit_server(big_server: ServedProcess) -> Iterator[ServedProcess]:
+    """A second server over big_server's corpus and database, with a time limit of 0 ms."""
+    env = {"DIALOGSEARCH_QUERY_TIME_LIMIT_MS": "0"}
+    server = ServedProcess(
+        big_server.root, big_server.db, big_server.log_dir / "zero-limit", env=env
+    )
+    server.start(timeout=180)
+    yield server
+    server.stop()
+
+
 @pytest.mark.parametrize("path", ["/api/dialog/search", "/api/dialog/stats"])
 def test_expensive_queries_are_bounded(big_server: ServedProcess, path: str) -> None:
     timings = []
     for params in EXPENSIVE:
         started = time.monotonic()
-        response = requests.get(big_server.url + path, params=params, timeout=60)
+        response = requests.get(big_server.url + path, params=params, timeout=HANG_S)
         seconds = time.monotonic() - started
         timings.append((seconds, response.status_code, params["q"][:30]))
         assert response.status_code in (200, 400), (params, response.status_code, response.text)
         if response.status_code == 400:
             body = response.json()
             assert body["ok"] is False and body["error"], body
-        limit = TIME_LIMIT_MS / 1000 * (10 if path.endswith("stats") else 1) + MARGIN_S
-        assert seconds < limit, (params, seconds)
     slowest = max(timings)
     result = CheckResult(
         f"Expensive queries ({path.rsplit('/', 1)[-1]}, 10,000-entry corpus)",
@@ -79,3 +93,23 @@ def test_expensive_queries_are_bounded(big_server: ServedProcess, path: str) -> 
     folder = os.environ.get("RELIABILITY_RESULTS")
     if folder:
         result.save(Path(folder))
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/dialog/search", {"q": "NEAR(a* b* c* d* e* f* g* h*, 50)", "raw": "1"}),
+        ("/api/dialog/search", {"q": "(" * 50 + "a" + ")" * 50, "raw": "1"}),
+        ("/api/dialog/stats", {"q": "*"}),
+        ("/api/dialog/stats", {"q": "a*"}),
+    ],
+)
+def test_the_time_limit_stops_a_query_with_a_400(
+    zero_limit_server: ServedProcess, path: str, params: dict[str, str]
+) -> None:
+    # Each of these runs in SQLite past its first 10,000 steps, where the progress
+    # handler looks at the clock: with a limit of 0 ms the deadline has always passed.
+    response = requests.get(zero_limit_server.url + path, params=params, timeout=HANG_S)
+    assert response.status_code == 400, (params, response.status_code, response.text)
+    body = response.json()
+    assert (body["ok"], body["reason"]) == (False, "too_expensive"), body
