@@ -22,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from searchsvc.exceptions import QueryError
 from searchsvc.filters import (
     FilterError,
     Filters,
@@ -44,14 +45,6 @@ _OPERATOR = re.compile(r"(speaker|target|mood|file|format|since|until|from|to):"
 
 #: The shortest last word that is also searched as a prefix while typing.
 AUTO_PREFIX_MIN = 2
-
-
-class QueryError(ValueError):
-    """A search the user must change: a bad expression or operator value (a 400)."""
-
-    def __init__(self, message: str, query: str | None = None) -> None:
-        super().__init__(message)
-        self.query = query
 
 
 @lru_cache(maxsize=65536)

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from indexer.model import Entry
-
+from searchsvc.exceptions import QueryError, QueryTooExpensive
+from searchsvc.exceptions import StoreUnavailable as StoreUnavailable
 from searchsvc.filters import Filters
-from searchsvc.fts_query import MatchQuery, QueryError
+from searchsvc.fts_query import MatchQuery
 
 SORTS = ("relevance", "newest", "oldest")
 FACETS = ("speaker", "target", "mood", "file", "format")
@@ -27,19 +28,7 @@ FACETS = ("speaker", "target", "mood", "file", "format")
 FACET_LIMIT = 30
 
 
-class StoreUnavailable(Exception):
-    """The store cannot answer now; `reason` is one of missing/corrupt/locked/timeout/error."""
-
-    def __init__(self, message: str, reason: str = "error") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
 __all__ = ["QueryError", "QueryTooExpensive", "Repository", "SearchPage", "SearchQuery"]
-
-
-class QueryTooExpensive(QueryError):
-    """The query ran past the time limit while the store itself answers quickly."""
 
 
 @dataclass(frozen=True)
