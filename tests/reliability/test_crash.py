@@ -16,7 +16,7 @@ def test_kill_9_under_writes_loses_no_acknowledged_write(work_dir: Path) -> None
         work_dir,
         kills=KILLS,
         run_seconds=(0.2, 1.0),
-        budget_seconds=100,
+        budget_seconds=None,  # count kills, not seconds: a busy machine only takes longer
         command="pytest tests/reliability/test_crash.py",
     )
     print(result.as_row())
