@@ -1,7 +1,8 @@
 """Blueprint for the writes under /api/dialog: entry POST/PUT/DELETE and sync.
 
 Each view reads the request, checks the token, hands plain data to the
-WriteService (writes.py) and answers JSON. Writes need `Authorization: Bearer`;
+WriteService (writes.py) and answers JSON; the domain's errors it raises are
+answered by errors.py, as for every endpoint. Writes need `Authorization: Bearer`;
 GET /api/dialog/sync (a dry run) is a read and stays open. OPENAPI_PATHS and
 OPENAPI_COMPONENTS describe these endpoints for openapi.py.
 """
@@ -12,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from searchsvc.auth import require_token
+from searchsvc.auth import TOKEN_CONFIG_KEY, check_bearer
 from searchsvc.entry_input import validate_new_entry
-from searchsvc.errors import ApiError
+from searchsvc.exceptions import MalformedBody, UnsupportedBody
 from searchsvc.repository import Repository
 from searchsvc.settings import Settings
 from searchsvc.sync import sync
@@ -30,17 +31,18 @@ def write_service() -> WriteService:
     return current_app.extensions[EXTENSION_KEY]
 
 
+def require_token() -> None:
+    """Check the request's bearer token against the configured one (see searchsvc.auth)."""
+    check_bearer(request.headers.get("Authorization"), current_app.config.get(TOKEN_CONFIG_KEY))
+
+
 def _json_body() -> Any:
-    """The request's JSON value. :raise 415: not JSON. :raise 400: malformed JSON."""
+    """The request's JSON value. :raise UnsupportedBody: not JSON. :raise MalformedBody."""
     if not request.is_json:
-        raise ApiError(
-            415,
-            "Send the body as JSON with 'Content-Type: application/json'",
-            content_type=request.mimetype or None,
-        )
+        raise UnsupportedBody(request.mimetype or None)
     body = request.get_json(silent=True)
     if body is None:
-        raise ApiError(400, "The request body is not valid JSON")
+        raise MalformedBody()
     return body
 
 

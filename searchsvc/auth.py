@@ -13,13 +13,10 @@ import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
-from flask import current_app, request
-
-from searchsvc.errors import ApiError
+from searchsvc.exceptions import NotAuthenticated, PermissionDenied
 
 TOKEN_CONFIG_KEY = "API_TOKEN"
 TOKEN_ENV_VAR = "DIALOGSEARCH_API_TOKEN"
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="dialogsearch"'}
 
 
 def generate_token() -> str:
@@ -41,27 +38,19 @@ def ensure_api_token(config: MutableMapping[str, Any]) -> str | None:
 
 
 def check_bearer(authorization: str | None, token: str | None) -> None:
-    """Accept `Authorization: Bearer <token>` or raise ApiError.
+    """Accept an `Authorization` value of `Bearer <token>`, else raise.
 
-    :raise 401: no Authorization header, or not a Bearer one.
-    :raise 403: a wrong token, or no token configured (writes disabled).
+    :raise NotAuthenticated: no Authorization value, or not a Bearer one.
+    :raise PermissionDenied: a wrong token, or no token configured (writes disabled).
     """
     scheme, _, given = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
-        raise ApiError(
-            401,
-            "Writes need an API token: send the header 'Authorization: Bearer <token>'",
-            headers=_CHALLENGE,
+        raise NotAuthenticated(
+            "Writes need an API token: send the header 'Authorization: Bearer <token>'"
         )
     if not token:
-        raise ApiError(
-            403,
-            f"Writes are disabled: no API token is configured (set {TOKEN_ENV_VAR})",
+        raise PermissionDenied(
+            f"Writes are disabled: no API token is configured (set {TOKEN_ENV_VAR})"
         )
     if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
-        raise ApiError(403, "The API token is not valid for writes")
-
-
-def require_token() -> None:
-    """before_request hook for write blueprints: check the request's bearer token."""
-    check_bearer(request.headers.get("Authorization"), current_app.config.get(TOKEN_CONFIG_KEY))
+        raise PermissionDenied("The API token is not valid for writes")

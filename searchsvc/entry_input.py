@@ -1,6 +1,7 @@
 """Validate the JSON bodies of POST and PUT /api/dialog/entry: types, required fields, formats.
 
-Every problem is collected and reported at once as a 422 naming the fields.
+Every problem is collected and reported at once (InvalidEntry, each field named in
+`errors`).
 Strings are trimmed (the parser trims them when it reads the file back).
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from indexer.model import ENTRY_FIELDS
 from searchsvc.entry_edits import EDITABLE_FIELDS
-from searchsvc.errors import ApiError
+from searchsvc.exceptions import InvalidEntry
 
 #: Longest speaker / target accepted (characters).
 MAX_NAME_CHARS = 200
@@ -100,7 +101,7 @@ def _field(name: str, value: Any, problems: list[str], *, required: bool = False
 
 def _require_object(body: Any) -> Mapping[str, Any]:
     if not isinstance(body, dict):
-        raise ApiError(422, "The request body must be a JSON object")
+        raise InvalidEntry("The request body must be a JSON object")
     return body
 
 
@@ -113,7 +114,7 @@ def _unknown(body: Mapping[str, Any], allowed: tuple[str, ...]) -> list[str]:
 
 
 def validate_new_entry(body: Any) -> NewEntry:
-    """The POST body as a NewEntry; raises ApiError 422 listing every problem."""
+    """The POST body as a NewEntry; raises InvalidEntry listing every problem."""
     body = _require_object(body)
     problems = _unknown(body, POST_FIELDS)
     fields = {
@@ -124,7 +125,7 @@ def validate_new_entry(body: Any) -> NewEntry:
     if dialog_file is not None and not isinstance(dialog_file, str):
         problems.append("dialog_file must be a string")
     if problems:
-        raise ApiError(422, "The entry is not valid: " + "; ".join(problems), errors=problems)
+        raise InvalidEntry("The entry is not valid: " + "; ".join(problems), errors=problems)
     return NewEntry(fields, dialog_file)
 
 
@@ -132,7 +133,7 @@ def validate_changes(body: Any, current: Mapping[str, Any]) -> dict[str, Any]:
     """The PUT body as {field: new value}; `current` is the entry as the API shows it.
 
     Read-only fields (line, body, dialog_entry_id, ...) may be sent back
-    unchanged; a different value is a 422, as is an unknown field.
+    unchanged; a different value is an InvalidEntry, as is an unknown field.
     """
     body = _require_object(body)
     allowed = (*EDITABLE_FIELDS, *READ_ONLY_FIELDS)
@@ -145,5 +146,5 @@ def validate_changes(body: Any, current: Mapping[str, Any]) -> dict[str, Any]:
         elif name in READ_ONLY_FIELDS and name in current and value != current[name]:
             problems.append(f"{name} is read-only (send it unchanged or leave it out)")
     if problems:
-        raise ApiError(422, "The change is not valid: " + "; ".join(problems), errors=problems)
+        raise InvalidEntry("The change is not valid: " + "; ".join(problems), errors=problems)
     return {name: value for name, value in changes.items() if value != current.get(name)}

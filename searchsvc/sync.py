@@ -25,7 +25,7 @@ from indexer.load_sqlite import connect_existing_readonly, file_hashes
 from indexer.parse import parse_file
 from indexer.reindex import ReindexBusy, reindex
 from searchsvc.entry_edits import EDITABLE_FIELDS
-from searchsvc.errors import ApiError
+from searchsvc.exceptions import WriteUnavailable
 from searchsvc.file_writer import UnrepresentableEdit, plan_append, write_dialog_file
 from searchsvc.writes import WriteService
 
@@ -105,24 +105,24 @@ def _write_back(service: WriteService, missing: list[MissingEntry]) -> list[dict
             try:
                 write_dialog_file(path, text, bom=bom)
             except OSError as error:
-                raise ApiError(503, f"Cannot write {rel}: {error.strerror}") from None
+                raise WriteUnavailable(f"Cannot write {rel}: {error.strerror}") from None
     return not_written
 
 
 def sync(service: WriteService, *, dry_run: bool) -> dict[str, Any]:
     """Both directions (or, with `dry_run`, what they would change) as a JSON-ready report.
 
-    :raise 503: the database cannot be read or written (it is recovered by the
-        fallback), or another writer holds the lock for too long.
+    :raise WriteUnavailable: the database cannot be read or written (it is recovered by
+        the fallback), or another writer holds the lock for too long.
     """
     try:
         conn = connect_existing_readonly(service.db_path)
     except sqlite3.Error as error:
-        raise ApiError(503, f"The database cannot be read: {error}") from None
+        raise WriteUnavailable(f"The database cannot be read: {error}") from None
     try:
         missing = find_missing_entries(service.root, conn) if conn is not None else []
     except sqlite3.Error as error:
-        raise ApiError(503, f"The database cannot be read: {error}") from None
+        raise WriteUnavailable(f"The database cannot be read: {error}") from None
     finally:
         if conn is not None:
             conn.close()
@@ -132,11 +132,11 @@ def sync(service: WriteService, *, dry_run: bool) -> dict[str, Any]:
     try:
         summary = reindex(service.root, service.db_path, dry_run=dry_run, wait=service.lock_wait)
     except ReindexBusy as error:
-        raise ApiError(503, str(error), headers={"Retry-After": "1"}) from None
+        raise WriteUnavailable(str(error)) from None
     except sqlite3.Error as error:
-        raise ApiError(503, f"The database cannot be written: {error}") from None
+        raise WriteUnavailable(f"The database cannot be written: {error}") from None
     except OSError as error:  # e.g. a read-only database folder: no `<db>.lock`
-        raise ApiError(503, f"The database cannot be written: {error.strerror}") from None
+        raise WriteUnavailable(f"The database cannot be written: {error.strerror}") from None
     if not dry_run:
         for rel in {row.dialog_file for row in missing}:
             service.load_file(rel)

@@ -4,12 +4,13 @@ The contract: the dialog file is the acknowledgement point. Every write runs
 under one lock: a threading lock, an advisory flock on the dialogs folder itself
 (other server processes serialise with it; no lock file is created), then the
 advisory `<db>.lock` that reindex takes too, waited for at most
-DB_LOCK_WAIT_SECONDS (a quarter second once answers come from the files), then a
-503 "try again": writes never queue behind a long reindex or a stuck recovery.
+DB_LOCK_WAIT_SECONDS (a quarter second once answers come from the files), then
+WriteUnavailable ("try again"): writes never queue behind a long reindex or a stuck
+recovery.
 The file is written atomically (temp file, fsync, rename, fsync of the folder)
 before anything else changes, so an acknowledged write is on disk before
-the answer goes out; a write that cannot reach its file is a 503 and changed
-nothing.
+the answer goes out; a write that cannot reach its file is a WriteUnavailable and
+changed nothing.
 
 Then the written file is parsed again and loaded into the database when it can
 take it: waiting at most DB_BUSY_TIMEOUT_MS for a database write lock while the
@@ -21,9 +22,11 @@ database is behind (`database_behind(reason)`, FallbackRepository), answers from
 the files, and its recovery brings the database up to date with the incremental
 reindex. The repository reloads the file in both cases.
 
-Errors raised (ApiError, the one API error shape): 400 bad dialog_file, 404
-unknown id, 405 a section record, 409 the file changed under the entry, 422
-invalid or unstorable fields, 503 the file or a lock cannot be taken or written.
+Errors raised (searchsvc.exceptions; errors.py maps them to HTTP): InvalidParameter
+a bad dialog_file, EntryNotFound an unknown id, ReadOnlySection a section record,
+EditConflict the file changed under the entry (or cannot take a new block),
+InvalidEntry / UnstorableChange invalid or unstorable fields, WriteUnavailable the
+file or a lock cannot be taken or written.
 """
 
 from __future__ import annotations
@@ -47,7 +50,15 @@ from indexer.parse import parse_file
 from indexer.reindex import ReindexBusy, reindex_lock
 from searchsvc.dialog_paths import UnsafePath, resolve_dialog_path
 from searchsvc.entry_input import NewEntry, validate_changes
-from searchsvc.errors import ApiError
+from searchsvc.exceptions import (
+    EditConflict,
+    EntryNotFound,
+    InvalidParameter,
+    ReadOnlySection,
+    StoreUnavailable,
+    UnstorableChange,
+    WriteUnavailable,
+)
 from searchsvc.file_writer import (
     EntryNotInFile,
     FileEdit,
@@ -61,7 +72,7 @@ from searchsvc.file_writer import (
     utc_now_stamp,
     write_dialog_file,
 )
-from searchsvc.repository import Repository, StoredEntry, StoreUnavailable
+from searchsvc.repository import Repository, StoredEntry
 
 log = logging.getLogger("searchsvc.writes")
 
@@ -111,10 +122,11 @@ class WriteService:
         """Hold the write lock: this process's threads, a flock on the dialogs folder, then
         `<db>.lock` (which reindex takes too) when that file can be opened at all.
 
-        :raise 503: a lock cannot be taken in time, or the dialogs folder cannot be opened.
+        :raise WriteUnavailable: a lock cannot be taken in time, or the dialogs folder
+            cannot be opened.
         """
         if not self._thread_lock.acquire(timeout=self.lock_wait):
-            raise ApiError(503, "Another write is still running; try again", **_retry())
+            raise WriteUnavailable("Another write is still running; try again")
         try:
             with _folder_lock(self.root, self.lock_wait), ExitStack() as stack:
                 wait = self.db_lock_wait
@@ -123,10 +135,8 @@ class WriteService:
                 try:
                     stack.enter_context(reindex_lock(self.db_path, wait))
                 except ReindexBusy:
-                    raise ApiError(
-                        503,
-                        "A reindex holds the database's write lock; try again",
-                        **_retry(),
+                    raise WriteUnavailable(
+                        "A reindex holds the database's write lock; try again"
                     ) from None
                 except OSError as error:
                     # A read-only database folder: nobody can write the database (reindex
@@ -147,7 +157,7 @@ class WriteService:
     def remove_stale_temp_files(self, before: float) -> list[str]:
         """Delete temp files of killed writes (ours, older than `before`), under the edit lock.
 
-        :raise 503: the dialogs folder's lock cannot be taken.
+        :raise WriteUnavailable: the dialogs folder's lock cannot be taken.
         """
         with self._thread_lock, _folder_lock(self.root, self.lock_wait):
             return remove_stale_temp_files(self.root, before)
@@ -155,8 +165,8 @@ class WriteService:
     def create(self, new: NewEntry) -> StoredEntry:
         """Append `new` as an inline block to its file (created when missing).
 
-        :raise 400: dialog_file is not a relative .md path inside the root.
-        :raise 409: the file cannot take the block (it ends inside an unclosed fence).
+        :raise InvalidParameter: dialog_file is not a relative .md path inside the root.
+        :raise EditConflict: the file cannot take the block (it ends inside an unclosed fence).
         """
         rel = new.dialog_file if new.dialog_file is not None else self.default_file
         fields = dict(new.fields)
@@ -164,13 +174,13 @@ class WriteService:
         if fields.get("timestamp_utc") is None:
             fields["timestamp_utc"] = now
         with self.locked():
-            path = self.resolve(rel, status=400)
+            path = self.resolve(rel)
             text, bom = self.read(path, rel) if path.exists() else (None, False)
             try:
                 parsed = self._parse(rel, text) if text is not None else None
                 edit = plan_append(text, rel, fields, now=now, parsed=parsed)
             except UnrepresentableEdit as error:
-                raise ApiError(409, str(error)) from None
+                raise EditConflict(str(error)) from None
             self._commit(path, rel, edit, bom)
         assert edit.entry_id is not None and edit.entry is not None  # plan_append sets both
         return self._answer(edit.entry_id, edit.entry)
@@ -178,8 +188,9 @@ class WriteService:
     def update(self, entry_id: int, body: Any) -> StoredEntry:
         """Change the fields `body` names in the entry's own lines; answer the whole entry.
 
-        :raise 404: no entry has this id. :raise 405: a section record.
-        :raise 409: the file changed under the entry. :raise 422: invalid fields.
+        :raise EntryNotFound: no entry has this id. :raise ReadOnlySection: a section record.
+        :raise EditConflict: the file changed under the entry.
+        :raise InvalidEntry: invalid fields (UnstorableChange: the entry's text cannot hold them).
         """
         stored = self._stored(entry_id)
         changes = validate_changes(body, stored.to_dict())
@@ -191,9 +202,9 @@ class WriteService:
             try:
                 edit = plan_update(text, rel, entry_id, changes, parsed=self._parse(rel, text))
             except UnrepresentableEdit as error:
-                raise ApiError(422, str(error)) from None
+                raise UnstorableChange(str(error)) from None
             except (EntryNotInFile, ReadOnlyEntry) as error:
-                raise _conflict(stored, str(error)) from None
+                raise EditConflict.changed_outside(entry_id, str(error)) from None
             self._commit(path, rel, edit, bom)
         assert edit.entry is not None  # plan_update sets it
         return self._answer(entry_id, edit.entry)
@@ -201,8 +212,8 @@ class WriteService:
     def delete(self, entry_id: int) -> None:
         """Remove the entry's lines from its file.
 
-        :raise 404: no entry has this id. :raise 405: a section record.
-        :raise 409: the file changed under the entry, or the removal would change
+        :raise EntryNotFound: no entry has this id. :raise ReadOnlySection: a section record.
+        :raise EditConflict: the file changed under the entry, or the removal would change
             another entry.
         """
         stored = self._stored(entry_id)
@@ -212,55 +223,56 @@ class WriteService:
             try:
                 edit = plan_remove(text, rel, entry_id, parsed=self._parse(rel, text))
             except (UnrepresentableEdit, EntryNotInFile, ReadOnlyEntry) as error:
-                raise _conflict(stored, str(error)) from None
+                raise EditConflict.changed_outside(entry_id, str(error)) from None
             self._commit(path, rel, edit, bom)
 
     def _stored(self, entry_id: int) -> StoredEntry:
         try:
             stored = self.repository.get_entry(entry_id)
         except StoreUnavailable as error:
-            raise ApiError(503, f"The entry cannot be read now: {error}", **_retry()) from None
+            raise WriteUnavailable(f"The entry cannot be read now: {error}") from None
         if stored is None:
-            raise ApiError(404, f"Entry {entry_id} doesn't exist", entry_id=entry_id)
+            raise EntryNotFound(entry_id)
         if stored.entry.format == "section":
-            raise ApiError(
-                405,
-                f"Entry {entry_id} is a section record (a file's text outside dialog entries),"
-                " which is read-only; edit the file itself",
-                headers={"Allow": "GET"},
-            )
+            raise ReadOnlySection(entry_id)
         return stored
 
-    def resolve(self, rel: str, *, status: int = 400) -> Path:
-        """The checked real path of `rel`; :raise 400 (or `status`): an unsafe dialog_file."""
+    def resolve(self, rel: str) -> Path:
+        """The checked real path of `rel`; :raise InvalidParameter: an unsafe dialog_file."""
         try:
             return resolve_dialog_path(self.root, rel)
         except UnsafePath as error:
-            raise ApiError(status, str(error), parameter="dialog_file") from None
+            raise InvalidParameter("dialog_file", str(error)) from None
 
     def read(self, path: Path, rel: str) -> tuple[str, bool]:
-        """(text, BOM) of a dialog file; :raise 503: it cannot be read."""
+        """(text, BOM) of a dialog file; :raise WriteUnavailable: it cannot be read."""
         try:
             return read_dialog_file(path)
         except OSError as error:
-            raise ApiError(503, f"Cannot read {rel}: {error.strerror}") from None
+            raise WriteUnavailable(f"Cannot read {rel}: {error.strerror}") from None
 
     def _current_text(self, stored: StoredEntry) -> tuple[Path, str, bool]:
         """The entry's file and text, checking that the file still holds the entry as read.
 
-        :raise 409: the file is gone, or no longer holds this entry with the same body.
+        :raise EditConflict: the file is gone, unsafe (e.g. a symbolic link now leads out
+            of the root), or no longer holds this entry with the same body.
         """
         rel = stored.entry.dialog_file
-        path = self.resolve(rel, status=409)
+        try:
+            path = resolve_dialog_path(self.root, rel)
+        except UnsafePath as error:
+            raise EditConflict(str(error), entry_id=stored.entry_id) from None
         if not path.exists():
-            raise _conflict(stored, f"{rel} no longer exists")
+            raise EditConflict.changed_outside(stored.entry_id, f"{rel} no longer exists")
         text, bom = self.read(path, rel)
         in_file = {
             entry_id: entry for entry_id, _, entry in keyed_entries(self._parse(rel, text).entries)
         }
         current = in_file.get(stored.entry_id)
         if current is None or current.body != stored.entry.body:
-            raise _conflict(stored, f"{rel} changed since the entry was read")
+            raise EditConflict.changed_outside(
+                stored.entry_id, f"{rel} changed since the entry was read"
+            )
         return path, text, bom
 
     def _parse(self, rel: str, text: str) -> ParsedFile:
@@ -284,7 +296,7 @@ class WriteService:
             write_dialog_file(path, edit.text, bom=bom)
         except (OSError, UnicodeError) as error:
             reason = getattr(error, "strerror", None) or str(error)
-            raise ApiError(503, f"Cannot write {rel}: {reason}; nothing was changed") from None
+            raise WriteUnavailable(f"Cannot write {rel}: {reason}; nothing was changed") from None
         if edit.parsed is not None:
             self._remember(rel, edit.text, edit.parsed)
         self.load_file(rel, edit.parsed, edit.text)
@@ -363,13 +375,14 @@ class WriteService:
 def _folder_lock(folder: Path, wait: float) -> Iterator[None]:
     """An exclusive flock on `folder` itself (shared by every process writing under it).
 
-    :raise 503: the folder cannot be opened, or another process holds it past `wait`.
+    :raise WriteUnavailable: the folder cannot be opened, or another process holds it
+        past `wait`.
     """
     try:
         handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as error:
-        raise ApiError(
-            503, f"Cannot take the write lock on the dialogs folder: {error.strerror}"
+        raise WriteUnavailable(
+            f"Cannot take the write lock on the dialogs folder: {error.strerror}"
         ) from None
     try:
         deadline = time.monotonic() + wait
@@ -379,8 +392,8 @@ def _folder_lock(folder: Path, wait: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise ApiError(
-                        503, "Another process holds the dialogs' write lock; try again", **_retry()
+                    raise WriteUnavailable(
+                        "Another process holds the dialogs' write lock; try again"
                     ) from None
                 time.sleep(_POLL_SECONDS)  # bounded by the deadline above
         try:
@@ -389,17 +402,3 @@ def _folder_lock(folder: Path, wait: float) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
     finally:
         os.close(handle)
-
-
-def _retry() -> dict[str, Any]:
-    return {"headers": {"Retry-After": "1"}}
-
-
-def _conflict(stored: StoredEntry, reason: str) -> ApiError:
-    return ApiError(
-        409,
-        f"Entry {stored.entry_id} was not changed: {reason}. The file was edited outside"
-        " the API: run POST /api/dialog/sync to index it as it is now, then find the entry"
-        " again (a hand-edited entry gets a new dialog_entry_id) and retry",
-        dialog_entry_id=stored.entry_id,
-    )
