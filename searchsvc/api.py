@@ -1,7 +1,8 @@
 """Blueprint /api: read the query string, ask the repository, answer JSON.
 
 GET /api/dialog/search, /entries, /entry/<id>, /stats, /health and /api/openapi.json.
-Every bad parameter is a 400 that names it; every error has the shape of errors.py.
+Views raise the domain's errors (searchsvc.exceptions) and catch none: errors.py
+maps each to its status, headers and the one error shape, alike for every endpoint.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from searchsvc.errors import ApiError
+from searchsvc.exceptions import READ_RETRY_AFTER_SECONDS, EntryNotFound, InvalidParameter
 from searchsvc.filters import (
     FilterError,
     Filters,
@@ -21,15 +22,7 @@ from searchsvc.filters import (
     parse_timestamp,
 )
 from searchsvc.fts_query import MatchQuery, QueryError, parse_user_query
-from searchsvc.repository import (
-    FACETS,
-    SORTS,
-    QueryTooExpensive,
-    Repository,
-    SearchPage,
-    SearchQuery,
-    StoreUnavailable,
-)
+from searchsvc.repository import FACETS, SORTS, Repository, SearchPage, SearchQuery
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -47,8 +40,8 @@ def repository() -> Repository:
     return current_app.extensions["dialogsearch"]
 
 
-def _bad(parameter: str, message: str, **context: Any) -> ApiError:
-    return ApiError(400, message, parameter=parameter, **context)
+def _bad(parameter: str, message: str, *, query: str | None = None) -> InvalidParameter:
+    return InvalidParameter(parameter, message, query=query)
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -109,7 +102,7 @@ def _facets_arg() -> tuple[str, ...]:
 
 
 def query_from_args(*, allow_text: bool = True) -> SearchQuery:
-    """A SearchQuery from the request's query string; ApiError(400) names a bad parameter."""
+    """A SearchQuery from the request's query string; InvalidParameter names a bad parameter."""
     text = request.args.get("q", "") if allow_text else ""
     limit = int(current_app.config.get("MAX_QUERY_CHARS", 1000))
     if len(text) > limit:
@@ -156,20 +149,7 @@ def query_from_args(*, allow_text: bool = True) -> SearchQuery:
 
 def _run_search(query: SearchQuery) -> tuple[SearchPage, float]:
     started = time.perf_counter()
-    try:
-        page = repository().search(query)
-    except QueryTooExpensive as error:
-        raise ApiError(400, str(error), query=query.text, reason="too_expensive") from error
-    except QueryError as error:
-        raise ApiError(
-            400, f"Invalid search query: {error}", query=query.text, reason="syntax"
-        ) from error
-    except StoreUnavailable as error:
-        raise ApiError(
-            503,
-            f"The search store is unavailable: {error}",
-            headers={"Retry-After": "5"},
-        ) from error
+    page = repository().search(query)
     return page, (time.perf_counter() - started) * 1000
 
 
@@ -205,8 +185,10 @@ def page_engine(page: SearchPage) -> str:
 def search() -> Response:
     """Full-text search with filters, facets, sort and paging.
 
-    :raise 400: a bad parameter (named in `parameter`) or raw FTS5 expression.
-    :raise 503: no store can answer (the database is down and the files are not ready).
+    :raise InvalidParameter: a bad parameter (named in `parameter`).
+    :raise QueryError: a raw FTS5 expression the store rejects, or one that takes too long.
+    :raise StoreUnavailable: no store can answer (the database is down and the files
+        are not ready).
     """
     query = query_from_args()
     page, took_ms = _run_search(query)
@@ -225,14 +207,12 @@ def entries() -> Response:
 def entry(entry_id: int) -> Response:
     """One entry with `before`/`after`: the ids of its neighbours in the same file.
 
-    :raise 404: if no entry has `entry_id`.
+    :raise EntryNotFound: if no entry has `entry_id`. :raise StoreUnavailable: no store
+        can answer.
     """
-    try:
-        stored = repository().get_entry(entry_id)
-    except StoreUnavailable as error:
-        raise ApiError(503, f"The search store is unavailable: {error}") from error
+    stored = repository().get_entry(entry_id)
     if stored is None:
-        raise ApiError(404, f"Entry {entry_id} doesn't exist", entry_id=entry_id)
+        raise EntryNotFound(entry_id)
     body = stored.to_dict()
     body["before"] = stored.before
     body["after"] = stored.after
@@ -248,26 +228,21 @@ def stats() -> Response:
     query = query_from_args()
     narrowed = query.match is not None or query.filters != Filters()
     started = time.perf_counter()
-    try:
-        result = repository().stats(query if narrowed else None)
-    except QueryTooExpensive as error:
-        raise ApiError(400, str(error), query=query.text, reason="too_expensive") from error
-    except QueryError as error:
-        raise ApiError(400, f"Invalid search query: {error}", query=query.text) from error
-    except StoreUnavailable as error:
-        raise ApiError(503, f"The search store is unavailable: {error}") from error
+    result = repository().stats(query if narrowed else None)
     result["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return jsonify(result)
 
 
 @bp.get("/dialog/health")
-def health() -> tuple[Response, int]:
+def health() -> tuple[Response, int, dict[str, str]]:
     """The mode (database or files) and what a person needs to diagnose it.
 
-    Answers 503 (same body) when no store can answer searches.
+    Answers 503 (same body, with `Retry-After`) when no store can answer searches.
     """
     result = repository().health()
-    return jsonify(result), 200 if result.get("ok") else 503
+    if result.get("ok"):
+        return jsonify(result), 200, {}
+    return jsonify(result), 503, {"Retry-After": str(READ_RETRY_AFTER_SECONDS)}
 
 
 @bp.get("/openapi.json")

@@ -57,25 +57,8 @@ STATUS_BY_ERROR: dict[type[DialogsearchError], int] = {
     Unavailable: 503,
 }
 
-
-class ApiError(Exception):
-    """An error to answer with: a status, a message and optional context keys."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        errors: list[str] | None = None,
-        headers: dict[str, str] | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors if errors is not None else [message]
-        self.headers = headers or {}
-        self.context = context
+#: The old name of the error every /api answer was raised as; serve.py still catches it.
+ApiError = DialogsearchError
 
 
 def error_body(status: int, message: str, errors: list[str] | None = None, **context: Any) -> dict:
@@ -137,11 +120,6 @@ def context_for(error: DialogsearchError) -> dict[str, Any]:
     return context
 
 
-def handle_api_error(error: ApiError) -> Response:
-    """Write an ApiError in the canonical shape (whatever the path)."""
-    return error_response(error.status, error.message, error.errors, error.headers, **error.context)
-
-
 def handle_domain_error(error: DialogsearchError) -> Response | HTTPException:
     """Any domain error: its status, headers and the canonical body (HTML outside /api)."""
     status = status_for(error)
@@ -186,7 +164,6 @@ def _internal_error(error: Exception) -> Response | HTTPException:
 
 def init_app(app: Flask) -> None:
     """Register the handlers on `app`."""
-    app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(DialogsearchError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
