@@ -26,7 +26,7 @@ parameter, a list of problems, a reason, seconds to wait), never a status.
 
 The dialog format's own errors (`entry_edits.UnrepresentableEdit`,
 `file_writer.EntryNotInFile`, `file_writer.ReadOnlyEntry`, `dialog_paths.UnsafePath`)
-stay plain ValueErrors of that layer; the write service turns them into the
+stay that layer's own ValueError / LookupError; the write service turns them into the
 errors above, since the same one means a conflict in one write and a bad
 change in another.
 """
