@@ -57,9 +57,6 @@ STATUS_BY_ERROR: dict[type[DialogsearchError], int] = {
     Unavailable: 503,
 }
 
-#: The old name of the error every /api answer was raised as; serve.py still catches it.
-ApiError = DialogsearchError
-
 
 def error_body(status: int, message: str, errors: list[str] | None = None, **context: Any) -> dict:
     """The canonical error object."""

@@ -1,13 +1,8 @@
 """What every store answers: the Repository protocol and the plain types it speaks.
 
-Exceptions a repository raises (the API turns them into the error shape):
-
-    Exception
-    ├── StoreUnavailable          the store cannot answer now (missing, corrupt, locked,
-    │                             timed out); FallbackRepository answers from the files
-    └── ValueError
-        └── QueryError            the request itself is wrong: a 400 that repeats it
-            └── QueryTooExpensive the query ran past the time limit on a healthy store
+A repository raises StoreUnavailable (the store cannot answer now: the search stack
+answers from the files), QueryError (a 400 that repeats the query) and
+QueryTooExpensive; the whole tree of the domain's errors is in searchsvc/exceptions.py.
 """
 
 from __future__ import annotations

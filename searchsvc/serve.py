@@ -25,7 +25,7 @@ import click
 
 from searchsvc.api_write import EXTENSION_KEY
 from searchsvc.app import create_app
-from searchsvc.errors import ApiError
+from searchsvc.exceptions import WriteUnavailable
 from searchsvc.server_errors import use_json_errors
 
 #: glibc malloc arenas for the whole process. By default each request thread that
@@ -205,7 +205,7 @@ def _remove_temp_files(app: Any, started: float) -> str:
         return "no write API: temp files left as they are"
     try:
         removed = writes.remove_stale_temp_files(started)
-    except ApiError as error:
+    except WriteUnavailable as error:
         return f"temp files of interrupted writes not checked ({error.message})"
     return f"removed {len(removed)} temp files left by interrupted writes"
 
