@@ -7,7 +7,6 @@ the edge, and nowhere else.
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from indexer.database import SqliteError
 from indexer.discover import find_dialog_files, read_source
 from indexer.migrate import MigrationError
 from indexer.model import ParsedFile
@@ -301,7 +301,7 @@ def _edge_errors(db_path: Path | None = None) -> Iterator[None]:
         raise click.ClickException(str(error)) from error
     except MigrationError as error:
         raise click.ClickException(f"{db_path}: {error}") from error
-    except sqlite3.DatabaseError as error:
+    except SqliteError as error:
         raise click.ClickException(
             f"{db_path}: {error} (is it a dialogsearch database? pass another --db)"
         ) from error

@@ -10,14 +10,12 @@ then applied, so a dry run can report the plan without writing.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.identity import ID_BITS
-from indexer.migrate import apply_migrations, utc_stamp
+from indexer.migrate import utc_stamp
 from indexer.model import ParsedFile, Problem
 from indexer.store_rows import (
     ENTRY_COLUMNS,
@@ -31,9 +29,9 @@ from indexer.store_rows import (
 )
 
 if TYPE_CHECKING:
+    from indexer.database import Connection
     from indexer.discover import SourceFile
 
-BUSY_TIMEOUT_MS = 10_000
 #: Entry rows moved per INSERT ... SELECT from the scratch table (see apply_plans).
 STAGE_BATCH_ROWS = 20_000
 #: Entry rows PlanWriter plans before it writes them: small enough that the parse
@@ -91,46 +89,6 @@ UPDATE_FILE_STAMP = (
     "UPDATE lupo_dialog_files SET size_bytes = ?, mtime_ns = ?, last_sync_utc = ? "
     "WHERE file_path = ?"
 )
-# The secondary indexes of the entry and target tables, as the migrations created them.
-SELECT_BULK_INDEXES = """
-SELECT name, sql FROM sqlite_master
-WHERE type = 'index' AND sql IS NOT NULL
-  AND tbl_name IN ('lupo_dialog_entries', 'lupo_dialog_entry_targets')
-ORDER BY name
-"""
-# The triggers that keep the FTS5 index in step with the entry rows.
-SELECT_FTS_TRIGGERS = """
-SELECT name, sql FROM sqlite_master
-WHERE type = 'trigger' AND tbl_name = 'lupo_dialog_entries'
-  AND sql LIKE '%lupo_dialog_entries_fts%'
-ORDER BY name
-"""
-SELECT_CHANGE_LOG_TRIGGERS = """
-SELECT name, sql FROM sqlite_master
-WHERE type = 'trigger' AND tbl_name = 'lupo_dialog_entries'
-  AND sql LIKE '%lupo_dialog_entry_changes%'
-ORDER BY name
-"""
-# After a full reindex the change log starts over under a new store id: an index built
-# from the old rows is rebuilt rather than caught up row by row.
-RESET_CHANGE_LOG = (
-    "DELETE FROM lupo_dialog_entry_changes",
-    "UPDATE lupo_store_meta SET store_uuid = lower(hex(randomblob(16)))",
-)
-DELETE_ALL_TARGETS = "DELETE FROM lupo_dialog_entry_targets"
-SELECT_ALL_TARGETS = (
-    "SELECT dialog_entry_id, target FROM lupo_dialog_entries "
-    "WHERE target IS NOT NULL ORDER BY dialog_entry_id"
-)
-REBUILD_FTS = "INSERT INTO lupo_dialog_entries_fts (lupo_dialog_entries_fts) VALUES ('rebuild')"
-SET_FTS_HASHSIZE = (
-    "INSERT INTO lupo_dialog_entries_fts (lupo_dialog_entries_fts, rank) VALUES ('hashsize', ?)"
-)
-#: FTS5's own default for the index data it holds in memory before writing a segment.
-DEFAULT_FTS_HASHSIZE = 1024 * 1024
-#: ... and what a rebuild may hold: 16 MiB writes fewer, bigger segments that need
-#: less merging (a third less CPU for the rebuild of 136k rows).
-REBUILD_FTS_HASHSIZE = 16 * 1024 * 1024
 INSERT_ENTRY = f"""
 INSERT INTO lupo_dialog_entries ({_COLUMN_LIST}) VALUES ({", ".join("?" for _ in ENTRY_COLUMNS)})
 ON CONFLICT (dialog_entry_id) DO UPDATE SET
@@ -139,43 +97,7 @@ ON CONFLICT (dialog_entry_id) DO UPDATE SET
 COUNT_FILE_ENTRIES = "SELECT count(*) FROM lupo_dialog_entries WHERE dialog_file = ?"
 
 
-def connect(db_path: str | Path) -> sqlite3.Connection:
-    """Open (creating if needed) the database: WAL, busy timeout, foreign keys, migrated.
-
-    The connection is in autocommit mode: callers issue BEGIN/COMMIT themselves.
-    """
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # WAL + NORMAL: a crash or kill -9 never corrupts or half-applies a commit;
-        # only a power cut may lose the very last commit.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA cell_size_check = ON")
-        apply_migrations(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def checkpoint_wal(conn: sqlite3.Connection, wait_ms: int = 1000) -> bool:
-    """Copy the WAL into the database and truncate it, waiting at most `wait_ms` for readers.
-
-    A big reindex leaves a WAL as large as everything it wrote; this gives the
-    space back. Returns False when readers kept it from completing (no harm done:
-    SQLite checkpoints again later).
-    """
-    conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
-    try:
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    return busy == 0
-
-
-def file_hashes(conn: sqlite3.Connection) -> dict[str, str]:
+def file_hashes(conn: Connection) -> dict[str, str]:
     """content_hash of every file in the database, by path."""
     return dict(conn.execute(SELECT_FILE_HASHES))
 
@@ -190,13 +112,13 @@ class FileStamp:
     last_sync_utc: int
 
 
-def file_stamps(conn: sqlite3.Connection) -> dict[str, FileStamp]:
+def file_stamps(conn: Connection) -> dict[str, FileStamp]:
     """Hash, size, mtime and last sync of every file in the database, by path."""
     return {path: FileStamp(*rest) for path, *rest in conn.execute(SELECT_FILE_STAMPS)}
 
 
 def update_file_stamps(
-    conn: sqlite3.Connection, stamps: Iterable[tuple[str, int, int]], synced_utc: int
+    conn: Connection, stamps: Iterable[tuple[str, int, int]], synced_utc: int
 ) -> None:
     """Record (path, size_bytes, mtime_ns) of files read again and found unchanged."""
     conn.executemany(
@@ -204,71 +126,8 @@ def update_file_stamps(
     )
 
 
-def drop_bulk_indexes(conn: sqlite3.Connection) -> list[str]:
-    """Drop the secondary indexes of the entry and target tables; return their CREATE SQL.
-
-    For a load into an empty database, inside its transaction: building each index
-    once after the rows are in (create_indexes) is faster than updating it row by row.
-    """
-    indexes = list(conn.execute(SELECT_BULK_INDEXES))
-    for name, _ in indexes:
-        conn.execute(f'DROP INDEX "{name}"')
-    return [sql for _, sql in indexes]
-
-
-def drop_fts_triggers(conn: sqlite3.Connection) -> list[str]:
-    """Drop the triggers that feed the FTS5 index row by row; return their CREATE SQL.
-
-    For a full reindex, inside its transaction: the caller then rebuilds the
-    index once from the entry rows (create_fts_triggers + REBUILD_FTS), in id
-    order, instead of feeding it batch after batch of rows in random id order.
-    """
-    triggers = list(conn.execute(SELECT_FTS_TRIGGERS))
-    for name, _ in triggers:
-        conn.execute(f'DROP TRIGGER "{name}"')
-    return [sql for _, sql in triggers]
-
-
-def drop_change_log(conn: sqlite3.Connection) -> list[str]:
-    """Drop the change-log triggers (sql/0005) for a full reindex; return their CREATE SQL.
-
-    A full reindex rewrites every row, so logging each one only to rebuild the
-    top-k index from scratch afterwards is wasted work: restore_change_log resets
-    the log and the store id instead.
-    """
-    triggers = list(conn.execute(SELECT_CHANGE_LOG_TRIGGERS))
-    for name, _ in triggers:
-        conn.execute(f'DROP TRIGGER "{name}"')
-    return [sql for _, sql in triggers]
-
-
-def restore_change_log(conn: sqlite3.Connection, statements: Iterable[str]) -> None:
-    """Create again the triggers drop_change_log dropped; empty the log, new store id."""
-    statements = list(statements)
-    for sql in statements:
-        conn.execute(sql)
-    if statements:
-        for sql in RESET_CHANGE_LOG:
-            conn.execute(sql)
-
-
-def restore_fts_triggers(conn: sqlite3.Connection, statements: Iterable[str]) -> None:
-    """Create again the triggers drop_fts_triggers dropped and rebuild the FTS5 index."""
-    for sql in statements:
-        conn.execute(sql)
-    conn.execute(SET_FTS_HASHSIZE, (REBUILD_FTS_HASHSIZE,))
-    conn.execute(REBUILD_FTS)
-    conn.execute(SET_FTS_HASHSIZE, (DEFAULT_FTS_HASHSIZE,))
-
-
-def create_indexes(conn: sqlite3.Connection, statements: Iterable[str]) -> None:
-    """Create again the indexes drop_bulk_indexes dropped."""
-    for sql in statements:
-        conn.execute(sql)
-
-
 def claim_ids(
-    conn: sqlite3.Connection | None,
+    conn: Connection | None,
     prepared: PreparedFile,
     claimed: Mapping[int, str] | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[Problem]]:
@@ -308,7 +167,7 @@ def claim_ids(
 
 
 def _next_free_id(
-    conn: sqlite3.Connection | None,
+    conn: Connection | None,
     path: str,
     entry_id: int,
     used: set[int],
@@ -335,7 +194,7 @@ class FileRows:
 
 
 def rows_for_file(
-    conn: sqlite3.Connection | None,
+    conn: Connection | None,
     prepared: PreparedFile,
     *,
     synced_utc: int | None = None,
@@ -373,7 +232,7 @@ class FilePlan:
 
 
 def plan_file(
-    conn: sqlite3.Connection | None,
+    conn: Connection | None,
     prepared: PreparedFile,
     *,
     synced_utc: int | None = None,
@@ -405,7 +264,7 @@ def plan_file(
 
 
 def plan_files(
-    conn: sqlite3.Connection | None,
+    conn: Connection | None,
     files: Iterable[PreparedFile],
     *,
     synced_utc: int | None = None,
@@ -420,21 +279,21 @@ def plan_files(
     return plans
 
 
-def apply_plans(conn: sqlite3.Connection, plans: Sequence[FilePlan]) -> None:
+def apply_plans(conn: Connection, plans: Sequence[FilePlan]) -> None:
     """Write FilePlans inside the caller's transaction, one statement per kind of change."""
     conn.executemany(UPSERT_FILE, [plan.file_row for plan in plans])  # entries reference them
     delete_entries(conn, [entry_id for plan in plans for entry_id in plan.stale_ids])
     _write_entries(conn, plans)
 
 
-def delete_entries(conn: sqlite3.Connection, entry_ids: Sequence[int]) -> None:
+def delete_entries(conn: Connection, entry_ids: Sequence[int]) -> None:
     """Delete entry rows by id (their targets cascade, the FTS5 trigger follows)."""
     if entry_ids:
         conn.execute(DELETE_ENTRIES, (json.dumps(entry_ids),))
 
 
 def _write_entries(
-    conn: sqlite3.Connection, plans: Sequence[FilePlan], *, fts_triggers: bool = True
+    conn: Connection, plans: Sequence[FilePlan], *, fts_triggers: bool = True
 ) -> None:
     """Upsert the plans' entry rows and rewrite their target rows (file rows already written).
 
@@ -480,7 +339,7 @@ class PlanWriter:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         *,
         synced_utc: int,
         known_paths: Container[str],
@@ -530,7 +389,7 @@ class PlanWriter:
 
 
 def load_parsed_file(
-    conn: sqlite3.Connection,
+    conn: Connection,
     source: SourceFile,
     parsed: ParsedFile,
     *,
@@ -542,76 +401,13 @@ def load_parsed_file(
     return plan
 
 
-def rebuild_targets(conn: sqlite3.Connection) -> None:
-    """Rebuild the target rows from the entry rows."""
-    conn.execute(DELETE_ALL_TARGETS)
-    conn.executemany(
-        INSERT_TARGET,
-        [
-            (entry_id, token)
-            for entry_id, target in conn.execute(SELECT_ALL_TARGETS)
-            for token in target_tokens(target)
-        ],
-    )
-
-
-def count_file_entries(conn: sqlite3.Connection, path: str) -> int:
+def count_file_entries(conn: Connection, path: str) -> int:
     """How many entry rows a file has in the database."""
     return conn.execute(COUNT_FILE_ENTRIES, (path,)).fetchone()[0]
 
 
-def delete_file(conn: sqlite3.Connection, path: str) -> int:
+def delete_file(conn: Connection, path: str) -> int:
     """Remove a file and its entries (targets cascade); return how many entries went."""
     deleted = conn.execute(DELETE_FILE_ENTRIES, (path,)).rowcount
     conn.execute(DELETE_FILE, (path,))
     return deleted
-
-
-def connect_existing_readonly(db_path: str | Path) -> sqlite3.Connection | None:
-    """A read-only connection to an existing, migrated database; None when there is none yet.
-
-    Opening it creates nothing: no database file and no migrations.
-    """
-    path = Path(db_path)
-    if not path.exists():
-        return None
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    has_tables = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lupo_dialog_files'"
-    ).fetchone()
-    if has_tables is None:
-        conn.close()
-        return None
-    return conn
-
-
-def backup_database(db_path: str | Path, stamp: int | None = None) -> Path | None:
-    """Copy an existing database to `<db>.bak-YYYYmmddHHMMSS` with SQLite's backup API.
-
-    The copy is written under a `.partial` name and renamed when complete, so a
-    killed backup never leaves a file that looks like a good one. Returns the
-    backup's path, or None when there is no database yet.
-    """
-    path = Path(db_path)
-    if not path.exists():
-        return None
-    stem = f"{path.name}.bak-{stamp if stamp is not None else utc_stamp()}"
-    target = path.with_name(stem)
-    number = 1
-    while target.exists():
-        number += 1
-        target = path.with_name(f"{stem}-{number}")
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    source = sqlite3.connect(path)
-    try:
-        copy = sqlite3.connect(partial)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-    finally:
-        source.close()
-    partial.replace(target)
-    return target

@@ -1,6 +1,6 @@
 """What a Meilisearch index holds per dialog file: the `meili_sync` rows, and the rows to push.
 
-The connection is passed in (see `indexer.load_sqlite.connect`); this module only runs
+The connection is passed in (see `indexer.database.Database.open_writer`); this module only runs
 its own parameterised queries on it. A file needs a push when the database has it with a
 content hash other than the one recorded for the index; a file needs removing when the
 index holds it and the database no longer does.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from indexer.model import ENTRY_FIELDS, Entry
 
 if TYPE_CHECKING:
-    import sqlite3
+    from indexer.database import Connection
 
 FILES_SQL = "SELECT file_path, content_hash FROM lupo_dialog_files ORDER BY file_path"
 SYNCED_SQL = "SELECT dialog_file, content_hash FROM meili_sync WHERE index_key = ?"
@@ -104,7 +104,7 @@ class IndexedEntry:
         return cls(dialog_entry_id, fields, metadata_json, tuple(targets))
 
 
-def plan_sync(conn: sqlite3.Connection, index_key: str, *, full: bool = False) -> SyncPlan:
+def plan_sync(conn: Connection, index_key: str, *, full: bool = False) -> SyncPlan:
     """Compare the database's files with what the index holds; `full` pushes every file."""
     current = tuple(conn.execute(FILES_SQL).fetchall())
     synced = dict(conn.execute(SYNCED_SQL, (index_key,)).fetchall())
@@ -122,13 +122,13 @@ def plan_sync(conn: sqlite3.Connection, index_key: str, *, full: bool = False) -
     )
 
 
-def recorded_index_key(conn: sqlite3.Connection, prefix: str) -> str | None:
+def recorded_index_key(conn: Connection, prefix: str) -> str | None:
     """The key of the incarnation of an index ("<url> <uid> " prefix) last pushed to."""
     row = conn.execute(RECORDED_KEY_SQL, {"prefix": prefix}).fetchone()
     return row[0] if row else None
 
 
-def stored_entries(conn: sqlite3.Connection, dialog_file: str) -> list[IndexedEntry]:
+def stored_entries(conn: Connection, dialog_file: str) -> list[IndexedEntry]:
     """The entries of one file as the database holds them, in line order."""
     targets: dict[int, list[str]] = {}
     for entry_id, target in conn.execute(TARGETS_OF_FILE_SQL, (dialog_file,)):
@@ -145,7 +145,7 @@ def stored_entries(conn: sqlite3.Connection, dialog_file: str) -> list[IndexedEn
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def _transaction(conn: Connection) -> Iterator[None]:
     """One write transaction on an autocommit connection (or the caller's, if open)."""
     if conn.in_transaction:
         yield
@@ -159,9 +159,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-def record_pushed(
-    conn: sqlite3.Connection, index_key: str, pushed: list[tuple[str, str, int]]
-) -> None:
+def record_pushed(conn: Connection, index_key: str, pushed: list[tuple[str, str, int]]) -> None:
     """Record files (path, content hash, documents) whose push every task acknowledged."""
     now = int(datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
     with _transaction(conn):
@@ -170,19 +168,19 @@ def record_pushed(
         )
 
 
-def forget_files(conn: sqlite3.Connection, index_key: str, paths: list[str]) -> None:
+def forget_files(conn: Connection, index_key: str, paths: list[str]) -> None:
     """Forget files the index no longer holds."""
     with _transaction(conn):
         conn.executemany(FORGET_SQL, [(index_key, path) for path in paths])
 
 
-def forget_index(conn: sqlite3.Connection, index_key: str) -> None:
+def forget_index(conn: Connection, index_key: str) -> None:
     """Forget everything recorded for one index (before a full push)."""
     with _transaction(conn):
         conn.execute(FORGET_INDEX_SQL, (index_key,))
 
 
-def forget_old_incarnations(conn: sqlite3.Connection, prefix: str, index_key: str) -> None:
+def forget_old_incarnations(conn: Connection, prefix: str, index_key: str) -> None:
     """Drop rows of an index that was deleted and created again under the same uid."""
     with _transaction(conn):
         conn.execute(FORGET_OLD_INCARNATIONS_SQL, {"prefix": prefix, "key": index_key})

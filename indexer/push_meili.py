@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer import meili_sync
-from indexer.load_sqlite import connect
+from indexer.database import Database
 from indexer.meili_sync import IndexedEntry
 from indexer.reindex import reindex_lock
 
 if TYPE_CHECKING:
-    import sqlite3
-
     import meilisearch
     from meilisearch.errors import MeilisearchError
+
+    from indexer.database import Connection
 
 DEFAULT_INDEX = "dialog_entries"
 PRIMARY_KEY = "id"
@@ -381,7 +381,7 @@ class MeiliPushSummary:
 
 
 def push_to_meilisearch(
-    conn: sqlite3.Connection,
+    conn: Connection,
     client: meilisearch.Client,
     index_uid: str = DEFAULT_INDEX,
     *,
@@ -454,7 +454,7 @@ def push_database(
     """
     client = open_client(url, api_key, timeout_s=request_timeout_s)
     with reindex_lock(Path(db_path), wait):
-        conn = connect(db_path)
+        conn = Database(db_path).open_writer()
         try:
             return push_to_meilisearch(
                 conn, client, index_uid, full=full, task_timeout_s=task_timeout_s
@@ -464,7 +464,7 @@ def push_database(
 
 
 def _file_groups(
-    conn: sqlite3.Connection, files: Iterable[tuple[str, str]], batch_documents: int
+    conn: Connection, files: Iterable[tuple[str, str]], batch_documents: int
 ) -> Iterator[list[tuple[str, str, list[IndexedEntry]]]]:
     """Whole files grouped until a group holds about `batch_documents` entries."""
     group: list[tuple[str, str, list[IndexedEntry]]] = []
@@ -485,7 +485,7 @@ class _Pusher:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         client: meilisearch.Client,
         index_uid: str,
         index_key: str,

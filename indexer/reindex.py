@@ -24,26 +24,25 @@ from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
+from indexer.bulk_load import (
+    create_indexes,
+    drop_bulk_indexes,
+    drop_change_log,
+    drop_fts_triggers,
+    rebuild_targets,
+    restore_change_log,
+    restore_fts_triggers,
+)
+from indexer.database import Database
 from indexer.discover import find_dialog_files, read_source
 from indexer.load_sqlite import (
     FilePlan,
     FileStamp,
     PlanWriter,
-    backup_database,
-    checkpoint_wal,
-    connect,
-    connect_existing_readonly,
     count_file_entries,
-    create_indexes,
     delete_file,
-    drop_bulk_indexes,
-    drop_change_log,
-    drop_fts_triggers,
     file_stamps,
     plan_files,
-    rebuild_targets,
-    restore_change_log,
-    restore_fts_triggers,
     update_file_stamps,
 )
 from indexer.migrate import utc_stamp
@@ -159,10 +158,11 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
     """A writing run; the caller holds the lock."""
     summary = ReindexSummary()
     synced = utc_stamp()  # before any file is read: see _unchanged
+    database = Database(db_path)
     if full:
-        backup = backup_database(db_path)
+        backup = database.backup()
         summary.backup_path = str(backup) if backup is not None else None
-    conn = connect(db_path)
+    conn = database.open_writer()
     try:
         # The run is one transaction: room for its dirty pages in the cache saves
         # spilling them to the WAL again and again (a third less I/O for 100k entries).
@@ -209,7 +209,7 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
                 conn.execute("ROLLBACK")
             raise
         if summary.files_changed or summary.files_removed:
-            checkpoint_wal(conn)
+            database.checkpoint(conn)
     finally:
         conn.close()
     return summary
@@ -218,7 +218,7 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
 def _dry_run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) -> ReindexSummary:
     """What a run would change, computed against a read-only view of the database."""
     summary = ReindexSummary(dry_run=True)
-    conn = connect_existing_readonly(db_path)
+    conn = Database(db_path).open_reader()
     try:
         known = file_stamps(conn) if conn is not None else {}
         paths, jobs = _plan_reads(root, known, full=full, summary=summary)

@@ -25,17 +25,20 @@ import fcntl
 import json
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tantivy
 
-from indexer.load_sqlite import connect_existing_readonly
+from indexer.database import Database, SqliteError
 from indexer.topk_schema import ROW_COLUMNS, build_schema, document, register
+
+if TYPE_CHECKING:
+    from indexer.database import Connection
 
 FORMAT = 1
 STATE_FILE = "current.json"
@@ -206,15 +209,15 @@ def _remove_other_generations(index_dir: Path, keep: str) -> None:
 # ---- reading the database -----------------------------------------------------
 
 
-def _snapshot(db_path: Path) -> sqlite3.Connection:
-    conn = connect_existing_readonly(db_path)
+def _snapshot(db_path: Path) -> Connection:
+    conn = Database(db_path).open_reader()
     if conn is None:
         raise NoDatabase(f"no migrated database at {db_path.name}")
     conn.execute("BEGIN")
     return conn
 
 
-def store_point(conn: sqlite3.Connection) -> tuple[str | None, int]:
+def store_point(conn: Connection) -> tuple[str | None, int]:
     """(store uuid, last change seq) as this connection's snapshot sees them."""
     if conn.execute(HAS_CHANGE_LOG).fetchone() is None:
         return None, 0
@@ -223,14 +226,14 @@ def store_point(conn: sqlite3.Connection) -> tuple[str | None, int]:
     return (uuid_row[0] if uuid_row else None), (int(seq_row[0]) if seq_row else 0)
 
 
-def _entry_sql(conn: sqlite3.Connection, sql: str) -> str:
+def _entry_sql(conn: Connection, sql: str) -> str:
     """`sql` reading the body FTS5 indexes: coalesce(body_extra, body) where that column exists."""
     if conn.execute(HAS_BODY_EXTRA).fetchone() is None:
         return sql
     return sql.replace(", body,", ", coalesce(body_extra, body),", 1)
 
 
-def _all_documents(conn: sqlite3.Connection, schema: tantivy.Schema) -> Iterator[tantivy.Document]:
+def _all_documents(conn: Connection, schema: tantivy.Schema) -> Iterator[tantivy.Document]:
     """Every entry's document, entries and targets merged in id order."""
     targets = conn.execute(SELECT_ALL_TARGETS)
     pending = targets.fetchone()
@@ -378,7 +381,7 @@ def _catch_up_locked(
 
 
 def _documents_for(
-    conn: sqlite3.Connection, ids: list[int], schema: tantivy.Schema
+    conn: Connection, ids: list[int], schema: tantivy.Schema
 ) -> Iterator[tantivy.Document]:
     payload = json.dumps(ids)
     targets: dict[int, list[str]] = {}
@@ -393,18 +396,15 @@ def _prune(db_path: Path, seq: int) -> None:
     if seq <= 0:
         return
     try:
-        conn = sqlite3.connect(
-            f"{db_path.resolve().as_uri()}?mode=rw",
-            uri=True,
-            isolation_level=None,
-            timeout=PRUNE_TIMEOUT_SECONDS,
+        conn = Database(db_path).open_writer(
+            migrate=False, busy_timeout_ms=int(PRUNE_TIMEOUT_SECONDS * 1000)
         )
-    except sqlite3.Error:
+    except SqliteError:
         return
     try:
         if conn.execute(HAS_CHANGE_LOG).fetchone() is not None:
             conn.execute(PRUNE, (seq,))
-    except sqlite3.Error:
+    except SqliteError:
         pass
     finally:
         conn.close()

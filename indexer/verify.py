@@ -9,14 +9,14 @@ check. It only reads (the FTS5 check is issued as an INSERT but changes nothing)
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from indexer.database import Database, SqliteError
 from indexer.discover import find_dialog_files, read_source
-from indexer.load_sqlite import BUSY_TIMEOUT_MS, SELECT_FILE_ENTRIES, rows_for_file
+from indexer.load_sqlite import SELECT_FILE_ENTRIES, rows_for_file
 from indexer.migrate import pending_migrations
 from indexer.parse import parse_file
 from indexer.store_rows import (
@@ -29,6 +29,9 @@ from indexer.store_rows import (
     prepare_file,
     target_tokens,
 )
+
+if TYPE_CHECKING:
+    from indexer.database import Connection
 
 REINDEX = "run dialogsearch reindex"
 SELECT_FILES = f"SELECT {', '.join(FILE_COLUMNS)} FROM lupo_dialog_files"
@@ -114,7 +117,8 @@ def verify(root: str | Path, db_path: str | Path) -> VerifyReport:
     if not db_path.exists():
         report.differences.append(Difference(str(db_path), None, f"no database ({REINDEX})"))
         return report
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    # Read-write but migrating nothing: FTS5 runs its integrity check as an INSERT.
+    conn = Database(db_path).open_writer(migrate=False)
     try:
         pending = pending_migrations(conn)
         if pending:
@@ -137,7 +141,7 @@ def verify(root: str | Path, db_path: str | Path) -> VerifyReport:
     return report
 
 
-def _compare_files(conn: sqlite3.Connection, root: Path, report: VerifyReport) -> None:
+def _compare_files(conn: Connection, root: Path, report: VerifyReport) -> None:
     db_files = {
         row[0]: dict(zip(FILE_COLUMNS, row, strict=True)) for row in conn.execute(SELECT_FILES)
     }
@@ -157,7 +161,7 @@ def _compare_files(conn: sqlite3.Connection, root: Path, report: VerifyReport) -
 
 
 def _compare_file(
-    conn: sqlite3.Connection, root: Path, path: str, db_file: dict[str, Any], report: VerifyReport
+    conn: Connection, root: Path, path: str, db_file: dict[str, Any], report: VerifyReport
 ) -> None:
     source = read_source(root, path)
     if source.content_hash != db_file["content_hash"]:
@@ -212,7 +216,7 @@ def _compare_file(
 
 
 def _compare_targets(
-    conn: sqlite3.Connection, path: str, expected: dict[int, tuple[Any, ...]], report: VerifyReport
+    conn: Connection, path: str, expected: dict[int, tuple[Any, ...]], report: VerifyReport
 ) -> None:
     want = {
         (entry_id, token)
@@ -233,7 +237,7 @@ def _compare_targets(
         )
 
 
-def _check_orphans(conn: sqlite3.Connection, report: VerifyReport) -> None:
+def _check_orphans(conn: Connection, report: VerifyReport) -> None:
     for path, line, count in conn.execute(SELECT_ORPHAN_ENTRIES):
         report.differences.append(
             Difference(
@@ -248,7 +252,7 @@ def _check_orphans(conn: sqlite3.Connection, report: VerifyReport) -> None:
         )
 
 
-def _check_timestamps(conn: sqlite3.Connection, report: VerifyReport) -> None:
+def _check_timestamps(conn: Connection, report: VerifyReport) -> None:
     for path, line, entry_id, value in conn.execute(SELECT_TIMESTAMPS):
         if not is_valid_timestamp(value):
             report.differences.append(
@@ -261,10 +265,10 @@ def _check_timestamps(conn: sqlite3.Connection, report: VerifyReport) -> None:
             )
 
 
-def _check_fts(conn: sqlite3.Connection, db_path: Path, report: VerifyReport) -> None:
+def _check_fts(conn: Connection, db_path: Path, report: VerifyReport) -> None:
     try:
         conn.execute(FTS_INTEGRITY_CHECK)
-    except sqlite3.DatabaseError as error:
+    except SqliteError as error:
         report.differences.append(
             Difference(str(db_path), None, f"full-text index: {error} ({REINDEX} --full)")
         )

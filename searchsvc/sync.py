@@ -13,15 +13,15 @@ write-back, so that the written-back blocks are loaded too.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.database import Connection, Database, SqliteError
 from indexer.discover import read_source
 from indexer.identity import keyed_entries
-from indexer.load_sqlite import connect_existing_readonly, file_hashes
+from indexer.load_sqlite import file_hashes
 from indexer.parse import parse_file
 from indexer.reindex import ReindexBusy, reindex
 from searchsvc.entry_edits import EDITABLE_FIELDS
@@ -59,7 +59,7 @@ class MissingEntry:
         }
 
 
-def find_missing_entries(root: Path, conn: sqlite3.Connection) -> list[MissingEntry]:
+def find_missing_entries(root: Path, conn: Connection) -> list[MissingEntry]:
     """Rows of unchanged files that the files do not produce (see the module docstring)."""
     hashes = file_hashes(conn)
     by_file: dict[str, list[MissingEntry]] = defaultdict(list)
@@ -116,12 +116,12 @@ def sync(service: WriteService, *, dry_run: bool) -> dict[str, Any]:
         the fallback), or another writer holds the lock for too long.
     """
     try:
-        conn = connect_existing_readonly(service.db_path)
-    except sqlite3.Error as error:
+        conn = Database(service.db_path).open_reader()
+    except SqliteError as error:
         raise WriteUnavailable(f"The database cannot be read: {error}") from None
     try:
         missing = find_missing_entries(service.root, conn) if conn is not None else []
-    except sqlite3.Error as error:
+    except SqliteError as error:
         raise WriteUnavailable(f"The database cannot be read: {error}") from None
     finally:
         if conn is not None:
@@ -133,7 +133,7 @@ def sync(service: WriteService, *, dry_run: bool) -> dict[str, Any]:
         summary = reindex(service.root, service.db_path, dry_run=dry_run, wait=service.lock_wait)
     except ReindexBusy as error:
         raise WriteUnavailable(str(error)) from None
-    except sqlite3.Error as error:
+    except SqliteError as error:
         raise WriteUnavailable(f"The database cannot be written: {error}") from None
     except OSError as error:  # e.g. a read-only database folder: no `<db>.lock`
         raise WriteUnavailable(f"The database cannot be written: {error.strerror}") from None

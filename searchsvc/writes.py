@@ -42,9 +42,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from indexer.database import Database
 from indexer.discover import read_source
 from indexer.identity import keyed_entries
-from indexer.load_sqlite import connect, load_parsed_file
+from indexer.load_sqlite import load_parsed_file
 from indexer.model import Entry, ParsedFile
 from indexer.parse import parse_file
 from indexer.reindex import ReindexBusy, reindex_lock
@@ -344,12 +345,13 @@ class WriteService:
         # Once answers come from the files, recovery syncs anyway: no busy wait then.
         patient = self._database_serving()
         try:
-            conn = connect(self.db_path)
+            conn = Database(self.db_path).open_writer(
+                busy_timeout_ms=DB_BUSY_TIMEOUT_MS if patient else 0
+            )
         except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest
             log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
             return str(error) or type(error).__name__
         try:
-            conn.execute(f"PRAGMA busy_timeout = {DB_BUSY_TIMEOUT_MS if patient else 0}")
             source = read_source(self.root, rel)
             if parsed is None or source.text != text:
                 parsed = parse_file(source.text, rel)

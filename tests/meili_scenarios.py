@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from indexer.load_sqlite import connect
+from indexer.database import Database
 from indexer.push_meili import (
     DOCUMENT_ID_PATTERN,
     FILTERABLE_ATTRIBUTES,
@@ -88,7 +88,7 @@ class Pipeline:
         self.root = make_tree(tmp_path / "dialogs")
         self.db_path = tmp_path / "dialogs.db"
         reindex(self.root, self.db_path)
-        self.conn = connect(self.db_path)
+        self.conn = Database(self.db_path).open_writer()
         self.client = open_client(target.url, target.api_key, timeout_s=10)
 
     def close(self) -> None:

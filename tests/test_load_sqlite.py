@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from indexer.database import Database
 from indexer.discover import SourceFile
 from indexer.identity import keyed_entries
 from indexer.load_sqlite import (
-    backup_database,
-    connect,
     delete_file,
     load_parsed_file,
     plan_file,
@@ -48,13 +47,13 @@ def matches(conn: sqlite3.Connection, word: str) -> list[int]:
 
 @pytest.fixture
 def conn(tmp_path: Path):
-    conn = connect(tmp_path / "dialogs.db")
+    conn = Database(tmp_path / "dialogs.db").open_writer()
     yield conn
     conn.close()
 
 
 def test_connect_sets_wal_foreign_keys_and_migrates(tmp_path: Path):
-    conn = connect(tmp_path / "x.db")
+    conn = Database(tmp_path / "x.db").open_writer()
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
     assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] >= 2
@@ -205,12 +204,12 @@ def test_target_tokens(target, tokens):
 
 def test_backup_copies_an_existing_database_and_never_overwrites(tmp_path: Path):
     db = tmp_path / "d.db"
-    assert backup_database(db) is None
-    conn = connect(db)
+    assert Database(db).backup() is None
+    conn = Database(db).open_writer()
     load(conn, "a.md", [entry("a.md", 1, "alpha")])
     conn.close()
-    first = backup_database(db, stamp=20260101120000)
-    second = backup_database(db, stamp=20260101120000)
+    first = Database(db).backup(stamp=20260101120000)
+    second = Database(db).backup(stamp=20260101120000)
     assert first == tmp_path / "d.db.bak-20260101120000"
     assert second == tmp_path / "d.db.bak-20260101120000-2"
     copy = sqlite3.connect(first)

@@ -23,7 +23,7 @@ from meili_standin import MeiliStandIn
 from meili_standin_filter import compile_filter
 
 from indexer import push_meili
-from indexer.load_sqlite import connect
+from indexer.database import Database
 from indexer.meili_sync import IndexedEntry
 from indexer.model import Entry
 from indexer.push_meili import (
@@ -60,7 +60,7 @@ def dialogs_root(tmp_path: Path) -> Path:
 def db(tmp_path: Path, dialogs_root: Path) -> Iterator[sqlite3.Connection]:
     db_path = tmp_path / "dialogs.db"
     reindex(dialogs_root, db_path)
-    conn = connect(db_path)
+    conn = Database(db_path).open_writer()
     yield conn
     conn.close()
 
@@ -341,7 +341,7 @@ def test_a_rebuilt_database_sweeps_documents_of_files_gone(
     (dialogs_root / "team" / "beta.md").unlink()
     rebuilt = tmp_path / "rebuilt.db"
     reindex(dialogs_root, rebuilt)
-    conn = connect(rebuilt)
+    conn = Database(rebuilt).open_writer()
     try:
         summary = push(conn, meili)
         assert summary.ok, summary.lines()
@@ -389,7 +389,7 @@ def run_reindex_cli(root: Path, db_path: Path, *args: str, env: dict[str, str] |
 
 
 def db_entry_count(db_path: Path) -> int:
-    conn = connect(db_path)
+    conn = Database(db_path).open_writer()
     try:
         return conn.execute("SELECT count(*) FROM lupo_dialog_entries").fetchone()[0]
     finally:

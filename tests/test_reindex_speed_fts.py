@@ -4,7 +4,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from indexer.load_sqlite import connect
+from indexer.database import Database
 from indexer.migrate import apply_migrations, migration_files
 from indexer.reindex import reindex
 from indexer.store_rows import body_extra
@@ -113,7 +113,7 @@ def _old_schema_database(tmp_path: Path) -> Path:
 
 def test_an_old_database_is_migrated_with_its_whole_bodies_still_indexed(tmp_path: Path):
     db = _old_schema_database(tmp_path)
-    conn = connect(db)
+    conn = Database(db).open_writer()
     fts_integrity(conn)
     extras = dict(conn.execute("SELECT dialog_entry_id, body_extra FROM lupo_dialog_entries"))
     assert extras == {1: None, 2: ""}  # NULL: the whole body, as before

@@ -10,8 +10,9 @@ import threading
 import time
 from pathlib import Path
 
+from indexer.database import Database
 from indexer.discover import read_source
-from indexer.load_sqlite import connect, load_parsed_file
+from indexer.load_sqlite import load_parsed_file
 from indexer.parse import parse_file
 from indexer.reindex import reindex
 from indexer.verify import verify
@@ -51,7 +52,7 @@ def test_file_index_ranks_a_word_after_its_file_was_rewritten_many_times(tmp_pat
 
 def _load(root: Path, db: Path, rel: str) -> None:
     """Load one file the way the write-through does (no checkpoint afterwards)."""
-    conn = connect(db)
+    conn = Database(db).open_writer()
     try:
         source = read_source(root, rel)
         conn.execute("BEGIN IMMEDIATE")
