@@ -27,9 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexer.database import classify_error
 from indexer.reindex import reindex
 from searchsvc.repo_files import FileRepository
-from searchsvc.repo_sqlite import SqliteRepository, store_error
+from searchsvc.repo_sqlite import SqliteRepository
 from searchsvc.repository import StoreUnavailable
 
 log = logging.getLogger("searchsvc.fallback")
@@ -170,7 +171,7 @@ class DatabaseRecovery:
                 f"the database cannot be written ({error.strerror or error})", "unwritable"
             ) from error
         except Exception as error:
-            unavailable = store_error(error)
+            unavailable = classify_error(error)
             if unavailable is None:
                 raise
             raise unavailable from error

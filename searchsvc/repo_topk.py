@@ -39,7 +39,7 @@ from indexer.topk_index import (
 from indexer.topk_schema import FACET_FIELDS, UNDATED_OLDEST
 from searchsvc.engine import Declined
 from searchsvc.fts_query import MatchQuery
-from searchsvc.repo_sqlite import SqliteRepository, _highlighter
+from searchsvc.repo_sqlite import SqliteRepository
 from searchsvc.repository import (
     FACET_LIMIT,
     FacetCount,
@@ -47,6 +47,7 @@ from searchsvc.repository import (
     SearchQuery,
     StoreUnavailable,
 )
+from searchsvc.sqlite_page import highlighter_for, load_hits
 from searchsvc.topk_query import Compiled, Terms, TooBroad, Untranslatable, compile_search
 
 log = logging.getLogger("searchsvc.repo_topk")
@@ -192,7 +193,7 @@ class TopkEngine:
     def _search_topk(self, view: _View, query: SearchQuery) -> SearchPage | None:
         """The page from tantivy, or None when the index is not at the database's state."""
         sqlite = self.sqlite
-        with sqlite._reading() as (conn, generation):
+        with sqlite.database.reading() as (conn, generation):
             uuid, seq = store_point(conn)
             if uuid is None or uuid != view.state.uuid or seq != view.state.seq:
                 if uuid is not None:
@@ -209,7 +210,7 @@ class TopkEngine:
             )
             ids, total = page_ids(view.searcher, view.index.schema, compiled, query)
             facets, facets_exact = facets_of(view.searcher, compiled, query.facets)
-            hits = sqlite._hits(conn, ids, _highlighter(query))
+            hits = load_hits(conn, ids, highlighter_for(query))
         return SearchPage(
             engine=ENGINE_TOPK,
             hits=hits,
@@ -243,7 +244,7 @@ class TopkEngine:
             generation=view.state.generation, seq=view.state.seq, entries=view.state.entries
         )
         try:
-            with self.sqlite._reading(0.5) as (conn, _):
+            with self.sqlite.database.reading(0.5) as (conn, _):
                 uuid, seq = store_point(conn)
         except StoreUnavailable:
             info["state"] = "unknown"

@@ -53,8 +53,6 @@ ORDER BY line, dialog_entry_id LIMIT 1
 DISTINCT_SPEAKERS = "SELECT DISTINCT speaker FROM lupo_dialog_entries"
 DISTINCT_TARGETS = "SELECT DISTINCT target FROM lupo_dialog_entry_targets"
 SELECT_MOODS = "SELECT DISTINCT mood_rgb FROM lupo_dialog_entries WHERE mood_rgb IS NOT NULL"
-CHECK_SCHEMA = f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{FTS}'"
-PROBE = "SELECT count(*) FROM (SELECT 1 FROM lupo_dialog_files LIMIT 1)"
 
 # The FTS5 columns, for checking an expression against an empty table in memory.
 VALIDATOR_SCHEMA = f"CREATE VIRTUAL TABLE {FTS} USING fts5(title, message, body, speaker, target)"

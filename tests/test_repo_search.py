@@ -197,13 +197,13 @@ def test_both_repositories_give_the_same_ids(dialogs_dir: Path, db_path: Path) -
 
 
 def test_the_answer_cache_stays_within_its_byte_budget_and_keeps_the_newest() -> None:
-    from searchsvc.repo_sqlite import _Cache, _Matches, _Rows
+    from searchsvc.answer_cache import AnswerCache, Matches, MatchRows
 
-    rows = _Rows((entry_id, entry_id / 2) for entry_id in range(1000))
+    rows = MatchRows((entry_id, entry_id / 2) for entry_id in range(1000))
     assert list(rows[:2]) == [(0, 0.0), (1, 0.5)] and rows[-1] == (999, 499.5)
-    cache = _Cache(size=128, max_bytes=40_000)
+    cache = AnswerCache(size=128, max_bytes=40_000)
     for key in range(10):
-        cache.put(key, _Matches(rows=rows, complete=True))
+        cache.put(key, Matches(rows=rows, complete=True))
     # Each value is about 16 kB: two fit, the older ones were dropped.
     assert cache.get(9, lambda: None).rows is rows
     assert cache.get(8, lambda: None) is not None
