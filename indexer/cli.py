@@ -171,6 +171,24 @@ def reindex(
         with _edge_errors(db_path):
             meili = push_database(db_path, meili_url, meili_key, meili_index, full=full, wait=wait)
     topk = None if no_topk or dry_run else _sync_topk(db_path, topk_dir)
+    _print_reindex(summary, db_path, meili, topk, as_json=as_json, meili_dry_run=bool(meili_url))
+    if meili is not None and not meili.ok and meili_required:
+        raise click.ClickException(
+            f"the push to Meilisearch at {meili_url} failed (--meili-required): "
+            f"{len(meili.files_not_pushed)} files not pushed; the database is up to date"
+        )
+
+
+def _print_reindex(
+    summary: ReindexSummary,
+    db_path: Path,
+    meili: MeiliPushSummary | None,
+    topk: dict[str, object] | None,
+    *,
+    as_json: bool,
+    meili_dry_run: bool,
+) -> None:
+    """The reindex's report: one JSON object, or lines for a person."""
     if as_json:
         result = summary.to_dict()
         if meili is not None:
@@ -179,19 +197,14 @@ def reindex(
             result["topk"] = topk
             result["topk_seconds"] = topk["seconds"]
         click.echo(json.dumps(result, ensure_ascii=False))
-    else:
-        click.echo(_reindex_report(summary, db_path))
-        if topk is not None:
-            click.echo(_topk_report(topk))
-        if meili_url and dry_run:
-            click.echo("Dry run: nothing was pushed to Meilisearch.")
-        for line in meili.lines() if meili is not None else []:
-            click.echo(line)
-    if meili is not None and not meili.ok and meili_required:
-        raise click.ClickException(
-            f"the push to Meilisearch at {meili_url} failed (--meili-required): "
-            f"{len(meili.files_not_pushed)} files not pushed; the database is up to date"
-        )
+        return
+    click.echo(_reindex_report(summary, db_path))
+    if topk is not None:
+        click.echo(_topk_report(topk))
+    if meili_dry_run and summary.dry_run:
+        click.echo("Dry run: nothing was pushed to Meilisearch.")
+    for line in meili.lines() if meili is not None else []:
+        click.echo(line)
 
 
 @click.command()
