@@ -5,34 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: The four dialog formats of ../shared/corpus/README.md plus "section": text of a
-#: file that lies outside every entry (kept so that every word stays findable).
-FORMATS = ("header", "inline", "bold", "begin_end", "section")
+from indexer.fields import ENTRY_FIELDS, FORMATS, STORED_ENTRY_COLUMNS
 
-#: Field names of an entry as `dialogsearch parse --ndjson` prints them, in order.
-ENTRY_FIELDS = (
-    "dialog_file",
-    "format",
-    "speaker",
-    "target",
-    "mood_rgb",
-    "mood_raw",
-    "timestamp_utc",
-    "message",
-    "title",
-    "body",
-    "system_version",
-    "line",
-    "end_line",
-    "metadata",
-)
-
-#: Columns of lupo_dialog_entries that hold an entry as read back: its id, then
-#: ENTRY_FIELDS in order, with `metadata` stored as JSON text in `metadata_json`.
-STORED_ENTRY_COLUMNS = (
-    "dialog_entry_id",
-    *("metadata_json" if name == "metadata" else name for name in ENTRY_FIELDS),
-)
+__all__ = ["ENTRY_FIELDS", "FORMATS", "STORED_ENTRY_COLUMNS", "Entry", "ParsedFile", "Problem"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +17,7 @@ class Entry:
     `line` and `end_line` are 1-based lines of the original file (front matter
     counted, a BOM does not add a line); `body` is the Markdown text of lines
     `line..end_line`. `timestamp_utc` is an int YYYYMMDDHHMMSS or None.
+    Its attributes are indexer.fields.FIELDS (tests/test_fields.py keeps them equal).
     """
 
     dialog_file: str

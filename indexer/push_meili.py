@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from indexer import meili_sync
 from indexer.database import Database
+from indexer.fields import TEXT_FIELDS
 from indexer.meili_sync import IndexedEntry
 from indexer.reindex import reindex_lock
 
@@ -53,7 +54,8 @@ DEFAULT_BATCH_BYTES = 8_000_000
 #: Files per delete-by-filter task (keeps each filter expression short).
 FILES_PER_DELETE = 200
 
-SEARCHABLE_ATTRIBUTES = ["title", "message", "body", "speaker", "target"]
+#: The searchable fields, in FTS5 column order (Meilisearch ranks earlier ones higher).
+SEARCHABLE_ATTRIBUTES = list(TEXT_FIELDS)
 FILTERABLE_ATTRIBUTES = [
     "speaker",
     "targets",

@@ -11,35 +11,19 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from indexer.file_types import file_type
 from indexer.identity import keyed_entries
-from indexer.model import Entry, ParsedFile, Problem
+from indexer.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry, ParsedFile, Problem
 
 if TYPE_CHECKING:
     from indexer.discover import SourceFile
 
-#: Columns of lupo_dialog_entries in the order of every entry row tuple.
-ENTRY_COLUMNS = (
-    "dialog_entry_id",
-    "dialog_file",
-    "entry_key",
-    "format",
-    "speaker",
-    "target",
-    "mood_rgb",
-    "mood_raw",
-    "timestamp_utc",
-    "message",
-    "title",
-    "body",
-    "system_version",
-    "line",
-    "end_line",
-    "metadata_json",
-    "body_extra",
-)
+#: Columns of lupo_dialog_entries in the order of every entry row tuple: the id and the
+#: content key, the entry's stored columns (indexer.fields), then `body_extra`.
+ENTRY_COLUMNS = ("dialog_entry_id", "entry_key", *STORED_ENTRY_COLUMNS[1:], "body_extra")
 #: Columns of lupo_dialog_files in the order of every file row tuple.
 FILE_COLUMNS = (
     "file_path",
@@ -55,6 +39,10 @@ FILE_COLUMNS = (
 ID, TARGET, FORMAT, LINE = (
     ENTRY_COLUMNS.index(c) for c in ("dialog_entry_id", "target", "format", "line")
 )
+
+# The entry's field values in ENTRY_FIELDS order; metadata is stored as JSON text.
+_ENTRY_VALUES = attrgetter(*ENTRY_FIELDS)
+_METADATA = ENTRY_FIELDS.index("metadata")
 
 _TARGET_SEPARATORS = re.compile(r"[\s,]+")
 #: Characters at which the FTS5 tokenizer (unicode61) always ends a word: ASCII
@@ -109,25 +97,9 @@ def body_extra(body: str, message: str | None) -> str:
 
 def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
     """The lupo_dialog_entries row of an entry, in ENTRY_COLUMNS order."""
-    return (
-        entry_id,
-        entry.dialog_file,
-        key,
-        entry.format,
-        entry.speaker,
-        entry.target,
-        entry.mood_rgb,
-        entry.mood_raw,
-        entry.timestamp_utc,
-        entry.message,
-        entry.title,
-        entry.body,
-        entry.system_version,
-        entry.line,
-        entry.end_line,
-        json.dumps(entry.metadata, ensure_ascii=False),
-        body_extra(entry.body, entry.message),
-    )
+    values = list(_ENTRY_VALUES(entry))
+    values[_METADATA] = json.dumps(entry.metadata, ensure_ascii=False)
+    return (entry_id, key, *values, body_extra(entry.body, entry.message))
 
 
 def problems_json(problems: Iterable[Problem]) -> str:

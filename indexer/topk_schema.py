@@ -17,8 +17,10 @@ from typing import Any
 
 import tantivy
 
-#: The FTS5 columns, in bm25 weight order (searchsvc.sqlite_sql.BM25_WEIGHTS).
-TEXT_FIELDS = ("title", "message", "body", "speaker", "target")
+from indexer import fields
+
+#: The text fields: the FTS5 columns, in their order (indexer.fields).
+TEXT_FIELDS = fields.TEXT_FIELDS
 #: Raw (untokenized) fast fields, per facet name: exact filters and facet counts.
 FACET_FIELDS = {
     "speaker": "f_speaker",

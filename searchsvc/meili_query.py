@@ -15,10 +15,11 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from indexer.model import STORED_ENTRY_COLUMNS, Entry
+from indexer.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry
 from indexer.push_meili import MAX_TOTAL_HITS, filter_value, in_filter
 from searchsvc.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
 from searchsvc.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase
@@ -52,6 +53,12 @@ _MARKER_CHARS = re.compile("[\ue000\ue001]")
 _HEX = re.compile(r"[0-9A-F]{6}")
 _SPACE = re.compile(r"\s+")
 _RETRIEVE = list(STORED_ENTRY_COLUMNS)
+#: The entry fields a hit carries as they are (metadata comes as JSON text), and those
+#: every document has.
+_HIT_FIELDS = [name for name in ENTRY_FIELDS if name != "metadata"]
+_REQUIRED = {
+    f.name for f in dataclass_fields(Entry) if f.default is MISSING and f.name != "metadata"
+}
 
 
 class Unexpressible(Exception):
@@ -226,22 +233,9 @@ def snippet_of(hit: dict[str, Any]) -> str:
 
 def stored_entry(hit: dict[str, Any]) -> StoredEntry:
     """A search hit as the API's StoredEntry (fields from the document, not `_formatted`)."""
-    entry = Entry(
-        dialog_file=hit["dialog_file"],
-        format=hit["format"],
-        line=hit["line"],
-        end_line=hit["end_line"],
-        speaker=hit.get("speaker"),
-        target=hit.get("target"),
-        mood_rgb=hit.get("mood_rgb"),
-        mood_raw=hit.get("mood_raw"),
-        timestamp_utc=hit.get("timestamp_utc"),
-        message=hit.get("message"),
-        title=hit.get("title"),
-        body=hit.get("body") or "",
-        system_version=hit.get("system_version"),
-        metadata=json.loads(hit.get("metadata_json") or "{}"),
-    )
+    fields = {name: hit[name] if name in _REQUIRED else hit.get(name) for name in _HIT_FIELDS}
+    fields["body"] = fields["body"] or ""
+    entry = Entry(**fields, metadata=json.loads(hit.get("metadata_json") or "{}"))
     return StoredEntry(entry_id=int(hit["dialog_entry_id"]), entry=entry, snippet=snippet_of(hit))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from indexer.model import Entry
+from indexer.model import ENTRY_FIELDS, Entry
 from searchsvc import sqlite_sql as sql
 from searchsvc.fts_query import QueryError, parse_raw
 from searchsvc.repository import SearchQuery, StoredEntry
@@ -80,26 +80,12 @@ def highlighter_for(query: SearchQuery) -> Highlighter:
 
 
 def entry_from_row(row: tuple[Any, ...]) -> Entry:
-    """An Entry from a row in sqlite_sql.ENTRY_COLUMNS order."""
-    (_, dialog_file, fmt, speaker, target, mood_rgb, mood_raw, stamp) = row[:8]
-    (message, title, body, system_version, line, end_line, metadata_json) = row[8:]
+    """An Entry from a row in sqlite_sql.ENTRY_COLUMNS order (its id, then ENTRY_FIELDS)."""
+    fields = dict(zip(ENTRY_FIELDS, row[1:], strict=True))
     try:
-        metadata = json.loads(metadata_json) if metadata_json else {}
+        metadata = json.loads(fields["metadata"]) if fields["metadata"] else {}
     except ValueError:
         metadata = {}
-    return Entry(
-        dialog_file=dialog_file,
-        format=fmt,
-        line=line,
-        end_line=end_line,
-        speaker=speaker,
-        target=target,
-        mood_rgb=mood_rgb,
-        mood_raw=mood_raw,
-        timestamp_utc=stamp,
-        message=message,
-        title=title,
-        body=body or "",
-        system_version=system_version,
-        metadata=metadata if isinstance(metadata, dict) else {},
-    )
+    fields["metadata"] = metadata if isinstance(metadata, dict) else {}
+    fields["body"] = fields["body"] or ""
+    return Entry(**fields)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from indexer.model import STORED_ENTRY_COLUMNS
+from indexer.fields import STORED_ENTRY_COLUMNS, TEXT_FIELDS, TEXT_WEIGHTS
 from searchsvc.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
 
 FTS = "lupo_dialog_entries_fts"
-#: bm25 weights, in the FTS5 column order: title, message, body, speaker, target.
-BM25_WEIGHTS = (4.0, 4.0, 1.0, 2.0, 1.0)
+#: bm25 weights, in the FTS5 column order (indexer.fields.TEXT_FIELDS).
+BM25_WEIGHTS = TEXT_WEIGHTS
 _BM25 = f"bm25({FTS}, {', '.join(str(w) for w in BM25_WEIGHTS)})"
 
 ENTRY_COLUMNS = STORED_ENTRY_COLUMNS
@@ -55,7 +55,7 @@ DISTINCT_TARGETS = "SELECT DISTINCT target FROM lupo_dialog_entry_targets"
 SELECT_MOODS = "SELECT DISTINCT mood_rgb FROM lupo_dialog_entries WHERE mood_rgb IS NOT NULL"
 
 # The FTS5 columns, for checking an expression against an empty table in memory.
-VALIDATOR_SCHEMA = f"CREATE VIRTUAL TABLE {FTS} USING fts5(title, message, body, speaker, target)"
+VALIDATOR_SCHEMA = f"CREATE VIRTUAL TABLE {FTS} USING fts5({', '.join(TEXT_FIELDS)})"
 VALIDATE = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?"
 
 
