@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from indexer import meili_sync
 from indexer.database import Database
-from indexer.fields import TEXT_FIELDS
+from indexer.fields import DATE_FILTER, FILTERS, TARGETS, TEXT_FIELDS
 from indexer.meili_sync import IndexedEntry
 from indexer.reindex import reindex_lock
 
@@ -56,20 +56,21 @@ FILES_PER_DELETE = 200
 
 #: The searchable fields, in FTS5 column order (Meilisearch ranks earlier ones higher).
 SEARCHABLE_ATTRIBUTES = list(TEXT_FIELDS)
+#: The attributes of the filters (indexer.fields.FILTERS), in their order.
 FILTERABLE_ATTRIBUTES = [
-    "speaker",
-    "targets",
-    "mood_rgb",
-    "dialog_file",
-    # Every folder above the file ("a/", "a/b/"), so `file=a/` is an equality filter.
-    "dialog_folders",
-    "format",
-    "timestamp_utc",
+    *(
+        attribute
+        for spec in FILTERS
+        # A path filter's document also lists every folder above the path ("a/", "a/b/"),
+        # so `file=a/` is an equality filter.
+        for attribute in (spec.meili_attribute, spec.meili_folders)
+        if attribute
+    ),
     # Internal: which version of its file a document came from, so stale documents
     # of a changed file are deleted by one filter without knowing their ids.
     "file_version",
 ]
-SORTABLE_ATTRIBUTES = ["timestamp_utc"]
+SORTABLE_ATTRIBUTES = [DATE_FILTER.meili_attribute]
 # Meilisearch's default rules, then newest first as the last tie-breaker.
 RANKING_RULES = [
     "words",
@@ -78,7 +79,7 @@ RANKING_RULES = [
     "attribute",
     "sort",
     "exactness",
-    "timestamp_utc:desc",
+    f"{DATE_FILTER.meili_attribute}:desc",
 ]
 #: Largest total a search reports exactly (Meilisearch's default is 1000).
 MAX_TOTAL_HITS = 10_000
@@ -166,16 +167,20 @@ def folders_of(dialog_file: str) -> list[str]:
 
 def entry_document(stored: IndexedEntry, version: str) -> dict[str, Any]:
     """One entry as a Meilisearch document: the entry's fields, its id, its @targets."""
-    return {
+    document = {
         PRIMARY_KEY: document_id(stored.dialog_entry_id),
         "dialog_entry_id": stored.dialog_entry_id,
         **stored.fields,
-        "targets": list(stored.targets),
-        "dialog_folders": folders_of(stored.fields["dialog_file"]),
         # A JSON string, not an object: free-form keys would each become an index field.
         "metadata_json": stored.metadata_json,
         "file_version": version,
     }
+    for spec in FILTERS:
+        if spec.kind == TARGETS:
+            document[spec.meili_attribute] = list(stored.targets)
+        elif spec.meili_folders:
+            document[spec.meili_folders] = folders_of(stored.fields[spec.field])
+    return document
 
 
 def filter_value(value: str | int) -> str:

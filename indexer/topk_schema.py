@@ -1,6 +1,7 @@
 """The top-k index's schema and documents: one tantivy document per entry row.
 
-Text fields (title, message, body, speaker, target) are tokenized like FTS5's
+Every list here comes from indexer.fields. Text fields (the searchable ones: title,
+message, body, speaker, target) are tokenized like FTS5's
 `unicode61 remove_diacritics 2`: runs of letters and digits (tantivy's simple
 tokenizer: Rust's char::is_alphanumeric; a regex tokenizer is 5x slower), lower
 case, with diacritics removed (done here in Python, only for non-ASCII text, as
@@ -11,6 +12,8 @@ are i64 sort keys that put undated entries last in both orders.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -21,31 +24,38 @@ from indexer import fields
 
 #: The text fields: the FTS5 columns, in their order (indexer.fields).
 TEXT_FIELDS = fields.TEXT_FIELDS
-#: Raw (untokenized) fast fields, per facet name: exact filters and facet counts.
-FACET_FIELDS = {
-    "speaker": "f_speaker",
-    "target": "f_target",
-    "mood": "f_mood",
-    "file": "f_file",
-    "format": "f_format",
-}
+#: Raw (untokenized) fast fields, per filter with values: exact filters and facet counts.
+FACET_FIELDS = {spec.name: spec.fast_field for spec in fields.VALUE_FILTERS}
 TOKENIZER = "fts5like"
 #: The `oldest` key of an undated entry (the `newest` key is -1): last in both orders.
 UNDATED_OLDEST = -(2**63)
 
-#: Columns read per entry, in this order; targets come from lupo_dialog_entry_targets.
-ROW_COLUMNS = (
-    "dialog_entry_id",
-    "title",
-    "message",
-    "body",
-    "speaker",
-    "target",
-    "mood_rgb",
-    "dialog_file",
-    "format",
-    "timestamp_utc",
+_TARGET_FILTERS = [spec for spec in fields.VALUE_FILTERS if spec.kind == fields.TARGETS]
+_COLUMN_FILTERS = [spec for spec in fields.VALUE_FILTERS if spec.kind != fields.TARGETS]
+_DATE_COLUMN = fields.FIELD[fields.DATE_FILTER.field].column
+#: Columns read per entry, in this order: the id, the text fields, the columns of the
+#: filters (the @targets come from lupo_dialog_entry_targets), the date.
+ROW_COLUMNS = tuple(
+    dict.fromkeys(
+        (
+            "dialog_entry_id",
+            *(fields.FIELD[name].column for name in TEXT_FIELDS),
+            *(fields.FIELD[spec.field].column for spec in _COLUMN_FILTERS),
+            _DATE_COLUMN,
+        )
+    )
 )
+_TEXT_AT = [(name, ROW_COLUMNS.index(fields.FIELD[name].column)) for name in TEXT_FIELDS]
+_FAST_AT = [
+    (spec.fast_field, ROW_COLUMNS.index(fields.FIELD[spec.field].column))
+    for spec in _COLUMN_FILTERS
+]
+_DATE_AT = ROW_COLUMNS.index(_DATE_COLUMN)
+#: Which fields an index holds and how: an index whose fingerprint differs is rebuilt
+#: (indexer.topk_index), so adding a filter or a searchable field needs no manual step.
+FINGERPRINT = hashlib.sha256(
+    json.dumps([TOKENIZER, TEXT_FIELDS, sorted(FACET_FIELDS.items()), ROW_COLUMNS]).encode()
+).hexdigest()[:16]
 
 
 def build_schema() -> tantivy.Schema:
@@ -91,21 +101,21 @@ def document(
     row: tuple[Any, ...], targets: Iterable[str], schema: tantivy.Schema
 ) -> tantivy.Document:
     """The document of one entry row (ROW_COLUMNS order) and its target rows."""
-    entry_id, title, message, body, speaker, target, mood, dialog_file, fmt, stamp = row
-    fields: dict[str, Any] = {
-        "id": entry_id,
-        "f_format": fmt,
+    stamp = row[_DATE_AT]
+    doc: dict[str, Any] = {
+        "id": row[0],
         "newest": stamp if stamp is not None else -1,
         "oldest": -stamp if stamp is not None else UNDATED_OLDEST,
     }
-    for name, value in zip(TEXT_FIELDS, (title, message, body, speaker, target), strict=True):
-        if value:
-            fields[name] = fold(value)
-    for name, value in (("speaker", speaker), ("mood", mood), ("file", dialog_file)):
-        if value is not None:
-            fields[FACET_FIELDS[name]] = value
+    for name, at in _TEXT_AT:
+        if row[at]:
+            doc[name] = fold(row[at])
+    for name, at in _FAST_AT:
+        if row[at] is not None:
+            doc[name] = row[at]
     values = list(targets)
     if values:
-        fields[FACET_FIELDS["target"]] = values
+        for spec in _TARGET_FILTERS:
+            doc[spec.fast_field] = values
     # One from_dict call is several times faster than a Document built field by field.
-    return tantivy.Document.from_dict(fields, schema)
+    return tantivy.Document.from_dict(doc, schema)

@@ -13,14 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from searchsvc.exceptions import READ_RETRY_AFTER_SECONDS, EntryNotFound, InvalidParameter
-from searchsvc.filters import (
-    FilterError,
-    Filters,
-    parse_file,
-    parse_format,
-    parse_mood,
-    parse_timestamp,
-)
+from searchsvc.filters import FilterError, Filters, filters_from_parameters
 from searchsvc.fts_query import MatchQuery, QueryError, parse_user_query
 from searchsvc.repository import FACETS, SORTS, Repository, SearchPage, SearchQuery
 
@@ -66,21 +59,9 @@ def _values(name: str) -> list[str]:
 
 
 def filters_from_args() -> Filters:
-    """The filter parameters speaker, target, mood, file, format, from/since, to/until."""
+    """The filter parameters of indexer.fields.FILTERS (speaker, ..., from/since, to/until)."""
     try:
-        since = [parse_timestamp(v, n) for n in ("from", "since") for v in _values(n)]
-        until = [
-            parse_timestamp(v, n, end_of_day=True) for n in ("to", "until") for v in _values(n)
-        ]
-        return Filters(
-            speakers=tuple(dict.fromkeys(_values("speaker"))),
-            targets=tuple(dict.fromkeys(_values("target"))),
-            moods=tuple(dict.fromkeys(parse_mood(v) for v in _values("mood"))),
-            files=tuple(dict.fromkeys(parse_file(v) for v in _values("file"))),
-            formats=tuple(dict.fromkeys(parse_format(v) for v in _values("format"))),
-            since=max(since) if since else None,
-            until=min(until) if until else None,
-        )
+        return filters_from_parameters(_values)
     except FilterError as error:
         raise _bad(error.parameter, str(error)) from error
 

@@ -26,17 +26,18 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
 from indexer.discover import find_dialog_files, read_source
+from indexer.fields import DATE_FILTER
 from indexer.identity import keyed_entries
-from indexer.model import Entry
+from indexer.model import ENTRY_FIELDS, Entry
 from indexer.parse import parse_file
 from indexer.store_rows import target_tokens
 from searchsvc.fts_query import tokenize
-from searchsvc.matching import EntryAttrs
+from searchsvc.matching import ATTRIBUTES, COLUMN_ATTRIBUTES, EntryAttrs, entry_attrs
 
 #: Extra weight of title/message tokens (on top of their count in the body) and of
 #: speaker/target tokens.
@@ -48,23 +49,23 @@ POOL_PROCESSES = 2
 #: Files per worker job: small enough to balance the workers, big enough to merge cheaply.
 JOB_BYTES = 6_000_000
 
-#: A decoded entry as a plain tuple: its id, then DOC_FIELDS.
+#: A decoded entry as a plain tuple: its id, then DOC_FIELDS (every entry field, in order).
 Doc = tuple[Any, ...]
-DOC_FIELDS = (
-    "dialog_file",
-    "format",
-    "line",
-    "end_line",
-    "speaker",
-    "target",
-    "mood_rgb",
-    "mood_raw",
-    "timestamp_utc",
-    "message",
-    "title",
-    "body",
-    "system_version",
-    "metadata",
+DOC_FIELDS = ENTRY_FIELDS
+#: Where each field sits in a Doc.
+DOC_INDEX = {name: at for at, name in enumerate(DOC_FIELDS, start=1)}
+#: The fields a doc's blob holds: those neither in its EntryAttrs nor `line` (kept apart).
+BLOB_FIELDS = tuple(name for name in DOC_FIELDS if name not in ATTRIBUTES and name != "line")
+_BLOB_VALUES = itemgetter(*(DOC_INDEX[name] for name in BLOB_FIELDS))
+_ATTR_VALUES = itemgetter(*(DOC_INDEX[name] for name in COLUMN_ATTRIBUTES))
+_MESSAGE, _TITLE, _BODY = (BLOB_FIELDS.index(name) for name in ("message", "title", "body"))
+#: A Doc from an entry's attrs, line and blob laid end to end.
+_DOC_OF = itemgetter(
+    *([*ATTRIBUTES, "line", *BLOB_FIELDS].index(name) for name in ("entry_id", *DOC_FIELDS))
+)
+#: EntryAttrs slots whose values are shared between docs: all but the id and the date.
+_SHARED_SLOTS = tuple(
+    at for at, name in enumerate(ATTRIBUTES) if name not in ("entry_id", DATE_FILTER.field)
 )
 #: A character that is part of a token, outside ASCII (or a combining mark, which joins one).
 _NON_ASCII_TOKEN_CHAR = re.compile(
@@ -89,7 +90,7 @@ class Chunk:
     """
 
     files: list[tuple[str, int, int, int]] = field(default_factory=list)  # path, size, mtime, docs
-    rows: list[tuple[Any, ...]] = field(default_factory=list)  # EntryAttrs fields, then line
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # EntryAttrs values, then line
     blobs: bytes = b""
     ends: array = field(default_factory=lambda: array("I"))
     lengths: array = field(default_factory=lambda: array("I"))
@@ -98,6 +99,8 @@ class Chunk:
 
 
 _DOC_VALUES = attrgetter(*DOC_FIELDS)
+_AT_SPEAKER, _AT_TARGET, _AT_LINE = (DOC_INDEX[name] for name in ("speaker", "target", "line"))
+_AT_MESSAGE, _AT_TITLE, _AT_BODY = (DOC_INDEX[name] for name in ("message", "title", "body"))
 
 
 def doc_of(entry_id: int, entry: Entry) -> Doc:
@@ -156,8 +159,7 @@ class _Collector:
 
     def add(self, doc: Doc) -> None:
         """Store and tokenize one decoded entry."""
-        (entry_id, dialog_file, fmt, line, end_line, speaker, target, mood_rgb, mood_raw) = doc[:9]
-        (stamp, message, title, body, system_version, metadata) = doc[9:]
+        speaker, target = doc[_AT_SPEAKER], doc[_AT_TARGET]
         known = self.people.get((speaker, target))
         if known is None:
             named = index_tokens(f"{speaker or ''}\n{target or ''}")
@@ -165,12 +167,13 @@ class _Collector:
         named, targets = known
         chunk = self.chunk
         number = len(chunk.rows)
-        chunk.rows.append((entry_id, speaker, targets, mood_rgb, dialog_file, fmt, stamp, line))
+        chunk.rows.append((*entry_attrs(doc[0], _ATTR_VALUES(doc), targets), doc[_AT_LINE]))
+        body, message, title = doc[_AT_BODY], doc[_AT_MESSAGE], doc[_AT_TITLE]
         span = span_in(body, message)
-        stored = (span or message, span_in(body, title) or title, body)
-        self.blobs.append(
-            marshal.dumps((end_line, target, mood_raw, *stored, system_version, metadata))
-        )
+        stored = list(_BLOB_VALUES(doc))
+        stored[_MESSAGE] = span or message
+        stored[_TITLE] = span_in(body, title) or title
+        self.blobs.append(marshal.dumps(tuple(stored)))
         text, emphasised = entry_tokens(body or "", message or "", title or "", span)
         chunk.lengths.append(len(text) + len(emphasised) + len(named))
         counts = Counter(text + emphasised * TITLE_MESSAGE_EXTRA + named * SPEAKER_TARGET_WEIGHT)
@@ -269,30 +272,12 @@ class FileIndex:
         blob = memoryview(self.stores[self.store_of[number]])[
             self.starts[number] : self.ends[number]
         ]
-        (end_line, target, mood_raw, message, title, body, system_version, metadata) = (
-            marshal.loads(blob)
-        )
-        if isinstance(message, tuple):
-            message = body[message[0] : message[1]]
-        if isinstance(title, tuple):
-            title = body[title[0] : title[1]]
-        return (
-            attrs.entry_id,
-            attrs.dialog_file,
-            attrs.format,
-            self.lines[number],
-            end_line,
-            attrs.speaker,
-            target,
-            attrs.mood_rgb,
-            mood_raw,
-            attrs.timestamp_utc,
-            message,
-            title,
-            body,
-            system_version,
-            metadata,
-        )
+        stored = list(marshal.loads(blob))
+        body = stored[_BODY]
+        for at in (_MESSAGE, _TITLE):
+            if isinstance(stored[at], tuple):
+                stored[at] = body[stored[at][0] : stored[at][1]]
+        return _DOC_OF((*attrs, self.lines[number], *stored))  # type: ignore[no-any-return]
 
     def entry(self, number: int) -> Entry | None:
         """The Entry of a doc number (None if removed)."""
@@ -304,18 +289,7 @@ class FileIndex:
         self.weights = {}
         base = len(self.attrs)
         share = self._shared.setdefault
-        attrs = [
-            EntryAttrs(
-                entry_id,
-                share(speaker, speaker),
-                share(targets, targets),
-                share(mood, mood),
-                share(dialog_file, dialog_file),
-                share(fmt, fmt),
-                stamp,
-            )
-            for (entry_id, speaker, targets, mood, dialog_file, fmt, stamp, _) in chunk.rows
-        ]
+        attrs = [self._shared_attrs(row) for row in chunk.rows]
         self.attrs.extend(attrs)
         count = len(chunk.rows)
         if count:
@@ -324,7 +298,7 @@ class FileIndex:
             self.starts.append(0)
             self.starts.extend(chunk.ends[:-1])
             self.ends.extend(chunk.ends)
-        self.lines.extend(row[7] for row in chunk.rows)
+        self.lines.extend(row[-1] for row in chunk.rows)
         by_id = self.by_id
         for number, row in enumerate(chunk.rows, start=base):
             # Ids are 53-bit hashes: a collision across files is vanishingly rare;
@@ -358,6 +332,14 @@ class FileIndex:
                 pair = postings[token] = (pair[0], array("I", pair[1]))
                 frequencies = array("I", frequencies)
             pair[1].extend(frequencies)
+
+    def _shared_attrs(self, row: tuple[Any, ...]) -> EntryAttrs:
+        """The EntryAttrs of a chunk row, its strings shared with the docs that hold them too."""
+        share = self._shared.setdefault
+        values = list(row[:-1])
+        for at in _SHARED_SLOTS:
+            values[at] = share(values[at], values[at])
+        return EntryAttrs._make(values)
 
     def remove_file(self, rel: str) -> None:
         """Forget a file's docs (their postings stay, pointing at None)."""

@@ -1,16 +1,27 @@
-"""Search filters: the Filters value, its validation, and the mood colour families.
+"""Search filters: the Filters value, reading it from parameters, and the mood colour families.
 
-Within one filter several values are alternatives (speaker=A&speaker=B is A or B);
-different filters must all hold. Both repositories apply exactly these rules.
+Which filters there are comes from indexer.fields.FILTERS; how a value is read depends
+on the filter's kind. Within one filter several values are alternatives
+(speaker=A&speaker=B is A or B); different filters must all hold. Every engine
+applies exactly these rules.
 """
 
 from __future__ import annotations
 
 import colorsys
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-from indexer.model import FORMATS
+from indexer.fields import (
+    FILTER,
+    MOOD,
+    PATH,
+    SINCE_PARAMETERS,
+    UNTIL_PARAMETERS,
+    VALUE_FILTERS,
+    Filter,
+)
 
 _HEX = re.compile(r"#?[0-9A-Fa-f]{6}")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -58,42 +69,79 @@ class FilterError(ValueError):
         self.parameter = parameter
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Filters:
-    """Validated filters. Moods are 6 upper-case hex digits or family names."""
+    """Validated filters: the values of each filter of indexer.fields.FILTERS, and a date range.
 
-    speakers: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
-    moods: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-    formats: tuple[str, ...] = ()
-    since: int | None = None
-    until: int | None = None
+    Filters({"speaker": ("KIRO",)}) and Filters(speakers=("KIRO",)) are the same: a
+    filter's keyword is its name plus "s", and reads back the same way
+    (`filters.speakers`). Filters without values are left out, so Filters(speakers=())
+    equals Filters(). Moods are 6 upper-case hex digits or family names.
+    """
+
+    values: tuple[tuple[str, tuple[str, ...]], ...]
+    since: int | None
+    until: int | None
+
+    def __init__(
+        self,
+        values: Mapping[str, Iterable[str]] | Iterable[tuple[str, Iterable[str]]] | None = None,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        **by_keyword: Iterable[str],
+    ) -> None:
+        given = {name: tuple(items) for name, items in dict(values or ()).items()}
+        for keyword, items in by_keyword.items():
+            if keyword not in _NAME_OF_KEYWORD:
+                raise TypeError(f"Filters() got an unexpected keyword argument {keyword!r}")
+            given[_NAME_OF_KEYWORD[keyword]] = tuple(items)
+        unknown = set(given) - set(_NAME_OF_KEYWORD.values())
+        if unknown:
+            raise ValueError(f"no filter named {', '.join(sorted(unknown))}")
+        ordered = tuple(
+            (spec.name, given[spec.name]) for spec in VALUE_FILTERS if given.get(spec.name)
+        )
+        object.__setattr__(self, "values", ordered)
+        object.__setattr__(self, "since", since)
+        object.__setattr__(self, "until", until)
+
+    def __getattr__(self, keyword: str) -> tuple[str, ...]:
+        """A filter's values by its keyword: `filters.speakers`."""
+        name = _NAME_OF_KEYWORD.get(keyword)
+        if name is None:
+            raise AttributeError(keyword)
+        return self.get(name)
+
+    def get(self, name: str) -> tuple[str, ...]:
+        """The values of the filter `name` (empty when it is not set)."""
+        return next((items for key, items in self.values if key == name), ())
+
+    def items(self) -> list[tuple[Filter, tuple[str, ...]]]:
+        """The filters that are set, in FILTERS order, with their values (dates aside)."""
+        return [(FILTER[name], items) for name, items in self.values]
+
+    def has(self, kind: str, skip: str | None = None) -> bool:
+        """Whether a filter of `kind` (other than the one named `skip`) is set."""
+        return any(spec.kind == kind and spec.name != skip for spec, _ in self.items())
 
     def without(self, facet: str) -> Filters:
         """These filters minus the one a facet of that name counts over."""
-        name = {
-            "speaker": "speakers",
-            "target": "targets",
-            "mood": "moods",
-            "file": "files",
-            "format": "formats",
-        }[facet]
-        return replace(self, **{name: ()})
+        if facet not in _NAME_OF_KEYWORD.values():
+            raise KeyError(facet)
+        kept = {name: items for name, items in self.values if name != facet}
+        return Filters(kept, since=self.since, until=self.until)
 
     def merged(self, other: Filters) -> Filters:
         """Both sets of filters: values of one filter add up, dates take the narrower."""
         since = max((v for v in (self.since, other.since) if v is not None), default=None)
         until = min((v for v in (self.until, other.until) if v is not None), default=None)
-        return Filters(
-            speakers=_union(self.speakers, other.speakers),
-            targets=_union(self.targets, other.targets),
-            moods=_union(self.moods, other.moods),
-            files=_union(self.files, other.files),
-            formats=_union(self.formats, other.formats),
-            since=since,
-            until=until,
-        )
+        names = dict.fromkeys(name for name, _ in (*self.values, *other.values))
+        values = {name: _union(self.get(name), other.get(name)) for name in names}
+        return Filters(values, since=since, until=until)
+
+
+_NAME_OF_KEYWORD = {spec.keyword: spec.name for spec in VALUE_FILTERS}
 
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
@@ -132,15 +180,6 @@ def parse_mood(value: str, parameter: str = "mood") -> str:
     )
 
 
-def mood_matches(mood_rgb: str | None, moods: tuple[str, ...]) -> bool:
-    """Whether an entry's colour satisfies a moods filter (hex values or families)."""
-    if not moods:
-        return True
-    if mood_rgb is None:
-        return False
-    return mood_rgb in moods or mood_family(mood_rgb) in moods
-
-
 def parse_timestamp(value: str, parameter: str, *, end_of_day: bool = False) -> int:
     """YYYY-MM-DD, YYYYMMDD or YYYYMMDDHHMMSS as an int; a day ends at 235959 if asked."""
     text = value.strip()
@@ -166,11 +205,11 @@ def _checked(stamp: int, parameter: str, value: str) -> int:
     return stamp
 
 
-def parse_format(value: str, parameter: str = "format") -> str:
-    """One of indexer.model.FORMATS."""
+def parse_choice(value: str, choices: tuple[str, ...], parameter: str) -> str:
+    """One of `choices` (case does not matter)."""
     text = value.strip().lower()
-    if text not in FORMATS:
-        raise FilterError(parameter, f"{parameter}={value!r} is not one of {', '.join(FORMATS)}")
+    if text not in choices:
+        raise FilterError(parameter, f"{parameter}={value!r} is not one of {', '.join(choices)}")
     return text
 
 
@@ -201,3 +240,42 @@ def target_variants(value: str) -> tuple[str, ...]:
     if not bare:
         return ()
     return (f"@{bare}", bare)
+
+
+def parse_value(spec: Filter, value: str, parameter: str) -> str:
+    """One value of the filter `spec` as given in `parameter`, read by the filter's kind."""
+    if spec.kind == MOOD:
+        return parse_mood(value, parameter)
+    if spec.kind == PATH:
+        return parse_file(value, parameter)
+    if spec.choices:
+        return parse_choice(value, spec.choices, parameter)
+    return value
+
+
+def operator_filters(parameter: str, value: str) -> Filters:
+    """The filters one `parameter:value` of q stands for (parameter: indexer.fields.OPERATORS)."""
+    if parameter in SINCE_PARAMETERS:
+        return Filters(since=parse_timestamp(value, parameter))
+    if parameter in UNTIL_PARAMETERS:
+        return Filters(until=parse_timestamp(value, parameter, end_of_day=True))
+    return Filters({parameter: (parse_value(FILTER[parameter], value, parameter),)})
+
+
+def filters_from_parameters(values: Callable[[str], list[str]]) -> Filters:
+    """The filters of a query string; `values(name)` lists a parameter's non-empty values.
+
+    A repeated value counts once; several dates keep the narrowest range.
+    """
+    since = [parse_timestamp(v, name) for name in SINCE_PARAMETERS for v in values(name)]
+    until = [
+        parse_timestamp(v, name, end_of_day=True) for name in UNTIL_PARAMETERS for v in values(name)
+    ]
+    return Filters(
+        {
+            spec.name: dict.fromkeys(parse_value(spec, v, spec.name) for v in values(spec.name))
+            for spec in VALUE_FILTERS
+        },
+        since=max(since) if since else None,
+        until=min(until) if until else None,
+    )

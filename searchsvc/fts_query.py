@@ -3,9 +3,9 @@
 User syntax (the `q` parameter): words (all must match), "quoted phrases",
 -word or -"phrase" (exclude), a OR b (either; OR binds tighter than the implied
 AND, so `a b OR c` is a AND (b OR c)), word* (prefix), and operators that become
-filters: speaker:KIRO target:@x mood:FF0000 (or a family, mood:red) file:dir/
-format:bold since:2026-01-16 until:2026-01-20 (from:/to: too); values may be
-quoted (speaker:"CAPTAIN WOLFIE"). The last word also matches as a prefix while
+filters, one per filter of indexer.fields: speaker:KIRO target:@x mood:FF0000 (or
+a family, mood:red) file:dir/ format:bold since:2026-01-16 until:2026-01-20 (from:/to:
+too); values may be quoted (speaker:"CAPTAIN WOLFIE"). The last word also matches as a prefix while
 the text does not end in a space (as-you-type), if it has at least two letters.
 Nothing the user types reaches FTS5 unquoted: every word becomes a double-quoted
 FTS5 string, as sqlite-utils' quote_fts does.
@@ -22,15 +22,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from indexer.fields import OPERATORS
 from searchsvc.exceptions import QueryError
-from searchsvc.filters import (
-    FilterError,
-    Filters,
-    parse_file,
-    parse_format,
-    parse_mood,
-    parse_timestamp,
-)
+from searchsvc.filters import FilterError, Filters, operator_filters
 
 # Token characters as FTS5's unicode61 sees them: letters, digits (not "_") and
 # combining marks, which remove_diacritics then drops.
@@ -41,7 +35,7 @@ TOKEN_PATTERN = re.compile(
 _COMBINING = re.compile(r"[\u0300-\u036F\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F]")
 _WORD_TOKEN = re.compile(r"[^\W_]+")
 _ASCII_TOKEN = re.compile(r"[a-z0-9]+")
-_OPERATOR = re.compile(r"(speaker|target|mood|file|format|since|until|from|to):", re.IGNORECASE)
+_OPERATOR = re.compile(f"({'|'.join(map(re.escape, OPERATORS))}):", re.IGNORECASE)
 
 #: The shortest last word that is also searched as a prefix while typing.
 AUTO_PREFIX_MIN = 2
@@ -206,19 +200,7 @@ def _operator_value(text: str, position: int) -> tuple[str, int]:
 
 def _operator_filter(name: str, value: str) -> Filters:
     try:
-        if name == "speaker":
-            return Filters(speakers=(value,))
-        if name == "target":
-            return Filters(targets=(value,))
-        if name == "mood":
-            return Filters(moods=(parse_mood(value, name),))
-        if name == "file":
-            return Filters(files=(parse_file(value, name),))
-        if name == "format":
-            return Filters(formats=(parse_format(value, name),))
-        if name in ("since", "from"):
-            return Filters(since=parse_timestamp(value, name))
-        return Filters(until=parse_timestamp(value, name, end_of_day=True))
+        return operator_filters(name, value)
     except FilterError as error:
         raise QueryError(f"in q, {error}") from error
 

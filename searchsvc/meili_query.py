@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from indexer.fields import DATE_FILTER, FACETS, FILTER, MOOD, PATH, TARGETS, Filter
 from indexer.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry
 from indexer.push_meili import MAX_TOTAL_HITS, filter_value, in_filter
 from searchsvc.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
@@ -35,13 +36,7 @@ from searchsvc.snippets import strip_markdown
 SOURCE = "meilisearch"
 
 #: Our facet names and the document attributes Meilisearch counts for them.
-FACET_ATTRIBUTES = {
-    "speaker": "speaker",
-    "target": "targets",
-    "mood": "mood_rgb",
-    "file": "dialog_file",
-    "format": "format",
-}
+FACET_ATTRIBUTES = {name: FILTER[name].meili_attribute for name in FACETS}
 #: Attributes a snippet may come from, in order of preference (as repo_sqlite's).
 SNIPPET_ATTRIBUTES = ("message", "title", "body")
 SNIPPET_WORDS = 24
@@ -131,45 +126,53 @@ def _phrases_any(node: Node) -> list[Phrase]:
 
 
 def meili_filter(filters: Filters, known_moods: list[str] | None = None) -> list[str]:
-    """Filter expressions (all must hold) for `filters`; values quoted and escaped.
+    """Filter expressions (all must hold) for `filters`, by kind; values quoted and escaped.
 
     A mood family stands for the `known_moods` (colours the index holds) of that
     family, as in repo_sqlite; Unexpressible when families come without them.
     """
-    expressions = []
-    if filters.speakers:
-        expressions.append(in_filter("speaker", filters.speakers))
-    if filters.targets:
-        variants = [v for target in filters.targets for v in target_variants(target)]
-        expressions.append(in_filter("targets", variants))
-    if filters.moods:
-        hexes = [mood for mood in filters.moods if _HEX.fullmatch(mood)]
-        families = {mood for mood in filters.moods if mood not in hexes}
+    expressions = [_value_filter(spec, values, known_moods) for spec, values in filters.items()]
+    date = DATE_FILTER.meili_attribute
+    if filters.since is not None:
+        expressions.append(f"{date} >= {filter_value(filters.since)}")
+    if filters.until is not None:
+        expressions.append(f"{date} <= {filter_value(filters.until)}")
+    return expressions
+
+
+def _value_filter(spec: Filter, values: tuple[str, ...], known_moods: list[str] | None) -> str:
+    """The expression of one filter with values."""
+    attribute = spec.meili_attribute
+    if spec.kind == TARGETS:
+        return in_filter(attribute, [v for target in values for v in target_variants(target)])
+    if spec.kind == MOOD:
+        hexes = [mood for mood in values if _HEX.fullmatch(mood)]
+        families = {mood for mood in values if mood not in hexes}
         if families:
             if known_moods is None:
                 raise Unexpressible("a mood family without the list of known colours")
             hexes += [mood for mood in known_moods if mood_family(mood) in families]
         # No colour at all: a value no 6-hex colour equals, so nothing matches.
-        expressions.append(in_filter("mood_rgb", sorted(set(hexes)) or ["no colour"]))
-    if filters.files:
+        return in_filter(attribute, sorted(set(hexes)) or ["no colour"])
+    if spec.kind == PATH:
         alternatives = []
-        for wanted in filters.files:
+        for wanted in values:
             if not wanted.endswith("/"):
-                alternatives.append(f"dialog_file = {filter_value(wanted)}")
-            alternatives.append(f"dialog_folders = {filter_value(wanted.rstrip('/') + '/')}")
-        expressions.append("(" + " OR ".join(alternatives) + ")")
-    if filters.formats:
-        expressions.append(in_filter("format", filters.formats))
-    if filters.since is not None:
-        expressions.append(f"timestamp_utc >= {filter_value(filters.since)}")
-    if filters.until is not None:
-        expressions.append(f"timestamp_utc <= {filter_value(filters.until)}")
-    return expressions
+                alternatives.append(f"{attribute} = {filter_value(wanted)}")
+            folder = filter_value(wanted.rstrip("/") + "/")
+            alternatives.append(f"{spec.meili_folders} = {folder}")
+        return "(" + " OR ".join(alternatives) + ")"
+    return in_filter(attribute, values)
 
 
 def needs_known_moods(filters: Filters) -> bool:
     """Whether the filters name a mood family (which stands for the colours known)."""
-    return any(mood in MOOD_FAMILIES for mood in filters.moods)
+    return any(
+        mood in MOOD_FAMILIES
+        for spec, values in filters.items()
+        if spec.kind == MOOD
+        for mood in values
+    )
 
 
 def plan_search(query: SearchQuery, known_moods: list[str] | None = None) -> MeiliSearchPlan:
@@ -192,7 +195,8 @@ def plan_search(query: SearchQuery, known_moods: list[str] | None = None) -> Mei
         "highlightPostTag": _POST,
     }
     if query.sort in ("newest", "oldest"):
-        page["sort"] = ["timestamp_utc:" + ("desc" if query.sort == "newest" else "asc")]
+        order = "desc" if query.sort == "newest" else "asc"
+        page["sort"] = [f"{DATE_FILTER.meili_attribute}:{order}"]
     if counted_here:
         page["facets"] = [FACET_ATTRIBUTES[f] for f in counted_here]
     searches = [page]

@@ -11,6 +11,13 @@ import importlib
 import importlib.util
 from typing import Any
 
+from indexer.fields import (
+    MOOD,
+    SINCE_PARAMETERS,
+    UNTIL_PARAMETERS,
+    VALUE_FILTERS,
+    Filter,
+)
 from indexer.model import FORMATS
 from searchsvc.filters import MOOD_FAMILIES
 from searchsvc.repository import FACETS, SORTS
@@ -44,19 +51,30 @@ def _list_param(name: str, description: str) -> dict[str, Any]:
     return parameter
 
 
+def _filter_description(spec: Filter) -> str:
+    """A filter's description, with the values it accepts when they are few."""
+    if spec.kind == MOOD:
+        return f"{spec.description}: {', '.join(MOOD_FAMILIES)}"
+    if spec.choices:
+        return f"{spec.description}: {', '.join(spec.choices)}"
+    return spec.description
+
+
+def _date_parameters() -> list[dict[str, Any]]:
+    """The date range's parameters: its first and last day, then their other names."""
+    since, until = SINCE_PARAMETERS[0], UNTIL_PARAMETERS[0]
+    text = {"type": "string"}
+    return [
+        _param(since, "Earliest timestamp: YYYY-MM-DD or YYYYMMDDHHMMSS", text),
+        _param(until, "Latest timestamp (a date includes its whole day)", text),
+        *(_param(name, f"Same as {since}", text) for name in SINCE_PARAMETERS[1:]),
+        *(_param(name, f"Same as {until}", text) for name in UNTIL_PARAMETERS[1:]),
+    ]
+
+
 FILTER_PARAMETERS = [
-    _list_param("speaker", "Entries by this speaker (repeat for any of several)"),
-    _list_param("target", "Entries addressed to this @target (with or without the @)"),
-    _list_param(
-        "mood",
-        "6 hex digits (FF0000, #ff0000) or a colour family: " + ", ".join(MOOD_FAMILIES),
-    ),
-    _list_param("file", "A file path relative to the root, or a folder (prefix)"),
-    _list_param("format", "One of " + ", ".join(FORMATS)),
-    _param("from", "Earliest timestamp: YYYY-MM-DD or YYYYMMDDHHMMSS", {"type": "string"}),
-    _param("to", "Latest timestamp (a date includes its whole day)", {"type": "string"}),
-    _param("since", "Same as from", {"type": "string"}),
-    _param("until", "Same as to", {"type": "string"}),
+    *(_list_param(spec.name, _filter_description(spec)) for spec in VALUE_FILTERS),
+    *_date_parameters(),
     _param("sort", "Order of hits", {"type": "string", "enum": list(SORTS)}),
     _param(
         "page",
@@ -70,11 +88,13 @@ FILTER_PARAMETERS = [
         {"type": "string"},
     ),
 ]
+_OPERATORS = (*(spec.name for spec in VALUE_FILTERS), SINCE_PARAMETERS[-1], UNTIL_PARAMETERS[-1])
 TEXT_PARAMETERS = [
     _param(
         "q",
-        'Words, "phrases", -exclude, OR, word*, and speaker:/target:/mood:/file:/format:/'
-        "since:/until: operators",
+        'Words, "phrases", -exclude, OR, word*, and '
+        + "/".join(f"{name}:" for name in _OPERATORS)
+        + " operators",
         {"type": "string", "maxLength": 1000},
     ),
     _param("raw", "1: q is an FTS5 expression, passed through", {"type": "string"}),

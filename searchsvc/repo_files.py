@@ -24,12 +24,14 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from datetime import UTC, datetime
+from itertools import compress
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from indexer.discover import find_dialog_files
-from searchsvc.file_index import FileIndex, build_index, chunk_for_file, doc_entry
+from indexer.fields import TEXT_FIELDS
+from searchsvc.file_index import DOC_INDEX, FileIndex, build_index, chunk_for_file, doc_entry
 from searchsvc.filters import Filters, mood_family
 from searchsvc.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase, Without, parse_raw, tokenize
 from searchsvc.matching import (
@@ -57,6 +59,8 @@ B = 0.75
 PAIRS_LIMIT = 500
 #: Most postings whose bm25 weights are kept (8 bytes each); beyond it the cache restarts.
 WEIGHTS_CACHE_POSTINGS = 2_000_000
+#: The searchable fields of a Doc (indexer.fields.TEXT_FIELDS).
+_TEXT_VALUES = itemgetter(*(DOC_INDEX[name] for name in TEXT_FIELDS))
 
 
 class FileRepository:
@@ -190,10 +194,11 @@ class FileRepository:
             check = FilterCheck(query.filters)
             has_filters = query.filters != Filters()
             attrs = index.attrs
-            passing = [n for n in candidates if not has_filters or check.passes(attrs[n])]
+            rows = [attrs[n] for n in candidates] if has_filters or query.facets else []
+            passing = list(compress(candidates, check.mask(rows))) if has_filters else candidates
             facets = {}
             if query.facets:
-                facets = count_facets((attrs[n] for n in candidates), check, query.facets)
+                facets = count_facets(rows, check, query.facets)
             end = query.offset + query.per_page
             if query.sort == "relevance" and match is not None and match.include is not None:
                 scores = self._scores(index, match, set(passing))
@@ -307,10 +312,10 @@ class FileRepository:
             lines, attrs = index.lines, index.attrs
             siblings = sorted(
                 (lines[n], a.entry_id)
-                for n in index.file_docs.get(doc[1], ())
+                for n in index.file_docs.get(doc[DOC_INDEX["dialog_file"]], ())
                 if (a := attrs[n]) is not None
             )
-            position = siblings.index((doc[3], doc[0]))
+            position = siblings.index((doc[DOC_INDEX["line"]], doc[0]))
             before = siblings[position - 1][1] if position > 0 else None
             after = siblings[position + 1][1] if position + 1 < len(siblings) else None
             return StoredEntry(doc[0], doc_entry(doc), before=before, after=after)
@@ -324,11 +329,7 @@ class FileRepository:
             else:
                 match = _effective_match(query.match)
                 check = FilterCheck(query.filters)
-                rows = [
-                    index.attrs[n]  # type: ignore[misc]
-                    for n in self._candidates(index, match)
-                    if check.passes(index.attrs[n])  # type: ignore[arg-type]
-                ]
+                rows = check.select([index.attrs[n] for n in self._candidates(index, match)])
             files_total = len(index.stamps)
         return _stats(rows, files_total, self.source)
 
@@ -435,8 +436,8 @@ def _has_phrase(doc: tuple[Any, ...], phrase: Phrase) -> bool:
     """Whether one field of the doc holds the phrase's tokens in a row."""
     wanted = phrase.tokens
     last = len(wanted) - 1
-    # title, message, body, speaker, target: a phrase never spans two fields.
-    for text in (doc[11], doc[10], doc[12], doc[5], doc[6]):
+    # One searchable field at a time: a phrase never spans two fields.
+    for text in _TEXT_VALUES(doc):
         if not text:
             continue
         tokens = tokenize(text)

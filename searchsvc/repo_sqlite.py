@@ -27,10 +27,12 @@ import logging
 import sys
 import threading
 from dataclasses import replace
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
 from indexer.database import Connection, Database, SqliteError, open_memory
+from indexer.fields import EXACT, FIELD, MOOD, TARGETS
 from searchsvc import sqlite_sql as sql
 from searchsvc.answer_cache import AnswerCache, Matches, MatchRows
 from searchsvc.filters import Filters, target_variants
@@ -39,6 +41,7 @@ from searchsvc.matching import (
     EntryAttrs,
     FilterCheck,
     count_facets,
+    entry_attrs,
     newest_key,
     oldest_key,
 )
@@ -63,7 +66,7 @@ STATS_TIME_FACTOR = 10
 
 
 def _interned(value: str | None) -> str | None:
-    """One shared string object per distinct speaker, mood, file or format."""
+    """One shared string object per distinct speaker, mood, file, format, ..."""
     return None if value is None else sys.intern(value)
 
 
@@ -140,7 +143,7 @@ class SqliteRepository:
     def _where(
         self, conn: Connection, generation: int, filters: Filters, skip: str | None = None
     ) -> sql.Where:
-        moods = self._known_moods(conn, generation) if filters.moods and skip != "mood" else []
+        moods = self._known_moods(conn, generation) if filters.has(MOOD, skip) else []
         return sql.filter_where(filters, moods, skip=skip)
 
     def _cached_rows(
@@ -221,18 +224,12 @@ class SqliteRepository:
         for entry_id, target in conn.execute(sql.SELECT_TARGETS_BY_IDS, (payload,)):
             targets.setdefault(entry_id, []).append(sys.intern(target))
         return {
-            entry_id: EntryAttrs(
-                entry_id,
-                _interned(speaker),
-                tuple(targets.get(entry_id, ())),
-                _interned(mood),
-                _interned(dialog_file),  # type: ignore[arg-type]
-                _interned(fmt),  # type: ignore[arg-type]
-                stamp,
+            row[0]: entry_attrs(
+                row[0],
+                [_interned(value) if isinstance(value, str) else value for value in row[1:]],
+                tuple(targets.get(row[0], ())),
             )
-            for entry_id, speaker, mood, dialog_file, fmt, stamp in conn.execute(
-                sql.SELECT_ATTRS_BY_IDS, (payload,)
-            )
+            for row in conn.execute(sql.SELECT_ATTRS_BY_IDS, (payload,))
         }
 
     def _total_matches(
@@ -387,7 +384,8 @@ class SqliteRepository:
     def _passing(found: Matches, check: FilterCheck, has_filters: bool) -> list[tuple[int, float]]:
         if not has_filters:
             return list(found.rows)
-        return [row for row in found.rows if check.passes(found.attrs[row[0]])]
+        rows = list(found.rows)
+        return list(compress(rows, check.mask([found.attrs[row[0]] for row in rows])))
 
     # ---- single entries, stats, health ----------------------------------------
 
@@ -451,7 +449,7 @@ class SqliteRepository:
 
 
 def narrow(expression: str, filters: Filters) -> str:
-    """`expression` AND the speaker/target filters as FTS5 column filters.
+    """`expression` AND the exact filters on searchable fields (speaker, target) as column filters.
 
     A column filter matches tokens, so this is a superset of the exact filter
     (speaker "CAPTAIN" also matches "CAPTAIN WOLFIE"), which FilterCheck then
@@ -459,7 +457,10 @@ def narrow(expression: str, filters: Filters) -> str:
     tokens does not narrow.
     """
     parts = []
-    for column, values in (("speaker", filters.speakers), ("target", filters.targets)):
+    for spec, values in filters.items():
+        column = spec.field
+        if spec.kind not in (EXACT, TARGETS) or not FIELD[column].searchable:
+            continue
         if not values or any(not tokenize(value) for value in values):
             continue
         quoted = " OR ".join(

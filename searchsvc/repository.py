@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# The facets a search may count (indexer.fields.FILTERS marks them).
+from indexer.fields import FACETS
 from indexer.model import Entry
 from searchsvc.exceptions import QueryError, QueryTooExpensive
 from searchsvc.exceptions import StoreUnavailable as StoreUnavailable
@@ -17,13 +19,12 @@ from searchsvc.filters import Filters
 from searchsvc.fts_query import MatchQuery
 
 SORTS = ("relevance", "newest", "oldest")
-FACETS = ("speaker", "target", "mood", "file", "format")
 
 #: How many values each facet lists (the most frequent first).
 FACET_LIMIT = 30
 
 
-__all__ = ["QueryError", "QueryTooExpensive", "Repository", "SearchPage", "SearchQuery"]
+__all__ = ["FACETS", "QueryError", "QueryTooExpensive", "Repository", "SearchPage", "SearchQuery"]
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,28 @@
 """SQL text for the SQLite repository: constant queries and the WHERE clause of a Filters.
 
-Every value is bound (`?`); only column names and placeholders are formatted in.
+Every value is bound (`?`); only column names (from indexer.fields) and placeholders are
+formatted in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from indexer.fields import STORED_ENTRY_COLUMNS, TEXT_FIELDS, TEXT_WEIGHTS
+from indexer.fields import (
+    DATE_FILTER,
+    FACETS,
+    FIELD,
+    FILTER,
+    MOOD,
+    PATH,
+    STORED_ENTRY_COLUMNS,
+    TARGETS,
+    TEXT_FIELDS,
+    TEXT_WEIGHTS,
+    Filter,
+)
 from searchsvc.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
+from searchsvc.matching import COLUMN_ATTRIBUTES
 
 FTS = "lupo_dialog_entries_fts"
 #: bm25 weights, in the FTS5 column order (indexer.fields.TEXT_FIELDS).
@@ -16,6 +30,13 @@ BM25_WEIGHTS = TEXT_WEIGHTS
 _BM25 = f"bm25({FTS}, {', '.join(str(w) for w in BM25_WEIGHTS)})"
 
 ENTRY_COLUMNS = STORED_ENTRY_COLUMNS
+
+
+def _column(field: str) -> str:
+    """The column of an entry field, as `e.column`."""
+    return f"e.{FIELD[field].column}"
+
+
 _COLUMNS = ", ".join(f"e.{column}" for column in ENTRY_COLUMNS)
 
 # Matches in rowid order with their relevance (higher is better). Ids are hashes,
@@ -31,8 +52,9 @@ SELECT_ENTRIES_BY_IDS = f"""
 SELECT {_COLUMNS} FROM lupo_dialog_entries e
 WHERE e.dialog_entry_id IN (SELECT value FROM json_each(?))
 """
-SELECT_ATTRS_BY_IDS = """
-SELECT e.dialog_entry_id, e.speaker, e.mood_rgb, e.dialog_file, e.format, e.timestamp_utc
+# The id, then the columns of matching.COLUMN_ATTRIBUTES in order.
+SELECT_ATTRS_BY_IDS = f"""
+SELECT e.dialog_entry_id, {", ".join(_column(name) for name in COLUMN_ATTRIBUTES)}
 FROM lupo_dialog_entries e WHERE e.dialog_entry_id IN (SELECT value FROM json_each(?))
 """
 SELECT_TARGETS_BY_IDS = """
@@ -102,38 +124,47 @@ def filter_where(
     skip: str | None = None,
     where: Where | None = None,
 ) -> Where:
-    """The conditions of `filters` (but the facet `skip`) on `lupo_dialog_entries e`."""
+    """The conditions of `filters` (but the facet `skip`) on `lupo_dialog_entries e`, by kind."""
     where = where if where is not None else Where()
-    if filters.speakers and skip != "speaker":
-        where.add(f"e.speaker IN ({_marks(len(filters.speakers))})", *filters.speakers)
-    if filters.targets and skip != "target":
-        variants = sorted({v for target in filters.targets for v in target_variants(target)})
+    for spec, values in filters.items():
+        if spec.name != skip:
+            _add_condition(where, spec, values, known_moods)
+    date = _column(DATE_FILTER.field)
+    if filters.since is not None:
+        where.add(f"{date} >= ?", filters.since)
+    if filters.until is not None:
+        where.add(f"{date} <= ?", filters.until)
+    return where
+
+
+def _add_condition(
+    where: Where, spec: Filter, values: tuple[str, ...], known_moods: Iterable[str]
+) -> None:
+    """AND the condition of one filter with values."""
+    column = _column(spec.field)
+    if spec.kind == TARGETS:
+        variants = sorted({v for target in values for v in target_variants(target)})
         where.add(
             "e.dialog_entry_id IN (SELECT dialog_entry_id FROM lupo_dialog_entry_targets "
             f"WHERE target IN ({_marks(len(variants))}))",
             *variants,
         )
-    if filters.moods and skip != "mood":
-        hexes = mood_hexes(filters.moods, known_moods)
-        where.add(f"e.mood_rgb IN ({_marks(len(hexes))})" if hexes else "0", *hexes)
-    if filters.files and skip != "file":
+    elif spec.kind == MOOD:
+        hexes = mood_hexes(values, known_moods)
+        where.add(f"{column} IN ({_marks(len(hexes))})" if hexes else "0", *hexes)
+    elif spec.kind == PATH:
         alternatives, params = [], []
-        for wanted in filters.files:
+        for wanted in values:
             folder = wanted.rstrip("/")
             if not wanted.endswith("/"):
-                alternatives.append("e.dialog_file = ?")
+                alternatives.append(f"{column} = ?")
                 params.append(wanted)
             # Every path below `folder/` sorts between "folder/" and "folder0" ('0' follows '/').
-            alternatives.append("(e.dialog_file > ? AND e.dialog_file < ?)")
+            alternatives.append(f"({column} > ? AND {column} < ?)")
             params += [folder + "/", folder + "0"]
         where.add("(" + " OR ".join(alternatives) + ")", *params)
-    if filters.formats and skip != "format":
-        where.add(f"e.format IN ({_marks(len(filters.formats))})", *filters.formats)
-    if filters.since is not None:
-        where.add("e.timestamp_utc >= ?", filters.since)
-    if filters.until is not None:
-        where.add("e.timestamp_utc <= ?", filters.until)
-    return where
+    else:
+        where.add(f"{column} IN ({_marks(len(values))})", *values)
 
 
 def select_ids(where: Where, order: str, *, index: str | None = None) -> str:
@@ -150,18 +181,16 @@ def count_where(where: Where) -> str:
     return f"SELECT count(*) FROM lupo_dialog_entries e {where.sql()}"
 
 
+#: The column each facet counts (the @targets are counted from their own table).
 FACET_COLUMNS = {
-    "speaker": "e.speaker",
-    "mood": "e.mood_rgb",
-    "file": "e.dialog_file",
-    "format": "e.format",
+    name: _column(FILTER[name].field) for name in FACETS if FILTER[name].kind != TARGETS
 }
 
 
 def facet_sql(facet: str, where: Where, limit: int | None) -> str:
     """(value, count) of one facet over the entries in `where`, most frequent first."""
     tail = " ORDER BY 2 DESC, 1" + (f" LIMIT {int(limit)}" if limit is not None else "")
-    if facet == "target":
+    if FILTER[facet].kind == TARGETS:
         if not where.parts:
             return f"SELECT target, count(*) FROM lupo_dialog_entry_targets GROUP BY 1{tail}"
         return (

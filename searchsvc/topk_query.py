@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import tantivy
 
-from indexer.topk_schema import FACET_FIELDS, TEXT_FIELDS, analyzer, fold
+from indexer.fields import DATE_FILTER, MOOD, PATH, TARGETS, Filter
+from indexer.topk_schema import TEXT_FIELDS, analyzer, fold
 from searchsvc.filters import Filters, target_variants
 from searchsvc.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase, Without
 from searchsvc.sqlite_sql import BM25_WEIGHTS, mood_hexes
@@ -57,7 +58,7 @@ def compile_search(
 ) -> Compiled:
     """The tantivy queries for a search; raises Untranslatable when it cannot be exact."""
     text = _match_query(schema, match, terms)
-    moods = list(known_moods) if filters.moods else []
+    moods = list(known_moods) if filters.has(MOOD) else []
 
     def with_filters(skip: str | None) -> tantivy.Query:
         parts = [text] if text is not None else []
@@ -140,10 +141,10 @@ class Terms:
             raise TooBroad(f"the prefixes expand to more than {MAX_PREFIX_TERMS} terms")
         return found
 
-    def below(self, folder: str) -> list[str]:
-        """Paths that start with `folder/` (longer than it)."""
+    def below(self, field: str, folder: str) -> list[str]:
+        """Paths in the fast field `field` that start with `folder/` (longer than it)."""
         prefix = folder + "/"
-        found = self.searcher.terms_with_prefix(FACET_FIELDS["file"], prefix)
+        found = self.searcher.terms_with_prefix(field, prefix)
         return [term for term, _ in found if term != prefix]
 
 
@@ -156,29 +157,11 @@ def filter_queries(
     skip: str | None = None,
 ) -> list[tantivy.Query]:
     """One query per filter set in `filters` (but the facet `skip`), as sqlite_sql.filter_where."""
-
-    def one_of(facet: str, values: Iterable[str]) -> tantivy.Query:
-        wanted = sorted(set(values))
-        if not wanted:
-            return Q.empty_query()
-        return Q.term_set_query(schema, FACET_FIELDS[facet], wanted)
-
-    parts = []
-    if filters.speakers and skip != "speaker":
-        parts.append(one_of("speaker", filters.speakers))
-    if filters.targets and skip != "target":
-        parts.append(one_of("target", (v for t in filters.targets for v in target_variants(t))))
-    if filters.moods and skip != "mood":
-        parts.append(one_of("mood", mood_hexes(filters.moods, known_moods)))
-    if filters.files and skip != "file":
-        paths: set[str] = set()
-        for wanted in filters.files:
-            if not wanted.endswith("/"):
-                paths.add(wanted)
-            paths.update(terms.below(wanted.rstrip("/")))
-        parts.append(one_of("file", paths))
-    if filters.formats and skip != "format":
-        parts.append(one_of("format", filters.formats))
+    parts = [
+        _value_query(schema, spec, values, known_moods, terms)
+        for spec, values in filters.items()
+        if spec.name != skip
+    ]
     if filters.since is not None or filters.until is not None:
         lower = max(filters.since or 0, 0)
         upper = filters.until
@@ -188,7 +171,7 @@ def filter_queries(
             parts.append(
                 Q.range_query(
                     schema,
-                    "newest",
+                    DATE_FILTER.fast_field,
                     tantivy.FieldType.Integer,
                     lower,
                     upper,
@@ -196,3 +179,29 @@ def filter_queries(
                 )
             )
     return parts
+
+
+def _value_query(
+    schema: tantivy.Schema,
+    spec: Filter,
+    values: tuple[str, ...],
+    known_moods: list[str],
+    terms: Terms,
+) -> tantivy.Query:
+    """The term set of one filter with values on its fast field, by the filter's kind."""
+    wanted: Iterable[str] = values
+    if spec.kind == TARGETS:
+        wanted = (variant for value in values for variant in target_variants(value))
+    elif spec.kind == MOOD:
+        wanted = mood_hexes(values, known_moods)
+    elif spec.kind == PATH:
+        paths: set[str] = set()
+        for path in values:
+            if not path.endswith("/"):
+                paths.add(path)
+            paths.update(terms.below(spec.fast_field, path.rstrip("/")))
+        wanted = paths
+    ordered = sorted(set(wanted))
+    if not ordered:
+        return Q.empty_query()
+    return Q.term_set_query(schema, spec.fast_field, ordered)

@@ -1,4 +1,4 @@
-"""The SQL migrations, the Entry type and the stores agree with the one entry-field spec."""
+"""The SQL migrations, the Entry type, the stores and the readers agree with indexer.fields."""
 
 from __future__ import annotations
 
@@ -6,16 +6,36 @@ import dataclasses
 import sqlite3
 
 import pytest
+import tantivy
 
 from indexer.fields import (
+    DATE,
+    EXACT,
+    FACETS,
+    FIELD,
     FIELDS,
+    FILTERS,
+    MOOD,
+    OPERATORS,
+    PATH,
+    SINCE_PARAMETERS,
     STORED_ENTRY_COLUMNS,
+    TARGETS,
     TEXT_FIELDS,
     TEXT_WEIGHTS,
+    UNTIL_PARAMETERS,
+    VALUE_FILTERS,
+    Filter,
 )
 from indexer.migrate import apply_migrations
 from indexer.model import Entry
+from indexer.push_meili import FILTERABLE_ATTRIBUTES
 from indexer.store_rows import ENTRY_COLUMNS
+from indexer.topk_schema import build_schema
+from searchsvc.filters import Filters, filters_from_parameters
+from searchsvc.fts_query import parse_user_query
+from searchsvc.meili_query import FACET_ATTRIBUTES
+from searchsvc.openapi import FILTER_PARAMETERS
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +95,48 @@ def test_the_triggers_feed_fts5_every_searchable_field(migrated: sqlite3.Connect
 
 def test_the_entry_type_has_the_spec_fields() -> None:
     assert {f.name for f in dataclasses.fields(Entry)} == {f.name for f in FIELDS}
+
+
+# ---- filters: every engine and reader knows every filter of the spec ------------------
+
+#: A value each kind accepts, as typed in q or a query parameter.
+SAMPLE = {EXACT: "x", TARGETS: "@x", MOOD: "FF0000", PATH: "ops/"}
+
+
+@pytest.mark.parametrize("spec", VALUE_FILTERS, ids=lambda spec: spec.name)
+def test_every_filter_is_read_from_q_and_from_the_query_string(spec: Filter) -> None:
+    value = spec.choices[0] if spec.choices else SAMPLE[spec.kind]
+    _, from_q = parse_user_query(f"{spec.name}:{value} ")
+    from_args = filters_from_parameters(lambda name: [value] if name == spec.name else [])
+    assert from_q == from_args == Filters({spec.name: (from_q.get(spec.name)[0],)})
+    assert getattr(from_q, spec.keyword) == from_q.get(spec.name)
+    assert from_q.without(spec.name) == Filters()
+
+
+@pytest.mark.parametrize("spec", FILTERS, ids=lambda spec: spec.name)
+def test_every_filter_is_stored_indexed_and_documented(
+    migrated: sqlite3.Connection, spec: Filter
+) -> None:
+    assert FIELD[spec.field].column in columns(migrated, "lupo_dialog_entries")
+    assert spec.meili_attribute in FILTERABLE_ATTRIBUTES
+    # tantivy raises ValueError for a field its schema lacks.
+    tantivy.Query.term_set_query(build_schema(), spec.fast_field, [1 if spec.kind == DATE else "x"])
+    parameters = {parameter["name"] for parameter in FILTER_PARAMETERS}
+    if spec.kind == DATE:
+        assert {*SINCE_PARAMETERS, *UNTIL_PARAMETERS} <= parameters
+    else:
+        assert spec.name in parameters and spec.name in OPERATORS
+    if spec.facet:
+        assert spec.name in FACETS and spec.name in FACET_ATTRIBUTES
+
+
+def test_filters_keep_only_what_is_set_in_spec_order() -> None:
+    assert Filters(speakers=(), formats=()) == Filters()
+    both = Filters(formats=("bold",), speakers=("KIRO",))
+    assert both == Filters({"speaker": ("KIRO",), "format": ("bold",)})
+    assert [spec.name for spec, _ in both.items()] == ["speaker", "format"]
+    assert both.merged(Filters(speakers=("ROSE", "KIRO"))).speakers == ("KIRO", "ROSE")
+    with pytest.raises(TypeError):
+        Filters(speaker=("KIRO",))  # type: ignore[arg-type]
+    with pytest.raises(KeyError):
+        both.without("date")
