@@ -2,7 +2,7 @@
 
 Layout of an index folder (by default `<db>.topk/` beside the database):
 
-    current.json   {"format", "generation", "uuid", "seq", "entries"}: the live generation
+    current.json   {"format", "fields", "generation", "uuid", "seq", "entries"}: the live generation
     gen-000007/    one tantivy index; a full build writes a new one, then switches
     lock           flock held by whoever changes the folder (build or catch-up)
 
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import tantivy
 
 from indexer.database import Database, SqliteError
-from indexer.topk_schema import ROW_COLUMNS, build_schema, document, register
+from indexer.topk_schema import FINGERPRINT, ROW_COLUMNS, build_schema, document, register
 
 if TYPE_CHECKING:
     from indexer.database import Connection
@@ -101,6 +101,8 @@ class IndexState:
     seq: int
     entries: int
     format: int = FORMAT
+    #: The fields the index holds (topk_schema.FINGERPRINT); another one means rebuild.
+    fields: str = FINGERPRINT
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,11 @@ def default_index_dir(db_path: str | Path) -> Path:
 
 
 def read_state(index_dir: str | Path) -> IndexState | None:
-    """The state in current.json, or None when it is missing, unreadable or of another format."""
+    """The state in current.json, or None when it is missing, unreadable or built otherwise.
+
+    Built otherwise: of another FORMAT, or holding other fields than indexer.fields
+    declares now (topk_schema.FINGERPRINT); the next sync rebuilds such an index.
+    """
     try:
         data = json.loads((Path(index_dir) / STATE_FILE).read_text("utf-8"))
         state = IndexState(
@@ -144,10 +150,13 @@ def read_state(index_dir: str | Path) -> IndexState | None:
             seq=int(data["seq"]),
             entries=int(data["entries"]),
             format=int(data["format"]),
+            fields=str(data.get("fields", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if state.format != FORMAT or not state.generation.startswith(GENERATION_PREFIX):
+    if state.format != FORMAT or state.fields != FINGERPRINT:
+        return None
+    if not state.generation.startswith(GENERATION_PREFIX):
         return None
     return state
 

@@ -179,15 +179,26 @@ def test_another_database_under_the_same_path_is_rebuilt(tmp_path: Path) -> None
         repo.close()
 
 
-@pytest.mark.parametrize("damage", ["deleted", "bad current.json", "bad generation"])
+@pytest.mark.parametrize(
+    "damage",
+    ["deleted", "bad current.json", "bad generation", "other fields", "fields not recorded"],
+)
 def test_a_damaged_index_falls_back_to_fts5_then_is_rebuilt(tmp_path: Path, damage: str) -> None:
+    """Also an index of other fields than indexer.fields declares (a filter was added)."""
     _, db, index_dir = indexed(tmp_path)
     state = read_state(index_dir)
     assert state is not None
+    recorded = json.loads((index_dir / "current.json").read_text("utf-8"))
     if damage == "deleted":
         shutil.rmtree(index_dir)
     elif damage == "bad current.json":
         (index_dir / "current.json").write_text("{not json", "utf-8")
+    elif damage == "other fields":
+        recorded["fields"] = "0123456789abcdef"
+        (index_dir / "current.json").write_text(json.dumps(recorded), "utf-8")
+    elif damage == "fields not recorded":
+        del recorded["fields"]
+        (index_dir / "current.json").write_text(json.dumps(recorded), "utf-8")
     else:
         (index_dir / state.generation / "meta.json").write_text("garbage", "utf-8")
     repo = topk_stack(db, index_dir, background=False)
