@@ -29,16 +29,21 @@ class Field:
     """One field of an entry.
 
     `name` is the Entry attribute and the key `dialogsearch parse --ndjson` prints;
-    `column` is its column in lupo_dialog_entries (the same name unless said). A field
-    with a `weight` is searchable full text: FTS5 column number `fts_position` ranked
-    with that bm25 weight, a tantivy text field boosted by it, and a Meilisearch
-    searchable attribute (in FTS5 column order).
+    `type` is its JSON type (string, integer, object), `nullable` whether it may be
+    null, `choices` the only values it takes (when set); `column` is its column in
+    lupo_dialog_entries (the same name unless said). A field with a `weight` is
+    searchable full text: FTS5 column number `fts_position` ranked with that bm25
+    weight, a tantivy text field boosted by it, and a Meilisearch searchable attribute
+    (in FTS5 column order).
     """
 
     name: str
+    type: str = "string"
+    nullable: bool = True
     column: str = ""
     weight: float | None = None
     fts_position: int | None = None
+    choices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.column:
@@ -54,21 +59,21 @@ class Field:
 
 #: Every field of an entry, in the order `parse --ndjson` prints them.
 FIELDS = (
-    Field("dialog_file"),
-    Field("format"),
+    Field("dialog_file", nullable=False),
+    Field("format", nullable=False, choices=FORMATS),
     Field("speaker", weight=2.0, fts_position=3),
     Field("target", weight=1.0, fts_position=4),
     Field("mood_rgb"),
     Field("mood_raw"),
-    Field("timestamp_utc"),
+    Field("timestamp_utc", "integer"),
     Field("message", weight=4.0, fts_position=1),
     Field("title", weight=4.0, fts_position=0),
-    Field("body", weight=1.0, fts_position=2),
+    Field("body", nullable=False, weight=1.0, fts_position=2),
     Field("system_version"),
-    Field("line"),
-    Field("end_line"),
+    Field("line", "integer", nullable=False),
+    Field("end_line", "integer", nullable=False),
     # Free-form keys: stored as JSON text, never indexed one by one.
-    Field("metadata", column="metadata_json"),
+    Field("metadata", "object", nullable=False, column="metadata_json"),
 )
 FIELD = {field.name: field for field in FIELDS}
 
@@ -109,8 +114,8 @@ class Filter:
     `name` is the query parameter, the `name:` operator in q, the facet's name and the
     key of the filter's values in searchsvc.filters.Filters (`name` + "s" is its
     keyword there: Filters(speakers=...)); a DATE filter is read from SINCE_PARAMETERS
-    and UNTIL_PARAMETERS instead. `choices`, when set, are the only values it accepts
-    (lower case). `fast_field` is the raw fast field of the top-k index that holds the
+    and UNTIL_PARAMETERS instead; it accepts only its field's `choices` when it has
+    some (in any case). `fast_field` is the raw fast field of the top-k index that holds the
     values; `meili_attribute` the filterable Meilisearch attribute (`meili_folders`: the
     one listing every folder above a PATH filter's path). `description` documents the
     parameter (searchsvc.openapi).
@@ -123,7 +128,6 @@ class Filter:
     meili_attribute: str
     description: str = ""
     facet: bool = False
-    choices: tuple[str, ...] = ()
     meili_folders: str = ""
 
     def __post_init__(self) -> None:
@@ -185,7 +189,6 @@ FILTERS = (
         meili_attribute="format",
         description="The entry's format",
         facet=True,
-        choices=FORMATS,
     ),
     Filter(
         "date",

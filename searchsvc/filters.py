@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from indexer.fields import (
+    FIELD,
     FILTER,
     MOOD,
     PATH,
@@ -248,8 +249,9 @@ def parse_value(spec: Filter, value: str, parameter: str) -> str:
         return parse_mood(value, parameter)
     if spec.kind == PATH:
         return parse_file(value, parameter)
-    if spec.choices:
-        return parse_choice(value, spec.choices, parameter)
+    choices = FIELD[spec.field].choices
+    if choices:
+        return parse_choice(value, choices, parameter)
     return value
 
 

@@ -12,13 +12,15 @@ import importlib.util
 from typing import Any
 
 from indexer.fields import (
+    FIELD,
+    FIELDS,
     MOOD,
     SINCE_PARAMETERS,
     UNTIL_PARAMETERS,
     VALUE_FILTERS,
+    Field,
     Filter,
 )
-from indexer.model import FORMATS
 from searchsvc.filters import MOOD_FAMILIES
 from searchsvc.repository import FACETS, SORTS
 
@@ -55,8 +57,9 @@ def _filter_description(spec: Filter) -> str:
     """A filter's description, with the values it accepts when they are few."""
     if spec.kind == MOOD:
         return f"{spec.description}: {', '.join(MOOD_FAMILIES)}"
-    if spec.choices:
-        return f"{spec.description}: {', '.join(spec.choices)}"
+    choices = FIELD[spec.field].choices
+    if choices:
+        return f"{spec.description}: {', '.join(choices)}"
     return spec.description
 
 
@@ -101,22 +104,18 @@ TEXT_PARAMETERS = [
     _param("prefix", "0: do not match the last word as a prefix", {"type": "string"}),
 ]
 
+
+def _field_schema(field: Field) -> dict[str, Any]:
+    """The JSON schema of one entry field."""
+    schema: dict[str, Any] = {"type": [field.type, "null"] if field.nullable else field.type}
+    if field.choices:
+        schema["enum"] = list(field.choices)
+    return schema
+
+
 _ENTRY_PROPERTIES: dict[str, Any] = {
     "dialog_entry_id": {"type": "integer"},
-    "dialog_file": {"type": "string"},
-    "format": {"type": "string", "enum": list(FORMATS)},
-    "speaker": _NULLABLE_STRING,
-    "target": _NULLABLE_STRING,
-    "mood_rgb": _NULLABLE_STRING,
-    "mood_raw": _NULLABLE_STRING,
-    "timestamp_utc": {"type": ["integer", "null"]},
-    "message": _NULLABLE_STRING,
-    "title": _NULLABLE_STRING,
-    "body": {"type": "string"},
-    "system_version": _NULLABLE_STRING,
-    "line": {"type": "integer"},
-    "end_line": {"type": "integer"},
-    "metadata": {"type": "object"},
+    **{field.name: _field_schema(field) for field in FIELDS},
 }
 
 COMPONENTS: dict[str, Any] = {

@@ -95,6 +95,10 @@ def test_the_triggers_feed_fts5_every_searchable_field(migrated: sqlite3.Connect
 
 def test_the_entry_type_has_the_spec_fields() -> None:
     assert {f.name for f in dataclasses.fields(Entry)} == {f.name for f in FIELDS}
+    defaults = {f.name: f.default for f in dataclasses.fields(Entry)}
+    assert {name for name, default in defaults.items() if default is None} == {
+        f.name for f in FIELDS if f.nullable
+    }
 
 
 # ---- filters: every engine and reader knows every filter of the spec ------------------
@@ -105,7 +109,8 @@ SAMPLE = {EXACT: "x", TARGETS: "@x", MOOD: "FF0000", PATH: "ops/"}
 
 @pytest.mark.parametrize("spec", VALUE_FILTERS, ids=lambda spec: spec.name)
 def test_every_filter_is_read_from_q_and_from_the_query_string(spec: Filter) -> None:
-    value = spec.choices[0] if spec.choices else SAMPLE[spec.kind]
+    choices = FIELD[spec.field].choices
+    value = choices[0] if choices else SAMPLE[spec.kind]
     _, from_q = parse_user_query(f"{spec.name}:{value} ")
     from_args = filters_from_parameters(lambda name: [value] if name == spec.name else [])
     assert from_q == from_args == Filters({spec.name: (from_q.get(spec.name)[0],)})
