@@ -191,6 +191,14 @@ FILTERS = (
         facet=True,
     ),
     Filter(
+        "system_version",
+        "system_version",
+        EXACT,
+        fast_field="f_system_version",
+        meili_attribute="system_version",
+        description="Entries written under this system version (e.g. 4.0.46)",
+    ),
+    Filter(
         "date",
         "timestamp_utc",
         DATE,

@@ -161,9 +161,36 @@ FILES: dict[str, str] = {
 }
 
 
-def write_tree(root: Path) -> Path:
-    """Write FILES below `root`."""
-    for rel, text in FILES.items():
+def versioned(speaker: str, message: str, *, version: str, stamp: str) -> str:
+    """A WOLFIE header naming the system version its file was last written under."""
+    return (
+        "---\n"
+        f"file.last_modified_system_version: {version}\n"
+        f"file.last_modified_utc: {stamp}\n"
+        "dialog:\n"
+        f"  speaker: {speaker}\n"
+        '  target: "@everyone"\n'
+        f'  message: "{message}"\n'
+        "---\n\n"
+    )
+
+
+#: Two releases written under two system versions (added to FILES only by the tests
+#: of the system_version filter: the other tests count FILES' entries).
+VERSIONED_FILES: dict[str, str] = {
+    "releases/schema_sync.md": versioned(
+        "KIRO", "Schema sync shipped", version="4.0.46", stamp="20260120090000"
+    )
+    + "# Release notes\n\nThe schema sync shipped without downtime.\n",
+    "releases/routing.md": versioned(
+        "LILITH", "Routing release shipped", version="4.3.0", stamp="20260201090000"
+    ),
+}
+
+
+def write_tree(root: Path, files: dict[str, str] = FILES) -> Path:
+    """Write FILES (or `files`) below `root`."""
+    for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

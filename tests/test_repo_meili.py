@@ -9,13 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_api import VERSIONED_FILES, write_tree
 from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
-from meili_scenarios import SEARCH_SCENARIOS, MeiliTarget, Pipeline, scenario_ids
+from meili_scenarios import (
+    SEARCH_SCENARIOS,
+    MeiliTarget,
+    Pipeline,
+    repositories,
+    scenario_ids,
+    search_query,
+)
 from meili_standin import MeiliStandIn
 from meili_standin_filter import compile_filter
 
+from indexer.push_meili import FILTERABLE_ATTRIBUTES
 from searchsvc.app import create_app
 from searchsvc.filters import Filters
 from searchsvc.fts_query import parse_user_query
@@ -172,6 +181,37 @@ def test_search_scenario_on_the_standin(scenario, meili: MeiliStandIn, tmp_path:
     try:
         scenario(pipeline)
     finally:
+        pipeline.close()
+
+
+def test_a_system_version_filter_is_an_exact_in_filter() -> None:
+    filters = Filters(system_versions=("4.0.46", 'v"5'))
+    assert meili_filter(filters) == ['system_version IN ["4.0.46", "v\\"5"]']
+    assert "system_version" in FILTERABLE_ATTRIBUTES
+
+
+def test_meilisearch_filters_by_system_version(meili: MeiliStandIn, tmp_path: Path) -> None:
+    pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)
+    write_tree(pipeline.root, VERSIONED_FILES)
+    pipeline.reindex()
+    assert pipeline.push().ok
+    meili_repo, sqlite_repo = repositories(pipeline)
+    try:
+        for text, filters, expected in [
+            ("", Filters(system_versions=("4.0.46",)), ["KIRO"]),
+            ("shipped system_version:4.3.0", Filters(), ["LILITH"]),
+            ("", Filters(system_versions=("4.0.46", "4.3.0")), ["KIRO", "LILITH"]),
+            ("shipped", Filters(system_versions=("9.9",)), []),
+        ]:
+            query = search_query(text, filters=filters, sort="oldest", per_page=50)
+            page = meili_repo.search(query)
+            assert page.source == "meilisearch", text
+            assert [hit.entry.speaker for hit in page.hits] == expected, text
+            assert [hit.entry_id for hit in page.hits] == [
+                hit.entry_id for hit in sqlite_repo.search(query).hits
+            ], text
+    finally:
+        meili_repo.close()
         pipeline.close()
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_api import XSS, make_repository
+from fixtures_api import VERSIONED_FILES, XSS, make_repository, write_tree
 
+from indexer.reindex import reindex
+from searchsvc.app import create_app
 from searchsvc.filters import Filters
 from searchsvc.fts_query import MatchQuery, parse_user_query
 from searchsvc.repository import Repository, SearchPage, SearchQuery
@@ -208,3 +211,49 @@ def test_the_answer_cache_stays_within_its_byte_budget_and_keeps_the_newest() ->
     assert cache.get(9, lambda: None).rows is rows
     assert cache.get(8, lambda: None) is not None
     assert cache.get(0, lambda: "recomputed") == "recomputed"
+
+
+@pytest.fixture(params=["sqlite", "files"])
+def versioned_repository(
+    request: pytest.FixtureRequest, dialogs_dir: Path, db_path: Path
+) -> Iterator[Repository]:
+    """The fixture tree plus two releases of two system versions, in either repository."""
+    write_tree(dialogs_dir, VERSIONED_FILES)
+    reindex(dialogs_dir, db_path)
+    repo = make_repository(request.param, dialogs_dir, db_path)
+    yield repo
+    repo.close()
+
+
+def test_a_system_version_filter_finds_the_entries_of_that_version(
+    versioned_repository: Repository,
+) -> None:
+    repo = versioned_repository
+    page = run(repo, filters=Filters(system_versions=("4.0.46",)), per_page=100)
+    assert speakers(page) == ["KIRO"] and messages(page) == {"Schema sync shipped"}
+    assert speakers(run(repo, "shipped system_version:4.3.0 ")) == ["LILITH"]
+    both = run(repo, "system_version:4.0.46 system_version:4.3.0", per_page=100)
+    assert sorted(speakers(both)) == ["KIRO", "LILITH"]
+    assert run(repo, "shipped ", filters=Filters(system_versions=("9.9",))).total == 0
+    # With another filter, and with facets counted over the filtered entries.
+    page = run(
+        repo,
+        "shipped ",
+        filters=Filters(system_versions=("4.0.46", "4.3.0"), speakers=("LILITH",)),
+        facets=("speaker", "file"),
+    )
+    assert speakers(page) == ["LILITH"]
+    assert [(c.value, c.count) for c in page.facets["file"]] == [("releases/routing.md", 1)]
+    assert [(c.value, c.count) for c in page.facets["speaker"]] == [
+        ("KIRO", 1),
+        ("LILITH", 1),
+    ]
+
+
+def test_the_api_reads_the_system_version_parameter(versioned_repository: Repository) -> None:
+    client = create_app({"TESTING": True}, repository=versioned_repository).test_client()
+    body = client.get("/api/dialog/entries?system_version=4.3.0").get_json()
+    assert [hit["speaker"] for hit in body["hits"]] == ["LILITH"]
+    assert body["hits"][0]["system_version"] == "4.3.0"
+    body = client.get("/api/dialog/search?q=shipped+system_version:4.0.46").get_json()
+    assert [hit["speaker"] for hit in body["hits"]] == ["KIRO"]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures_api import bold, write_tree
+from fixtures_api import VERSIONED_FILES, bold, write_tree
 from fixtures_store import topk_stack
 from flask.testing import FlaskClient
 from test_api_read import HOSTILE, RAW_QUERY_STRINGS
@@ -178,6 +178,36 @@ def test_topk_answers_like_exact_sqlite_on_a_generated_corpus(generated_pair) ->
     ):
         assert_same_answer(exact, topk, query)
     assert checked >= 150
+
+
+@pytest.fixture(scope="module")
+def versioned_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    """The API fixture tree plus two releases of two system versions, with its top-k index."""
+    tmp = tmp_path_factory.mktemp("topk_versioned")
+    root = write_tree(write_tree(tmp / "dialogs"), VERSIONED_FILES)
+    db = tmp / "dialogs.db"
+    reindex(root, db)
+    exact, topk = _search_pair(db, tmp)
+    yield exact, topk
+    exact.close()
+    topk.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (make_query("", system_versions=("4.0.46",), sort="newest"), ["KIRO"]),
+        (make_query("shipped system_version:4.3.0 "), ["LILITH"]),
+        (make_query("", system_versions=("4.0.46", "4.3.0"), sort="oldest"), ["KIRO", "LILITH"]),
+        (make_query("shipped ", system_versions=("4.3.0",), speakers=("KIRO",)), []),
+        (make_query("", system_versions=("9.9",), sort="newest"), []),
+    ],
+    ids=lambda item: repr(item.text) if isinstance(item, SearchQuery) else None,
+)
+def test_topk_filters_by_system_version(versioned_pair, query, expected) -> None:
+    exact, topk = versioned_pair
+    assert_same_answer(exact, topk, query)
+    assert [hit.entry.speaker for hit in topk.search(query).hits] == expected
 
 
 def test_relevance_puts_title_and_message_above_one_word_in_a_long_body(tmp_path: Path) -> None:
