@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from searchsvc import repo_files
+from searchsvc.engines import repo_files
 from searchsvc.repository import SearchQuery
 
 

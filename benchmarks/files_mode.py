@@ -35,8 +35,8 @@ def measure_files_mode(
     log: Callable[[str], None],
 ) -> dict[str, object]:
     """Build time on the generated corpus; search latency on it and on the shared corpus."""
-    if importlib.util.find_spec("searchsvc.repo_files") is None:
-        return {"status": "not available yet (searchsvc.repo_files is missing)"}
+    if importlib.util.find_spec("searchsvc.engines.repo_files") is None:
+        return {"status": "not available yet (searchsvc.engines.repo_files is missing)"}
     result: dict[str, object] = {}
     if entries > max_entries:
         result["build"] = {"status": f"skipped above {max_entries:,} entries (--files-max)"}

@@ -19,8 +19,8 @@ import resource
 import sys
 import time
 
-from indexer.parse import parse_file
-from tests.parse_work import PATHOLOGICAL
+from dialogfile.parse import parse_file
+from tests.support.parse_work import PATHOLOGICAL
 
 SIZES = (200_000, 400_000, 800_000, 1_600_000)
 PATH = "dialogs/pathological.md"

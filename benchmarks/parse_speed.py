@@ -1,4 +1,4 @@
-"""Parse throughput: indexer.parse.parse_file over files already read and decoded.
+"""Parse throughput: dialogfile.parse.parse_file over files already read and decoded.
 
 python -m benchmarks.parse_speed ../shared/corpus/lupopedia --rounds 3
 """
@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from dialogfile.parse import parse_file
 from indexer.discover import find_dialog_files, read_source
-from indexer.parse import parse_file
 
 
 def parse_throughput(

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import click
 
+from dialogfile.model import ParsedFile
+from dialogfile.parse import parse_file
 from indexer.database import SqliteError
 from indexer.discover import find_dialog_files, read_source
 from indexer.migrate import MigrationError
-from indexer.model import ParsedFile
-from indexer.parse import parse_file
 from indexer.push_meili import DEFAULT_INDEX, MeiliPushSummary, push_database
 from indexer.reindex import DEFAULT_WAIT_SECONDS, Progress, ReindexBusy, ReindexSummary
 from indexer.reindex import reindex as run_reindex

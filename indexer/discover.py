@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.parse import decode_dialog_bytes
+from dialogfile.parse import decode_dialog_bytes
 
 
 @dataclass(frozen=True)

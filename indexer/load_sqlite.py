@@ -14,9 +14,9 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from indexer.identity import ID_BITS
+from dialogfile.identity import ID_BITS
+from dialogfile.model import ParsedFile, Problem
 from indexer.migrate import utc_stamp
-from indexer.model import ParsedFile, Problem
 from indexer.store_rows import (
     ENTRY_COLUMNS,
     FILE_COLUMNS,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from indexer.model import ENTRY_FIELDS, Entry
+from dialogfile.model import ENTRY_FIELDS, Entry
 
 if TYPE_CHECKING:
     from indexer.database import Connection

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dialogfile.fields import DATE_FILTER, FILTERS, TARGETS, TEXT_FIELDS
 from indexer import meili_sync
 from indexer.database import Database
-from indexer.fields import DATE_FILTER, FILTERS, TARGETS, TEXT_FIELDS
 from indexer.meili_sync import IndexedEntry
 from indexer.reindex import reindex_lock
 
@@ -56,7 +56,7 @@ FILES_PER_DELETE = 200
 
 #: The searchable fields, in FTS5 column order (Meilisearch ranks earlier ones higher).
 SEARCHABLE_ATTRIBUTES = list(TEXT_FIELDS)
-#: The attributes of the filters (indexer.fields.FILTERS), in their order.
+#: The attributes of the filters (dialogfile.fields.FILTERS), in their order.
 FILTERABLE_ATTRIBUTES = [
     *(
         attribute

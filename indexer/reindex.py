@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
+from dialogfile.model import Problem
+from dialogfile.parse import parse_file
 from indexer.bulk_load import (
     create_indexes,
     drop_bulk_indexes,
@@ -46,8 +48,6 @@ from indexer.load_sqlite import (
     update_file_stamps,
 )
 from indexer.migrate import utc_stamp
-from indexer.model import Problem
-from indexer.parse import parse_file
 from indexer.store_rows import PreparedFile, prepare_file
 
 #: Called after each file is read: (relative path, files done, files in total).

@@ -3,7 +3,7 @@
 They live here, below the Database (indexer.database) that raises them, because
 `indexer` never imports `searchsvc`; `searchsvc.exceptions` re-exports them with
 the rest of the tree (its docstring draws all of it), and the web layer maps each
-class to HTTP in one place (`searchsvc.errors.init_app`). No HTTP in here:
+class to HTTP in one place (`searchsvc.web.errors.init_app`). No HTTP in here:
 
     DialogsearchError            a request the service refuses: `message`, `errors`
     ├── InvalidRequest           the request must change before it can succeed

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from dialogfile.identity import keyed_entries
+from dialogfile.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry, ParsedFile, Problem
 from indexer.file_types import file_type
-from indexer.identity import keyed_entries
-from indexer.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry, ParsedFile, Problem
 
 if TYPE_CHECKING:
     from indexer.discover import SourceFile
 
 #: Columns of lupo_dialog_entries in the order of every entry row tuple: the id and the
-#: content key, the entry's stored columns (indexer.fields), then `body_extra`.
+#: content key, the entry's stored columns (dialogfile.fields), then `body_extra`.
 ENTRY_COLUMNS = ("dialog_entry_id", "entry_key", *STORED_ENTRY_COLUMNS[1:], "body_extra")
 #: Columns of lupo_dialog_files in the order of every file row tuple.
 FILE_COLUMNS = (
@@ -112,7 +112,7 @@ def problems_json(problems: Iterable[Problem]) -> str:
 
 @dataclass(frozen=True)
 class PreparedFile:
-    """A parsed file as rows, ids from indexer.identity (not yet checked against other files)."""
+    """A parsed file as rows, ids from dialogfile.identity (not yet checked against other files)."""
 
     path: str
     content_hash: str

@@ -139,7 +139,7 @@ def default_index_dir(db_path: str | Path) -> Path:
 def read_state(index_dir: str | Path) -> IndexState | None:
     """The state in current.json, or None when it is missing, unreadable or built otherwise.
 
-    Built otherwise: of another FORMAT, or holding other fields than indexer.fields
+    Built otherwise: of another FORMAT, or holding other fields than dialogfile.fields
     declares now (topk_schema.FINGERPRINT); the next sync rebuilds such an index.
     """
     try:

@@ -1,11 +1,11 @@
 """The top-k index's schema and documents: one tantivy document per entry row.
 
-Every list here comes from indexer.fields. Text fields (the searchable ones: title,
+Every list here comes from dialogfile.fields. Text fields (the searchable ones: title,
 message, body, speaker, target) are tokenized like FTS5's
 `unicode61 remove_diacritics 2`: runs of letters and digits (tantivy's simple
 tokenizer: Rust's char::is_alphanumeric; a regex tokenizer is 5x slower), lower
 case, with diacritics removed (done here in Python, only for non-ASCII text, as
-searchsvc.fts_query.fold_token does), positions kept for phrases. Raw fast
+searchsvc.query.fts_query.fold_token does), positions kept for phrases. Raw fast
 fields hold the exact values the filters and facets use; `newest` and `oldest`
 are i64 sort keys that put undated entries last in both orders.
 """
@@ -20,9 +20,9 @@ from typing import Any
 
 import tantivy
 
-from indexer import fields
+from dialogfile import fields
 
-#: The text fields: the FTS5 columns, in their order (indexer.fields).
+#: The text fields: the FTS5 columns, in their order (dialogfile.fields).
 TEXT_FIELDS = fields.TEXT_FIELDS
 #: Raw (untokenized) fast fields, per filter with values: exact filters and facet counts.
 FACET_FIELDS = {spec.name: spec.fast_field for spec in fields.VALUE_FILTERS}

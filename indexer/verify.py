@@ -14,11 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dialogfile.parse import parse_file
 from indexer.database import Database, SqliteError
 from indexer.discover import find_dialog_files, read_source
 from indexer.load_sqlite import SELECT_FILE_ENTRIES, rows_for_file
 from indexer.migrate import pending_migrations
-from indexer.parse import parse_file
 from indexer.store_rows import (
     ENTRY_COLUMNS,
     FILE_COLUMNS,

@@ -2,7 +2,7 @@
 
 Engines, the repository and the write service raise these; the web layer maps
 each class to a status code, headers and the one error shape in one place
-(`searchsvc.errors.init_app`). An error carries domain data (an entry id, a
+(`searchsvc.web.errors.init_app`). An error carries domain data (an entry id, a
 parameter, a list of problems, a reason, seconds to wait), never a status.
 
     Exception

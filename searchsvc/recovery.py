@@ -29,8 +29,8 @@ from typing import Any
 
 from indexer.database import classify_error
 from indexer.reindex import reindex
-from searchsvc.repo_files import FileRepository
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.engines.repo_files import FileRepository
+from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.repository import StoreUnavailable
 
 log = logging.getLogger("searchsvc.fallback")

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# The facets a search may count (indexer.fields.FILTERS marks them).
-from indexer.fields import FACETS
-from indexer.model import Entry
+# The facets a search may count (dialogfile.fields.FILTERS marks them).
+from dialogfile.fields import FACETS
+from dialogfile.model import Entry
 from searchsvc.exceptions import QueryError, QueryTooExpensive
 from searchsvc.exceptions import StoreUnavailable as StoreUnavailable
-from searchsvc.filters import Filters
-from searchsvc.fts_query import MatchQuery
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import MatchQuery
 
 SORTS = ("relevance", "newest", "oldest")
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import click
 
-from searchsvc.api_write import EXTENSION_KEY
-from searchsvc.app import create_app
 from searchsvc.exceptions import WriteUnavailable
-from searchsvc.server_errors import use_json_errors
+from searchsvc.web.api_write import EXTENSION_KEY
+from searchsvc.web.app import create_app
+from searchsvc.web.server_errors import use_json_errors
 
 #: glibc malloc arenas for the whole process. By default each request thread that
 #: allocates gets its own arena (up to 8 per core), and every arena keeps the memory
@@ -211,9 +211,9 @@ def _remove_temp_files(app: Any, started: float) -> str:
 
 
 def _generated_token(app: object) -> str | None:
-    """A write token generated for this run when none is configured (see searchsvc.auth)."""
+    """A write token generated for this run when none is configured (see searchsvc.web.auth)."""
     try:
-        from searchsvc.auth import ensure_api_token
+        from searchsvc.web.auth import ensure_api_token
     except ImportError:
         return None
     return ensure_api_token(app.config)  # type: ignore[attr-defined]

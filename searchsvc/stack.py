@@ -32,12 +32,12 @@ from typing import Any
 
 from indexer.push_meili import open_client
 from indexer.topk_index import default_index_dir
-from searchsvc.engine import Declined, Engine
+from searchsvc.engines.base import Declined, Engine
+from searchsvc.engines.repo_files import FileRepository
+from searchsvc.engines.repo_meili import MeiliEngine
+from searchsvc.engines.repo_sqlite import SqliteRepository
+from searchsvc.engines.repo_topk import TopkEngine
 from searchsvc.recovery import DatabaseRecovery
-from searchsvc.repo_files import FileRepository
-from searchsvc.repo_meili import MeiliEngine
-from searchsvc.repo_sqlite import SqliteRepository
-from searchsvc.repo_topk import TopkEngine
 from searchsvc.repository import SearchPage, SearchQuery, StoredEntry, StoreUnavailable
 from searchsvc.settings import Settings
 

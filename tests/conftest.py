@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 # The API fixtures (dialogs_dir, db_path, repository over sqlite and files, app, client,
-# live_server) live in tests/fixtures_api.py.
-pytest_plugins = ["fixtures_api"]
+# live_server) live in tests/support/fixtures_api.py.
+pytest_plugins = ["support.fixtures_api"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"

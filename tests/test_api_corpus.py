@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures_api import LiveServer, wait_until
+from support.fixtures_api import LiveServer, wait_until
 from test_api_read import HOSTILE
 
 # Every non-section entry of the corpus (../shared/corpus/README.md).

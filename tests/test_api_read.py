@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from searchsvc.app import create_app
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.engines.repo_sqlite import SqliteRepository
+from searchsvc.web.app import create_app
 
 HOSTILE = [
     "",

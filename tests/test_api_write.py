@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from fixtures_writes import (
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
+from support.fixtures_writes import (
     AUTH,
     TOKEN,
     assert_canonical_error,
@@ -25,14 +28,11 @@ from fixtures_writes import (
     make_root,
     tree_snapshot,
 )
-from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings
-from schemathesis import checks
 
-from indexer.identity import keyed_entries
-from indexer.parse import parse_file
+from dialogfile.identity import keyed_entries
+from dialogfile.parse import parse_file
 from indexer.reindex import reindex, reindex_lock
-from searchsvc.auth import ensure_api_token
+from searchsvc.web.auth import ensure_api_token
 
 NEW = {"speaker": "KIRO", "target": "@everyone", "mood_rgb": "0066ff", "message": "Hello there"}
 
@@ -611,7 +611,7 @@ def test_a_write_while_the_database_is_write_locked_is_served_and_synced(
     holder = sqlite3.connect(db, isolation_level=None)  # another writer holds the lock
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with caplog.at_level("WARNING", logger="searchsvc.writes"):
+        with caplog.at_level("WARNING", logger="searchsvc.writing.service"):
             response = client.post("/api/dialog/entry", json=NEW, headers=AUTH)
         assert response.status_code == 201, response.get_json()
         # Answered while the lock is still held: the write's busy wait is bounded, and it

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fixtures_store import bold, small_tree, write_dialog
+from support.fixtures_store import bold, small_tree, write_dialog
 
-from indexer.model import ENTRY_FIELDS
+from dialogfile.model import ENTRY_FIELDS
 from indexer.reindex import reindex_lock
 from searchsvc.cli import main
 

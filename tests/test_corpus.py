@@ -7,12 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from line_coverage import lines_not_owned_once
+from support.line_coverage import lines_not_owned_once
 
+from dialogfile.model import ParsedFile
+from dialogfile.parse import parse_file
+from dialogfile.parse_layout import find_front_matter, split_lines
 from indexer.discover import find_dialog_files, read_source
-from indexer.model import ParsedFile
-from indexer.parse import parse_file
-from indexer.parse_layout import find_front_matter, split_lines
 
 DIALOG_FORMATS = ("header", "inline", "bold", "begin_end")
 SCORED_FIELDS = (

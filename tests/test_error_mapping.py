@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_writes import assert_canonical_error, make_app, make_root
 from flask import Flask
 from flask.testing import FlaskClient
+from support.fixtures_writes import assert_canonical_error, make_app, make_root
 
 from searchsvc import exceptions
-from searchsvc.app import create_app
+from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.exceptions import DialogsearchError
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.web.app import create_app
 
 READ_ENDPOINTS = (
     "/api/dialog/search?q=x",

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures_api import LiveServer, wait_until
+from support.fixtures_api import LiveServer, wait_until
 
-from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_files import FileRepository
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.engines.repo_files import FileRepository
+from searchsvc.engines.repo_sqlite import SqliteRepository
+from searchsvc.query.fts_query import parse_user_query
 from searchsvc.repository import SearchQuery
 from searchsvc.stack import SearchStack
 

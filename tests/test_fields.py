@@ -1,4 +1,4 @@
-"""The SQL migrations, the Entry type, the stores and the readers agree with indexer.fields."""
+"""The SQL migrations, the Entry type, the stores and the readers agree with dialogfile.fields."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 import tantivy
 
-from indexer.fields import (
+from dialogfile.fields import (
     DATE,
     EXACT,
     FACETS,
@@ -27,15 +27,15 @@ from indexer.fields import (
     VALUE_FILTERS,
     Filter,
 )
+from dialogfile.model import Entry
 from indexer.migrate import apply_migrations
-from indexer.model import Entry
 from indexer.push_meili import FILTERABLE_ATTRIBUTES
 from indexer.store_rows import ENTRY_COLUMNS
 from indexer.topk_schema import build_schema
-from searchsvc.filters import Filters, filters_from_parameters
-from searchsvc.fts_query import parse_user_query
-from searchsvc.meili_query import FACET_ATTRIBUTES
-from searchsvc.openapi import FILTER_PARAMETERS
+from searchsvc.engines.meili_query import FACET_ATTRIBUTES
+from searchsvc.query.filters import Filters, filters_from_parameters
+from searchsvc.query.fts_query import parse_user_query
+from searchsvc.web.openapi import FILTER_PARAMETERS
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,17 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dialogfile.identity import keyed_entries
+from dialogfile.parse import parse_file
 from indexer.discover import find_dialog_files, read_source
-from indexer.identity import keyed_entries
-from indexer.parse import parse_file
-from searchsvc.file_index import (
+from searchsvc.engines.file_index import (
     build_index,
     chunk_for_file,
     entry_tokens,
     index_tokens,
     span_in,
 )
-from searchsvc.fts_query import tokenize
+from searchsvc.query.fts_query import tokenize
 
 # Letters with and without case, digits, marks, separators, quotes, sigma, dotted I.
 ALPHABET = st.sampled_from(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_files import FileRepository
+from searchsvc.engines.repo_files import FileRepository
+from searchsvc.query.fts_query import parse_user_query
 from searchsvc.repository import SearchQuery
 
 ENTRY = """## 2026-01-0{day} 10:00:00 UTC

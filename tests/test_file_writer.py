@@ -12,11 +12,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.discover import find_dialog_files
-from indexer.identity import keyed_entries
-from indexer.parse import parse_file
-from searchsvc.entry_edits import yaml_quote
-from searchsvc.file_writer import (
+from dialogfile.edits import yaml_quote
+from dialogfile.identity import keyed_entries
+from dialogfile.parse import parse_file
+from dialogfile.writer import (
     EntryNotInFile,
     ReadOnlyEntry,
     UnrepresentableEdit,
@@ -27,6 +26,7 @@ from searchsvc.file_writer import (
     remove_stale_temp_files,
     write_dialog_file,
 )
+from indexer.discover import find_dialog_files
 
 PATH = "notes/api_dialog.md"
 NOW = 20261126101500

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchsvc.filters import Filters
-from searchsvc.fts_query import (
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import (
     AllOf,
     AnyOf,
     Phrase,

@@ -1,5 +1,5 @@
-from indexer.identity import ID_BITS, entry_key, explicit_id, id_for, keyed_entries
-from indexer.model import Entry
+from dialogfile.identity import ID_BITS, entry_key, explicit_id, id_for, keyed_entries
+from dialogfile.model import Entry
 
 
 def make(message: str, line: int = 1, **metadata: str) -> Entry:

@@ -4,15 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from dialogfile.identity import keyed_entries
+from dialogfile.model import Entry, ParsedFile, Problem
 from indexer.database import Database
 from indexer.discover import SourceFile
-from indexer.identity import keyed_entries
 from indexer.load_sqlite import (
     delete_file,
     load_parsed_file,
     plan_file,
 )
-from indexer.model import Entry, ParsedFile, Problem
 from indexer.store_rows import prepare_file, target_tokens
 
 

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from searchsvc.markdown_render import is_safe_link, render_markdown
+from searchsvc.web.markdown_render import is_safe_link, render_markdown
 
 
 def test_renders_emphasis_code_lists_and_tables() -> None:

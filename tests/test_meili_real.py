@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from meili_scenarios import (
+from support.meili_scenarios import (
     PUSH_SCENARIOS,
     SEARCH_SCENARIOS,
     MeiliTarget,

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from fixtures_api import write_tree
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
+from support.fixtures_api import write_tree
 
-from indexer.model import FORMATS
+from dialogfile.model import FORMATS
 from indexer.reindex import reindex
-from searchsvc.app import create_app
-from searchsvc.openapi import build_document
+from searchsvc.web.app import create_app
+from searchsvc.web.openapi import build_document
 
 
 def build_app(tmp_path: Path) -> Flask:

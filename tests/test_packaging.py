@@ -9,7 +9,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PRODUCT_PACKAGES = ("indexer", "searchsvc")
+PRODUCT_PACKAGES = ("dialogfile", "indexer", "searchsvc")
 
 
 def _imported_top_level_modules() -> set[str]:

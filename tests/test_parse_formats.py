@@ -6,9 +6,9 @@ from textwrap import dedent
 
 import pytest
 
-from indexer.identity import keyed_entries
-from indexer.model import Entry
-from indexer.parse import parse_file
+from dialogfile.identity import keyed_entries
+from dialogfile.model import Entry
+from dialogfile.parse import parse_file
 
 PATH = "dialogs/sample.md"
 

@@ -8,10 +8,10 @@ from textwrap import dedent
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from parse_work import PATHOLOGICAL, parse_work, peak_bytes
+from support.parse_work import PATHOLOGICAL, parse_work, peak_bytes
 
-from indexer.parse import decode_dialog_bytes, parse_file
-from indexer.parse_yaml_dialog import quoted_prefix, read_scalar
+from dialogfile.parse import decode_dialog_bytes, parse_file
+from dialogfile.parse_yaml_dialog import quoted_prefix, read_scalar
 
 PATH = "dialogs/messy.md"
 

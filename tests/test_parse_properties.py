@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from line_coverage import lines_not_owned_once
+from support.line_coverage import lines_not_owned_once
 
-from indexer.model import FORMATS
-from indexer.parse import decode_dialog_bytes, parse_file
-from indexer.parse_layout import split_lines
+from dialogfile.model import FORMATS
+from dialogfile.parse import decode_dialog_bytes, parse_file
+from dialogfile.parse_layout import split_lines
 
 PATH = "dialogs/fuzz.md"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.parse import decode_dialog_bytes
-from indexer.parse_layout import heading_text, split_lines
-from indexer.parse_values import (
+from dialogfile.parse import decode_dialog_bytes
+from dialogfile.parse_layout import heading_text, split_lines
+from dialogfile.parse_values import (
     clean_message_lines,
     normalise_mood,
     normalise_name,

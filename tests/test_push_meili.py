@@ -1,4 +1,4 @@
-"""Pushing the database to Meilisearch, against the stand-in server (tests/meili_standin.py)."""
+"""Pushing the database to Meilisearch, against the stand-in (tests/support/meili_standin.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
-from meili_scenarios import (
+from support.meili_scenarios import (
     PUSH_SCENARIOS,
     MeiliTarget,
     Pipeline,
@@ -19,13 +19,13 @@ from meili_scenarios import (
     scenario_ids,
     write_dialog,
 )
-from meili_standin import MeiliStandIn
-from meili_standin_filter import compile_filter
+from support.meili_standin import MeiliStandIn
+from support.meili_standin_filter import compile_filter
 
+from dialogfile.model import Entry
 from indexer import push_meili
 from indexer.database import Database
 from indexer.meili_sync import IndexedEntry
-from indexer.model import Entry
 from indexer.push_meili import (
     DOCUMENT_ID_PATTERN,
     INDEX_SETTINGS,

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures_store import (
+from support.fixtures_store import (
     bold,
     db_fingerprint,
     dialogsearch,

@@ -4,12 +4,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from support.fixtures_store import fts_integrity, match_ids
+
 from indexer.database import Database
 from indexer.migrate import apply_migrations, migration_files
 from indexer.reindex import reindex
 from indexer.store_rows import body_extra
 from indexer.verify import verify
-from tests.fixtures_store import fts_integrity, match_ids
 
 FTS = "lupo_dialog_entries_fts"
 BOLD_BODY = (

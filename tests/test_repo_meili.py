@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_api import VERSIONED_FILES, write_tree
 from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
-from meili_scenarios import (
+from support.fixtures_api import VERSIONED_FILES, write_tree
+from support.meili_scenarios import (
     SEARCH_SCENARIOS,
     MeiliTarget,
     Pipeline,
@@ -21,24 +21,24 @@ from meili_scenarios import (
     scenario_ids,
     search_query,
 )
-from meili_standin import MeiliStandIn
-from meili_standin_filter import compile_filter
+from support.meili_standin import MeiliStandIn
+from support.meili_standin_filter import compile_filter
 
 from indexer.push_meili import FILTERABLE_ATTRIBUTES
-from searchsvc.app import create_app
-from searchsvc.filters import Filters
-from searchsvc.fts_query import parse_user_query
-from searchsvc.meili_query import (
+from searchsvc.engines.meili_query import (
     Unexpressible,
     meili_filter,
     meili_q,
     plan_search,
     safe_snippet,
 )
-from searchsvc.repo_meili import MeiliEngine
+from searchsvc.engines.repo_meili import MeiliEngine
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import parse_user_query
 from searchsvc.repository import SearchQuery
 from searchsvc.settings import Settings, load_config
 from searchsvc.stack import SearchStack, meili_engine
+from searchsvc.web.app import create_app
 
 PRE, POST = "\ue000\ue001", "\ue001\ue000"
 
@@ -78,7 +78,7 @@ def test_what_meilisearch_cannot_express_is_refused(text: str) -> None:
 
 
 def test_raw_fts5_and_mood_families_are_refused() -> None:
-    from searchsvc.fts_query import MatchQuery
+    from searchsvc.query.fts_query import MatchQuery
 
     with pytest.raises(Unexpressible):
         meili_q(MatchQuery(raw="alpha NEAR(bravo)"))
@@ -305,7 +305,7 @@ def test_after_a_failure_searches_skip_meilisearch_for_a_while(
 
 
 def test_the_default_backend_leaves_meilisearch_out(tmp_path: Path) -> None:
-    from meili_scenarios import make_tree
+    from support.meili_scenarios import make_tree
 
     root = make_tree(tmp_path / "dialogs")
     app = create_app({"TESTING": True, "ROOT": str(root), "DB": str(tmp_path / "x.db")})
@@ -337,9 +337,9 @@ def test_meilisearch_settings_come_from_the_environment(monkeypatch: pytest.Monk
 def test_a_failing_store_behind_is_not_blamed_on_meilisearch(
     meili: MeiliStandIn, tmp_path: Path
 ) -> None:
-    from meili_scenarios import search_query
+    from support.meili_scenarios import search_query
 
-    from searchsvc.repo_sqlite import SqliteRepository
+    from searchsvc.engines.repo_sqlite import SqliteRepository
     from searchsvc.repository import StoreUnavailable
 
     pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)
@@ -365,7 +365,7 @@ def test_with_meilisearch_in_front_a_write_the_database_misses_is_served_from_th
     had no database_behind, so a write the database could not take stayed unreadable."""
     import sqlite3
 
-    from fixtures_writes import AUTH, make_app, make_root
+    from support.fixtures_writes import AUTH, make_app, make_root
 
     root, db = make_root(tmp_path)
     pipeline = Pipeline(MeiliTarget(meili.url, meili.api_key, "dialog_entries"), tmp_path)

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_api import VERSIONED_FILES, XSS, make_repository, write_tree
+from support.fixtures_api import VERSIONED_FILES, XSS, make_repository, write_tree
 
 from indexer.reindex import reindex
-from searchsvc.app import create_app
-from searchsvc.filters import Filters
-from searchsvc.fts_query import MatchQuery, parse_user_query
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import MatchQuery, parse_user_query
 from searchsvc.repository import Repository, SearchPage, SearchQuery
+from searchsvc.web.app import create_app
 
 
 def run(repo: Repository, text: str = "", **options: Any) -> SearchPage:
@@ -200,7 +200,7 @@ def test_both_repositories_give_the_same_ids(dialogs_dir: Path, db_path: Path) -
 
 
 def test_the_answer_cache_stays_within_its_byte_budget_and_keeps_the_newest() -> None:
-    from searchsvc.answer_cache import AnswerCache, Matches, MatchRows
+    from searchsvc.engines.answer_cache import AnswerCache, Matches, MatchRows
 
     rows = MatchRows((entry_id, entry_id / 2) for entry_id in range(1000))
     assert list(rows[:2]) == [(0, 0.0), (1, 0.5)] and rows[-1] == (999, 499.5)

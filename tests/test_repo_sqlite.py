@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from indexer.reindex import reindex
-from searchsvc.filters import Filters
-from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.engines.repo_sqlite import SqliteRepository
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import parse_user_query
 from searchsvc.repository import QueryTooExpensive, SearchQuery, StoreUnavailable
 
 
@@ -152,7 +152,7 @@ def test_a_write_by_another_connection_empties_the_cache(dialogs_dir: Path, db_p
 
 
 def test_raw_syntax_errors_name_the_reason(db_path: Path) -> None:
-    from searchsvc.fts_query import MatchQuery, QueryError
+    from searchsvc.query.fts_query import MatchQuery, QueryError
 
     repo = SqliteRepository(db_path)
     with pytest.raises(QueryError, match="syntax error"):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.model import Entry
-from indexer.parse import decode_dialog_bytes, parse_file
+from dialogfile.model import Entry
+from dialogfile.parse import decode_dialog_bytes, parse_file
 
 DIALOGS = Path(__file__).resolve().parents[1] / "dialogs"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fixtures_api import LiveServer, wait_until
+from support.fixtures_api import LiveServer, wait_until
 
 from searchsvc.cli import main
-from searchsvc.security_headers import SECURITY_HEADERS
+from searchsvc.web.security_headers import SECURITY_HEADERS
 
 
 def test_serve_help_has_an_example() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from searchsvc.fts_query import parse_user_query
-from searchsvc.snippets import Highlighter, make_snippet, strip_markdown
+from searchsvc.engines.snippets import Highlighter, make_snippet, strip_markdown
+from searchsvc.query.fts_query import parse_user_query
 
 
 def highlighter(q: str) -> Highlighter:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_writes import (
+from support.fixtures_writes import (
     AUTH,
     assert_canonical_error,
     db_rows,

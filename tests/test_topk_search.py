@@ -9,20 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures_api import VERSIONED_FILES, bold, write_tree
-from fixtures_store import topk_stack
 from flask.testing import FlaskClient
+from support.fixtures_api import VERSIONED_FILES, bold, write_tree
+from support.fixtures_store import topk_stack
 from test_api_read import HOSTILE, RAW_QUERY_STRINGS
 
 from indexer.reindex import reindex
 from indexer.topk_index import build
-from searchsvc.app import create_app
-from searchsvc.filters import Filters
-from searchsvc.fts_query import MatchQuery, parse_user_query
-from searchsvc.repo_sqlite import SqliteRepository
-from searchsvc.repo_topk import ENGINE_TOPK
+from searchsvc.engines.repo_sqlite import SqliteRepository
+from searchsvc.engines.repo_topk import ENGINE_TOPK
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import MatchQuery, parse_user_query
 from searchsvc.repository import FACETS, SearchPage, SearchQuery
 from searchsvc.stack import SearchStack
+from searchsvc.web.app import create_app
 
 #: Big enough that the SQLite path never samples: its answers are then exact.
 EXACT = 10**9
@@ -274,7 +274,7 @@ def test_prefixes_expanding_to_too_many_terms_are_left_to_fts5(
     exact, topk = fixture_pair
     query = make_query("s* m* ", per_page=50)
     assert topk.search(query).engine == ENGINE_TOPK
-    monkeypatch.setattr("searchsvc.topk_query.MAX_PREFIX_TERMS", 3)
+    monkeypatch.setattr("searchsvc.engines.topk_query.MAX_PREFIX_TERMS", 3)
     page = topk.search(query)
     assert page.engine != ENGINE_TOPK
     assert page.total == exact.search(query).total > 0

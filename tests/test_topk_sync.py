@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_api import wait_until, write_tree
-from fixtures_store import REPO_ROOT, bold, topk_stack, write_dialog
-from fixtures_writes import AUTH, make_app, make_root
+from support.fixtures_api import wait_until, write_tree
+from support.fixtures_store import REPO_ROOT, bold, topk_stack, write_dialog
+from support.fixtures_writes import AUTH, make_app, make_root
 
 from indexer.reindex import reindex
 from indexer.topk_index import (
@@ -26,8 +26,8 @@ from indexer.topk_index import (
     open_index,
     read_state,
 )
-from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_topk import TopkEngine
+from searchsvc.engines.repo_topk import TopkEngine
+from searchsvc.query.fts_query import parse_user_query
 from searchsvc.repository import SearchQuery
 
 
@@ -184,7 +184,7 @@ def test_another_database_under_the_same_path_is_rebuilt(tmp_path: Path) -> None
     ["deleted", "bad current.json", "bad generation", "other fields", "fields not recorded"],
 )
 def test_a_damaged_index_falls_back_to_fts5_then_is_rebuilt(tmp_path: Path, damage: str) -> None:
-    """Also an index of other fields than indexer.fields declares (a filter was added)."""
+    """Also an index of other fields than dialogfile.fields declares (a filter was added)."""
     _, db, index_dir = indexed(tmp_path)
     state = read_state(index_dir)
     assert state is not None

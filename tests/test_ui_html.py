@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from indexer.reindex import reindex
-from searchsvc.app import create_app
-from searchsvc.ui import format_timestamp, iso_timestamp, xref_terms
+from searchsvc.web.app import create_app
+from searchsvc.web.ui import format_timestamp, iso_timestamp, xref_terms
 
 DIALOG_TREE = Path(__file__).resolve().parent / "browser" / "dialog_tree" / "dialogs"
 

@@ -2,7 +2,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fixtures_store import bold, ids_by_message, small_tree, write_dialog
+from support.fixtures_store import bold, ids_by_message, small_tree, write_dialog
 
 from indexer.reindex import reindex
 from indexer.verify import is_valid_timestamp, verify

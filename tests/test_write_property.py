@@ -6,7 +6,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from fixtures_writes import AUTH, ENTRY_COLUMNS, db_rows, make_app, make_root
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -18,6 +17,7 @@ from hypothesis.stateful import (
     multiple,
     rule,
 )
+from support.fixtures_writes import AUTH, ENTRY_COLUMNS, db_rows, make_app, make_root
 
 from indexer.reindex import reindex
 

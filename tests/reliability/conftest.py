@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rel_reindex_crash import GEN_CORPUS, generate
-from rel_server import own_folder
+from support.rel_reindex_crash import GEN_CORPUS, generate
+from support.rel_server import own_folder
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parents[1])]
 import atheris  # noqa: E402
 
 with atheris.instrument_imports():
-    from indexer.parse import decode_dialog_bytes, parse_file  # noqa: E402
+    from dialogfile.parse import decode_dialog_bytes, parse_file  # noqa: E402
 
-from rel_mutations import corpus_files  # noqa: E402
+from support.rel_mutations import corpus_files  # noqa: E402
 
 
 def test_one_input(data: bytes) -> None:

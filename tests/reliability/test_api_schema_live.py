@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from rel_result import CheckResult
-from rel_server import AUTH, TOKEN, ServedProcess, copy_sample_tree
 from schemathesis import checks
+from support.rel_result import CheckResult
+from support.rel_server import AUTH, TOKEN, ServedProcess, copy_sample_tree
 
 CHECKS = [
     checks.not_a_server_error,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rel_crash import crash_scenario
-from rel_result import save_if_asked
+from support.rel_crash import crash_scenario
+from support.rel_result import save_if_asked
 
 KILLS = 20
 

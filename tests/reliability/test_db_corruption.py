@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rel_result import CheckResult, save_if_asked
-from rel_server import REPO_ROOT, SAMPLE_DIALOGS
+from support.rel_result import CheckResult, save_if_asked
+from support.rel_server import REPO_ROOT, SAMPLE_DIALOGS
 
 from indexer.reindex import reindex
 
@@ -26,13 +26,13 @@ COPIES = int(os.environ.get("RELIABILITY_DAMAGED_COPIES", "40"))
 DAMAGE = """
 import collections, json, random, shutil, sys
 from pathlib import Path
-from searchsvc.filters import Filters
-from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_files import FileRepository
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import parse_user_query
+from searchsvc.engines.repo_files import FileRepository
+from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.repository import QueryTooExpensive, SearchQuery, StoreUnavailable
-from searchsvc.entry_input import validate_new_entry
-from searchsvc.writes import WriteService
+from searchsvc.writing.entry_input import validate_new_entry
+from searchsvc.writing.service import WriteService
 
 source, root, work = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 copies, rng = int(sys.argv[4]), random.Random(int(sys.argv[5]))

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rel_faults import db_faults_scenario
-from rel_result import save_if_asked
-from rel_server import own_folder
+from support.rel_faults import db_faults_scenario
+from support.rel_result import save_if_asked
+from support.rel_server import own_folder
 
 
 @pytest.fixture(scope="module")

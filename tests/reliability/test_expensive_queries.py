@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from rel_result import CheckResult
-from rel_server import ServedProcess
+from support.rel_result import CheckResult
+from support.rel_server import ServedProcess
 
 TIME_LIMIT_MS = 1500
 #: A hang: no answer within this long (a generous wait, not a latency bound).

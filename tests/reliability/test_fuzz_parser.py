@@ -1,6 +1,6 @@
 """The parser under hypothesis with mutations of the real corpus (bit flips, truncation,
 duplicated markers, giant lines, splices), and 5 MB pathological files whose parse must take
-linear work (counted, not timed: see tests/parse_work.py; their s/MB is reported only).
+linear work (counted, not timed: see tests/support/parse_work.py; their s/MB is reported only).
 test_parse_properties.py and test_parse_messy.py fuzz synthetic text; this adds real files."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from parse_work import parse_work, peak_bytes
-from rel_mutations import KINDS, corpus_files, mutate
-from rel_result import CheckResult
+from support.parse_work import parse_work, peak_bytes
+from support.rel_mutations import KINDS, corpus_files, mutate
+from support.rel_result import CheckResult
 from test_parse_properties import assert_sane
 
-from indexer.parse import decode_dialog_bytes, parse_file
+from dialogfile.parse import decode_dialog_bytes, parse_file
 
 FILES = corpus_files()
 EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "150"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rel_load import load_scenario
-from rel_result import save_if_asked
+from support.rel_load import load_scenario
+from support.rel_result import save_if_asked
 
 
 def test_load_has_no_5xx_and_loses_no_write(work_dir: Path) -> None:

@@ -10,20 +10,20 @@ import threading
 import time
 from pathlib import Path
 
+from dialogfile.parse import parse_file
 from indexer.database import Database
 from indexer.discover import read_source
 from indexer.load_sqlite import load_parsed_file
-from indexer.parse import parse_file
 from indexer.reindex import reindex
 from indexer.verify import verify
-from searchsvc.entry_input import validate_new_entry
-from searchsvc.filters import Filters
-from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_files import FileRepository
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.engines.repo_files import FileRepository
+from searchsvc.engines.repo_sqlite import SqliteRepository
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import parse_user_query
 from searchsvc.repository import SearchQuery, StoreUnavailable
 from searchsvc.stack import SearchStack
-from searchsvc.writes import WriteService
+from searchsvc.writing.entry_input import validate_new_entry
+from searchsvc.writing.service import WriteService
 
 ENTRY = '---\nDIALOG:\n  speaker: "KIRO"\n  message: "zebra number {n}"\n---\n\n'
 
@@ -253,8 +253,8 @@ def test_a_removed_wal_is_noticed_before_a_read_misses_acknowledged_rows(tmp_pat
 CLOSER = """
 import sys, threading, time
 from pathlib import Path
-from searchsvc.fts_query import parse_user_query
-from searchsvc.repo_sqlite import SqliteRepository
+from searchsvc.query.fts_query import parse_user_query
+from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.repository import SearchQuery, StoreUnavailable
 repository = SqliteRepository(Path(sys.argv[1]), candidate_limit=10)
 match, _ = parse_user_query("zebra", prefix_last=False)

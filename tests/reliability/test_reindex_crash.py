@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rel_reindex_crash import reindex_crash_scenario
-from rel_result import save_if_asked
+from support.rel_reindex_crash import reindex_crash_scenario
+from support.rel_result import save_if_asked
 
 
 def test_random_kills_leave_the_database_before_or_after(

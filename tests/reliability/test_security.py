@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 import requests
-from rel_payloads import (
+from support.rel_payloads import (
     BAD_DIALOG_FILES,
     BAD_ENTRY_PATHS,
     BAD_FILE_FILTERS,
     ODD_BUT_INSIDE,
     XSS_PAYLOADS,
 )
-from rel_result import CheckResult
-from rel_server import AUTH, REPO_ROOT, TOKEN, ServedProcess, copy_sample_tree
+from support.rel_result import CheckResult
+from support.rel_server import AUTH, REPO_ROOT, TOKEN, ServedProcess, copy_sample_tree
 
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options")
 TAG = re.compile(r"<[^>]*>")
@@ -189,7 +189,7 @@ def test_static_files_do_not_leave_their_folder(served: dict[str, Any]) -> None:
 
 
 def test_token_is_compared_in_constant_time_and_never_echoed(served: dict[str, Any]) -> None:
-    source = (REPO_ROOT / "searchsvc" / "auth.py").read_text(encoding="utf-8")
+    source = (REPO_ROOT / "searchsvc" / "web" / "auth.py").read_text(encoding="utf-8")
     calls = {
         f"{node.func.value.id}.{node.func.attr}"
         for node in ast.walk(ast.parse(source))
@@ -267,7 +267,7 @@ def test_every_answer_has_security_headers_and_no_leaks(served: dict[str, Any]) 
     missing, leaks, server_errors = [], [], []
     for response in rec.answers:
         # Including waitress's own refusals (oversized request line or headers): since
-        # searchsvc.server_errors they carry the headers and the error shape too.
+        # searchsvc.web.server_errors they carry the headers and the error shape too.
         for name in SECURITY_HEADERS:
             if name not in response.headers:
                 missing.append(

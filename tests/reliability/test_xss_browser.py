@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from rel_payloads import MARKDOWN_XSS_PAYLOADS, XSS_PAYLOADS
-from rel_result import CheckResult
-from rel_server import AUTH, ServedProcess, copy_sample_tree
+from support.rel_payloads import MARKDOWN_XSS_PAYLOADS, XSS_PAYLOADS
+from support.rel_result import CheckResult
+from support.rel_server import AUTH, ServedProcess, copy_sample_tree
 
 pytestmark = pytest.mark.browser
 

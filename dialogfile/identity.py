@@ -1,0 +1,91 @@
+"""Stable entry keys and ids, computed from file content alone.
+
+An entry's id is derived from its file path, its content key and how many
+identical entries precede it in the same file. So an unchanged entry keeps its
+id across reindexes (also when entries above it are added or removed), a full
+rebuild on another machine gives the same ids, and the file fallback serves the
+same ids as the database without reading it. A renamed file gives its entries
+new ids. Ids stay below 2**53 so JavaScript reads them exactly.
+
+An entry that carries its own id (`dialog_entry_id: N` in a YAML dialog
+mapping, `**Dialog_Entry_ID:** N` in a bold or begin/end entry, written by the
+API when it edits or creates an entry) keeps that id whatever its content, so an
+edited entry keeps its permalink.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+from dialogfile.model import Entry
+
+ID_BITS = 53
+#: Metadata key under which an entry records its own id (see module docstring).
+EXPLICIT_ID_KEY = "dialog_entry_id"
+_ID_MASK = (1 << ID_BITS) - 1
+
+
+def entry_key(entry: Entry) -> str:
+    """A hex digest of everything that makes the entry what it is, except where it sits."""
+    content = [
+        entry.format,
+        entry.speaker,
+        entry.target,
+        entry.mood_rgb,
+        entry.mood_raw,
+        entry.timestamp_utc,
+        entry.message,
+        entry.title,
+        entry.body,
+        entry.system_version,
+        entry.metadata,
+    ]
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def id_for(dialog_file: str, key: str, occurrence: int) -> int:
+    """The id of the `occurrence`-th (0-based) entry with `key` in `dialog_file`."""
+    seed = f"{dialog_file}\0{key}\0{occurrence}".encode("utf-8", "surrogatepass")
+    value = int.from_bytes(hashlib.sha1(seed).digest()[:8], "big") & _ID_MASK
+    return value or 1
+
+
+def explicit_id(entry: Entry) -> int | None:
+    """The id the entry records for itself, if it records a valid one."""
+    value = entry.metadata.get(EXPLICIT_ID_KEY)
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip().strip("\"'`")
+    else:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 16:
+        return None
+    number = int(text)
+    return number if 0 < number <= _ID_MASK else None
+
+
+def keyed_entries(entries: Iterable[Entry]) -> list[tuple[int, str, Entry]]:
+    """(id, key, entry) for each entry of ONE file, in the given order.
+
+    An explicit id wins; a second entry claiming an id already used in the file
+    falls back to its computed id, so ids stay unique within a file.
+    """
+    seen: dict[str, int] = {}
+    used: set[int] = set()
+    keyed = []
+    for entry in entries:
+        key = entry_key(entry)
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        entry_id = explicit_id(entry)
+        if entry_id is None or entry_id in used:
+            entry_id = id_for(entry.dialog_file, key, occurrence)
+            while entry_id in used:
+                entry_id = entry_id % _ID_MASK + 1
+        used.add(entry_id)
+        keyed.append((entry_id, key, entry))
+    return keyed

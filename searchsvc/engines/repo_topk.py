@@ -1,0 +1,381 @@
+"""TopkEngine: searches from the embedded top-k index (tantivy) when it is fresh.
+
+SQLite + FTS5 stays the system of record: the index (indexer/topk_index.py) is
+only used when its recorded change-log seq and store uuid equal the database's,
+read in the same read snapshot as the hit rows. Then totals and facet counts
+are exact (every match is counted, each facet without its own filter, as the
+SQL path does), relevance is BM25 over every match with the FTS5 column weights,
+and sort=newest/oldest is exact (ties by id, undated last); hit rows and
+snippets come from SQLite exactly as in repo_sqlite. Otherwise the engine
+declines (searchsvc.stack: behind after a write, raw FTS5 syntax, a word tantivy
+tokenizes differently, prefixes too broad, no index yet or an index error) and
+the next engine, SQLite's FTS5, answers, so read-your-writes holds.
+
+One background thread catches the index up after each write (reload_file) and
+every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
+per reload, shared by the request threads; no request waits for a commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from indexer.topk_index import (
+    IndexState,
+    NoDatabase,
+    SyncResult,
+    build,
+    catch_up,
+    open_index,
+    read_state,
+    store_point,
+)
+from indexer.topk_schema import FACET_FIELDS, UNDATED_OLDEST
+from searchsvc.engines.base import Declined
+from searchsvc.engines.repo_sqlite import SqliteRepository
+from searchsvc.engines.sqlite_page import highlighter_for, load_hits
+from searchsvc.engines.topk_query import Compiled, Terms, TooBroad, Untranslatable, compile_search
+from searchsvc.query.fts_query import MatchQuery
+from searchsvc.repository import (
+    FACET_LIMIT,
+    FacetCount,
+    SearchPage,
+    SearchQuery,
+    StoreUnavailable,
+)
+
+log = logging.getLogger("searchsvc.engines.repo_topk")
+
+#: Facet values asked of tantivy's terms aggregation: all of them, so counts stay exact.
+FACET_TERMS = 1_000_000
+DEFAULT_SYNC_SECONDS = 5.0
+ENGINE_TOPK = "topk"
+ENGINE_FTS5 = "fts5"
+
+
+@dataclass(frozen=True)
+class _View:
+    """One opened generation and the Searcher every request shares until the next reload."""
+
+    state: IndexState
+    index: tantivy.Index
+    searcher: tantivy.Searcher
+
+
+class TopkEngine:
+    """Searches answered by the top-k index while it holds what the database holds."""
+
+    name = ENGINE_TOPK
+    source = "database"
+
+    def __init__(
+        self,
+        sqlite: SqliteRepository,
+        index_dir: str | Path,
+        *,
+        sync_seconds: float = DEFAULT_SYNC_SECONDS,
+        background: bool = True,
+    ) -> None:
+        self.sqlite = sqlite
+        self.index_dir = Path(index_dir)
+        self.sync_seconds = sync_seconds
+        self.last_sync: SyncResult | None = None
+        self.last_error: str | None = None
+        self._view: _View | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
+        self._rebuild = False
+        self._syncing = False
+        self.background = background
+        self._refresh_view()
+        if background:
+            self._start_syncer()
+
+    @property
+    def db_path(self) -> Path:
+        """The database file (FallbackRepository moves it aside and rebuilds it)."""
+        return self.sqlite.db_path
+
+    # ---- the background thread ------------------------------------------------
+
+    def _start_syncer(self) -> None:
+        with self._lock:
+            if self._syncer is not None and self._syncer.is_alive():
+                return
+            self._stop.clear()
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="dialogsearch-topk", daemon=True
+            )
+            self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            self.sync_now()
+            self._wake.wait(self.sync_seconds)
+
+    def sync_now(self) -> SyncResult | None:
+        """Catch the index up (or build it) and reload the Searcher; None when it failed."""
+        self._syncing = True
+        try:
+            if self._rebuild:
+                self._rebuild = False
+                result = build(self.db_path, self.index_dir)
+            else:
+                result = catch_up(self.db_path, self.index_dir)
+            self.last_sync, self.last_error = result, None
+        except NoDatabase as error:
+            self.last_error = str(error)
+            result = None
+        except Exception as error:  # any failure leaves FTS5 answering; it is retried
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.warning("top-k index sync failed: %s", self.last_error)
+            result = None
+        finally:
+            self._syncing = False
+        self._refresh_view()
+        return result
+
+    def _refresh_view(self) -> None:
+        """Open the generation current.json names (or reload it); None when there is none."""
+        state = read_state(self.index_dir)
+        view = self._view
+        if state is None:
+            self._view = None
+            return
+        if view is not None and view.state == state:
+            return
+        try:
+            if view is not None and view.state.generation == state.generation:
+                index = view.index
+                index.reload()
+            else:
+                index = open_index(self.index_dir, state)
+            self._view = _View(state, index, index.searcher())
+        except (ValueError, OSError) as error:
+            self.last_error = f"the index cannot be opened: {error}"
+            self._view = None
+            self._rebuild = True
+
+    # ---- Engine -------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """From the top-k index; Declined when it is not fresh or cannot be exact."""
+        if self.background and self._stop.is_set():
+            self._start_syncer()
+        view = self._view
+        if view is None:
+            raise Declined("unavailable", self.last_error or "the top-k index is not built yet")
+        if _is_raw(query.match):
+            raise Declined("cannot_express", "raw FTS5 syntax")
+        try:
+            page = self._search_topk(view, query)
+        except TooBroad as error:
+            raise Declined("too_slow", str(error)) from None
+        except Untranslatable as error:
+            raise Declined("cannot_express", str(error)) from None
+        except ValueError as error:  # tantivy refused the query or the index failed
+            self.last_error = f"top-k search failed: {error}"
+            log.warning("%s", self.last_error)
+            raise Declined("unavailable", self.last_error) from None
+        if page is None:
+            raise Declined("behind", "the database has changes the index does not hold yet")
+        return page
+
+    def _search_topk(self, view: _View, query: SearchQuery) -> SearchPage | None:
+        """The page from tantivy, or None when the index is not at the database's state."""
+        sqlite = self.sqlite
+        with sqlite.database.reading() as (conn, generation):
+            uuid, seq = store_point(conn)
+            if uuid is None or uuid != view.state.uuid or seq != view.state.seq:
+                if uuid is not None:
+                    self._wake.set()  # behind (or another database): catch up now
+                return None
+            moods = sqlite._known_moods(conn, generation) if query.filters.moods else []
+            compiled = compile_search(
+                view.index.schema,
+                query.match,
+                query.filters,
+                query.facets,
+                known_moods=moods,
+                terms=Terms(view.searcher),
+            )
+            ids, total = page_ids(view.searcher, view.index.schema, compiled, query)
+            facets, facets_exact = facets_of(view.searcher, compiled, query.facets)
+            hits = load_hits(conn, ids, highlighter_for(query))
+        return SearchPage(
+            engine=ENGINE_TOPK,
+            hits=hits,
+            total=total,
+            source=self.source,
+            facets=facets,
+            total_exact=True,
+            facets_exact=facets_exact,
+        )
+
+    def reload_file(self, rel: str) -> None:
+        """A write went to the database: catch the index up in the background."""
+        self._wake.set()
+
+    def topk_health(self, answered: dict[str, int]) -> dict[str, Any]:
+        """Whether the index answers searches now, and how far behind the database it is.
+
+        `answered`: how many searches the index and FTS5 answered (the stack counts them).
+        """
+        view = self._view
+        info: dict[str, Any] = {
+            "ready": False,
+            "state": "building" if self._syncing else "missing",
+            "answered": answered,
+            "last_sync": self.last_sync.to_dict() if self.last_sync else None,
+            "last_error": self.last_error,
+        }
+        if view is None:
+            return info
+        info.update(
+            generation=view.state.generation, seq=view.state.seq, entries=view.state.entries
+        )
+        try:
+            with self.sqlite.database.reading(0.5) as (conn, _):
+                uuid, seq = store_point(conn)
+        except StoreUnavailable:
+            info["state"] = "unknown"
+            return info
+        if uuid != view.state.uuid or uuid is None:
+            info["state"] = "other database"
+        else:
+            info["behind"] = max(0, seq - view.state.seq)
+            info["ready"] = seq == view.state.seq
+            info["state"] = "fresh" if info["ready"] else "behind"
+        return info
+
+    def close(self) -> None:
+        """Stop the background thread (a search restarts it)."""
+        self._stop.set()
+        self._wake.set()
+        syncer = self._syncer
+        if syncer is not None and syncer is not threading.current_thread():
+            syncer.join(timeout=60)
+
+
+def _is_raw(match: MatchQuery | None) -> bool:
+    return match is not None and match.raw is not None
+
+
+def page_ids(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, compiled: Compiled, query: SearchQuery
+) -> tuple[list[int], int]:
+    """The ids of the page wanted, in order, and the exact total."""
+    include = query.match is not None and query.match.include is not None
+    if query.sort == "relevance" and include:
+        result = searcher.search(
+            compiled.query, limit=query.per_page, offset=query.offset, count=True
+        )
+        ids = searcher.fast_field_values("id", [address for _, address in result.hits])
+        return list(ids), int(result.count)
+    field = "oldest" if query.sort == "oldest" else "newest"
+    needed = query.offset + query.per_page
+    return _by_date(searcher, schema, compiled.query, field, query.offset, needed)
+
+
+def _by_date(
+    searcher: tantivy.Searcher,
+    schema: tantivy.Schema,
+    query: tantivy.Query,
+    field: str,
+    offset: int,
+    needed: int,
+) -> tuple[list[int], int]:
+    """A page by date key (descending), ties by id as SQLite orders them (newest: id desc)."""
+    ids_descending = field == "newest"
+    result = searcher.search(
+        query, limit=needed, count=True, order_by_field=field, order=tantivy.Order.Desc
+    )
+    keys = [int(key) for key, _ in result.hits]
+    ids = searcher.fast_field_values("id", [address for _, address in result.hits])
+    pairs = list(zip(keys, ids, strict=True))
+
+    def order(pair: tuple[int, int]) -> tuple[int, int]:
+        return (-pair[0], -pair[1] if ids_descending else pair[1])
+
+    if int(result.count) > len(pairs) and pairs:
+        # More matches share the last key than this page holds: take them by id order.
+        last = pairs[-1][0]
+        pairs = [pair for pair in pairs if pair[0] > last]
+        # The same entries by their `newest` key, which is indexed (a fast-field range
+        # would scan the whole column: 20 ms at 1M entries).
+        stamp = last if ids_descending else (-1 if last == UNDATED_OLDEST else -last)
+        same_key = tantivy.Query.range_query(
+            schema, "newest", tantivy.FieldType.Integer, stamp, stamp, use_inverted_index=True
+        )
+        tied = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, same_key)]
+        )
+        rest = searcher.search(
+            tied,
+            limit=needed - len(pairs),
+            count=False,
+            order_by_field="id",
+            order=tantivy.Order.Desc if ids_descending else tantivy.Order.Asc,
+        )
+        tied_ids = searcher.fast_field_values("id", [address for _, address in rest.hits])
+        pairs = sorted(pairs, key=order) + [(last, entry_id) for entry_id in tied_ids]
+    else:
+        pairs.sort(key=order)
+    return [entry_id for _, entry_id in pairs[offset:needed]], int(result.count)
+
+
+def facets_of(
+    searcher: tantivy.Searcher, compiled: Compiled, names: tuple[str, ...]
+) -> tuple[dict[str, tuple[FacetCount, ...]], bool]:
+    """Each facet's FACET_LIMIT most frequent values (count desc, then value), and whether exact.
+
+    Facets without a filter of their own count over the full query, in one pass.
+    """
+    shared = [name for name in names if name not in compiled.facet_queries]
+    groups = [(compiled.query, shared)] if shared else []
+    groups += [(compiled.facet_queries[name], [name]) for name in names if name not in shared]
+    counts: dict[str, tuple[FacetCount, ...]] = {}
+    exact = True
+    for query, group in groups:
+        size = FACET_LIMIT * 4
+        answer = _terms(searcher, query, group, size)
+        for name in group:
+            buckets, complete = answer[name]
+            if not complete:  # values tied at the cut could be missing: ask for all of them
+                buckets, complete = _terms(searcher, query, [name], FACET_TERMS)[name]
+            counts[name] = tuple(FacetCount(value, count) for value, count in buckets[:FACET_LIMIT])
+            exact = exact and complete
+    return {name: counts[name] for name in names}, exact
+
+
+def _terms(
+    searcher: tantivy.Searcher, query: tantivy.Query, names: list[str], size: int
+) -> dict[str, tuple[list[tuple[str, int]], bool]]:
+    """Per facet: (value, count) most frequent first, and whether the list is exact to the limit."""
+    spec = {
+        name: {"terms": {"field": FACET_FIELDS[name], "size": size, "segment_size": FACET_TERMS}}
+        for name in names
+    }
+    answer = searcher.aggregate(query, spec)
+    result = {}
+    for name in names:
+        found = answer[name]
+        pairs = sorted((-b["doc_count"], str(b["key"])) for b in found["buckets"])
+        buckets = [(value, -negative) for negative, value in pairs]
+        cut = found.get("sum_other_doc_count", 0) > 0
+        # Past the limit, a value tied with the last one shown may have been cut off.
+        tied_at_cut = (
+            cut and len(buckets) > FACET_LIMIT and buckets[-1][1] >= buckets[FACET_LIMIT - 1][1]
+        )
+        complete = not found.get("doc_count_error_upper_bound") and not tied_at_cut
+        result[name] = (buckets, complete)
+    return result

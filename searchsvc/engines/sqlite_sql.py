@@ -1,0 +1,218 @@
+"""SQL text for the SQLite repository: constant queries and the WHERE clause of a Filters.
+
+Every value is bound (`?`); only column names (from dialogfile.fields) and placeholders are
+formatted in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dialogfile.fields import (
+    DATE_FILTER,
+    FACETS,
+    FIELD,
+    FILTER,
+    MOOD,
+    PATH,
+    STORED_ENTRY_COLUMNS,
+    TARGETS,
+    TEXT_FIELDS,
+    TEXT_WEIGHTS,
+    Filter,
+)
+from searchsvc.engines.matching import COLUMN_ATTRIBUTES
+from searchsvc.query.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
+
+FTS = "lupo_dialog_entries_fts"
+#: bm25 weights, in the FTS5 column order (dialogfile.fields.TEXT_FIELDS).
+BM25_WEIGHTS = TEXT_WEIGHTS
+_BM25 = f"bm25({FTS}, {', '.join(str(w) for w in BM25_WEIGHTS)})"
+
+ENTRY_COLUMNS = STORED_ENTRY_COLUMNS
+
+
+def _column(field: str) -> str:
+    """The column of an entry field, as `e.column`."""
+    return f"e.{FIELD[field].column}"
+
+
+_COLUMNS = ", ".join(f"e.{column}" for column in ENTRY_COLUMNS)
+
+# Matches in rowid order with their relevance (higher is better). Ids are hashes,
+# so the first N matches by rowid are a uniform random sample of all matches.
+SELECT_MATCHES = f"""
+SELECT rowid, -{_BM25} FROM {FTS}
+WHERE {FTS} MATCH ? AND rowid > ? ORDER BY rowid LIMIT ?
+"""
+COUNT_MATCHES = f"SELECT count(*) FROM {FTS} WHERE {FTS} MATCH ?"
+MATCHING_IDS = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?"
+
+SELECT_ENTRIES_BY_IDS = f"""
+SELECT {_COLUMNS} FROM lupo_dialog_entries e
+WHERE e.dialog_entry_id IN (SELECT value FROM json_each(?))
+"""
+# The id, then the columns of matching.COLUMN_ATTRIBUTES in order.
+SELECT_ATTRS_BY_IDS = f"""
+SELECT e.dialog_entry_id, {", ".join(_column(name) for name in COLUMN_ATTRIBUTES)}
+FROM lupo_dialog_entries e WHERE e.dialog_entry_id IN (SELECT value FROM json_each(?))
+"""
+SELECT_TARGETS_BY_IDS = """
+SELECT dialog_entry_id, target FROM lupo_dialog_entry_targets
+WHERE dialog_entry_id IN (SELECT value FROM json_each(?))
+"""
+SELECT_ENTRY = f"SELECT {_COLUMNS} FROM lupo_dialog_entries e WHERE e.dialog_entry_id = ?"
+SELECT_ENTRY_BEFORE = """
+SELECT dialog_entry_id FROM lupo_dialog_entries
+WHERE dialog_file = ? AND (line < ? OR (line = ? AND dialog_entry_id < ?))
+ORDER BY line DESC, dialog_entry_id DESC LIMIT 1
+"""
+SELECT_ENTRY_AFTER = """
+SELECT dialog_entry_id FROM lupo_dialog_entries
+WHERE dialog_file = ? AND (line > ? OR (line = ? AND dialog_entry_id > ?))
+ORDER BY line, dialog_entry_id LIMIT 1
+"""
+DISTINCT_SPEAKERS = "SELECT DISTINCT speaker FROM lupo_dialog_entries"
+DISTINCT_TARGETS = "SELECT DISTINCT target FROM lupo_dialog_entry_targets"
+SELECT_MOODS = "SELECT DISTINCT mood_rgb FROM lupo_dialog_entries WHERE mood_rgb IS NOT NULL"
+
+# The FTS5 columns, for checking an expression against an empty table in memory.
+VALIDATOR_SCHEMA = f"CREATE VIRTUAL TABLE {FTS} USING fts5({', '.join(TEXT_FIELDS)})"
+VALIDATE = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?"
+
+
+class Where:
+    """A WHERE clause over `lupo_dialog_entries e` and its parameters, built up in parts."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.params: list[object] = []
+
+    def add(self, sql: str, *params: object) -> None:
+        """AND one more condition."""
+        self.parts.append(sql)
+        self.params.extend(params)
+
+    def sql(self) -> str:
+        """`WHERE ...` (or nothing)."""
+        return ("WHERE " + " AND ".join(self.parts)) if self.parts else ""
+
+    def extended(self, sql: str, *params: object) -> Where:
+        """A copy with one more condition."""
+        copy = Where()
+        copy.parts, copy.params = [*self.parts, sql], [*self.params, *params]
+        return copy
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" for _ in range(count))
+
+
+def mood_hexes(moods: Iterable[str], known: Iterable[str]) -> list[str]:
+    """The colours a moods filter stands for: its hex values plus the known ones of its families."""
+    moods = set(moods)
+    hexes = {mood for mood in moods if mood not in MOOD_FAMILIES}
+    families = moods - hexes
+    hexes.update(mood for mood in known if mood_family(mood) in families)
+    return sorted(hexes)
+
+
+def filter_where(
+    filters: Filters,
+    known_moods: Iterable[str],
+    *,
+    skip: str | None = None,
+    where: Where | None = None,
+) -> Where:
+    """The conditions of `filters` (but the facet `skip`) on `lupo_dialog_entries e`, by kind."""
+    where = where if where is not None else Where()
+    for spec, values in filters.items():
+        if spec.name != skip:
+            _add_condition(where, spec, values, known_moods)
+    date = _column(DATE_FILTER.field)
+    if filters.since is not None:
+        where.add(f"{date} >= ?", filters.since)
+    if filters.until is not None:
+        where.add(f"{date} <= ?", filters.until)
+    return where
+
+
+def _add_condition(
+    where: Where, spec: Filter, values: tuple[str, ...], known_moods: Iterable[str]
+) -> None:
+    """AND the condition of one filter with values."""
+    column = _column(spec.field)
+    if spec.kind == TARGETS:
+        variants = sorted({v for target in values for v in target_variants(target)})
+        where.add(
+            "e.dialog_entry_id IN (SELECT dialog_entry_id FROM lupo_dialog_entry_targets "
+            f"WHERE target IN ({_marks(len(variants))}))",
+            *variants,
+        )
+    elif spec.kind == MOOD:
+        hexes = mood_hexes(values, known_moods)
+        where.add(f"{column} IN ({_marks(len(hexes))})" if hexes else "0", *hexes)
+    elif spec.kind == PATH:
+        alternatives, params = [], []
+        for wanted in values:
+            folder = wanted.rstrip("/")
+            if not wanted.endswith("/"):
+                alternatives.append(f"{column} = ?")
+                params.append(wanted)
+            # Every path below `folder/` sorts between "folder/" and "folder0" ('0' follows '/').
+            alternatives.append(f"({column} > ? AND {column} < ?)")
+            params += [folder + "/", folder + "0"]
+        where.add("(" + " OR ".join(alternatives) + ")", *params)
+    else:
+        where.add(f"{column} IN ({_marks(len(values))})", *values)
+
+
+def select_ids(where: Where, order: str, *, index: str | None = None) -> str:
+    """Ids of entries in `where`, in `order`, with LIMIT ? OFFSET ? to bind."""
+    hint = f" INDEXED BY {index}" if index else ""
+    return (
+        f"SELECT e.dialog_entry_id FROM lupo_dialog_entries e{hint} {where.sql()} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?"
+    )
+
+
+def count_where(where: Where) -> str:
+    """count(*) of the entries in `where`."""
+    return f"SELECT count(*) FROM lupo_dialog_entries e {where.sql()}"
+
+
+#: The column each facet counts (the @targets are counted from their own table).
+FACET_COLUMNS = {
+    name: _column(FILTER[name].field) for name in FACETS if FILTER[name].kind != TARGETS
+}
+
+
+def facet_sql(facet: str, where: Where, limit: int | None) -> str:
+    """(value, count) of one facet over the entries in `where`, most frequent first."""
+    tail = " ORDER BY 2 DESC, 1" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    if FILTER[facet].kind == TARGETS:
+        if not where.parts:
+            return f"SELECT target, count(*) FROM lupo_dialog_entry_targets GROUP BY 1{tail}"
+        return (
+            "SELECT t.target, count(*) FROM lupo_dialog_entry_targets t "
+            "JOIN lupo_dialog_entries e ON e.dialog_entry_id = t.dialog_entry_id "
+            f"{where.sql()} GROUP BY 1{tail}"
+        )
+    column = FACET_COLUMNS[facet]
+    condition = where.extended(f"{column} IS NOT NULL")
+    return (
+        f"SELECT {column}, count(*) FROM lupo_dialog_entries e {condition.sql()} GROUP BY 1{tail}"
+    )
+
+
+DAYS_SQL = (
+    "SELECT e.timestamp_utc / 1000000, count(*) FROM lupo_dialog_entries e {where} GROUP BY 1"
+    " ORDER BY 1"
+)
+PAIRS_SQL = (
+    "SELECT e.speaker, t.target, count(*) FROM lupo_dialog_entry_targets t "
+    "JOIN lupo_dialog_entries e ON e.dialog_entry_id = t.dialog_entry_id "
+    "{where} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT ?"
+)
+FORMAT_TOTALS_SQL = "SELECT e.format, count(*) FROM lupo_dialog_entries e {where} GROUP BY 1"
+FILES_TOTAL = "SELECT count(*), max(last_sync_utc) FROM lupo_dialog_files"

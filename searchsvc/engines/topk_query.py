@@ -1,0 +1,207 @@
+"""Translate a parsed search (fts_query nodes + Filters) into tantivy queries for the top-k index.
+
+A phrase matches inside one of the five text fields, like an FTS5 phrase inside
+one column; each field's score is boosted by its sqlite_sql.BM25_WEIGHTS weight.
+`word*` (and the as-you-type last word) matches the field's terms that start
+with `word`, read from the term dictionary of the searcher that runs the query
+(a term set: it scores a constant, where FTS5 scores the expanded terms with
+bm25); a prefix phrase is a regex phrase and scores like a phrase. Raw FTS5 syntax (raw=1: NEAR,
+column filters, ^) and words that tantivy's tokenizer would cut differently are
+not translated: Untranslatable, and the caller asks SQLite instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import tantivy
+
+from dialogfile.fields import DATE_FILTER, MOOD, PATH, TARGETS, Filter
+from indexer.topk_schema import TEXT_FIELDS, analyzer, fold
+from searchsvc.engines.sqlite_sql import BM25_WEIGHTS, mood_hexes
+from searchsvc.query.filters import Filters, target_variants
+from searchsvc.query.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase, Without
+
+Q = tantivy.Query
+MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
+_WEIGHTS = dict(zip(TEXT_FIELDS, BM25_WEIGHTS, strict=True))
+_ANALYZER = analyzer()
+#: Terms all the prefixes of one search may expand to (see Terms).
+MAX_PREFIX_TERMS = 100_000
+
+
+class Untranslatable(Exception):
+    """The search needs FTS5 itself (raw syntax, or a word tantivy would tokenize differently)."""
+
+
+class TooBroad(Untranslatable):
+    """The search's prefixes expand to too many terms for the index to answer in time."""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The full query, and per facet with a filter of its own the query without that filter."""
+
+    query: tantivy.Query
+    facet_queries: dict[str, tantivy.Query]
+
+
+def compile_search(
+    schema: tantivy.Schema,
+    match: MatchQuery | None,
+    filters: Filters,
+    facets: Iterable[str],
+    *,
+    known_moods: Iterable[str],
+    terms: Terms,
+) -> Compiled:
+    """The tantivy queries for a search; raises Untranslatable when it cannot be exact."""
+    text = _match_query(schema, match, terms)
+    moods = list(known_moods) if filters.has(MOOD) else []
+
+    def with_filters(skip: str | None) -> tantivy.Query:
+        parts = [text] if text is not None else []
+        parts += filter_queries(schema, filters, moods, terms, skip=skip)
+        if not parts:
+            return Q.all_query()
+        if len(parts) == 1 and text is not None:
+            return text
+        return Q.boolean_query([(MUST, part) for part in parts])
+
+    own = {name for name in facets if filters != filters.without(name)}
+    return Compiled(with_filters(None), {name: with_filters(name) for name in sorted(own)})
+
+
+def _match_query(
+    schema: tantivy.Schema, match: MatchQuery | None, terms: Terms
+) -> tantivy.Query | None:
+    if match is None:
+        return None
+    if match.raw is not None:
+        raise Untranslatable("raw FTS5 syntax")
+    include = node_query(schema, match.include, terms) if match.include is not None else None
+    if match.exclude is None:
+        return include
+    excluded = node_query(schema, match.exclude, terms)
+    base = include if include is not None else Q.all_query()
+    return Q.boolean_query([(MUST, base), (MUST_NOT, excluded)])
+
+
+def node_query(schema: tantivy.Schema, node: Node, terms: Terms) -> tantivy.Query:
+    """The query for one node of a parsed search (a phrase matches in any text field)."""
+    if isinstance(node, Phrase):
+        return phrase_query(schema, node, terms)
+    if isinstance(node, Without):
+        base = node_query(schema, node.base, terms)
+        return Q.boolean_query([(MUST, base), (MUST_NOT, node_query(schema, node.excluded, terms))])
+    occur = MUST if isinstance(node, AllOf) else SHOULD
+    assert isinstance(node, AllOf | AnyOf)
+    return Q.boolean_query([(occur, node_query(schema, child, terms)) for child in node.children])
+
+
+def phrase_query(schema: tantivy.Schema, phrase: Phrase, terms: Terms) -> tantivy.Query:
+    """The phrase in any of the text fields, each field boosted by its bm25 weight."""
+    tokens = list(phrase.tokens)
+    if not tokens or _ANALYZER.analyze(fold(" ".join(tokens))) != tokens:
+        raise Untranslatable(f"the word {phrase.text!r} tokenizes differently")
+    clauses = []
+    for field in TEXT_FIELDS:
+        if phrase.prefix and len(tokens) == 1:
+            expanded = terms.with_prefix(field, tokens[0])
+            if not expanded:
+                continue
+            query = Q.term_set_query(schema, field, expanded)
+        elif phrase.prefix:
+            query = Q.regex_phrase_query(schema, field, [*tokens[:-1], tokens[-1] + ".*"])
+        elif len(tokens) == 1:
+            query = Q.term_query(schema, field, tokens[0])
+        else:
+            query = Q.phrase_query(schema, field, tokens)
+        clauses.append((SHOULD, Q.boost_query(query, _WEIGHTS[field])))
+    return Q.boolean_query(clauses) if clauses else Q.empty_query()
+
+
+class Terms:
+    """Indexed terms by prefix, from one searcher's term dictionaries.
+
+    A search whose prefixes expand to more than MAX_PREFIX_TERMS terms in all is
+    left to FTS5, which stops a query at its time limit (tantivy has none here).
+    """
+
+    def __init__(self, searcher: tantivy.Searcher) -> None:
+        self.searcher = searcher
+        self.expanded = 0
+
+    def with_prefix(self, field: str, prefix: str) -> list[str]:
+        """The terms of `field` that start with `prefix`."""
+        found = [term for term, _ in self.searcher.terms_with_prefix(field, prefix)]
+        self.expanded += len(found)
+        if self.expanded > MAX_PREFIX_TERMS:
+            raise TooBroad(f"the prefixes expand to more than {MAX_PREFIX_TERMS} terms")
+        return found
+
+    def below(self, field: str, folder: str) -> list[str]:
+        """Paths in the fast field `field` that start with `folder/` (longer than it)."""
+        prefix = folder + "/"
+        found = self.searcher.terms_with_prefix(field, prefix)
+        return [term for term, _ in found if term != prefix]
+
+
+def filter_queries(
+    schema: tantivy.Schema,
+    filters: Filters,
+    known_moods: list[str],
+    terms: Terms,
+    *,
+    skip: str | None = None,
+) -> list[tantivy.Query]:
+    """One query per filter set in `filters` (but the facet `skip`), as sqlite_sql.filter_where."""
+    parts = [
+        _value_query(schema, spec, values, known_moods, terms)
+        for spec, values in filters.items()
+        if spec.name != skip
+    ]
+    if filters.since is not None or filters.until is not None:
+        lower = max(filters.since or 0, 0)
+        upper = filters.until
+        if upper is not None and upper < lower:
+            parts.append(Q.empty_query())
+        else:
+            parts.append(
+                Q.range_query(
+                    schema,
+                    DATE_FILTER.fast_field,
+                    tantivy.FieldType.Integer,
+                    lower,
+                    upper,
+                    use_inverted_index=True,
+                )
+            )
+    return parts
+
+
+def _value_query(
+    schema: tantivy.Schema,
+    spec: Filter,
+    values: tuple[str, ...],
+    known_moods: list[str],
+    terms: Terms,
+) -> tantivy.Query:
+    """The term set of one filter with values on its fast field, by the filter's kind."""
+    wanted: Iterable[str] = values
+    if spec.kind == TARGETS:
+        wanted = (variant for value in values for variant in target_variants(value))
+    elif spec.kind == MOOD:
+        wanted = mood_hexes(values, known_moods)
+    elif spec.kind == PATH:
+        paths: set[str] = set()
+        for path in values:
+            if not path.endswith("/"):
+                paths.add(path)
+            paths.update(terms.below(spec.fast_field, path.rstrip("/")))
+        wanted = paths
+    ordered = sorted(set(wanted))
+    if not ordered:
+        return Q.empty_query()
+    return Q.term_set_query(schema, spec.fast_field, ordered)

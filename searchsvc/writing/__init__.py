@@ -1,0 +1,1 @@
+"""Writes through to the dialog files: the write service, its input checks and sync."""

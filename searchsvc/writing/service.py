@@ -1,0 +1,406 @@
+"""The write service: lock, edit the file, re-parse it, bring the stores in line, answer.
+
+The contract: the dialog file is the acknowledgement point. Every write runs
+under one lock: a threading lock, an advisory flock on the dialogs folder itself
+(other server processes serialise with it; no lock file is created), then the
+advisory `<db>.lock` that reindex takes too, waited for at most
+DB_LOCK_WAIT_SECONDS (a quarter second once answers come from the files), then
+WriteUnavailable ("try again"): writes never queue behind a long reindex or a stuck
+recovery.
+The file is written atomically (temp file, fsync, rename, fsync of the folder)
+before anything else changes, so an acknowledged write is on disk before
+the answer goes out; a write that cannot reach its file is a WriteUnavailable and
+changed nothing.
+
+Then the written file is parsed again and loaded into the database when it can
+take it: waiting at most DB_BUSY_TIMEOUT_MS for a database write lock while the
+service answers from the database, not at all once it answers from the files (so
+writes do not crawl while another process holds the database). When it cannot
+(missing, corrupt, locked, full, or a read-only database folder where `<db>.lock`
+cannot even be opened) the write still stands: the repository is told the
+database is behind (`database_behind(reason)`, FallbackRepository), answers from
+the files, and its recovery brings the database up to date with the incremental
+reindex. The repository reloads the file in both cases.
+
+Errors raised (searchsvc.exceptions; errors.py maps them to HTTP): InvalidParameter
+a bad dialog_file, EntryNotFound an unknown id, ReadOnlySection a section record,
+EditConflict the file changed under the entry (or cannot take a new block),
+InvalidEntry / UnstorableChange invalid or unstorable fields, WriteUnavailable the
+file or a lock cannot be taken or written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from dialogfile.identity import keyed_entries
+from dialogfile.model import Entry, ParsedFile
+from dialogfile.parse import parse_file
+from dialogfile.writer import (
+    EntryNotInFile,
+    FileEdit,
+    ReadOnlyEntry,
+    UnrepresentableEdit,
+    plan_append,
+    plan_remove,
+    plan_update,
+    read_dialog_file,
+    remove_stale_temp_files,
+    utc_now_stamp,
+    write_dialog_file,
+)
+from indexer.database import Database
+from indexer.discover import read_source
+from indexer.load_sqlite import load_parsed_file
+from indexer.reindex import ReindexBusy, reindex_lock
+from searchsvc.exceptions import (
+    EditConflict,
+    EntryNotFound,
+    InvalidParameter,
+    ReadOnlySection,
+    StoreUnavailable,
+    UnstorableChange,
+    WriteUnavailable,
+)
+from searchsvc.repository import Repository, StoredEntry
+from searchsvc.writing.dialog_paths import UnsafePath, resolve_dialog_path
+from searchsvc.writing.entry_input import NewEntry, validate_changes
+
+log = logging.getLogger("searchsvc.writing.service")
+
+DEFAULT_DIALOG_FILE = "api_dialog.md"
+#: How long a write waits for another writer (this process or another) to finish.
+LOCK_WAIT_SECONDS = 30.0
+#: How long a write waits for `<db>.lock` (held by a reindex run) before a 503.
+DB_LOCK_WAIT_SECONDS = 2.0
+#: The same wait once answers come from the files: the holder is then mostly the
+#: recovery's sync, which can wait on a locked database for long; answer "try again" soon.
+DB_LOCK_WAIT_FILES_MODE_SECONDS = 0.25
+#: How long the write-through waits for a database write lock before leaving it to recovery.
+DB_BUSY_TIMEOUT_MS = 2_000
+#: How often a lock wait polls (the waits are bounded by the constants above).
+_POLL_SECONDS = 0.02
+#: How many files' last parse a WriteService keeps (the files written most recently).
+PARSE_CACHE_FILES = 8
+
+
+class WriteService:
+    """Create, change and delete entries in the dialog files under `root`."""
+
+    def __init__(
+        self,
+        root: Path,
+        db_path: Path,
+        repository: Repository,
+        *,
+        default_file: str = DEFAULT_DIALOG_FILE,
+        lock_wait: float = LOCK_WAIT_SECONDS,
+        db_lock_wait: float = DB_LOCK_WAIT_SECONDS,
+    ) -> None:
+        self.root = Path(root)
+        self.db_path = Path(db_path)
+        self.repository = repository
+        self.default_file = default_file
+        self.lock_wait = lock_wait
+        self.db_lock_wait = db_lock_wait
+        # Why the write holding the lock cannot load the database (None: it can try).
+        self._no_db_lock: str | None = None
+        self._thread_lock = threading.Lock()
+        # rel -> (text, its parse): the parse a write checked is the next write's "before".
+        self._parses: OrderedDict[str, tuple[str, ParsedFile]] = OrderedDict()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the write lock: this process's threads, a flock on the dialogs folder, then
+        `<db>.lock` (which reindex takes too) when that file can be opened at all.
+
+        :raise WriteUnavailable: a lock cannot be taken in time, or the dialogs folder
+            cannot be opened.
+        """
+        if not self._thread_lock.acquire(timeout=self.lock_wait):
+            raise WriteUnavailable("Another write is still running; try again")
+        try:
+            with _folder_lock(self.root, self.lock_wait), ExitStack() as stack:
+                wait = self.db_lock_wait
+                if not self._database_serving():
+                    wait = min(wait, DB_LOCK_WAIT_FILES_MODE_SECONDS)
+                try:
+                    stack.enter_context(reindex_lock(self.db_path, wait))
+                except ReindexBusy:
+                    raise WriteUnavailable(
+                        "A reindex holds the database's write lock; try again"
+                    ) from None
+                except OSError as error:
+                    # A read-only database folder: nobody can write the database (reindex
+                    # needs this file too), but the files still take the write; recovery
+                    # brings the database up to date once its folder is writable again.
+                    self._no_db_lock = (
+                        f"the database's lock file cannot be opened ({error.strerror})"
+                    )
+                yield
+        finally:
+            self._no_db_lock = None
+            self._thread_lock.release()
+
+    def _database_serving(self) -> bool:
+        """Whether the repository answers from the database now (not from the files)."""
+        return getattr(self.repository, "source", "database") != "files"
+
+    def remove_stale_temp_files(self, before: float) -> list[str]:
+        """Delete temp files of killed writes (ours, older than `before`), under the edit lock.
+
+        :raise WriteUnavailable: the dialogs folder's lock cannot be taken.
+        """
+        with self._thread_lock, _folder_lock(self.root, self.lock_wait):
+            return remove_stale_temp_files(self.root, before)
+
+    def create(self, new: NewEntry) -> StoredEntry:
+        """Append `new` as an inline block to its file (created when missing).
+
+        :raise InvalidParameter: dialog_file is not a relative .md path inside the root.
+        :raise EditConflict: the file cannot take the block (it ends inside an unclosed fence).
+        """
+        rel = new.dialog_file if new.dialog_file is not None else self.default_file
+        fields = dict(new.fields)
+        now = utc_now_stamp()
+        if fields.get("timestamp_utc") is None:
+            fields["timestamp_utc"] = now
+        with self.locked():
+            path = self.resolve(rel)
+            text, bom = self.read(path, rel) if path.exists() else (None, False)
+            try:
+                parsed = self._parse(rel, text) if text is not None else None
+                edit = plan_append(text, rel, fields, now=now, parsed=parsed)
+            except UnrepresentableEdit as error:
+                raise EditConflict(str(error)) from None
+            self._commit(path, rel, edit, bom)
+        assert edit.entry_id is not None and edit.entry is not None  # plan_append sets both
+        return self._answer(edit.entry_id, edit.entry)
+
+    def update(self, entry_id: int, body: Any) -> StoredEntry:
+        """Change the fields `body` names in the entry's own lines; answer the whole entry.
+
+        :raise EntryNotFound: no entry has this id. :raise ReadOnlySection: a section record.
+        :raise EditConflict: the file changed under the entry.
+        :raise InvalidEntry: invalid fields (UnstorableChange: the entry's text cannot hold them).
+        """
+        stored = self._stored(entry_id)
+        changes = validate_changes(body, stored.to_dict())
+        with self.locked():
+            rel = stored.entry.dialog_file
+            path, text, bom = self._current_text(stored)
+            if not changes:
+                return stored
+            try:
+                edit = plan_update(text, rel, entry_id, changes, parsed=self._parse(rel, text))
+            except UnrepresentableEdit as error:
+                raise UnstorableChange(str(error)) from None
+            except (EntryNotInFile, ReadOnlyEntry) as error:
+                raise EditConflict.changed_outside(entry_id, str(error)) from None
+            self._commit(path, rel, edit, bom)
+        assert edit.entry is not None  # plan_update sets it
+        return self._answer(entry_id, edit.entry)
+
+    def delete(self, entry_id: int) -> None:
+        """Remove the entry's lines from its file.
+
+        :raise EntryNotFound: no entry has this id. :raise ReadOnlySection: a section record.
+        :raise EditConflict: the file changed under the entry, or the removal would change
+            another entry.
+        """
+        stored = self._stored(entry_id)
+        with self.locked():
+            rel = stored.entry.dialog_file
+            path, text, bom = self._current_text(stored)
+            try:
+                edit = plan_remove(text, rel, entry_id, parsed=self._parse(rel, text))
+            except (UnrepresentableEdit, EntryNotInFile, ReadOnlyEntry) as error:
+                raise EditConflict.changed_outside(entry_id, str(error)) from None
+            self._commit(path, rel, edit, bom)
+
+    def _stored(self, entry_id: int) -> StoredEntry:
+        try:
+            stored = self.repository.get_entry(entry_id)
+        except StoreUnavailable as error:
+            raise WriteUnavailable(f"The entry cannot be read now: {error}") from None
+        if stored is None:
+            raise EntryNotFound(entry_id)
+        if stored.entry.format == "section":
+            raise ReadOnlySection(entry_id)
+        return stored
+
+    def resolve(self, rel: str) -> Path:
+        """The checked real path of `rel`; :raise InvalidParameter: an unsafe dialog_file."""
+        try:
+            return resolve_dialog_path(self.root, rel)
+        except UnsafePath as error:
+            raise InvalidParameter("dialog_file", str(error)) from None
+
+    def read(self, path: Path, rel: str) -> tuple[str, bool]:
+        """(text, BOM) of a dialog file; :raise WriteUnavailable: it cannot be read."""
+        try:
+            return read_dialog_file(path)
+        except OSError as error:
+            raise WriteUnavailable(f"Cannot read {rel}: {error.strerror}") from None
+
+    def _current_text(self, stored: StoredEntry) -> tuple[Path, str, bool]:
+        """The entry's file and text, checking that the file still holds the entry as read.
+
+        :raise EditConflict: the file is gone, unsafe (e.g. a symbolic link now leads out
+            of the root), or no longer holds this entry with the same body.
+        """
+        rel = stored.entry.dialog_file
+        try:
+            path = resolve_dialog_path(self.root, rel)
+        except UnsafePath as error:
+            raise EditConflict(str(error), entry_id=stored.entry_id) from None
+        if not path.exists():
+            raise EditConflict.changed_outside(stored.entry_id, f"{rel} no longer exists")
+        text, bom = self.read(path, rel)
+        in_file = {
+            entry_id: entry for entry_id, _, entry in keyed_entries(self._parse(rel, text).entries)
+        }
+        current = in_file.get(stored.entry_id)
+        if current is None or current.body != stored.entry.body:
+            raise EditConflict.changed_outside(
+                stored.entry_id, f"{rel} changed since the entry was read"
+            )
+        return path, text, bom
+
+    def _parse(self, rel: str, text: str) -> ParsedFile:
+        """parse_file(text, rel), reusing the parse of the last write to the same text."""
+        cached = self._parses.get(rel)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        parsed = parse_file(text, rel)
+        self._remember(rel, text, parsed)
+        return parsed
+
+    def _remember(self, rel: str, text: str, parsed: ParsedFile) -> None:
+        self._parses[rel] = (text, parsed)
+        self._parses.move_to_end(rel)
+        while len(self._parses) > PARSE_CACHE_FILES:
+            self._parses.popitem(last=False)
+
+    def _commit(self, path: Path, rel: str, edit: FileEdit, bom: bool) -> None:
+        """Write the file (the acknowledgement point), then bring the stores in line."""
+        try:
+            write_dialog_file(path, edit.text, bom=bom)
+        except (OSError, UnicodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise WriteUnavailable(f"Cannot write {rel}: {reason}; nothing was changed") from None
+        if edit.parsed is not None:
+            self._remember(rel, edit.text, edit.parsed)
+        self.load_file(rel, edit.parsed, edit.text)
+
+    def _answer(self, entry_id: int, entry: Entry) -> StoredEntry:
+        """The entry as the repository now serves it (as parsed, if it cannot say)."""
+        try:
+            stored = self.repository.get_entry(entry_id)
+        except StoreUnavailable:
+            stored = None  # the write stands (it is in the file); answer it as parsed
+        return stored if stored is not None else StoredEntry(entry_id, entry)
+
+    def load_file(
+        self, rel: str, parsed: ParsedFile | None = None, text: str | None = None
+    ) -> bool:
+        """Load the file `rel` into the database if it can take it now; tell the repository.
+
+        Returns False when the database could not take it: the repository is then
+        told the database is behind the files (`database_behind`, when it has
+        that hook: FallbackRepository answers from the files and its recovery
+        syncs files -> database), so the acknowledged write is never hidden.
+        `parsed` (the parse of `text`) spares a parse when the file still holds `text`.
+        """
+        missed = self._load_into_database(rel, parsed, text)
+        try:
+            self.repository.reload_file(rel)
+        except StoreUnavailable as error:
+            log.warning("write to %s: repository could not reload it: %s", rel, error)
+        if missed is None:
+            return True
+        behind = getattr(self.repository, "database_behind", None)
+        if behind is not None:
+            behind(f"a write to {rel} did not reach the database ({missed})")
+        return False
+
+    def _load_into_database(
+        self, rel: str, parsed: ParsedFile | None, text: str | None
+    ) -> str | None:
+        """Load `rel` into the database; None when done, else why it could not."""
+        if not self.db_path.is_file():
+            # Never create a database here: an empty one holding one file would look healthy.
+            return "the database file is missing"
+        if self._no_db_lock is not None:
+            return self._no_db_lock
+        # Once answers come from the files, recovery syncs anyway: no busy wait then.
+        patient = self._database_serving()
+        try:
+            conn = Database(self.db_path).open_writer(
+                busy_timeout_ms=DB_BUSY_TIMEOUT_MS if patient else 0
+            )
+        except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest
+            log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
+            return str(error) or type(error).__name__
+        try:
+            source = read_source(self.root, rel)
+            if parsed is None or source.text != text:
+                parsed = parse_file(source.text, rel)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                load_parsed_file(conn, source, parsed)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest
+            # sqlite3 errors and OSError, but also a damaged database's undecodable text:
+            # the write is already in its file, so it is never answered with a 500.
+            log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
+            return str(error) or type(error).__name__
+        finally:
+            conn.close()
+        return None
+
+
+@contextmanager
+def _folder_lock(folder: Path, wait: float) -> Iterator[None]:
+    """An exclusive flock on `folder` itself (shared by every process writing under it).
+
+    :raise WriteUnavailable: the folder cannot be opened, or another process holds it
+        past `wait`.
+    """
+    try:
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        raise WriteUnavailable(
+            f"Cannot take the write lock on the dialogs folder: {error.strerror}"
+        ) from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WriteUnavailable(
+                        "Another process holds the dialogs' write lock; try again"
+                    ) from None
+                time.sleep(_POLL_SECONDS)  # bounded by the deadline above
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.close(handle)
