@@ -70,7 +70,17 @@ def _run_pytest(modules: list[str], results: Path, minutes: float) -> CheckResul
     paths = [str(HERE / module) for module in modules]
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "slow or not slow",
+            *paths,
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -409,6 +409,7 @@ sys.stdin.read()
 """
 
 
+@pytest.mark.slow
 def test_writes_under_a_foreign_database_lock_are_kept_in_the_files(
     env: dict[str, Any],
 ) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support.rel_crash import crash_scenario
 from support.rel_result import save_if_asked
+
+# Seconds of real processes: scripts/test runs it, a plain `pytest` does not.
+pytestmark = pytest.mark.slow
 
 KILLS = 20
 

@@ -12,6 +12,9 @@ from support.rel_faults import db_faults_scenario
 from support.rel_result import save_if_asked
 from support.rel_server import own_folder
 
+# Seconds of real processes: scripts/test runs it, a plain `pytest` does not.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def fault_results() -> Iterator[dict]:

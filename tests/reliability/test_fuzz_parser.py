@@ -102,6 +102,7 @@ TIMINGS: dict[str, float] = {}
 
 
 @pytest.mark.parametrize("name", PATHOLOGICAL)
+@pytest.mark.slow
 def test_five_megabytes_parse_in_linear_work(name: str) -> None:
     _needs_corpus()
     text = decode_dialog_bytes(_pathological(name))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support.rel_load import load_scenario
 from support.rel_result import save_if_asked
+
+# Seconds of real processes: scripts/test runs it, a plain `pytest` does not.
+pytestmark = pytest.mark.slow
 
 
 def test_load_has_no_5xx_and_loses_no_write(work_dir: Path) -> None:

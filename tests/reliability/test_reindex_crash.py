@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support.rel_reindex_crash import reindex_crash_scenario
 from support.rel_result import save_if_asked
+
+# Seconds of real processes: scripts/test runs it, a plain `pytest` does not.
+pytestmark = pytest.mark.slow
 
 
 def test_random_kills_leave_the_database_before_or_after(
