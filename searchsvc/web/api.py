@@ -12,20 +12,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from searchsvc.exceptions import READ_RETRY_AFTER_SECONDS, EntryNotFound, InvalidParameter
-from searchsvc.query.filters import FilterError, Filters, filters_from_parameters
-from searchsvc.query.fts_query import MatchQuery, QueryError, parse_user_query
-from searchsvc.repository import FACETS, SORTS, Repository, SearchPage, SearchQuery
+from searchsvc.exceptions import READ_RETRY_AFTER_SECONDS, EntryNotFound
+from searchsvc.query.filters import Filters
+from searchsvc.query.parameters import search_query
+from searchsvc.repository import Repository, SearchPage, SearchQuery
+from searchsvc.settings import SETTINGS_KEY, Settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-MAX_PER_PAGE = 100
-DEFAULT_PER_PAGE = 20
-#: Deepest hit a client may page to (page * per_page), as search engines do.
-MAX_RESULT_WINDOW = 10_000
-#: At most this many values per filter parameter.
-MAX_FILTER_VALUES = 50
-_TRUE = ("1", "true", "yes", "on")
 
 
 def repository() -> Repository:
@@ -33,98 +26,11 @@ def repository() -> Repository:
     return current_app.extensions["dialogsearch"]
 
 
-def _bad(parameter: str, message: str, *, query: str | None = None) -> InvalidParameter:
-    return InvalidParameter(parameter, message, query=query)
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise _bad(name, f"{name}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise _bad(name, f"{name}={value} is out of range ({low} to {high})")
-    return value
-
-
-def _values(name: str) -> list[str]:
-    """Every non-empty value of a repeatable parameter (also comma-free lists)."""
-    values = [value.strip() for value in request.args.getlist(name) if value.strip()]
-    if len(values) > MAX_FILTER_VALUES:
-        raise _bad(name, f"{name} is given {len(values)} times (at most {MAX_FILTER_VALUES})")
-    return values
-
-
-def filters_from_args() -> Filters:
-    """The filter parameters of dialogfile.fields.FILTERS (speaker, ..., from/since, to/until)."""
-    try:
-        return filters_from_parameters(_values)
-    except FilterError as error:
-        raise _bad(error.parameter, str(error)) from error
-
-
-def _facets_arg() -> tuple[str, ...]:
-    names: list[str] = []
-    for raw in request.args.getlist("facets"):
-        for name in raw.split(","):
-            name = name.strip().lower()
-            if not name:
-                continue
-            if name in ("all", "1", "true"):
-                names.extend(FACETS)
-            elif name in FACETS:
-                names.append(name)
-            else:
-                raise _bad("facets", f"facets: {name!r} is not one of {', '.join(FACETS)}")
-    return tuple(dict.fromkeys(names))
-
-
 def query_from_args(*, allow_text: bool = True) -> SearchQuery:
-    """A SearchQuery from the request's query string; InvalidParameter names a bad parameter."""
-    text = request.args.get("q", "") if allow_text else ""
-    limit = int(current_app.config.get("MAX_QUERY_CHARS", 1000))
-    if len(text) > limit:
-        raise _bad("q", f"q is {len(text)} characters long (at most {limit})")
-    raw = request.args.get("raw", "").strip().lower() in _TRUE
-    prefix = request.args.get("prefix", "1").strip().lower() in _TRUE
-    filters = filters_from_args()
-    match: MatchQuery | None = None
-    if raw and text.strip():
-        match = MatchQuery(raw=text.replace("\x00", " "))
-    elif text.strip():
-        try:
-            match, q_filters = parse_user_query(text, prefix_last=prefix)
-        except QueryError as error:
-            raise _bad("q", str(error), query=text) from error
-        filters = filters.merged(q_filters)
-    # Relevance needs words to rank by: user text with words, or any raw expression.
-    rankable = match is not None and (match.include is not None or match.raw is not None)
-    sort = request.args.get("sort", "").strip().lower()
-    if not sort:
-        sort = "relevance" if rankable else "newest"
-    elif sort not in SORTS:
-        raise _bad("sort", f"sort={sort!r} is not one of {', '.join(SORTS)}")
-    elif sort == "relevance" and not rankable:
-        sort = "newest"
-    per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
-    page = _int_arg("page", 1, 1, MAX_RESULT_WINDOW)
-    if page * per_page > MAX_RESULT_WINDOW:
-        raise _bad(
-            "page",
-            f"page={page} with per_page={per_page} goes past hit {MAX_RESULT_WINDOW}; "
-            "narrow the search instead",
-        )
-    return SearchQuery(
-        match=match,
-        text=text,
-        filters=filters,
-        sort=sort,
-        page=page,
-        per_page=per_page,
-        facets=_facets_arg(),
+    """The SearchQuery of this request's query string (searchsvc.query.parameters)."""
+    settings: Settings = current_app.extensions[SETTINGS_KEY]
+    return search_query(
+        request.args, max_query_chars=settings.max_query_chars, allow_text=allow_text
     )
 
 
