@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from searchsvc.exceptions import WriteUnavailable
+from searchsvc.settings import Settings, load_config
 from searchsvc.web.api_write import EXTENSION_KEY
 from searchsvc.web.app import create_app
 from searchsvc.web.server_errors import use_json_errors
@@ -167,9 +168,11 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     import waitress
 
     started = time.time()
-    try:  # before the reindex and the token: a busy port fails fast, with one line
+    config = {"ROOT": str(root), "DB": str(db_path)}
+    try:  # before the reindex and the token: a bad setting or a busy port, in one line
+        Settings.from_config(load_config(config))
         sock = listen_socket(host, port)
-    except ListenError as error:
+    except (ValueError, ListenError) as error:
         click.echo(f"dialogsearch: {error}", err=True)
         sys.exit(2)
     limit_malloc_arenas()
@@ -178,7 +181,6 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     db_path.parent.mkdir(parents=True, exist_ok=True)
     if not no_reindex:
         click.echo(f"dialogsearch: {_reindex_first(root, db_path)}", err=True)
-    config = {"ROOT": str(root), "DB": str(db_path)}
     app = create_app(config)
     click.echo(f"dialogsearch: {_remove_temp_files(app, started)}", err=True)
     token = _generated_token(app)

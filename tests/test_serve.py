@@ -30,6 +30,19 @@ def test_serve_refuses_a_missing_root(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
+def test_serve_refuses_a_bad_setting_in_one_line_before_any_work(
+    tmp_path: Path, dialogs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIALOGSEARCH_TOPK", "maybe")
+    db = tmp_path / "bad-setting" / "dialogs.db"
+    result = CliRunner().invoke(main, ["serve", "--root", str(dialogs_dir), "--db", str(db)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        "dialogsearch: TOPK='maybe' is not one of yes/no/on/off/true/false/1/0/auto"
+    )
+    assert not db.parent.exists()
+
+
 def test_serve_on_a_busy_port_says_so_in_one_line_before_any_work(
     tmp_path: Path, dialogs_dir: Path
 ) -> None:
