@@ -1,4 +1,4 @@
-"""Edits of whole dialog files that read back exactly as asked, and atomic file writes.
+"""Edits of whole dialog files that read back exactly as asked.
 
 `plan_append`, `plan_update` and `plan_remove` are pure: they take a file's text
 and return the new text plus the entry as the parser reads it back. Each one
@@ -8,21 +8,16 @@ its fields and its id. Ids stay stable because an edited or created entry
 records its id in the file (see dialogfile/identity.py), and so does any identical
 entry below it whose computed id the edit would otherwise shift.
 
-`read_dialog_file` / `write_dialog_file` do the I/O: UTF-8 (a BOM kept when the
-file had one), written to a temporary file in the same folder, fsynced, renamed
-over the original, then the folder fsynced.
+The file I/O (`read_dialog_file`, the atomic `write_dialog_file`,
+`remove_stale_temp_files`) is dialogfile/file_io.py's; those names are re-exported
+here for the callers that import them with the planners.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -36,9 +31,10 @@ from dialogfile.edits import (
     yaml_mapping_last_line,
     yaml_quote,
 )
+from dialogfile.file_io import read_dialog_file, remove_stale_temp_files, write_dialog_file
 from dialogfile.identity import explicit_id, keyed_entries
 from dialogfile.model import Entry, ParsedFile
-from dialogfile.parse import decode_dialog_bytes, parse_file
+from dialogfile.parse import parse_file
 from dialogfile.parse_layout import read_layout
 
 __all__ = [
@@ -55,10 +51,6 @@ __all__ = [
     "write_dialog_file",
 ]
 
-BOM = "\ufeff"
-#: write_dialog_file's temporary files: mkstemp(prefix=".<name>.", suffix=".tmp") adds 8
-#: characters of [a-z0-9_]. Nothing else is ever matched (and *.tmp is never indexed).
-TEMP_NAME = re.compile(r"\.(?P<name>.+\.md)\.[a-z0-9_]{8}\.tmp", re.IGNORECASE)
 #: The key of the canonical inline block, as the Lupopedia examples spell it.
 BLOCK_KEY = "DIALOG"
 _TITLE_SUFFIX = "written through the dialogsearch API"
@@ -447,60 +439,3 @@ def plan_remove(
         f"cannot remove the {entry.format} entry at {path}:{entry.line} "
         "without changing another entry of the file; edit the file by hand"
     )
-
-
-def read_dialog_file(path: Path) -> tuple[str, bool]:
-    """(text, had a BOM) of a dialog file, decoded as the indexer decodes it."""
-    data = path.read_bytes()
-    return decode_dialog_bytes(data), data.startswith(BOM.encode("utf-8"))
-
-
-def write_dialog_file(path: Path, text: str, *, bom: bool = False) -> None:
-    """Replace `path` with `text` atomically: temp file, fsync, rename, fsync the folder.
-
-    Raises OSError (nothing changed at `path`) or UnicodeEncodeError.
-    """
-    data = ((BOM if bom else "") + text).encode("utf-8")
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as temp_file:
-            temp_file.write(data)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
-def remove_stale_temp_files(root: Path, before: float) -> list[str]:
-    """Delete write_dialog_file's temporary files below `root` last modified before `before`.
-
-    They are what a write killed between its temp file and the rename leaves behind.
-    Only regular files named exactly like ours (TEMP_NAME) go; symbolic links are never
-    followed nor removed, and a file that cannot be removed is left alone. Returns the
-    removed files' paths relative to `root`. The caller holds the write lock, so no
-    write of ours is in flight.
-    """
-    removed: list[str] = []
-    for folder, _, names in os.walk(root, followlinks=False):
-        for name in names:
-            if TEMP_NAME.fullmatch(name) is None:
-                continue
-            path = os.path.join(folder, name)
-            try:
-                info = os.lstat(path)
-                if not stat.S_ISREG(info.st_mode) or info.st_mtime >= before:
-                    continue
-                os.unlink(path)
-            except OSError:
-                continue
-            removed.append(os.path.relpath(path, root).replace(os.sep, "/"))
-    return sorted(removed)
