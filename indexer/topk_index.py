@@ -359,24 +359,7 @@ def _catch_up_locked(
             conn.close()
             return rebuilt(f"{pending} changes")
         ids = [row[0] for row in conn.execute(CHANGED_IDS, (state.seq, last))]
-        try:
-            writer = index.writer(heap_size=CATCH_UP_HEAP_BYTES, num_threads=1)
-        except ValueError as error:
-            raise IndexBusy(f"the top-k index writer is locked ({error})") from None
-        try:
-            for start in range(0, len(ids), CATCH_UP_CHUNK):
-                chunk = ids[start : start + CATCH_UP_CHUNK]
-                # (delete_documents_by_term misses u64 terms given as Python ints)
-                writer.delete_documents_by_query(
-                    tantivy.Query.term_set_query(index.schema, "id", chunk)
-                )
-                for doc in _documents_for(conn, chunk, index.schema):
-                    writer.add_document(doc)
-            writer.commit()
-            writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
-            raise
+        _apply_changes(index, conn, ids)
     finally:
         conn.close()
     index.reload()
@@ -387,6 +370,31 @@ def _catch_up_locked(
     if prune:
         _prune(db_path, last)
     return "caught_up", new_state, len(ids), f"{len(ids)} entries changed"
+
+
+def _apply_changes(index: tantivy.Index, conn: Connection, ids: list[int]) -> None:
+    """Replace the documents of `ids` by their rows in `conn`'s snapshot, in one commit.
+
+    Raises IndexBusy when tantivy's writer lock is held; any failure rolls back.
+    """
+    try:
+        writer = index.writer(heap_size=CATCH_UP_HEAP_BYTES, num_threads=1)
+    except ValueError as error:
+        raise IndexBusy(f"the top-k index writer is locked ({error})") from None
+    try:
+        for start in range(0, len(ids), CATCH_UP_CHUNK):
+            chunk = ids[start : start + CATCH_UP_CHUNK]
+            # (delete_documents_by_term misses u64 terms given as Python ints)
+            writer.delete_documents_by_query(
+                tantivy.Query.term_set_query(index.schema, "id", chunk)
+            )
+            for doc in _documents_for(conn, chunk, index.schema):
+                writer.add_document(doc)
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise
 
 
 def _documents_for(
