@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from indexer.push_meili import open_client
+from indexer.meili_client import open_client
 from indexer.topk_index import default_index_dir
 from searchsvc.engines.base import Declined, Engine
 from searchsvc.engines.repo_files import FileRepository

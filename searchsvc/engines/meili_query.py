@@ -3,7 +3,7 @@
 The query becomes the body of one `POST /multi-search`: the page (q, filter, sort,
 page, highlight) plus, for each facet whose own filter is set, a count-only search
 without that filter (so siblings of a selected value keep their counts). Every filter
-value is quoted and escaped (indexer.push_meili.filter_value). A mood family stands
+value is quoted and escaped (indexer.meili_documents.filter_value). A mood family stands
 for the colours of that family the index holds, as in repo_sqlite.
 
 What Meilisearch cannot express raises Unexpressible: `OR`, a prefix (`word*`) on any
@@ -21,7 +21,7 @@ from typing import Any
 
 from dialogfile.fields import DATE_FILTER, FACETS, FILTER, MOOD, PATH, TARGETS, Filter
 from dialogfile.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry
-from indexer.push_meili import MAX_TOTAL_HITS, filter_value, in_filter
+from indexer.meili_documents import MAX_TOTAL_HITS, filter_value, in_filter
 from searchsvc.engines.snippets import strip_markdown
 from searchsvc.query.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
 from searchsvc.query.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase

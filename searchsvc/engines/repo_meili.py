@@ -21,13 +21,8 @@ import threading
 import time
 from typing import Any
 
-from indexer.push_meili import (
-    MAX_VALUES_PER_FACET,
-    MeiliError,
-    MeiliTimedOut,
-    search_index,
-    server_status,
-)
+from indexer.meili_client import MeiliError, MeiliTimedOut, search_index, server_status
+from indexer.meili_documents import MAX_VALUES_PER_FACET
 from searchsvc.engines.base import Declined
 from searchsvc.engines.meili_query import (
     SOURCE,
