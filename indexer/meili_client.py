@@ -1,7 +1,9 @@
-"""The one module that talks to Meilisearch: the client, calls, tasks, index, settings, searches.
+"""The Meilisearch edge: the client, its calls and tasks, the index, its settings, searches.
 
 The client is always passed in (`open_client` builds one with a timeout; the official
-client otherwise waits forever). Every task is waited for, with a bound, and its final
+client otherwise waits forever). Every request to it goes through `call_client`, which
+turns the client's exceptions into ours (indexer/push_meili.py enqueues its document
+tasks that way too). Every task is waited for, with a bound, and its final
 status checked: a failed task becomes a `MeiliTaskFailed` naming its error, never a
 silent success. Errors, as a tree:
 
