@@ -245,7 +245,7 @@ class FileIndex:
         self._vocabulary: list[str] | None = None
         self._shared: dict[Any, Any] = {}
         self.failed: list[str] = []
-        #: Per-token bm25 contributions, filled by repo_files and emptied on any change.
+        #: Per-token bm25 contributions, filled by file_bm25 and emptied on any change.
         self.weights: dict[str, array] = {}
 
     @property
