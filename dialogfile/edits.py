@@ -4,7 +4,7 @@ Everything here is pure and works on a list of line texts (no line endings,
 0-based indexes). An edit changes only the lines that hold the named fields and
 keeps every other line as it was (comments, extra keys, details, spelling of
 labels). Whether the edited text reads back as asked is checked by the caller
-(`file_writer`), which parses the result; this module only writes the text.
+(`dialogfile.writer`), which parses the result; this module only writes the text.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ parameter, a list of problems, a reason, seconds to wait), never a status.
             └── WriteUnavailable     a lock, a dialog file or the database refuses a write
 
 The dialog format's own errors (`entry_edits.UnrepresentableEdit`,
-`file_writer.EntryNotInFile`, `file_writer.ReadOnlyEntry`, `dialog_paths.UnsafePath`)
+`dialogfile.writer.EntryNotInFile`, `dialogfile.writer.ReadOnlyEntry`, `dialog_paths.UnsafePath`)
 stay that layer's own ValueError / LookupError; the write service turns them into the
 errors above, since the same one means a conflict in one write and a bad
 change in another.

@@ -201,7 +201,7 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
 
 
 def _remove_temp_files(app: Any, started: float) -> str:
-    """Remove the temp files that writes killed mid-way left (see file_writer); a report."""
+    """Remove the temp files that writes killed mid-way left (see dialogfile.file_io); a report."""
     writes = app.extensions.get(EXTENSION_KEY)
     if writes is None:
         return "no write API: temp files left as they are"

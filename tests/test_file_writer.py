@@ -1,4 +1,4 @@
-"""file_writer / entry_edits: every edit parses back to exactly what was asked."""
+"""dialogfile.writer / edits: every edit parses back to exactly what was asked."""
 
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ class TopkEngine:
 
     @property
     def db_path(self) -> Path:
-        """The database file (FallbackRepository moves it aside and rebuilds it)."""
+        """The database file (DatabaseRecovery moves it aside and rebuilds it)."""
         return self.sqlite.db_path
 
     # ---- the background thread ------------------------------------------------

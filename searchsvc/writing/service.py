@@ -18,7 +18,7 @@ service answers from the database, not at all once it answers from the files (so
 writes do not crawl while another process holds the database). When it cannot
 (missing, corrupt, locked, full, or a read-only database folder where `<db>.lock`
 cannot even be opened) the write still stands: the repository is told the
-database is behind (`database_behind(reason)`, FallbackRepository), answers from
+database is behind (`database_behind(reason)`, the search stack), answers from
 the files, and its recovery brings the database up to date with the incremental
 reindex. The repository reloads the file in both cases.
 
@@ -317,7 +317,7 @@ class WriteService:
 
         Returns False when the database could not take it: the repository is then
         told the database is behind the files (`database_behind`, when it has
-        that hook: FallbackRepository answers from the files and its recovery
+        that hook: the search stack answers from the files and its recovery
         syncs files -> database), so the acknowledged write is never hidden.
         `parsed` (the parse of `text`) spares a parse when the file still holds `text`.
         """
