@@ -135,7 +135,8 @@ class SqliteRepository:
                 return self._search_plain(conn, generation, query, exclude)
             return self._search_text(conn, generation, query, include)
 
-    def _known_moods(self, conn: Connection, generation: int) -> list[str]:
+    def known_moods(self, conn: Connection, generation: int) -> list[str]:
+        """The mood colours the database holds (for mood families), cached per generation."""
         return self._cache.get(
             ("moods", generation), lambda: [row[0] for row in conn.execute(sql.SELECT_MOODS)]
         )
@@ -143,7 +144,7 @@ class SqliteRepository:
     def _where(
         self, conn: Connection, generation: int, filters: Filters, skip: str | None = None
     ) -> sql.Where:
-        moods = self._known_moods(conn, generation) if filters.has(MOOD, skip) else []
+        moods = self.known_moods(conn, generation) if filters.has(MOOD, skip) else []
         return sql.filter_where(filters, moods, skip=skip)
 
     def _cached_rows(

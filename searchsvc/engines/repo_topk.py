@@ -199,7 +199,7 @@ class TopkEngine:
                 if uuid is not None:
                     self._wake.set()  # behind (or another database): catch up now
                 return None
-            moods = sqlite._known_moods(conn, generation) if query.filters.moods else []
+            moods = sqlite.known_moods(conn, generation) if query.filters.moods else []
             compiled = compile_search(
                 view.index.schema,
                 query.match,
