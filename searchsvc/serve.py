@@ -152,11 +152,20 @@ def _reindex_first(root: Path, db: Path) -> str:
     help="Request threads. Env: DIALOGSEARCH_THREADS.",
 )
 @click.option("--no-reindex", is_flag=True, help="Serve without bringing the database up to date.")
-def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_reindex: bool) -> None:
+@click.option(
+    "--no-watch",
+    is_flag=True,
+    help="Do not follow the dialogs folder (changes then need a reindex or sync). "
+    "Env: DIALOGSEARCH_WATCH=off (or poll: follow it by polling).",
+)
+def serve(
+    root: Path, db_path: Path, host: str, port: int, threads: int, no_reindex: bool, no_watch: bool
+) -> None:
     """Index the dialog files, then serve the search page and JSON API.
 
     Runs an incremental reindex first (creating the database when it is
-    missing), then serves with waitress on http://HOST:PORT/ until interrupted.
+    missing), then serves with waitress on http://HOST:PORT/ until interrupted,
+    following the dialogs folder: changed files reach search by themselves.
     Other settings come from DIALOGSEARCH_* environment variables.
 
     Example:
@@ -168,7 +177,9 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     import waitress
 
     started = time.time()
-    config = {"ROOT": str(root), "DB": str(db_path)}
+    config: dict[str, Any] = {"ROOT": str(root), "DB": str(db_path)}
+    if no_watch:
+        config["WATCH"] = "off"
     try:  # before the reindex and the token: a bad setting or a busy port, in one line
         Settings.from_config(load_config(config))
         sock = listen_socket(host, port)
@@ -183,6 +194,7 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
         click.echo(f"dialogsearch: {_reindex_first(root, db_path)}", err=True)
     app = create_app(config)
     click.echo(f"dialogsearch: {_remove_temp_files(app, started)}", err=True)
+    click.echo(f"dialogsearch: {_start_watcher(app)}", err=True)
     token = _generated_token(app)
     if token:
         click.echo(f"dialogsearch: API token for writes (shown once): {token}", err=True)
@@ -198,6 +210,25 @@ def serve(root: Path, db_path: Path, host: str, port: int, threads: int, no_rein
     finally:
         server.close()
         app.extensions["dialogsearch"].close()
+
+
+def _start_watcher(app: Any) -> str:
+    """Follow the dialogs folder (searchsvc.watcher) unless WATCH is off; a report."""
+    from searchsvc.settings import SETTINGS_KEY
+    from searchsvc.stack import SearchStack
+    from searchsvc.watcher import start_watcher
+
+    stack = app.extensions["dialogsearch"]
+    settings = app.extensions[SETTINGS_KEY]
+    if not isinstance(stack, SearchStack) or settings.watch == "off":
+        return "not following the dialogs folder (watch off): changes need reindex or sync"
+    try:
+        watcher = start_watcher(stack, settings)
+    except (OSError, RuntimeError) as error:  # watchfiles' setup errors: serve anyway
+        return f"cannot follow the dialogs folder ({error}): changes need reindex or sync"
+    if watcher is None:
+        return "not following the dialogs folder"
+    return f"following {settings.root} ({watcher.mode})"
 
 
 def _remove_temp_files(app: Any, started: float) -> str:

@@ -67,9 +67,20 @@ DEFAULTS: dict[str, Any] = {
     # waits for the dialogs' write lock before it answers 503.
     "DIALOG_FILE": None,
     "WRITE_LOCK_WAIT_SECONDS": None,
+    # `serve` follows the dialogs root (searchsvc/watcher.py): "on" (inotify), "poll"
+    # (polling, e.g. on network file systems) or "off". A burst of changes becomes one
+    # reindex once no change came for WATCH_SETTLE_MS, or WATCH_MAX_DELAY_MS after its
+    # first change; every WATCH_RESCAN_SECONDS a plain incremental reindex catches
+    # anything an event missed. WATCH_POLL_MS: the polling interval.
+    "WATCH": "on",
+    "WATCH_SETTLE_MS": 200,
+    "WATCH_MAX_DELAY_MS": 2000,
+    "WATCH_RESCAN_SECONDS": 300.0,
+    "WATCH_POLL_MS": 300,
 }
 
 BACKENDS = ("sqlite", "meilisearch")
+WATCH_MODES = ("on", "poll", "off")
 
 
 def switch(value: Any, *, name: str = "setting") -> bool | None:
@@ -145,6 +156,12 @@ class Settings:
     topk_sync_seconds: float = 5.0
     dialog_file: str | None = None
     write_lock_wait_seconds: float | None = None
+    #: "on" (inotify), "poll" or "off": whether and how `serve` follows the dialogs root.
+    watch: str = "on"
+    watch_settle_ms: int = 200
+    watch_max_delay_ms: int = 2000
+    watch_rescan_seconds: float = 300.0
+    watch_poll_ms: int = 300
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -157,6 +174,7 @@ class Settings:
                 f"DIALOGSEARCH_SEARCH_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}"
             )
         lock_wait = config.get("WRITE_LOCK_WAIT_SECONDS")
+        watch = _watch_mode(config.get("WATCH", "on"))
         return cls(
             root=_path(config.get("ROOT")),
             db=_path(config.get("DB")),
@@ -180,4 +198,24 @@ class Settings:
             topk_sync_seconds=float(config["TOPK_SYNC_SECONDS"]),
             dialog_file=config.get("DIALOG_FILE") or None,
             write_lock_wait_seconds=float(lock_wait) if lock_wait not in (None, "") else None,
+            watch=watch,
+            watch_settle_ms=int(config["WATCH_SETTLE_MS"]),
+            watch_max_delay_ms=int(config["WATCH_MAX_DELAY_MS"]),
+            watch_rescan_seconds=float(config["WATCH_RESCAN_SECONDS"]),
+            watch_poll_ms=int(config["WATCH_POLL_MS"]),
         )
+
+
+def _watch_mode(value: Any) -> str:
+    """WATCH as "on", "poll" or "off" (yes/no words too); ValueError names a bad one."""
+    text = str(value if value is not None else "on").strip().lower()
+    if text in ("poll", "polling"):
+        return "poll"
+    if text in ("inotify", "auto", ""):
+        return "on"
+    try:
+        return "on" if switch(text, name="DIALOGSEARCH_WATCH") is not False else "off"
+    except ValueError:
+        raise ValueError(
+            f"DIALOGSEARCH_WATCH={value!r} is not one of {', '.join(WATCH_MODES)}"
+        ) from None

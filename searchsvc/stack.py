@@ -61,6 +61,8 @@ class SearchStack:
         self.topk = topk
         self.meili = meili
         self.recovery = recovery
+        #: The DialogWatcher following the root (searchsvc.watcher), when serve started one.
+        self.watcher: Any = None
         self.answered: Counter[str] = Counter()
         self.declined: Counter[tuple[str, str]] = Counter()
 
@@ -155,6 +157,17 @@ class SearchStack:
             if store is not None:
                 store.reload_file(rel)
 
+    def refresh_files(self, *, database: bool = True) -> None:
+        """Files changed that nobody named (a folder moved, a rescan): the stores catch up.
+
+        The file index re-reads what changed by size and mtime; `database`: the database
+        took the change (a reindex), so the top-k index wakes up to follow it too.
+        """
+        if self.files is not None:
+            self.files.refresh()
+        if database and self.topk is not None:
+            self.topk.reload_file("")
+
     def database_behind(self, reason: str) -> None:
         """A write reached the files but not the database: the files answer until recovery."""
         self._fall_back(StoreUnavailable(reason, "behind"))
@@ -182,10 +195,13 @@ class SearchStack:
                 "search_backend": "meilisearch",
                 "meilisearch": self.meili.health(),
             }
-        return report
+        watcher = self.watcher.health() if self.watcher is not None else {"mode": "off"}
+        return {**report, "watcher": watcher}
 
     def close(self) -> None:
         """Stop the background threads and close every store."""
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.recovery is not None:
             self.recovery.stop()
         for store in (self.topk, self.database, self.files):

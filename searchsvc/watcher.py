@@ -1,0 +1,280 @@
+"""DialogWatcher: `serve` follows the dialogs root, so hand edits reach search by themselves.
+
+One background thread waits for file-system events (watchfiles: inotify, or polling when
+asked for or when inotify cannot be used, e.g. its watch limit is reached). A burst of
+events becomes ONE change: it is applied once no event came for `settle_ms`, or at the
+latest `max_delay_ms` after its first event (a `git checkout` of 1,000 files is a few
+reindexes, not 1,000). Applying a change is the incremental reindex (indexer.reindex:
+same code path, same `<db>.lock`, one transaction), then the stack's stores follow
+(`SearchStack.reload_file` per changed file: the file index re-reads it, the top-k index
+wakes up). Every `rescan_seconds` a plain incremental reindex catches what events missed.
+
+While answers come from the files (the database is unavailable), only the file index is
+reloaded: DatabaseRecovery syncs the database when it is back, and the watcher does not
+fight it. A reindex that fails on the database hands the stack to that recovery as a
+write does (`database_behind`); one that waits too long for the lock (another reindex)
+is retried.
+
+Ignored: editor temp and swap files (`*.swp`, `*~`, `.#*`, `4913`), temp files (`*.tmp`,
+the write service's `.<name>.md.<random>.tmp` among them) and the database's own files
+when they live below the root. The service's own API writes are seen too; their reindex
+finds the content hash unchanged and does no work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# The public watch() hides which watcher notify chose; RustNotify (what watch() wraps)
+# says it, so the health report and the log name the mode that really runs.
+from watchfiles._rust_notify import RustNotify
+
+from indexer.database import classify_error
+from indexer.reindex import ReindexBusy, reindex
+from searchsvc.settings import Settings
+from searchsvc.stack import SearchStack
+
+log = logging.getLogger("searchsvc.watcher")
+
+#: How long a watcher reindex waits for `<db>.lock` before it is retried later.
+LOCK_WAIT_SECONDS = 5.0
+#: How often the thread wakes without events (to retry, rescan or stop), in ms.
+TICK_MS = 1000
+#: watchfiles' change codes.
+DELETED = 3
+#: Suffixes and names of editor and temp files, never dialog files.
+IGNORED_SUFFIXES = (".swp", ".swx", ".swo", "~", ".tmp")
+IGNORED_NAMES = ("4913",)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def ignored(name: str) -> bool:
+    """Whether a file name is an editor's temp/swap file or a temp file (never a dialog)."""
+    lower = name.lower()
+    return lower.startswith(".#") or lower.endswith(IGNORED_SUFFIXES) or lower in IGNORED_NAMES
+
+
+class DialogWatcher:
+    """Follows `root`: changed `.md` files reach the database and the stack's stores."""
+
+    def __init__(
+        self,
+        stack: SearchStack,
+        root: Path,
+        db_path: Path,
+        *,
+        polling: bool = False,
+        settle_ms: int = 200,
+        max_delay_ms: int = 2000,
+        rescan_seconds: float = 300.0,
+        poll_ms: int = 300,
+    ) -> None:
+        self.stack = stack
+        self.root = Path(root)
+        self.db_path = Path(db_path)
+        self.polling = polling
+        self.settle_ms = settle_ms
+        self.max_delay_ms = max(max_delay_ms, settle_ms)
+        self.rescan_seconds = rescan_seconds
+        self.poll_ms = poll_ms
+        self.mode = "polling" if polling else "inotify"
+        self.events = 0
+        self.last_event: str | None = None
+        self.reindexes = 0
+        self.rescans = 0
+        self.last_reindex: dict[str, Any] | None = None
+        self.last_error: str | None = None
+        self._pending: set[str] = set()
+        self._pending_unnamed = False
+        self._real_root = os.path.realpath(self.root)
+        self._lock = threading.Lock()  # guards _pending (the health report reads it)
+        self._db_prefix = os.path.realpath(self.db_path)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- start and stop ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start following the root (the watcher is set up here: its errors raise here)."""
+        # (paths, debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied)
+        notify = RustNotify([self._real_root], False, self.polling, self.poll_ms, True, True)
+        self.mode = "polling" if "Poll(" in repr(notify) else "inotify"
+        log.info(
+            json.dumps(
+                {
+                    "event": "watching",
+                    "root": str(self.root),
+                    "mode": self.mode,
+                    "settle_ms": self.settle_ms,
+                    "max_delay_ms": self.max_delay_ms,
+                    "rescan_seconds": self.rescan_seconds,
+                }
+            )
+        )
+        self._thread = threading.Thread(
+            target=self._run, args=(notify,), name="dialogsearch-watcher", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following (waits for a reindex in progress to finish)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=30)
+
+    # ---- the loop ----------------------------------------------------------------------
+
+    def _run(self, notify: RustNotify) -> None:
+        next_rescan = time.monotonic() + self.rescan_seconds
+        with notify:
+            while not self._stop.is_set():
+                changes = notify.watch(self.max_delay_ms, self.settle_ms, TICK_MS, self._stop)
+                if changes == "stop":
+                    return
+                if isinstance(changes, set):
+                    self._note(changes)
+                rescan = time.monotonic() >= next_rescan
+                if rescan:
+                    next_rescan = time.monotonic() + self.rescan_seconds
+                if self._pending or self._pending_unnamed or rescan:  # pending: a retry too
+                    self._apply_safely(rescan=rescan)
+
+    def _note(self, changes: Iterable[tuple[int, str]]) -> None:
+        """Add the dialog files (or folders) that changed to the pending change."""
+        for change, path in changes:
+            if path == self._db_prefix or path.startswith(self._db_prefix + "."):
+                continue  # the database, its -wal, .lock and .topk/ below the root
+            if ignored(os.path.basename(path)):
+                continue
+            self.events += 1
+            self.last_event = _now()
+            if path.lower().endswith(".md"):
+                rel = os.path.relpath(path, self._real_root).replace(os.sep, "/")
+                if not rel.startswith("../"):
+                    with self._lock:
+                        self._pending.add(rel)
+            elif change == DELETED or os.path.isdir(path):
+                # A folder moved in, out or away: its files are found by the reindex's scan.
+                self._pending_unnamed = True
+
+    def _apply_safely(self, *, rescan: bool) -> None:
+        try:
+            self._apply(rescan=rescan)
+        except Exception as error:  # noqa: BLE001 - logged, shown in health, retried
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.exception("applying changed dialog files failed; retrying")
+
+    def _apply(self, *, rescan: bool) -> None:
+        """One reindex for everything pending, then the stores follow; or the files only."""
+        with self._lock:
+            rels = sorted(self._pending)
+        unnamed = self._pending_unnamed
+        if self.stack.mode == "files" or self.stack.database is None:
+            # The recovery syncs the database when it is back: only the file index follows.
+            self._follow(rels, unnamed=unnamed or rescan, database=False)
+            self._done(rels)
+            return
+        started = time.monotonic()
+        try:
+            summary = reindex(self.root, self.db_path, wait=LOCK_WAIT_SECONDS)
+        except ReindexBusy as error:
+            self.last_error = str(error)  # pending stays: retried at the next tick
+            return
+        except Exception as error:
+            unavailable = classify_error(error)
+            if unavailable is None:
+                raise
+            self.last_error = f"the database cannot take the change: {unavailable}"
+            self._follow(rels, unnamed=True, database=False)
+            self.stack.database_behind(f"changed files did not reach the database ({error})")
+            self._done(rels)
+            return
+        self.reindexes += 1
+        self.rescans += int(rescan)
+        changed = summary.files_changed + summary.files_removed
+        self.last_reindex = {
+            "at": _now(),
+            "files_changed": summary.files_changed,
+            "files_removed": summary.files_removed,
+            "entries_added": summary.entries_added,
+            "entries_updated": summary.entries_updated,
+            "entries_deleted": summary.entries_deleted,
+            "seconds": round(time.monotonic() - started, 3),
+            "rescan": rescan,
+        }
+        if changed or not rescan:
+            log.info(json.dumps({"event": "reindexed", **self.last_reindex}))
+        # A rescan names no files: when it changed some, every store catches up by a scan.
+        self._follow(rels, unnamed=unnamed or (rescan and changed > 0), database=True)
+        self.last_error = None
+        self._done(rels)
+
+    def _follow(self, rels: list[str], *, unnamed: bool, database: bool) -> None:
+        """The stack's stores follow the files: each named one, or a scan for the rest."""
+        for rel in rels:
+            if database:
+                self.stack.reload_file(rel)
+            elif self.stack.files is not None:
+                self.stack.files.reload_file(rel)
+        if unnamed:
+            self.stack.refresh_files(database=database)
+
+    def _done(self, rels: list[str]) -> None:
+        with self._lock:
+            self._pending.difference_update(rels)
+        self._pending_unnamed = False
+
+    # ---- health ------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """What /api/dialog/health shows under `watcher`."""
+        with self._lock:
+            pending = sorted(self._pending)
+        return {
+            "mode": self.mode,
+            "running": self._thread is not None and self._thread.is_alive(),
+            "events": self.events,
+            "last_event": self.last_event,
+            "pending_files": pending,
+            "reindexes": self.reindexes,
+            "rescans": self.rescans,
+            "last_reindex": self.last_reindex,
+            "last_error": self.last_error,
+            "settle_ms": self.settle_ms,
+            "max_delay_ms": self.max_delay_ms,
+            "rescan_seconds": self.rescan_seconds,
+        }
+
+
+def start_watcher(stack: SearchStack, settings: Settings) -> DialogWatcher | None:
+    """Follow the settings' root for `stack` (None when WATCH is off or nothing to follow).
+
+    The stack stops the watcher when it closes.
+    """
+    if settings.watch == "off" or settings.root is None or settings.db is None:
+        return None
+    watcher = DialogWatcher(
+        stack,
+        settings.root,
+        settings.db,
+        polling=settings.watch == "poll",
+        settle_ms=settings.watch_settle_ms,
+        max_delay_ms=settings.watch_max_delay_ms,
+        rescan_seconds=settings.watch_rescan_seconds,
+        poll_ms=settings.watch_poll_ms,
+    )
+    watcher.start()
+    stack.watcher = watcher
+    return watcher
