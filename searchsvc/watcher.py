@@ -48,6 +48,11 @@ log = logging.getLogger("searchsvc.watcher")
 LOCK_WAIT_SECONDS = 5.0
 #: How often the thread wakes without events (to retry, rescan or stop), in ms.
 TICK_MS = 1000
+#: notify's poller compares mtimes in whole seconds, so a file changed again within the
+#: second it was last seen (or within the second polling started) shows no change. In
+#: polling mode an incremental reindex (nanosecond mtimes, hashes) follows this long
+#: after the start and after every change, and catches those.
+POLL_RECHECK_SECONDS = 2.0
 #: watchfiles' change codes.
 DELETED = 3
 #: Suffixes and names of editor and temp files, never dialog files.
@@ -138,6 +143,8 @@ class DialogWatcher:
 
     def _run(self, notify: RustNotify) -> None:
         next_rescan = time.monotonic() + self.rescan_seconds
+        if self.mode == "polling":
+            next_rescan = time.monotonic() + POLL_RECHECK_SECONDS
         with notify:
             while not self._stop.is_set():
                 changes = notify.watch(self.max_delay_ms, self.settle_ms, TICK_MS, self._stop)
@@ -150,6 +157,8 @@ class DialogWatcher:
                     next_rescan = time.monotonic() + self.rescan_seconds
                 if self._pending or self._pending_unnamed or rescan:  # pending: a retry too
                     self._apply_safely(rescan=rescan)
+                    if self.mode == "polling" and not rescan:
+                        next_rescan = min(next_rescan, time.monotonic() + POLL_RECHECK_SECONDS)
 
     def _note(self, changes: Iterable[tuple[int, str]]) -> None:
         """Add the dialog files (or folders) that changed to the pending change."""

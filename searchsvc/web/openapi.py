@@ -241,6 +241,19 @@ COMPONENTS: dict[str, Any] = {
                 "mode": {"type": "string", "enum": ["database", "files", "meilisearch"]},
                 "since": {"type": ["string", "null"]},
                 "last_error": _NULLABLE_STRING,
+                "watcher": {
+                    "type": "object",
+                    "description": "Whether and how serve follows the dialogs folder",
+                    "required": ["mode"],
+                    "properties": {
+                        "mode": {"type": "string", "enum": ["inotify", "polling", "off"]},
+                        "last_event": _NULLABLE_STRING,
+                        "pending_files": {"type": "array", "items": {"type": "string"}},
+                        "reindexes": {"type": "integer"},
+                        "last_reindex": {"type": ["object", "null"]},
+                        "last_error": _NULLABLE_STRING,
+                    },
+                },
             },
         },
     }

@@ -270,12 +270,13 @@ class LiveServer:
         env: dict[str, str] | None = None,
         *,
         settings_from_env: bool = False,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.root, self.db = root, db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(env or {})
-        command = [sys.executable, "-m", "searchsvc.cli", "serve", "--threads", "4"]
+        command = [sys.executable, "-m", "searchsvc.cli", "serve", "--threads", "4", *args]
         if settings_from_env:
             env.update(
                 DIALOGSEARCH_ROOT=str(root),

@@ -1,0 +1,237 @@
+"""`serve` follows the dialogs folder (#14): hand edits reach search by themselves.
+
+Every test runs a real `dialogsearch serve` subprocess and changes its files as a person,
+an editor or git would; it waits for the change to be searchable (or gone), with generous
+time-outs, and never asserts a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.fixtures_api import LiveServer, bold, wait_until
+
+from indexer.reindex import reindex
+from searchsvc.settings import Settings, load_config
+from searchsvc.watcher import ignored
+
+#: Generous: a change normally arrives within about a second.
+TIMEOUT = 30.0
+FAST_PROBE = {"DIALOGSEARCH_PROBE_SECONDS": "0.2", "DIALOGSEARCH_FALLBACK_PRELOAD": "1"}
+
+
+def _server(tmp_path: Path, root: Path, env: dict[str, str], *args: str) -> LiveServer:
+    db = tmp_path / "live" / "dialogs.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return LiveServer(root, db, {**FAST_PROBE, **env}, args=args)
+
+
+@pytest.fixture
+def watched(tmp_path: Path, dialogs_dir: Path) -> Iterator[LiveServer]:
+    """A server following a copy of the fixture tree (inotify)."""
+    server = _server(tmp_path, dialogs_dir, {})
+    yield server
+    server.stop()
+
+
+def hits(server: LiveServer, q: str) -> list[dict[str, Any]]:
+    response = server.get("/api/dialog/search", q=q, per_page=100)
+    assert response.status_code == 200, response.text
+    return response.json()["hits"]
+
+
+def files_of(server: LiveServer, q: str) -> set[str]:
+    return {hit["dialog_file"] for hit in hits(server, q)}
+
+
+def watcher_health(server: LiveServer) -> dict[str, Any]:
+    return server.get("/api/dialog/health").json()["watcher"]
+
+
+def editor_save(path: Path, text: str) -> None:
+    """Save as editors do: a temp (swap) file beside it, then a rename over the original."""
+    temp = path.with_name(f".{path.name}.swp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
+
+
+def new_entry(word: str) -> str:
+    return bold(
+        "KIRO", f"Hand edit {word}", day="2026-03-01", target="@everyone", mood="00FF00", title=word
+    )
+
+
+# ---- settings and names (no server) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [
+        ("on", "on"),
+        ("1", "on"),
+        ("poll", "poll"),
+        ("polling", "poll"),
+        ("off", "off"),
+        ("0", "off"),
+    ],
+)
+def test_watch_setting(value: str, mode: str) -> None:
+    settings = Settings.from_config(load_config(environ={"DIALOGSEARCH_WATCH": value}))
+    assert settings.watch == mode
+
+
+def test_watch_is_on_by_default_and_a_bad_value_is_named() -> None:
+    assert Settings.from_config(load_config(environ={})).watch == "on"
+    with pytest.raises(ValueError, match="DIALOGSEARCH_WATCH='sometimes'"):
+        Settings.from_config(load_config(environ={"DIALOGSEARCH_WATCH": "sometimes"}))
+
+
+@pytest.mark.parametrize(
+    ("name", "skipped"),
+    [
+        ("notes.md", False),
+        (".hidden.md", False),
+        (".notes.md.swp", True),
+        ("notes.md~", True),
+        (".#notes.md", True),
+        ("4913", True),
+        (".notes.md.k2j3h4g5.tmp", True),
+    ],
+)
+def test_editor_and_temp_files_are_ignored(name: str, skipped: bool) -> None:
+    assert ignored(name) is skipped
+
+
+# ---- a real server ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_editor_save_that_appends_an_entry_is_found(watched: LiveServer) -> None:
+    path = watched.root / "team_dialog.md"
+    assert hits(watched, "axolotl") == []
+    editor_save(path, path.read_text(encoding="utf-8") + new_entry("axolotl"))
+    wait_until(lambda: files_of(watched, "axolotl") == {"team_dialog.md"}, timeout=TIMEOUT)
+    # the entries already there are still found, and no swap file reached the index
+    assert files_of(watched, "migration plan") >= {"team_dialog.md"}
+    assert watcher_health(watched)["last_error"] is None
+
+
+@pytest.mark.slow
+def test_a_new_file_in_a_new_subfolder_is_found(watched: LiveServer) -> None:
+    folder = watched.root / "meetings" / "2026"
+    folder.mkdir(parents=True)
+    (folder / "standup.md").write_text(new_entry("narwhal"), encoding="utf-8")
+    wait_until(lambda: files_of(watched, "narwhal") == {"meetings/2026/standup.md"}, TIMEOUT)
+    health = watcher_health(watched)
+    assert health["mode"] == "inotify"
+    assert health["last_event"] is not None
+    assert health["last_reindex"]["files_changed"] >= 1
+
+
+@pytest.mark.slow
+def test_a_renamed_file_is_found_under_its_new_name_only(watched: LiveServer) -> None:
+    assert files_of(watched, "zero downtime") == {"ops/deploy_log.md"}
+    os.rename(watched.root / "ops" / "deploy_log.md", watched.root / "ops" / "staging_log.md")
+    wait_until(lambda: files_of(watched, "zero downtime") == {"ops/staging_log.md"}, TIMEOUT)
+    entries = watched.get("/api/dialog/entries", file="ops/deploy_log.md").json()
+    assert entries["total"] == 0
+
+
+@pytest.mark.slow
+def test_a_deleted_file_is_gone(watched: LiveServer) -> None:
+    assert files_of(watched, "prefix check") == {"opsnotes.md"}
+    (watched.root / "opsnotes.md").unlink()
+    wait_until(lambda: hits(watched, "prefix check") == [], TIMEOUT)
+
+
+@pytest.mark.slow
+def test_a_moved_away_folder_is_gone(watched: LiveServer) -> None:
+    assert files_of(watched, "zebrafish") == {"ops/archive/old_notes.md"}
+    shutil.move(watched.root / "ops" / "archive", watched.root.parent / "archive_elsewhere")
+    wait_until(lambda: hits(watched, "zebrafish") == [], TIMEOUT)
+
+
+@pytest.mark.slow
+def test_a_copied_in_corpus_folder_is_found_in_few_reindexes(
+    tmp_path: Path, watched: LiveServer, shared_corpus: Path
+) -> None:
+    source = shared_corpus / "dialogs"
+    files = sorted(source.glob("*.md"))
+    # What the database holds for the corpus alone: the count to wait for.
+    expected = reindex(source, tmp_path / "expected.db").entries_added
+    before = watcher_health(watched)["reindexes"]
+    shutil.copytree(source, watched.root / "lupopedia")
+
+    def loaded() -> bool:
+        page = watched.get("/api/dialog/entries", file="lupopedia/", per_page=1).json()
+        return page["total"] == expected
+
+    wait_until(loaded, timeout=60)
+    # The burst's last events may still be in a batch being applied: wait for it.
+    after = wait_until(lambda: (h := watcher_health(watched))["pending_files"] == [] and h, 60)
+    # A burst of len(files) files is batched: a few reindexes, not one per file.
+    assert 1 <= after["reindexes"] - before <= 5, (len(files), after)
+    assert after["last_error"] is None
+
+
+@pytest.mark.slow
+def test_the_polling_mode_follows_too(tmp_path: Path, dialogs_dir: Path) -> None:
+    server = _server(tmp_path, dialogs_dir, {"DIALOGSEARCH_WATCH": "poll"})
+    try:
+        assert watcher_health(server)["mode"] == "polling"
+        assert '"mode": "polling"' in server.log()
+        path = server.root / "ops" / "deploy_log.md"
+        editor_save(path, path.read_text(encoding="utf-8") + new_entry("pangolin"))
+        wait_until(lambda: files_of(server, "pangolin") == {"ops/deploy_log.md"}, TIMEOUT)
+        # A second save, likely within the same second: the poller's mtimes are seconds.
+        editor_save(path, path.read_text(encoding="utf-8") + new_entry("tapir"))
+        wait_until(lambda: files_of(server, "tapir") == {"ops/deploy_log.md"}, TIMEOUT)
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_while_the_database_is_down_changes_reach_the_file_index(
+    tmp_path: Path, dialogs_dir: Path
+) -> None:
+    # No rebuild, and the recovery's own file refresh only once (when the fallback
+    # starts): a file that appears later can only come from the watcher.
+    env = {"DIALOGSEARCH_REBUILD": "0", "DIALOGSEARCH_PROBE_SECONDS": "600"}
+    server = _server(tmp_path, dialogs_dir, env)
+    try:
+        server.db.unlink()
+        wait_until(lambda: server.get("/api/dialog/health").json()["mode"] == "files", TIMEOUT)
+        (server.root / "ops" / "late.md").write_text(new_entry("okapi"), encoding="utf-8")
+
+        def found_in_files() -> bool:
+            page = server.get("/api/dialog/search", q="okapi").json()
+            return page["source"] == "files" and [h["dialog_file"] for h in page["hits"]] == [
+                "ops/late.md"
+            ]
+
+        wait_until(found_in_files, TIMEOUT)
+        assert not server.db.exists()  # the watcher left the database to the recovery
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_no_watch_follows_nothing(tmp_path: Path, dialogs_dir: Path) -> None:
+    server = _server(tmp_path, dialogs_dir, {}, "--no-watch")
+    try:
+        assert watcher_health(server) == {"mode": "off"}
+        (server.root / "unwatched.md").write_text(new_entry("wombat"), encoding="utf-8")
+        # Nothing to wait for when nothing follows: give a watcher well past its
+        # longest delay (2 s) the chance to be wrong, then check it did nothing.
+        time.sleep(3)
+        assert hits(server, "wombat") == []
+        plan = server.get("/api/dialog/sync").json()["files_to_database"]
+        assert (plan["files_changed"], plan["entries_added"]) == (1, 1)  # still to be synced
+    finally:
+        server.stop()
