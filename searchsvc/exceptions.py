@@ -159,8 +159,10 @@ class EditConflict(DialogsearchError):
         """The entry's file was edited outside the API: the advice that gets past it."""
         return cls(
             f"Entry {entry_id} was not changed: {reason}. The file was edited outside"
-            " the API: run POST /api/dialog/sync to index it as it is now, then find the entry"
-            " again (a hand-edited entry gets a new dialog_entry_id) and retry",
+            " the API; a server following the dialogs folder (the default) indexes it as it"
+            " is now within about a second (one started with --no-watch needs POST"
+            " /api/dialog/sync first): find the entry again (a hand-edited entry gets a new"
+            " dialog_entry_id) and retry",
             entry_id=entry_id,
         )
 

@@ -112,9 +112,7 @@ class DialogWatcher:
 
     def start(self) -> None:
         """Start following the root (the watcher is set up here: its errors raise here)."""
-        # (paths, debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied)
-        notify = RustNotify([self._real_root], False, self.polling, self.poll_ms, True, True)
-        self.mode = "polling" if "Poll(" in repr(notify) else "inotify"
+        notify = self._open()
         log.info(
             json.dumps(
                 {
@@ -132,6 +130,24 @@ class DialogWatcher:
         )
         self._thread.start()
 
+    def _open(self) -> RustNotify:
+        """A watcher on the root: inotify, else (asked for, or inotify failed) polling."""
+        if not self.polling:
+            try:
+                # (paths, debug, force_polling, poll_delay_ms, recursive, ignore_errors):
+                # with ignore_errors a folder inotify cannot watch (its watch limit
+                # reached, no permission) would be skipped silently, so errors raise here.
+                notify = RustNotify([self._real_root], False, False, self.poll_ms, True, False)
+            except OSError as error:
+                log.warning(json.dumps({"event": "inotify_unavailable", "error": str(error)[:300]}))
+                self.last_error = f"inotify unavailable, polling instead: {error}"
+            else:
+                self.mode = "polling" if "Poll(" in repr(notify) else "inotify"
+                return notify
+        notify = RustNotify([self._real_root], False, True, self.poll_ms, True, True)
+        self.mode = "polling"
+        return notify
+
     def stop(self) -> None:
         """Stop following (waits for a reindex in progress to finish)."""
         self._stop.set()
@@ -141,24 +157,53 @@ class DialogWatcher:
 
     # ---- the loop ----------------------------------------------------------------------
 
-    def _run(self, notify: RustNotify) -> None:
+    def _run(self, notify: RustNotify | None) -> None:
         next_rescan = time.monotonic() + self.rescan_seconds
         if self.mode == "polling":
             next_rescan = time.monotonic() + POLL_RECHECK_SECONDS
-        with notify:
-            while not self._stop.is_set():
-                changes = notify.watch(self.max_delay_ms, self.settle_ms, TICK_MS, self._stop)
-                if changes == "stop":
+        while not self._stop.is_set():
+            if notify is None:  # the last one failed: a new one, then a scan for what was lost
+                if self._stop.wait(TICK_MS / 1000):
                     return
-                if isinstance(changes, set):
-                    self._note(changes)
-                rescan = time.monotonic() >= next_rescan
-                if rescan:
-                    next_rescan = time.monotonic() + self.rescan_seconds
-                if self._pending or self._pending_unnamed or rescan:  # pending: a retry too
-                    self._apply_safely(rescan=rescan)
-                    if self.mode == "polling" and not rescan:
-                        next_rescan = min(next_rescan, time.monotonic() + POLL_RECHECK_SECONDS)
+                notify = self._reopen()
+                self._pending_unnamed = notify is not None
+            else:
+                changes = self._wait_for_changes(notify)
+                if changes == "stop":
+                    notify.close()
+                    return
+                if changes is None:
+                    notify = None
+                    continue
+                self._note(changes)
+            rescan = time.monotonic() >= next_rescan
+            if rescan:
+                next_rescan = time.monotonic() + self.rescan_seconds
+            if self._pending or self._pending_unnamed or rescan:  # pending: a retry too
+                self._apply_safely(rescan=rescan)
+                if self.mode == "polling" and not rescan:
+                    next_rescan = min(next_rescan, time.monotonic() + POLL_RECHECK_SECONDS)
+
+    def _wait_for_changes(self, notify: RustNotify) -> set[tuple[int, str]] | str | None:
+        """The next batch of changes (empty after a quiet tick), "stop", or None: it failed."""
+        try:
+            changes = notify.watch(self.max_delay_ms, self.settle_ms, TICK_MS, self._stop)
+        except RuntimeError as error:  # e.g. the inotify queue overflowed: events were lost
+            notify.close()  # it would answer every call with the same error
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.warning(json.dumps({"event": "watch_error", "error": str(error)[:300]}))
+            return None
+        if changes == "stop":
+            return "stop"
+        return changes if isinstance(changes, set) else set()
+
+    def _reopen(self) -> RustNotify | None:
+        try:
+            return self._open()
+        except (OSError, RuntimeError) as error:
+            self.last_error = f"cannot follow {self.root}: {error}"
+            log.warning(json.dumps({"event": "watch_error", "error": str(error)[:300]}))
+            return None
 
     def _note(self, changes: Iterable[tuple[int, str]]) -> None:
         """Add the dialog files (or folders) that changed to the pending change."""

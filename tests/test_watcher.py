@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from support.fixtures_api import LiveServer, bold, wait_until
 
 from indexer.reindex import reindex
@@ -233,5 +234,41 @@ def test_no_watch_follows_nothing(tmp_path: Path, dialogs_dir: Path) -> None:
         assert hits(server, "wombat") == []
         plan = server.get("/api/dialog/sync").json()["files_to_database"]
         assert (plan["files_changed"], plan["entries_added"]) == (1, 1)  # still to be synced
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_after_a_hand_edit_the_409_advice_works_without_a_sync(
+    tmp_path: Path, dialogs_dir: Path
+) -> None:
+    token = "watcher-test-token"
+    server = _server(tmp_path, dialogs_dir, {"DIALOGSEARCH_API_TOKEN": token})
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        [hit] = hits(server, '"Migration plan for the dialog tables"')
+        path = server.root / "team_dialog.md"
+        edited = path.read_text(encoding="utf-8").replace("tables is ready", "tables is final")
+        editor_save(path, edited)
+        put = requests.put(
+            f"{server.url}/api/dialog/entry/{hit['dialog_entry_id']}",
+            json={"message": "changed through the API"},
+            headers=auth,
+            timeout=30,
+        )
+        # 409 when the watcher has not indexed the edit yet, 404 when it has (new id)
+        assert put.status_code in (404, 409), put.text
+        if put.status_code == 409:  # the advice: no sync needed, the entry is found again
+            assert "--no-watch" in put.json()["error"]
+        found = wait_until(lambda: hits(server, '"tables is final"'), TIMEOUT)
+        again = requests.put(
+            f"{server.url}/api/dialog/entry/{found[0]['dialog_entry_id']}",
+            json={"message": "changed through the API"},
+            headers=auth,
+            timeout=30,
+        )
+        assert again.status_code == 200, again.text
+        wait_until(lambda: hits(server, '"changed through the API"'), TIMEOUT)
+        assert hits(server, '"tables is final"') == []
     finally:
         server.stop()
