@@ -240,6 +240,12 @@ class DialogWatcher:
             self._follow(rels, unnamed=unnamed or rescan, database=False)
             self._done(rels)
             return
+        if not self.db_path.exists():
+            # Never create it here (reindex would): rebuilding is the recovery's to decide.
+            self._follow(rels, unnamed=True, database=False)
+            self.stack.database_behind("the database file is missing")
+            self._done(rels)
+            return
         started = time.monotonic()
         try:
             summary = reindex(self.root, self.db_path, wait=LOCK_WAIT_SECONDS)

@@ -207,14 +207,15 @@ def test_while_the_database_is_down_changes_reach_the_file_index(
     server = _server(tmp_path, dialogs_dir, env)
     try:
         server.db.unlink()
-        wait_until(lambda: server.get("/api/dialog/health").json()["mode"] == "files", TIMEOUT)
+        # Whether or not the stack noticed yet: the watcher must not create a new database.
         (server.root / "ops" / "late.md").write_text(new_entry("okapi"), encoding="utf-8")
+        wait_until(lambda: server.get("/api/dialog/health").json()["mode"] == "files", TIMEOUT)
+        (server.root / "ops" / "later.md").write_text(new_entry("okapi"), encoding="utf-8")
 
         def found_in_files() -> bool:
             page = server.get("/api/dialog/search", q="okapi").json()
-            return page["source"] == "files" and [h["dialog_file"] for h in page["hits"]] == [
-                "ops/late.md"
-            ]
+            found = sorted(hit["dialog_file"] for hit in page["hits"])
+            return page["source"] == "files" and found == ["ops/late.md", "ops/later.md"]
 
         wait_until(found_in_files, TIMEOUT)
         assert not server.db.exists()  # the watcher left the database to the recovery
