@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 from support.fixtures_api import LiveServer, bold, wait_until
 
 from indexer.reindex import reindex
+from searchsvc.cli import main
 from searchsvc.settings import Settings, load_config
 from searchsvc.watcher import ignored
 
@@ -273,3 +275,16 @@ def test_after_a_hand_edit_the_409_advice_works_without_a_sync(
         assert hits(server, '"tables is final"') == []
     finally:
         server.stop()
+
+
+def test_serve_refuses_a_bad_watch_setting_in_one_line(
+    tmp_path: Path, dialogs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIALOGSEARCH_WATCH", "sometimes")
+    db = tmp_path / "bad-watch" / "dialogs.db"
+    result = CliRunner().invoke(main, ["serve", "--root", str(dialogs_dir), "--db", str(db)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        "dialogsearch: DIALOGSEARCH_WATCH='sometimes' is not one of on, poll, off"
+    )
+    assert not db.parent.exists()
