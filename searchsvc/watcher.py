@@ -48,6 +48,8 @@ log = logging.getLogger("searchsvc.watcher")
 LOCK_WAIT_SECONDS = 5.0
 #: How often the thread wakes without events (to retry, rescan or stop), in ms.
 TICK_MS = 1000
+#: After a failed reindex, how long until the next attempt (events keep collecting).
+RETRY_SECONDS = 5.0
 #: notify's poller compares mtimes in whole seconds, so a file changed again within the
 #: second it was last seen (or within the second polling started) shows no change. In
 #: polling mode an incremental reindex (nanosecond mtimes, hashes) follows this long
@@ -107,6 +109,7 @@ class DialogWatcher:
         self._db_prefix = os.path.realpath(self.db_path)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._retry_at = 0.0  # monotonic: no attempt before this after a failure
 
     # ---- start and stop ----------------------------------------------------------------
 
@@ -179,7 +182,8 @@ class DialogWatcher:
             rescan = time.monotonic() >= next_rescan
             if rescan:
                 next_rescan = time.monotonic() + self.rescan_seconds
-            if self._pending or self._pending_unnamed or rescan:  # pending: a retry too
+            waiting = self._pending or self._pending_unnamed  # new changes, or a retry
+            if rescan or (waiting and time.monotonic() >= self._retry_at):
                 self._apply_safely(rescan=rescan)
                 if self.mode == "polling" and not rescan:
                     next_rescan = min(next_rescan, time.monotonic() + POLL_RECHECK_SECONDS)
@@ -226,9 +230,12 @@ class DialogWatcher:
     def _apply_safely(self, *, rescan: bool) -> None:
         try:
             self._apply(rescan=rescan)
-        except Exception as error:  # noqa: BLE001 - logged, shown in health, retried
-            self.last_error = f"{type(error).__name__}: {error}"
-            log.exception("applying changed dialog files failed; retrying")
+        except Exception as error:  # noqa: BLE001 - logged once, shown in health, retried
+            message = f"{type(error).__name__}: {error}"
+            if message != self.last_error:
+                log.exception("applying changed dialog files failed; retrying")
+            self.last_error = message
+            self._retry_at = time.monotonic() + RETRY_SECONDS
 
     def _apply(self, *, rescan: bool) -> None:
         """One reindex for everything pending, then the stores follow; or the files only."""
@@ -250,7 +257,8 @@ class DialogWatcher:
         try:
             summary = reindex(self.root, self.db_path, wait=LOCK_WAIT_SECONDS)
         except ReindexBusy as error:
-            self.last_error = str(error)  # pending stays: retried at the next tick
+            self.last_error = str(error)  # pending stays: retried soon
+            self._retry_at = time.monotonic() + RETRY_SECONDS
             return
         except Exception as error:
             unavailable = classify_error(error)

@@ -19,7 +19,7 @@ import requests
 from click.testing import CliRunner
 from support.fixtures_api import LiveServer, bold, wait_until
 
-from indexer.reindex import reindex
+from indexer.reindex import reindex, reindex_lock
 from searchsvc.cli import main
 from searchsvc.settings import Settings, load_config
 from searchsvc.watcher import ignored
@@ -288,3 +288,37 @@ def test_serve_refuses_a_bad_watch_setting_in_one_line(
         "dialogsearch: DIALOGSEARCH_WATCH='sometimes' is not one of on, poll, off"
     )
     assert not db.parent.exists()
+
+
+@pytest.mark.slow
+def test_a_change_waits_for_a_reindex_running_beside_the_server(watched: LiveServer) -> None:
+    with reindex_lock(watched.db, 0):  # as `dialogsearch reindex` run from cron holds it
+        (watched.root / "cron.md").write_text(new_entry("quokka"), encoding="utf-8")
+        health = wait_until(
+            lambda: "another reindex is running" in str(watcher_health(watched)["last_error"]),
+            TIMEOUT,
+        )
+        assert health and watcher_health(watched)["pending_files"] == ["cron.md"]
+        assert hits(watched, "quokka") == []
+    wait_until(lambda: files_of(watched, "quokka") == {"cron.md"}, TIMEOUT)
+    assert watcher_health(watched)["last_error"] is None
+
+
+@pytest.mark.slow
+def test_the_periodic_rescan_catches_a_change_no_event_reported(
+    tmp_path: Path, dialogs_dir: Path
+) -> None:
+    # A poller that never polls within the test: only the rescan can see the change.
+    env = {
+        "DIALOGSEARCH_WATCH": "poll",
+        "DIALOGSEARCH_WATCH_POLL_MS": "600000",
+        "DIALOGSEARCH_WATCH_RESCAN_SECONDS": "1",
+    }
+    server = _server(tmp_path, dialogs_dir, env)
+    try:
+        (server.root / "ops" / "missed.md").write_text(new_entry("capybara"), encoding="utf-8")
+        wait_until(lambda: files_of(server, "capybara") == {"ops/missed.md"}, TIMEOUT)
+        health = watcher_health(server)
+        assert health["rescans"] >= 1 and health["events"] == 0, health
+    finally:
+        server.stop()
