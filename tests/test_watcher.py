@@ -131,7 +131,8 @@ def test_a_new_file_in_a_new_subfolder_is_found(watched: LiveServer) -> None:
     folder.mkdir(parents=True)
     (folder / "standup.md").write_text(new_entry("narwhal"), encoding="utf-8")
     wait_until(lambda: files_of(watched, "narwhal") == {"meetings/2026/standup.md"}, TIMEOUT)
-    health = watcher_health(watched)
+    # The reindex commits (and search finds the file) a moment before the watcher records it.
+    health = wait_until(lambda: (h := watcher_health(watched))["last_reindex"] and h, TIMEOUT)
     assert health["mode"] == "inotify"
     assert health["last_event"] is not None
     assert health["last_reindex"]["files_changed"] >= 1
@@ -301,7 +302,8 @@ def test_a_change_waits_for_a_reindex_running_beside_the_server(watched: LiveSer
         assert health and watcher_health(watched)["pending_files"] == ["cron.md"]
         assert hits(watched, "quokka") == []
     wait_until(lambda: files_of(watched, "quokka") == {"cron.md"}, TIMEOUT)
-    assert watcher_health(watched)["last_error"] is None
+    # The retry's commit is searchable a moment before the watcher clears its error.
+    wait_until(lambda: watcher_health(watched)["last_error"] is None, TIMEOUT)
 
 
 @pytest.mark.slow
@@ -318,7 +320,8 @@ def test_the_periodic_rescan_catches_a_change_no_event_reported(
     try:
         (server.root / "ops" / "missed.md").write_text(new_entry("capybara"), encoding="utf-8")
         wait_until(lambda: files_of(server, "capybara") == {"ops/missed.md"}, TIMEOUT)
-        health = watcher_health(server)
-        assert health["rescans"] >= 1 and health["events"] == 0, health
+        # The rescan's commit is searchable a moment before the watcher counts it.
+        health = wait_until(lambda: (h := watcher_health(server))["rescans"] >= 1 and h, TIMEOUT)
+        assert health["events"] == 0, health
     finally:
         server.stop()
