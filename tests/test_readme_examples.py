@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.fixtures_api import free_port, wait_until
+from support.fixtures_api import free_port, stop_process, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = REPO_ROOT / "README.md"
@@ -92,12 +92,7 @@ class ScriptServer:
         return re.search(r"API token for writes \(shown once\): (\S+)", self.log()).group(1)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
+        stop_process(self.process)
         self._log.close()
 
 

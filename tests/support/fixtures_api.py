@@ -314,14 +314,19 @@ class LiveServer:
 
     def stop(self) -> None:
         """Terminate the server and wait for it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
         self._log.close()
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate `process` (kill it after 15 s) and wait for it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
 
 
 @pytest.fixture
