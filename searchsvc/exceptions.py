@@ -160,7 +160,7 @@ class EditConflict(DialogsearchError):
         return cls(
             f"Entry {entry_id} was not changed: {reason}. The file was edited outside"
             " the API; a server following the dialogs folder (the default) indexes it as it"
-            " is now within about a second (one started with --no-watch needs POST"
+            " is now, moments later (one started with --no-watch needs POST"
             " /api/dialog/sync first): find the entry again (a hand-edited entry gets a new"
             " dialog_entry_id) and retry",
             entry_id=entry_id,
