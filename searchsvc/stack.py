@@ -64,7 +64,6 @@ class SearchStack:
         #: The DialogWatcher following the root (searchsvc.watcher), when serve started one.
         self.watcher: Any = None
         self.answered: Counter[str] = Counter()
-        self.declined: Counter[tuple[str, str]] = Counter()
 
     @classmethod
     def with_fallback(
@@ -112,7 +111,6 @@ class SearchStack:
             try:
                 page = engine.search(query)
             except Declined as declined:
-                self.declined[engine.name, declined.reason] += 1
                 declines.append((engine.name, declined))
                 continue
             except StoreUnavailable as error:
