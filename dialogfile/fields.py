@@ -118,7 +118,8 @@ class Filter:
     some (in any case). `fast_field` is the raw fast field of the top-k index that holds the
     values; `meili_attribute` the filterable Meilisearch attribute (`meili_folders`: the
     one listing every folder above a PATH filter's path). `description` documents the
-    parameter (searchsvc.web.openapi).
+    parameter (searchsvc.web.openapi). A `names` filter compares people's names by
+    their canonical key (dialogfile.names): any spelling finds every spelling.
     """
 
     name: str
@@ -129,6 +130,7 @@ class Filter:
     description: str = ""
     facet: bool = False
     meili_folders: str = ""
+    names: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -150,8 +152,9 @@ FILTERS = (
         EXACT,
         fast_field="f_speaker",
         meili_attribute="speaker",
-        description="Entries by this speaker (repeat for any of several)",
+        description="By this speaker, any spelling (repeat or comma-separate for several)",
         facet=True,
+        names=True,
     ),
     Filter(
         "target",
@@ -159,8 +162,9 @@ FILTERS = (
         TARGETS,
         fast_field="f_target",
         meili_attribute="targets",
-        description="Entries addressed to this @target (with or without the @)",
+        description="Entries addressed to this @target, any spelling (with or without the @)",
         facet=True,
+        names=True,
     ),
     Filter(
         "mood",

@@ -19,9 +19,17 @@ from searchsvc.query.filters import Filters
 from searchsvc.query.fts_query import MatchQuery
 
 SORTS = ("relevance", "newest", "oldest")
+#: What a search looks in: dialog entries (the default), the text sections between
+#: them, or both. A format filter, when given, says it instead.
+SCOPES = ("entries", "text", "all")
+#: The format of text sections (every other format is a dialog entry).
+SECTION_FORMAT = "section"
 
 #: How many values each facet lists (the most frequent first).
 FACET_LIMIT = 30
+#: How many values an engine counts per facet, for the stack to fold spellings of one
+#: name (searchsvc.query.names) before it keeps FACET_LIMIT.
+ENGINE_FACET_LIMIT = 500
 
 
 __all__ = ["FACETS", "QueryError", "QueryTooExpensive", "Repository", "SearchPage", "SearchQuery"]
@@ -32,7 +40,9 @@ class SearchQuery:
     """One search: full-text match (or None), filters, order and the page wanted.
 
     `text` is the user's `q` as given (echoed in errors); `match` is what
-    fts_query made of it. `sort` is one of SORTS, `facets` a subset of FACETS.
+    fts_query made of it. `sort` is one of SORTS, `facets` a subset of FACETS, `scope`
+    one of SCOPES (the search stack turns it into a format filter; an engine asked
+    directly sees only the filters).
     """
 
     match: MatchQuery | None = None
@@ -42,6 +52,7 @@ class SearchQuery:
     page: int = 1
     per_page: int = 20
     facets: tuple[str, ...] = ()
+    scope: str = "all"
 
     @property
     def offset(self) -> int:
@@ -69,10 +80,14 @@ class StoredEntry:
 
 @dataclass(frozen=True)
 class FacetCount:
-    """One value of a facet and how many matching entries carry it."""
+    """One value of a facet and how many matching entries carry it.
+
+    `variants`: for a name facet, every spelling counted (the most common first).
+    """
 
     value: str
     count: int
+    variants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,7 +99,8 @@ class SearchPage:
     matches relevance ranking looked at when it did not rank them all (None
     when it ranked every match). `engine` names the index that answered when the
     source has more than one (the database: "topk" or "fts5"); None means the
-    source's only one.
+    source's only one. `scopes`: the matches of this search in each scope (entries,
+    text), set by the search stack when the search has a scope.
     """
 
     hits: tuple[StoredEntry, ...]
@@ -95,6 +111,7 @@ class SearchPage:
     facets_exact: bool = True
     ranked: int | None = None
     engine: str | None = None
+    scopes: dict[str, int] | None = None
 
 
 class Repository(Protocol):

@@ -37,6 +37,8 @@ from searchsvc.engines.repo_files import FileRepository
 from searchsvc.engines.repo_meili import MeiliEngine
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.repo_topk import TopkEngine
+from searchsvc.query.names import NameIndex
+from searchsvc.query.plan import engine_query, finished_page
 from searchsvc.recovery import DatabaseRecovery
 from searchsvc.repository import SearchPage, SearchQuery, StoredEntry, StoreUnavailable
 from searchsvc.settings import Settings
@@ -105,6 +107,22 @@ class SearchStack:
         return engines
 
     def search(self, query: SearchQuery) -> SearchPage:
+        """The first answer of engines_now() to the query made for engines (query.plan).
+
+        Names are resolved to every spelling, the scope becomes a format filter, name
+        facets are folded per person, and both scopes are counted (`scopes`).
+        """
+        return finished_page(query, self._answer(engine_query(query, self._names())))
+
+    def _names(self) -> NameIndex | None:
+        """The spellings of names where entries come from now (None while none can say)."""
+        store = self.database if self.mode == "database" else self.files
+        try:
+            return store.names() if store is not None else None
+        except StoreUnavailable:
+            return None
+
+    def _answer(self, query: SearchQuery) -> SearchPage:
         """The first answer of engines_now(); StoreUnavailable when none can answer."""
         declines: list[tuple[str, Declined]] = []
         for engine in self.engines_now():

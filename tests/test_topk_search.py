@@ -89,8 +89,11 @@ def make_query(
 
 
 def assert_same_answer(exact: SqliteRepository, topk: SearchStack, query: SearchQuery) -> None:
-    """Same total and facets; same page by date; same hit set when every match fits a page."""
-    want = exact.search(query)
+    """Same total and facets; same page by date; same hit set when every match fits a page.
+
+    Both through a stack, so both answer the same engine query (names, scope).
+    """
+    want = SearchStack(database=exact).search(query)
     got = topk.search(query)
     assert got.engine == ENGINE_TOPK, query.text
     assert got.total == want.total, query

@@ -44,7 +44,7 @@ def ui_client(ui_app: Flask) -> FlaskClient:
 
 def _entry_id(client: FlaskClient, q: str) -> int:
     """The id of the first dialog entry (not a text section) that `q` finds."""
-    answer = client.get("/api/dialog/search", query_string={"q": q}).get_json()
+    answer = client.get("/api/dialog/search", query_string={"q": q, "scope": "all"}).get_json()
     return next(int(h["dialog_entry_id"]) for h in answer["hits"] if h["format"] != "section")
 
 
@@ -121,7 +121,7 @@ DEEP_FILE = "lupopedia/docs/channels/schema/migrations/analysis/SCHEMA_SYNC_4_0_
 
 
 def _hit(client: FlaskClient, q: str, dialog_file: str, line: int) -> dict:
-    answer = client.get("/api/dialog/search", query_string={"q": q}).get_json()
+    answer = client.get("/api/dialog/search", query_string={"q": q, "scope": "all"}).get_json()
     return next(h for h in answer["hits"] if (h["dialog_file"], h["line"]) == (dialog_file, line))
 
 

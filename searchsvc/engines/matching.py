@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from dialogfile.fields import DATE_FILTER, FILTER, MOOD, PATH, TARGETS, VALUE_FILTERS, Filter
 from searchsvc.query.filters import Filters, file_matches, mood_family, target_variants
-from searchsvc.repository import FACET_LIMIT, FacetCount
+from searchsvc.repository import ENGINE_FACET_LIMIT, FacetCount
 
 
 def _attribute(spec: Filter) -> str:
@@ -80,6 +80,12 @@ def _value_test(spec: Filter, values: tuple[str, ...]) -> _Test:
     return _Test(spec.name, read, frozenset(values).__contains__)
 
 
+def _excluded_test(spec: Filter, values: tuple[str, ...]) -> _Test:
+    """The test that the values of one filter do not hold (named `-name`: no facet skips it)."""
+    test = _value_test(spec, values)
+    return _Test(f"-{spec.name}", test.read, lambda value: not test.passes(value))
+
+
 def _date_test(since: int | None, until: int | None) -> _Test:
     """The test of the date range (an undated entry never passes)."""
 
@@ -102,6 +108,7 @@ class FilterCheck:
     def __init__(self, filters: Filters) -> None:
         self.filters = filters
         self.tests = [_value_test(spec, values) for spec, values in filters.items()]
+        self.tests += [_excluded_test(spec, values) for spec, values in filters.excluded_items()]
         if filters.since is not None or filters.until is not None:
             self.tests.append(_date_test(filters.since, filters.until))
         self.empty = not self.tests
@@ -161,7 +168,7 @@ def count_facets(
 
 
 def top_counts(
-    pairs: Iterable[tuple[str, int]], scale: float = 1.0, limit: int | None = FACET_LIMIT
+    pairs: Iterable[tuple[str, int]], scale: float = 1.0, limit: int | None = ENGINE_FACET_LIMIT
 ) -> tuple[FacetCount, ...]:
     """The `limit` largest (value, count) pairs, count desc then value, counts scaled."""
     ordered = sorted(pairs, key=lambda pair: (-pair[1], str(pair[0])))[:limit]

@@ -26,7 +26,7 @@ from searchsvc.engines.snippets import strip_markdown
 from searchsvc.query.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
 from searchsvc.query.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase
 from searchsvc.repository import (
-    FACET_LIMIT,
+    ENGINE_FACET_LIMIT,
     FacetCount,
     SearchPage,
     SearchQuery,
@@ -132,6 +132,10 @@ def meili_filter(filters: Filters, known_moods: list[str] | None = None) -> list
     family, as in repo_sqlite; Unexpressible when families come without them.
     """
     expressions = [_value_filter(spec, values, known_moods) for spec, values in filters.items()]
+    expressions += [
+        f"NOT ({_value_filter(spec, values, known_moods)})"
+        for spec, values in filters.excluded_items()
+    ]
     date = DATE_FILTER.meili_attribute
     if filters.since is not None:
         expressions.append(f"{date} >= {filter_value(filters.since)}")
@@ -169,7 +173,7 @@ def needs_known_moods(filters: Filters) -> bool:
     """Whether the filters name a mood family (which stands for the colours known)."""
     return any(
         mood in MOOD_FAMILIES
-        for spec, values in filters.items()
+        for spec, values in (*filters.items(), *filters.excluded_items())
         if spec.kind == MOOD
         for mood in values
     )
@@ -244,9 +248,9 @@ def stored_entry(hit: dict[str, Any]) -> StoredEntry:
 
 
 def facet_counts(distribution: dict[str, int]) -> tuple[FacetCount, ...]:
-    """The most frequent values first (then by value), at most FACET_LIMIT."""
+    """The most frequent values first (then by value), at most ENGINE_FACET_LIMIT."""
     ordered = sorted(distribution.items(), key=lambda item: (-item[1], item[0]))
-    return tuple(FacetCount(value, count) for value, count in ordered[:FACET_LIMIT])
+    return tuple(FacetCount(value, count) for value, count in ordered[:ENGINE_FACET_LIMIT])
 
 
 def search_page(

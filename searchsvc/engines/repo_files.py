@@ -44,6 +44,7 @@ from searchsvc.engines.matching import (
 )
 from searchsvc.engines.snippets import Highlighter, make_snippet
 from searchsvc.query.filters import Filters
+from searchsvc.query.names import NameIndex
 from searchsvc.repository import (
     SearchPage,
     SearchQuery,
@@ -66,6 +67,8 @@ class FileRepository:
         self._index: FileIndex | None = None
         self._lock = threading.RLock()
         self._ready = threading.Event()
+        #: (index, its NameIndex), made on first need and dropped when a file changes.
+        self._names: tuple[FileIndex, NameIndex] | None = None
         self._builder: threading.Thread | None = None
         self.state = "not built"
         self.build_seconds: float | None = None
@@ -152,6 +155,7 @@ class FileRepository:
                 return
             index = self._index
         _reload_into(index, self.root, rel, self._lock)
+        self._names = None
 
     def refresh(self) -> int:
         """Reload every file whose size or mtime changed, appeared or vanished; how many."""
@@ -173,6 +177,23 @@ class FileRepository:
 
     def close(self) -> None:
         """Nothing to release (the build thread is a daemon)."""
+
+    def names(self) -> NameIndex:
+        """Every spelling of the speakers and @targets in the files."""
+        index = self._ready_index()
+        with self._lock:
+            names = self._names
+            if names is None or names[0] is not index:
+                alive = [attrs for attrs in index.attrs if attrs is not None]
+                names = (
+                    index,
+                    NameIndex(
+                        (attrs.speaker for attrs in alive),
+                        (target for attrs in alive for target in attrs.targets),
+                    ),
+                )
+                self._names = names
+        return names[1]
 
     # ---- search --------------------------------------------------------------------
 

@@ -48,8 +48,9 @@ from searchsvc.engines.sqlite_page import entry_from_row, highlighter_for, load_
 from searchsvc.engines.sqlite_stats import compute_stats
 from searchsvc.query.filters import Filters, target_variants
 from searchsvc.query.fts_query import QueryError, match_expression, tokenize
+from searchsvc.query.names import NameIndex
 from searchsvc.repository import (
-    FACET_LIMIT,
+    ENGINE_FACET_LIMIT,
     FacetCount,
     QueryTooExpensive,
     SearchPage,
@@ -141,6 +142,18 @@ class SqliteRepository:
             ("moods", generation), lambda: [row[0] for row in conn.execute(sql.SELECT_MOODS)]
         )
 
+    def names(self) -> NameIndex:
+        """Every spelling of the speakers and @targets the database holds (cached per version)."""
+        with self.database.reading() as (conn, generation):
+
+            def known(sql_text: str) -> list[str]:
+                return [row[0] for row in self._cached_rows(conn, generation, sql_text, [])]
+
+            return self._cache.get(
+                ("names", generation),
+                lambda: NameIndex(known(sql.DISTINCT_SPEAKERS), known(sql.DISTINCT_TARGETS)),
+            )
+
     def _where(
         self, conn: Connection, generation: int, filters: Filters, skip: str | None = None
     ) -> sql.Where:
@@ -173,7 +186,7 @@ class SqliteRepository:
                 for value, count in self._cached_rows(
                     conn,
                     generation,
-                    sql.facet_sql(name, where_for(name), FACET_LIMIT),
+                    sql.facet_sql(name, where_for(name), ENGINE_FACET_LIMIT),
                     where_for(name).params,
                 )
             )

@@ -43,7 +43,9 @@ from searchsvc.engines.sqlite_page import highlighter_for, load_hits
 from searchsvc.engines.topk_query import Compiled, Terms, TooBroad, Untranslatable, compile_search
 from searchsvc.query.fts_query import MatchQuery
 from searchsvc.repository import (
-    FACET_LIMIT,
+    ENGINE_FACET_LIMIT as LIMIT,
+)
+from searchsvc.repository import (
     FacetCount,
     SearchPage,
     SearchQuery,
@@ -336,7 +338,7 @@ def _by_date(
 def facets_of(
     searcher: tantivy.Searcher, compiled: Compiled, names: tuple[str, ...]
 ) -> tuple[dict[str, tuple[FacetCount, ...]], bool]:
-    """Each facet's FACET_LIMIT most frequent values (count desc, then value), and whether exact.
+    """Each facet's LIMIT most frequent values (count desc, then value), exact?
 
     Facets without a filter of their own count over the full query, in one pass.
     """
@@ -346,13 +348,13 @@ def facets_of(
     counts: dict[str, tuple[FacetCount, ...]] = {}
     exact = True
     for query, group in groups:
-        size = FACET_LIMIT * 4
+        size = LIMIT * 4
         answer = _terms(searcher, query, group, size)
         for name in group:
             buckets, complete = answer[name]
             if not complete:  # values tied at the cut could be missing: ask for all of them
                 buckets, complete = _terms(searcher, query, [name], FACET_TERMS)[name]
-            counts[name] = tuple(FacetCount(value, count) for value, count in buckets[:FACET_LIMIT])
+            counts[name] = tuple(FacetCount(value, count) for value, count in buckets[:LIMIT])
             exact = exact and complete
     return {name: counts[name] for name in names}, exact
 
@@ -373,9 +375,7 @@ def _terms(
         buckets = [(value, -negative) for negative, value in pairs]
         cut = found.get("sum_other_doc_count", 0) > 0
         # Past the limit, a value tied with the last one shown may have been cut off.
-        tied_at_cut = (
-            cut and len(buckets) > FACET_LIMIT and buckets[-1][1] >= buckets[FACET_LIMIT - 1][1]
-        )
+        tied_at_cut = cut and len(buckets) > LIMIT and buckets[-1][1] >= buckets[LIMIT - 1][1]
         complete = not found.get("doc_count_error_upper_bound") and not tied_at_cut
         result[name] = (buckets, complete)
     return result

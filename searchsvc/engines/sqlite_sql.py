@@ -7,6 +7,7 @@ formatted in.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from dialogfile.fields import (
     DATE_FILTER,
@@ -124,11 +125,17 @@ def filter_where(
     skip: str | None = None,
     where: Where | None = None,
 ) -> Where:
-    """The conditions of `filters` (but the facet `skip`) on `lupo_dialog_entries e`, by kind."""
+    """The conditions of `filters` (but the facet `skip`) on `lupo_dialog_entries e`, by kind.
+
+    An excluded value keeps the entries without it, those with no value at all included.
+    """
     where = where if where is not None else Where()
     for spec, values in filters.items():
         if spec.name != skip:
-            _add_condition(where, spec, values, known_moods)
+            where.add(*_condition(spec, values, known_moods))
+    for spec, values in filters.excluded_items():
+        condition, *params = _condition(spec, values, known_moods)
+        where.add(f"NOT coalesce({condition}, 0)", *params)
     date = _column(DATE_FILTER.field)
     if filters.since is not None:
         where.add(f"{date} >= ?", filters.since)
@@ -137,22 +144,20 @@ def filter_where(
     return where
 
 
-def _add_condition(
-    where: Where, spec: Filter, values: tuple[str, ...], known_moods: Iterable[str]
-) -> None:
-    """AND the condition of one filter with values."""
+def _condition(spec: Filter, values: tuple[str, ...], known_moods: Iterable[str]) -> list[Any]:
+    """The condition of one filter with values, then its parameters."""
     column = _column(spec.field)
     if spec.kind == TARGETS:
         variants = sorted({v for target in values for v in target_variants(target)})
-        where.add(
+        return [
             "e.dialog_entry_id IN (SELECT dialog_entry_id FROM lupo_dialog_entry_targets "
             f"WHERE target IN ({_marks(len(variants))}))",
             *variants,
-        )
-    elif spec.kind == MOOD:
+        ]
+    if spec.kind == MOOD:
         hexes = mood_hexes(values, known_moods)
-        where.add(f"{column} IN ({_marks(len(hexes))})" if hexes else "0", *hexes)
-    elif spec.kind == PATH:
+        return [f"{column} IN ({_marks(len(hexes))})" if hexes else "0", *hexes]
+    if spec.kind == PATH:
         alternatives, params = [], []
         for wanted in values:
             folder = wanted.rstrip("/")
@@ -162,9 +167,8 @@ def _add_condition(
             # Every path below `folder/` sorts between "folder/" and "folder0" ('0' follows '/').
             alternatives.append(f"({column} > ? AND {column} < ?)")
             params += [folder + "/", folder + "0"]
-        where.add("(" + " OR ".join(alternatives) + ")", *params)
-    else:
-        where.add(f"{column} IN ({_marks(len(values))})", *values)
+        return ["(" + " OR ".join(alternatives) + ")", *params]
+    return [f"{column} IN ({_marks(len(values))})", *values]
 
 
 def select_ids(where: Where, order: str, *, index: str | None = None) -> str:

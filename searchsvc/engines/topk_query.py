@@ -162,6 +162,15 @@ def filter_queries(
         for spec, values in filters.items()
         if spec.name != skip
     ]
+    parts += [
+        Q.boolean_query(
+            [
+                (MUST, Q.all_query()),
+                (MUST_NOT, _value_query(schema, spec, values, known_moods, terms)),
+            ]
+        )
+        for spec, values in filters.excluded_items()
+    ]
     if filters.since is not None or filters.until is not None:
         lower = max(filters.since or 0, 0)
         upper = filters.until

@@ -2,8 +2,8 @@
 
 Which filters there are comes from dialogfile.fields.FILTERS; how a value is read depends
 on the filter's kind. Within one filter several values are alternatives
-(speaker=A&speaker=B is A or B); different filters must all hold. Every engine
-applies exactly these rules.
+(speaker=A&speaker=B, or speaker=A,B, is A or B); different filters must all hold; an
+excluded value (`-speaker:A` in q) must not hold. Every engine applies exactly these rules.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class Filters:
     values: tuple[tuple[str, tuple[str, ...]], ...]
     since: int | None
     until: int | None
+    excluded: tuple[tuple[str, tuple[str, ...]], ...]
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class Filters:
         *,
         since: int | None = None,
         until: int | None = None,
+        excluded: Mapping[str, Iterable[str]] | None = None,
         **by_keyword: Iterable[str],
     ) -> None:
         given = {name: tuple(items) for name, items in dict(values or ()).items()}
@@ -97,15 +99,10 @@ class Filters:
             if keyword not in _NAME_OF_KEYWORD:
                 raise TypeError(f"Filters() got an unexpected keyword argument {keyword!r}")
             given[_NAME_OF_KEYWORD[keyword]] = tuple(items)
-        unknown = set(given) - set(_NAME_OF_KEYWORD.values())
-        if unknown:
-            raise ValueError(f"no filter named {', '.join(sorted(unknown))}")
-        ordered = tuple(
-            (spec.name, given[spec.name]) for spec in VALUE_FILTERS if given.get(spec.name)
-        )
-        object.__setattr__(self, "values", ordered)
+        object.__setattr__(self, "values", _ordered(given))
         object.__setattr__(self, "since", since)
         object.__setattr__(self, "until", until)
+        object.__setattr__(self, "excluded", _ordered(dict(excluded or {})))
 
     def __getattr__(self, keyword: str) -> tuple[str, ...]:
         """A filter's values by its keyword: `filters.speakers`."""
@@ -122,16 +119,33 @@ class Filters:
         """The filters that are set, in FILTERS order, with their values (dates aside)."""
         return [(FILTER[name], items) for name, items in self.values]
 
+    def excluded_items(self) -> list[tuple[Filter, tuple[str, ...]]]:
+        """The filters whose values must not hold, in FILTERS order, with those values."""
+        return [(FILTER[name], items) for name, items in self.excluded]
+
+    def get_excluded(self, name: str) -> tuple[str, ...]:
+        """The excluded values of the filter `name` (empty when none)."""
+        return next((items for key, items in self.excluded if key == name), ())
+
+    def replaced(self, name: str, values: Iterable[str], excluded: Iterable[str]) -> Filters:
+        """These filters with the values (and excluded values) of `name` replaced."""
+        kept = {key: items for key, items in self.values if key != name}
+        out = {key: items for key, items in self.excluded if key != name}
+        kept[name], out[name] = tuple(values), tuple(excluded)
+        return Filters(kept, since=self.since, until=self.until, excluded=out)
+
     def has(self, kind: str, skip: str | None = None) -> bool:
-        """Whether a filter of `kind` (other than the one named `skip`) is set."""
-        return any(spec.kind == kind and spec.name != skip for spec, _ in self.items())
+        """Whether a filter of `kind` (other than the one named `skip`) is set or excluded."""
+        return any(spec.kind == kind and spec.name != skip for spec, _ in self.items()) or any(
+            spec.kind == kind for spec, _ in self.excluded_items()
+        )
 
     def without(self, facet: str) -> Filters:
         """These filters minus the one a facet of that name counts over."""
         if facet not in _NAME_OF_KEYWORD.values():
             raise KeyError(facet)
         kept = {name: items for name, items in self.values if name != facet}
-        return Filters(kept, since=self.since, until=self.until)
+        return Filters(kept, since=self.since, until=self.until, excluded=dict(self.excluded))
 
     def merged(self, other: Filters) -> Filters:
         """Both sets of filters: values of one filter add up, dates take the narrower."""
@@ -139,10 +153,26 @@ class Filters:
         until = min((v for v in (self.until, other.until) if v is not None), default=None)
         names = dict.fromkeys(name for name, _ in (*self.values, *other.values))
         values = {name: _union(self.get(name), other.get(name)) for name in names}
-        return Filters(values, since=since, until=until)
+        names = dict.fromkeys(name for name, _ in (*self.excluded, *other.excluded))
+        out = {name: _union(self.get_excluded(name), other.get_excluded(name)) for name in names}
+        return Filters(values, since=since, until=until, excluded=out)
+
+    def negated(self) -> Filters:
+        """Filters whose values are these filters' values excluded (no dates)."""
+        return Filters(excluded=dict(self.values))
 
 
 _NAME_OF_KEYWORD = {spec.keyword: spec.name for spec in VALUE_FILTERS}
+
+
+def _ordered(given: dict[str, tuple[str, ...]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The filters with values, in FILTERS order; ValueError names an unknown filter."""
+    unknown = set(given) - set(_NAME_OF_KEYWORD.values())
+    if unknown:
+        raise ValueError(f"no filter named {', '.join(sorted(unknown))}")
+    return tuple(
+        (spec.name, tuple(given[spec.name])) for spec in VALUE_FILTERS if given.get(spec.name)
+    )
 
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
@@ -255,13 +285,29 @@ def parse_value(spec: Filter, value: str, parameter: str) -> str:
     return value
 
 
-def operator_filters(parameter: str, value: str) -> Filters:
-    """The filters one `parameter:value` of q stands for (dialogfile.fields.OPERATORS)."""
-    if parameter in SINCE_PARAMETERS:
-        return Filters(since=parse_timestamp(value, parameter))
-    if parameter in UNTIL_PARAMETERS:
+def operator_filters(parameter: str, value: str, *, excluded: bool = False) -> Filters:
+    """The filters one `parameter:value` of q stands for (dialogfile.fields.OPERATORS).
+
+    `excluded` (`-parameter:value`) gives the value to exclude; a date cannot be excluded.
+    """
+    if parameter in SINCE_PARAMETERS or parameter in UNTIL_PARAMETERS:
+        if excluded:
+            raise FilterError(parameter, f"-{parameter}: a date range cannot be excluded")
+        if parameter in SINCE_PARAMETERS:
+            return Filters(since=parse_timestamp(value, parameter))
         return Filters(until=parse_timestamp(value, parameter, end_of_day=True))
-    return Filters({parameter: (parse_value(FILTER[parameter], value, parameter),)})
+    filters = Filters({parameter: _parsed_values(FILTER[parameter], [value], parameter)})
+    return filters.negated() if excluded else filters
+
+
+def _parsed_values(spec: Filter, given: Iterable[str], parameter: str) -> tuple[str, ...]:
+    """The values of a filter: each read by its kind; a comma separates several (not in paths)."""
+    parts = (
+        part.strip()
+        for value in given
+        for part in ((value,) if spec.kind == PATH else value.split(","))
+    )
+    return tuple(dict.fromkeys(parse_value(spec, part, parameter) for part in parts if part))
 
 
 def filters_from_parameters(values: Callable[[str], list[str]]) -> Filters:
@@ -274,10 +320,7 @@ def filters_from_parameters(values: Callable[[str], list[str]]) -> Filters:
         parse_timestamp(v, name, end_of_day=True) for name in UNTIL_PARAMETERS for v in values(name)
     ]
     return Filters(
-        {
-            spec.name: dict.fromkeys(parse_value(spec, v, spec.name) for v in values(spec.name))
-            for spec in VALUE_FILTERS
-        },
+        {spec.name: _parsed_values(spec, values(spec.name), spec.name) for spec in VALUE_FILTERS},
         since=max(since) if since else None,
         until=min(until) if until else None,
     )

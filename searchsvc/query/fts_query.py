@@ -1,9 +1,10 @@
 """Turn what a person types into a safe full-text query, and text into tokens.
 
 User syntax (the `q` parameter): words (all must match), "quoted phrases",
--word or -"phrase" (exclude), a OR b (either; OR binds tighter than the implied
-AND, so `a b OR c` is a AND (b OR c)), word* (prefix), and operators that become
-filters, one per filter of dialogfile.fields: speaker:KIRO target:@x mood:FF0000 (or
+-word or -"phrase" (exclude), -speaker:X (exclude a filter's value), a OR b (either;
+OR binds tighter than the implied AND, so `a b OR c` is a AND (b OR c)), word*
+(prefix), and operators that become filters, one per filter of dialogfile.fields:
+speaker:KIRO target:@x mood:FF0000 (or
 a family, mood:red) file:dir/ format:bold since:2026-01-16 until:2026-01-20 (from:/to:
 too); values may be quoted (speaker:"CAPTAIN WOLFIE"). The last word also matches as a prefix while
 the text does not end in a space (as-you-type), if it has at least two letters.
@@ -155,10 +156,11 @@ def parse_user_query(text: str, *, prefix_last: bool = True) -> tuple[MatchQuery
             while end < length and not text[end].isspace() and text[end] not in '"()':
                 end += 1
             operator = _OPERATOR.match(text, position, end)
-            if operator and not excluded:
+            if operator:
                 value, position = _operator_value(text, operator.end())
                 if value:
-                    filters = filters.merged(_operator_filter(operator.group(1).lower(), value))
+                    name = operator.group(1).lower()
+                    filters = filters.merged(_operator_filter(name, value, excluded))
                 continue
             word, quoted, position = text[position:end], False, end
             if word in ("OR", "|") and not excluded:
@@ -198,9 +200,9 @@ def _operator_value(text: str, position: int) -> tuple[str, int]:
     return text[position:end], end
 
 
-def _operator_filter(name: str, value: str) -> Filters:
+def _operator_filter(name: str, value: str, excluded: bool) -> Filters:
     try:
-        return operator_filters(name, value)
+        return operator_filters(name, value, excluded=excluded)
     except FilterError as error:
         raise QueryError(f"in q, {error}") from error
 

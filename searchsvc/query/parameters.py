@@ -13,7 +13,7 @@ from typing import Protocol
 from searchsvc.exceptions import InvalidParameter
 from searchsvc.query.filters import FilterError, Filters, filters_from_parameters
 from searchsvc.query.fts_query import MatchQuery, QueryError, parse_user_query
-from searchsvc.repository import FACETS, SORTS, SearchQuery
+from searchsvc.repository import FACETS, SCOPES, SORTS, SearchQuery
 
 
 class Parameters(Protocol):
@@ -24,6 +24,8 @@ class Parameters(Protocol):
     def getlist(self, key: str) -> list[str]: ...
 
 
+#: What a search looks in unless `scope` says otherwise: dialog entries.
+DEFAULT_SCOPE = "entries"
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
 #: Deepest hit a client may page to (page * per_page), as search engines do.
@@ -85,6 +87,13 @@ def _facets(parameters: Parameters) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _choice(parameters: Parameters, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (parameters.get(name, "") or "").strip().lower() or default
+    if value not in choices:
+        raise _bad(name, f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def search_query(
     parameters: Parameters, *, max_query_chars: int, allow_text: bool = True
 ) -> SearchQuery:
@@ -129,4 +138,5 @@ def search_query(
         page=page,
         per_page=per_page,
         facets=_facets(parameters),
+        scope=_choice(parameters, "scope", SCOPES, DEFAULT_SCOPE),
     )

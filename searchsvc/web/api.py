@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from searchsvc.exceptions import READ_RETRY_AFTER_SECONDS, EntryNotFound
 from searchsvc.query.filters import Filters
 from searchsvc.query.parameters import search_query
-from searchsvc.repository import Repository, SearchPage, SearchQuery
+from searchsvc.repository import FacetCount, Repository, SearchPage, SearchQuery
 from searchsvc.settings import SETTINGS_KEY, Settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -49,16 +49,23 @@ def page_json(query: SearchQuery, page: SearchPage, took_ms: float) -> dict[str,
         "page": query.page,
         "per_page": query.per_page,
         "sort": query.sort,
-        "facets": {
-            name: [{"value": c.value, "count": c.count} for c in counts]
-            for name, counts in page.facets.items()
-        },
+        "scope": query.scope,
+        "scopes": page.scopes,
+        "facets": {name: [_facet_json(c) for c in counts] for name, counts in page.facets.items()},
         "facets_exact": page.facets_exact,
         "ranked": page.ranked,
         "took_ms": round(took_ms, 2),
         "source": page.source,
         "engine": page_engine(page),
     }
+
+
+def _facet_json(count: FacetCount) -> dict[str, Any]:
+    """One facet value; a name's value lists its spellings (`variants`)."""
+    result: dict[str, Any] = {"value": count.value, "count": count.count}
+    if count.variants:
+        result["variants"] = list(count.variants)
+    return result
 
 
 def page_engine(page: SearchPage) -> str:

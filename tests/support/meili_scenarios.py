@@ -324,7 +324,10 @@ def facets_keep_siblings_of_a_selected_value(pipeline: Pipeline) -> None:
         query = search_query(
             filters=Filters(speakers=("KIRO",)), facets=("speaker", "file", "target", "mood")
         )
-        from_meili, from_sqlite = meili_repo.search(query), sqlite_repo.search(query)
+        from searchsvc.stack import SearchStack
+
+        sqlite_stack = SearchStack(database=sqlite_repo)  # names folded as the Meili stack's
+        from_meili, from_sqlite = meili_repo.search(query), sqlite_stack.search(query)
         speakers = {facet.value: facet.count for facet in from_meili.facets["speaker"]}
         assert speakers["KIRO"] == 2 and speakers["LILITH"] == 1
         assert {f.value: f.count for f in from_meili.facets["file"]} == {"alpha.md": 2}
