@@ -1,0 +1,174 @@
+"""Issue 13's search model in every engine: entries first, one name per person, exclusions.
+
+Each question is asked through a search stack of each engine (top-k, FTS5, files) over
+the same tree, and the three answers must agree, besides being right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.fixtures_store import bold, topk_stack, write_dialog
+from werkzeug.datastructures import MultiDict
+
+from indexer.reindex import reindex
+from indexer.topk_index import build
+from searchsvc.engines.repo_files import FileRepository
+from searchsvc.engines.repo_sqlite import SqliteRepository
+from searchsvc.exceptions import InvalidParameter
+from searchsvc.query.parameters import search_query
+from searchsvc.repository import SearchPage
+from searchsvc.stack import SearchStack
+
+EXACT = 10**9
+ENGINES = ("topk", "fts5", "files")
+
+
+def quality_tree(root: Path) -> Path:
+    """Names spelled several ways, a field naming three people, sections beside entries."""
+    write_dialog(
+        root,
+        "crew/harbor_dialog.md",
+        bold("CAPTAIN_WOLFIE", "harbor lantern lit", day=10),
+        bold("Captain Wolfie", "harbor beacon checked", day=11),
+        bold("CAPTAIN WOLFIE / WOLFIE / LILITH", "joint harbor statement", day=12),
+        bold("cursor", "lowercase harbor note", day=13, target="@fleet"),
+        bold("CURSOR", "uppercase harbor note", day=14, target="@FLEET"),
+        bold("KIRO", "kiro harbor reply", day=15, target="FLEET"),
+        bold("Kiro", "kiro harbor answer", day=16, target="@Fleet @LILITH"),
+        bold("STONED_WOLFIE", "stoned harbor song", day=17),
+        "## Harbor notes\n\nThe harbor section text about harbor tides and the lantern.\n\n",
+    )
+    write_dialog(
+        root,
+        "docs/harbor_guide.md",
+        "## Harbor guide\n\nA guide section: harbor lantern rules and harbor etiquette.\n\n",
+        bold("STONED WOLFIE", "harbor guide remark", day=18),
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SearchStack]]:
+    tmp = tmp_path_factory.mktemp("quality")
+    root = quality_tree(tmp / "dialogs")
+    db = tmp / "dialogs.db"
+    reindex(root, db)
+    build(db, tmp / "topk")
+    files = FileRepository(root)
+    files.build_now()
+    made = {
+        "topk": topk_stack(db, tmp / "topk", background=False),
+        "fts5": SearchStack(database=SqliteRepository(db, candidate_limit=EXACT)),
+        "files": SearchStack(files=files),
+    }
+    yield made
+    for stack in made.values():
+        stack.close()
+
+
+def ask(stacks: dict[str, SearchStack], **parameters: str | list[str]) -> SearchPage:
+    """The answer of every engine to the parameters; they must agree (hits as a set)."""
+    query = search_query(MultiDict(parameters), max_query_chars=1000)
+    pages = {name: stacks[name].search(query) for name in ENGINES}
+    assert pages["topk"].engine == "topk"
+    first = pages["fts5"]
+    for name, page in pages.items():
+        assert page.total == first.total, (name, parameters)
+        assert page.scopes == first.scopes, (name, parameters)
+        assert {h.entry_id for h in page.hits} == {h.entry_id for h in first.hits}, name
+        assert page.facets == first.facets, (name, parameters)
+    return first
+
+
+def speakers(page: SearchPage) -> set[str]:
+    return {hit.entry.speaker for hit in page.hits}
+
+
+def test_the_default_scope_is_dialog_entries_and_counts_both_scopes(stacks) -> None:
+    page = ask(stacks, q="harbor", per_page="50")
+    assert page.hits and all(hit.entry.format != "section" for hit in page.hits)
+    assert page.scopes == {"entries": 9, "text": 4}
+    text = ask(stacks, q="harbor", scope="text")
+    assert {hit.entry.format for hit in text.hits} == {"section"} and text.total == 4
+    everything = ask(stacks, q="harbor", scope="all", per_page="50")
+    assert everything.total == 13 and everything.scopes is None
+
+
+def test_a_format_filter_says_the_scope_itself(stacks) -> None:
+    page = ask(stacks, q="harbor", format="section", scope="entries")
+    assert page.total == 4 and page.scopes is None
+
+
+def test_a_bad_scope_is_a_clear_error() -> None:
+    with pytest.raises(InvalidParameter, match="scope='everything' is not one of"):
+        search_query(MultiDict({"scope": "everything"}), max_query_chars=100)
+
+
+@pytest.mark.parametrize(
+    "spelling", ["cursor", "CURSOR", "Cursor", " cursor "], ids=lambda s: repr(s)
+)
+def test_any_spelling_of_a_speaker_finds_every_spelling(stacks, spelling: str) -> None:
+    assert speakers(ask(stacks, speaker=spelling)) == {"cursor", "CURSOR"}
+
+
+def test_a_field_naming_several_people_belongs_to_each(stacks) -> None:
+    wolfie = ask(stacks, speaker="Captain Wolfie")
+    assert speakers(wolfie) == {
+        "CAPTAIN_WOLFIE",
+        "Captain Wolfie",
+        "CAPTAIN WOLFIE / WOLFIE / LILITH",
+    }
+    assert speakers(ask(stacks, speaker="lilith")) == {"CAPTAIN WOLFIE / WOLFIE / LILITH"}
+    assert speakers(ask(stacks, speaker="stoned-wolfie")) == {"STONED_WOLFIE", "STONED WOLFIE"}
+    # q's operator is the same filter.
+    assert speakers(ask(stacks, q='speaker:"captain_wolfie"')) == speakers(wolfie)
+
+
+def test_targets_match_in_any_spelling(stacks) -> None:
+    page = ask(stacks, target="fleet")
+    assert {hit.entry.message for hit in page.hits} == {
+        "lowercase harbor note",
+        "uppercase harbor note",
+        "kiro harbor reply",
+        "kiro harbor answer",
+    }
+
+
+def test_the_speaker_facet_shows_one_value_per_person(stacks) -> None:
+    facet = {c.value: c for c in ask(stacks, facets="speaker,target").facets["speaker"]}
+    keys = [value.casefold().replace("_", " ") for value in facet]
+    assert len(keys) == len(set(keys)), facet  # no person twice
+    wolfie = next(
+        c for c in facet.values() if c.value.casefold().replace("_", " ") == "captain wolfie"
+    )
+    assert wolfie.count == 3
+    assert set(wolfie.variants) == {"CAPTAIN_WOLFIE", "Captain Wolfie", "CAPTAIN WOLFIE"}
+    assert facet["LILITH"].count == 1 and facet["WOLFIE"].count == 1
+    cursor = next(c for c in facet.values() if c.value.casefold() == "cursor")
+    assert cursor.count == 2 and set(cursor.variants) == {"cursor", "CURSOR"}
+
+
+def test_minus_a_filter_excludes_its_values(stacks) -> None:
+    every = ask(stacks, q="harbor", per_page="50")
+    without = ask(stacks, q="harbor -speaker:cursor -speaker:KIRO", per_page="50")
+    assert without.total == every.total - 4
+    assert not speakers(without) & {"cursor", "CURSOR", "KIRO", "Kiro"}
+    only = ask(stacks, q="-target:fleet", per_page="50")
+    assert only.total == every.total - 4  # entries without any target stay
+
+
+def test_excluding_a_date_is_a_clear_error() -> None:
+    with pytest.raises(InvalidParameter, match="cannot be excluded"):
+        search_query(MultiDict({"q": "harbor -since:2026-01-12"}), max_query_chars=100)
+
+
+def test_filters_take_several_values_comma_separated(stacks) -> None:
+    both = ask(stacks, speaker="cursor,lilith", per_page="50")
+    assert speakers(both) == {"cursor", "CURSOR", "CAPTAIN WOLFIE / WOLFIE / LILITH"}
+    repeated = ask(stacks, speaker=["cursor", "lilith"], per_page="50")
+    assert {h.entry_id for h in repeated.hits} == {h.entry_id for h in both.hits}
+    formats = ask(stacks, q="harbor", format="bold,section", per_page="50")
+    assert formats.total == 13
