@@ -75,7 +75,11 @@ FIELDS = (
     # Free-form keys: stored as JSON text, never indexed one by one.
     Field("metadata", "object", nullable=False, column="metadata_json"),
 )
-FIELD = {field.name: field for field in FIELDS}
+#: Fields the store derives from every file together, not the parser from one: stored
+#: as columns of lupo_dialog_entries and filtered on, but no part of an Entry. `copy`
+#: says whether a record is the original of its copies (dialogfile.copies).
+STORE_FIELDS = (Field("copy", nullable=False, column="copy_state", choices=("original", "copy")),)
+FIELD = {field.name: field for field in (*FIELDS, *STORE_FIELDS)}
 
 #: Field names of an entry, in order.
 ENTRY_FIELDS = tuple(field.name for field in FIELDS)
@@ -201,6 +205,15 @@ FILTERS = (
         fast_field="f_system_version",
         meili_attribute="system_version",
         description="Entries written under this system version (e.g. 4.0.46)",
+    ),
+    Filter(
+        "copy",
+        "copy",
+        EXACT,
+        fast_field="f_copy",
+        meili_attribute="copy",
+        description="original: one of each set of copies (what collapse=on shows); copy: the rest",
+        facet=True,
     ),
     Filter(
         "date",

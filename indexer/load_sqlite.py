@@ -18,6 +18,7 @@ from dialogfile.identity import ID_BITS
 from dialogfile.model import ParsedFile, Problem
 from indexer.migrate import utc_stamp
 from indexer.store_rows import (
+    COPY_KEY,
     ENTRY_COLUMNS,
     FILE_COLUMNS,
     ID,
@@ -95,6 +96,28 @@ ON CONFLICT (dialog_entry_id) DO UPDATE SET
 {", ".join(f"{column} = excluded.{column}" for column in ENTRY_COLUMNS[1:])}
 """
 COUNT_FILE_ENTRIES = "SELECT count(*) FROM lupo_dialog_entries WHERE dialog_file = ?"
+SELECT_FILE_COPY_KEYS = (
+    "SELECT DISTINCT copy_key FROM lupo_dialog_entries WHERE dialog_file = ? AND copy_key NOT NULL"
+)
+# The state each row sharing a copy key should have: the first in dialogfile.copies'
+# copy_order is the original. Only rows whose state changes are written.
+_COPY_STATES = """
+SELECT dialog_entry_id, dialog_file, copy_state, CASE WHEN row_number() OVER (
+    PARTITION BY copy_key
+    ORDER BY length(dialog_file) - length(replace(dialog_file, '/', '')),
+             dialog_file, line, dialog_entry_id
+) = 1 THEN 'original' ELSE 'copy' END
+FROM lupo_dialog_entries WHERE {where}
+"""
+SELECT_COPY_STATES = _COPY_STATES.format(where="copy_key IN (SELECT value FROM json_each(?))")
+# Every key held more than once, and every row now marked a copy (its key may be alone now).
+SELECT_ALL_COPY_STATES = _COPY_STATES.format(
+    where="copy_key IN (SELECT copy_key FROM lupo_dialog_entries WHERE copy_key NOT NULL "
+    "GROUP BY copy_key HAVING count(*) > 1) OR copy_state = 'copy'"
+)
+UPDATE_COPY_STATE = "UPDATE lupo_dialog_entries SET copy_state = ? WHERE dialog_entry_id = ?"
+# A file whose rows changed state is pushed to Meilisearch again.
+FORGET_MEILI_PUSH = "DELETE FROM meili_sync WHERE dialog_file IN (SELECT value FROM json_each(?))"
 
 
 def file_hashes(conn: Connection) -> dict[str, str]:
@@ -219,6 +242,8 @@ class FilePlan:
     added: int = 0
     problems: list[Problem] = field(default_factory=list)
     entries: int = 0
+    #: The copy keys of rows it writes or deletes (old and new): their states may change.
+    copy_keys: frozenset[str] = frozenset()
 
     @property
     def updated(self) -> int:
@@ -251,15 +276,18 @@ def plan_file(
     upserts = [row for row in rows.entry_rows if existing.get(row[ID]) != row]
     updated_ids = [row[ID] for row in upserts if row[ID] in existing]
     kept = {row[ID] for row in rows.entry_rows}
+    stale = [entry_id for entry_id in existing if entry_id not in kept]
+    old = [existing[entry_id] for entry_id in (*updated_ids, *stale)]
     return FilePlan(
         path=prepared.path,
         file_row=rows.file_row,
         upserts=upserts,
         updated_ids=updated_ids,
-        stale_ids=[entry_id for entry_id in existing if entry_id not in kept],
+        stale_ids=stale,
         added=len(upserts) - len(updated_ids),
         problems=rows.problems,
         entries=len(rows.entry_rows),
+        copy_keys=frozenset(row[COPY_KEY] for row in (*upserts, *old) if row[COPY_KEY]),
     )
 
 
@@ -284,6 +312,27 @@ def apply_plans(conn: Connection, plans: Sequence[FilePlan]) -> None:
     conn.executemany(UPSERT_FILE, [plan.file_row for plan in plans])  # entries reference them
     delete_entries(conn, [entry_id for plan in plans for entry_id in plan.stale_ids])
     _write_entries(conn, plans)
+    refresh_copies(conn, {key for plan in plans for key in plan.copy_keys})
+
+
+def refresh_copies(conn: Connection, keys: Iterable[str] | None) -> int:
+    """Mark the original and the copies among the rows sharing `keys` (None: every key).
+
+    Returns how many rows changed state; their files are pushed to Meilisearch again.
+    """
+    if keys is None:
+        rows = conn.execute(SELECT_ALL_COPY_STATES).fetchall()
+    else:
+        wanted = sorted(keys)
+        if not wanted:
+            return 0
+        rows = conn.execute(SELECT_COPY_STATES, (json.dumps(wanted),)).fetchall()
+    changed = [(state, entry_id) for entry_id, _, old, state in rows if old != state]
+    if changed:
+        conn.executemany(UPDATE_COPY_STATE, changed)
+        files = sorted({path for _, path, old, state in rows if old != state})
+        conn.execute(FORGET_MEILI_PUSH, (json.dumps(files),))
+    return len(changed)
 
 
 def delete_entries(conn: Connection, entry_ids: Sequence[int]) -> None:
@@ -355,6 +404,8 @@ class PlanWriter:
         self._pending_rows = 0
         self._claimed: dict[int, str] = {}
         self._stale: list[int] = []
+        #: The copy keys of every row written or deleted (see finish).
+        self.copy_keys: set[str] = set()
 
     def add(self, prepared: PreparedFile) -> FilePlan:
         """Plan one file (written with the next batch); return its plan."""
@@ -367,6 +418,7 @@ class PlanWriter:
         )
         self._claimed.update((row[ID], plan.path) for row in plan.upserts)
         self._stale += plan.stale_ids
+        self.copy_keys |= plan.copy_keys
         self._pending.append(plan)
         self._pending_rows += len(plan.upserts) + 1
         if self._pending_rows >= self.batch_rows:
@@ -381,11 +433,17 @@ class PlanWriter:
         self._pending, self._pending_rows = [], 0
         self._claimed.clear()  # now in the database, where claim_ids looks too
 
-    def finish(self) -> None:
-        """Write what is left and delete the rows the files no longer produce."""
+    def finish(self, *, copies: bool = True) -> None:
+        """Write what is left and delete the rows the files no longer produce.
+
+        Then mark originals and copies among the rows of the keys written, unless
+        `copies` is False (the caller refreshes every key at once: refresh_copies).
+        """
         self.flush()
         delete_entries(self.conn, self._stale)
         self._stale = []
+        if copies:
+            refresh_copies(self.conn, self.copy_keys)
 
 
 def load_parsed_file(
@@ -408,6 +466,8 @@ def count_file_entries(conn: Connection, path: str) -> int:
 
 def delete_file(conn: Connection, path: str) -> int:
     """Remove a file and its entries (targets cascade); return how many entries went."""
+    keys = [row[0] for row in conn.execute(SELECT_FILE_COPY_KEYS, (path,))]
     deleted = conn.execute(DELETE_FILE_ENTRIES, (path,)).rowcount
     conn.execute(DELETE_FILE, (path,))
+    refresh_copies(conn, keys)
     return deleted

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from dialogfile.fields import STORE_FIELDS
 from dialogfile.model import ENTRY_FIELDS, Entry
 
 if TYPE_CHECKING:
@@ -22,10 +23,13 @@ if TYPE_CHECKING:
 
 FILES_SQL = "SELECT file_path, content_hash FROM lupo_dialog_files ORDER BY file_path"
 SYNCED_SQL = "SELECT dialog_file, content_hash FROM meili_sync WHERE index_key = ?"
-#: The ENTRY_FIELDS columns, in ENTRY_FIELDS order, without metadata.
+#: The ENTRY_FIELDS columns, in ENTRY_FIELDS order, without metadata; then the store's
+#: own fields (dialogfile.fields.STORE_FIELDS), by name.
 _ENTRY_COLUMNS = tuple(name for name in ENTRY_FIELDS if name != "metadata")
+_STORE_NAMES = tuple(field.name for field in STORE_FIELDS)
+_STORE_COLUMNS = ", ".join(f"{field.column} AS {field.name}" for field in STORE_FIELDS)
 ENTRIES_OF_FILE_SQL = f"""
-SELECT dialog_entry_id, {", ".join(_ENTRY_COLUMNS)}, metadata_json
+SELECT dialog_entry_id, {", ".join(_ENTRY_COLUMNS)}, {_STORE_COLUMNS}, metadata_json
 FROM lupo_dialog_entries
 WHERE dialog_file = ?
 ORDER BY line, dialog_entry_id
@@ -98,7 +102,8 @@ class IndexedEntry:
     @classmethod
     def from_entry(cls, dialog_entry_id: int, entry: Entry, targets: Iterable[str]) -> IndexedEntry:
         """The same for an Entry that is not (or not yet) read from the database."""
-        fields = entry.to_dict()
+        # Not read from the database: the store's fields take their first choice.
+        fields = {**entry.to_dict(), **{f.name: f.choices[0] for f in STORE_FIELDS}}
         metadata = fields.pop("metadata")
         metadata_json = json.dumps(metadata, ensure_ascii=False, sort_keys=True)
         return cls(dialog_entry_id, fields, metadata_json, tuple(targets))
@@ -136,7 +141,7 @@ def stored_entries(conn: Connection, dialog_file: str) -> list[IndexedEntry]:
     stored = []
     for row in conn.execute(ENTRIES_OF_FILE_SQL, (dialog_file,)):
         entry_id, metadata_json = row[0], row[-1]
-        fields = dict(zip(_ENTRY_COLUMNS, row[1:-1], strict=True))
+        fields = dict(zip((*_ENTRY_COLUMNS, *_STORE_NAMES), row[1:-1], strict=True))
         fields["body"] = fields["body"] or ""
         stored.append(
             IndexedEntry(entry_id, fields, metadata_json or "{}", tuple(targets.get(entry_id, ())))

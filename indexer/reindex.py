@@ -35,7 +35,7 @@ from indexer.bulk_load import (
     restore_change_log,
     restore_fts_triggers,
 )
-from indexer.database import Database
+from indexer.database import Connection, Database
 from indexer.discover import find_dialog_files, read_source
 from indexer.load_sqlite import (
     FilePlan,
@@ -45,6 +45,7 @@ from indexer.load_sqlite import (
     delete_file,
     file_stamps,
     plan_files,
+    refresh_copies,
     update_file_stamps,
 )
 from indexer.migrate import utc_stamp
@@ -195,14 +196,11 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
                     summary.files_skipped += 1
                     if result is not None:
                         touched.append((path, *result))
-            writer.finish()
+            writer.finish(copies=not (index_sql or trigger_sql))
             update_file_stamps(conn, touched, synced)
-            create_indexes(conn, index_sql)
-            if full:
-                restore_fts_triggers(conn, trigger_sql)
-                restore_change_log(conn, change_log_sql)
-                if known:
-                    rebuild_targets(conn)  # --full also repairs the target rows
+            _restore_bulk(
+                conn, index_sql, trigger_sql, change_log_sql, full=full, known=bool(known)
+            )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -213,6 +211,26 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
     finally:
         conn.close()
     return summary
+
+
+def _restore_bulk(
+    conn: Connection,
+    index_sql: list[str],
+    trigger_sql: list[str],
+    change_log_sql: list[str],
+    *,
+    full: bool,
+    known: bool,
+) -> None:
+    """After a bulk load: the indexes, triggers and change log back, copies marked at once."""
+    create_indexes(conn, index_sql)
+    if index_sql or trigger_sql:
+        refresh_copies(conn, None)
+    if full:
+        restore_fts_triggers(conn, trigger_sql)
+        restore_change_log(conn, change_log_sql)
+        if known:
+            rebuild_targets(conn)  # --full also repairs the target rows
 
 
 def _dry_run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) -> ReindexSummary:

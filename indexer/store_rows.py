@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from dialogfile.copies import copy_key
 from dialogfile.identity import keyed_entries
 from dialogfile.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry, ParsedFile, Problem
 from indexer.file_types import file_type
@@ -22,8 +23,15 @@ if TYPE_CHECKING:
     from indexer.discover import SourceFile
 
 #: Columns of lupo_dialog_entries in the order of every entry row tuple: the id and the
-#: content key, the entry's stored columns (dialogfile.fields), then `body_extra`.
-ENTRY_COLUMNS = ("dialog_entry_id", "entry_key", *STORED_ENTRY_COLUMNS[1:], "body_extra")
+#: content key, the entry's stored columns (dialogfile.fields), `body_extra`, then the
+#: key its copies share (dialogfile.copies; `copy_state` is the writer's to keep).
+ENTRY_COLUMNS = (
+    "dialog_entry_id",
+    "entry_key",
+    *STORED_ENTRY_COLUMNS[1:],
+    "body_extra",
+    "copy_key",
+)
 #: Columns of lupo_dialog_files in the order of every file row tuple.
 FILE_COLUMNS = (
     "file_path",
@@ -36,8 +44,8 @@ FILE_COLUMNS = (
     "last_sync_utc",
     "problems_json",
 )
-ID, TARGET, FORMAT, LINE = (
-    ENTRY_COLUMNS.index(c) for c in ("dialog_entry_id", "target", "format", "line")
+ID, TARGET, FORMAT, LINE, COPY_KEY = (
+    ENTRY_COLUMNS.index(c) for c in ("dialog_entry_id", "target", "format", "line", "copy_key")
 )
 
 # The entry's field values in ENTRY_FIELDS order; metadata is stored as JSON text.
@@ -99,7 +107,7 @@ def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
     """The lupo_dialog_entries row of an entry, in ENTRY_COLUMNS order."""
     values = list(_ENTRY_VALUES(entry))
     values[_METADATA] = json.dumps(entry.metadata, ensure_ascii=False)
-    return (entry_id, key, *values, body_extra(entry.body, entry.message))
+    return (entry_id, key, *values, body_extra(entry.body, entry.message), copy_key(entry))
 
 
 def problems_json(problems: Iterable[Problem]) -> str:

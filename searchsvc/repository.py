@@ -25,6 +25,11 @@ SCOPES = ("entries", "text", "all")
 #: The format of text sections (every other format is a dialog entry).
 SECTION_FORMAT = "section"
 
+#: How many places of a hit's copies a search lists (StoredEntry.also_in).
+ALSO_IN_LIMIT = 10
+#: What copies_of answers: per hit id, (the places of its first copies, how many in all).
+Copies = dict[int, tuple[tuple[tuple[str, int, int], ...], int]]
+
 #: How many values each facet lists (the most frequent first).
 FACET_LIMIT = 30
 #: How many values an engine counts per facet, for the stack to fold spellings of one
@@ -42,7 +47,8 @@ class SearchQuery:
     `text` is the user's `q` as given (echoed in errors); `match` is what
     fts_query made of it. `sort` is one of SORTS, `facets` a subset of FACETS, `scope`
     one of SCOPES (the search stack turns it into a format filter; an engine asked
-    directly sees only the filters).
+    directly sees only the filters); `collapse` folds copies (dialogfile.copies) into
+    their original, as the `copy` filter (the stack too).
     """
 
     match: MatchQuery | None = None
@@ -53,6 +59,7 @@ class SearchQuery:
     per_page: int = 20
     facets: tuple[str, ...] = ()
     scope: str = "all"
+    collapse: bool = False
 
     @property
     def offset(self) -> int:
@@ -69,12 +76,22 @@ class StoredEntry:
     snippet: str | None = None
     before: int | None = None
     after: int | None = None
+    #: Where the copies of this hit are (dialog_file, line, id: the first ALSO_IN_LIMIT),
+    #: and how many there are: set on a folded search.
+    also_in: tuple[tuple[str, int, int], ...] | None = None
+    copies: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The entry's ENTRY_FIELDS plus `dialog_entry_id` (and snippet/context when set)."""
         result: dict[str, Any] = {"dialog_entry_id": self.entry_id, **self.entry.to_dict()}
         if self.snippet is not None:
             result["snippet"] = self.snippet
+        if self.also_in is not None:
+            result["copies"] = self.copies
+            result["also_in"] = [
+                {"dialog_file": path, "line": line, "dialog_entry_id": entry_id}
+                for path, line, entry_id in self.also_in
+            ]
         return result
 
 
@@ -100,7 +117,8 @@ class SearchPage:
     when it ranked every match). `engine` names the index that answered when the
     source has more than one (the database: "topk" or "fts5"); None means the
     source's only one. `scopes`: the matches of this search in each scope (entries,
-    text), set by the search stack when the search has a scope.
+    text), set by the search stack when the search has a scope; `folded`: how many
+    matches are copies folded into the hits shown (None: the search did not fold).
     """
 
     hits: tuple[StoredEntry, ...]
@@ -112,6 +130,7 @@ class SearchPage:
     ranked: int | None = None
     engine: str | None = None
     scopes: dict[str, int] | None = None
+    folded: int | None = None
 
 
 class Repository(Protocol):

@@ -112,15 +112,35 @@ class SearchStack:
         Names are resolved to every spelling, the scope becomes a format filter, name
         facets are folded per person, and both scopes are counted (`scopes`).
         """
-        return finished_page(query, self._answer(engine_query(query, self._names())))
+        page = finished_page(query, self._answer(engine_query(query, self._names())))
+        return self._with_copies(page) if page.folded else page
+
+    def _entries_store(self) -> SqliteRepository | FileRepository | None:
+        """Where entries (names, copies) come from now: the database, else the files."""
+        return self.database if self.mode == "database" else self.files
 
     def _names(self) -> NameIndex | None:
         """The spellings of names where entries come from now (None while none can say)."""
-        store = self.database if self.mode == "database" else self.files
+        store = self._entries_store()
         try:
             return store.names() if store is not None else None
         except StoreUnavailable:
             return None
+
+    def _with_copies(self, page: SearchPage) -> SearchPage:
+        """The hits with the places of their copies (`also_in`), as far as the store says."""
+        store = self._entries_store()
+        try:
+            copies = store.copies_of([hit.entry_id for hit in page.hits]) if store else {}
+        except StoreUnavailable:
+            return page
+        hits = tuple(
+            replace(hit, also_in=copies[hit.entry_id][0], copies=copies[hit.entry_id][1])
+            if hit.entry_id in copies
+            else replace(hit, also_in=())
+            for hit in page.hits
+        )
+        return replace(page, hits=hits)
 
     def _answer(self, query: SearchQuery) -> SearchPage:
         """The first answer of engines_now(); StoreUnavailable when none can answer."""

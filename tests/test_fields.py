@@ -19,6 +19,7 @@ from dialogfile.fields import (
     OPERATORS,
     PATH,
     SINCE_PARAMETERS,
+    STORE_FIELDS,
     STORED_ENTRY_COLUMNS,
     TARGETS,
     TEXT_FIELDS,
@@ -67,9 +68,13 @@ def test_the_weights_and_column_order_are_the_ranked_ones() -> None:
 
 def test_the_entry_table_stores_every_field(migrated: sqlite3.Connection) -> None:
     stored = columns(migrated, "lupo_dialog_entries")
-    # entry_key (content key) and body_extra (what FTS5 indexes of the body) are derived.
-    assert [c for c in stored if c not in ("entry_key", "body_extra")] == list(STORED_ENTRY_COLUMNS)
-    assert sorted(ENTRY_COLUMNS) == sorted(stored)
+    # entry_key (content key), body_extra (what FTS5 indexes of the body) and copy_key
+    # are derived; the store's own fields (STORE_FIELDS) follow.
+    derived = ("entry_key", "body_extra", "copy_key")
+    store = [field.column for field in STORE_FIELDS]
+    assert [c for c in stored if c not in (*derived, *store)] == list(STORED_ENTRY_COLUMNS)
+    assert stored[-len(store) :] == store
+    assert sorted([*ENTRY_COLUMNS, *store]) == sorted(stored)
 
 
 def test_the_triggers_feed_fts5_every_searchable_field(migrated: sqlite3.Connection) -> None:

@@ -1,4 +1,5 @@
-"""Issue 13's search model in every engine: entries first, one name per person, exclusions.
+"""Issue 13's search model in every engine: entries first, copies folded, one name per
+person, exclusions.
 
 Each question is asked through a search stack of each engine (top-k, FTS5, files) over
 the same tree, and the three answers must agree, besides being right.
@@ -41,12 +42,15 @@ def quality_tree(root: Path) -> Path:
         bold("STONED_WOLFIE", "stoned harbor song", day=17),
         "## Harbor notes\n\nThe harbor section text about harbor tides and the lantern.\n\n",
     )
-    write_dialog(
+    guide = write_dialog(
         root,
         "docs/harbor_guide.md",
         "## Harbor guide\n\nA guide section: harbor lantern rules and harbor etiquette.\n\n",
         bold("STONED WOLFIE", "harbor guide remark", day=18),
     )
+    # The same file again deeper down, as Lupopedia holds docs/ and lupopedia/docs/.
+    (root / "lupopedia/docs").mkdir(parents=True)
+    (root / "lupopedia/docs/harbor_guide.md").write_bytes(guide.read_bytes())
     return root
 
 
@@ -80,6 +84,10 @@ def ask(stacks: dict[str, SearchStack], **parameters: str | list[str]) -> Search
         assert page.scopes == first.scopes, (name, parameters)
         assert {h.entry_id for h in page.hits} == {h.entry_id for h in first.hits}, name
         assert page.facets == first.facets, (name, parameters)
+        assert page.folded == first.folded, (name, parameters)
+        assert {h.entry_id: (h.also_in, h.copies) for h in page.hits} == {
+            h.entry_id: (h.also_in, h.copies) for h in first.hits
+        }, (name, parameters)
     return first
 
 
@@ -172,3 +180,73 @@ def test_filters_take_several_values_comma_separated(stacks) -> None:
     assert {h.entry_id for h in repeated.hits} == {h.entry_id for h in both.hits}
     formats = ask(stacks, q="harbor", format="bold,section", per_page="50")
     assert formats.total == 13
+
+
+COPY = "lupopedia/docs/harbor_guide.md"
+
+
+def test_copies_fold_into_the_original_with_their_places(stacks) -> None:
+    page = ask(stacks, q="harbor", per_page="50")
+    assert page.folded == 1 and page.total == 9
+    (guide,) = [hit for hit in page.hits if hit.entry.message == "harbor guide remark"]
+    assert guide.entry.dialog_file == "docs/harbor_guide.md"  # the shallower one
+    assert guide.copies == 1 and [place[0] for place in guide.also_in] == [COPY]
+    others = [hit for hit in page.hits if hit is not guide]
+    assert all(hit.also_in == () and hit.copies == 0 for hit in others)
+    text = ask(stacks, q="harbor", scope="text", per_page="50")
+    assert text.folded == 2 and text.total == 4  # the file's title and its section
+
+
+def test_collapse_off_shows_every_copy(stacks) -> None:
+    page = ask(stacks, q="harbor", collapse="off", per_page="50")
+    assert page.folded is None and page.total == 10
+    assert {hit.entry.dialog_file for hit in page.hits if "guide" in hit.entry.message} == {
+        "docs/harbor_guide.md",
+        COPY,
+    }
+    assert all(hit.also_in is None for hit in page.hits)
+
+
+def test_a_search_in_some_files_shows_their_copies(stacks) -> None:
+    page = ask(stacks, q="harbor", file="lupopedia/")
+    assert [hit.entry.dialog_file for hit in page.hits] == [COPY]
+    assert page.folded is None
+
+
+def test_facets_count_what_is_shown(stacks) -> None:
+    page = ask(stacks, q="harbor", facets="speaker,file")
+    files = {item.value: item.count for item in page.facets["file"]}
+    assert COPY not in files and files["docs/harbor_guide.md"] == 1
+
+
+def test_the_copy_becomes_the_original_when_the_original_goes(tmp_path: Path) -> None:
+    root = quality_tree(tmp_path / "dialogs")
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    build(db, tmp_path / "topk")
+    files = FileRepository(root)
+    files.build_now()
+    made = {
+        "topk": topk_stack(db, tmp_path / "topk", background=False),
+        "fts5": SearchStack(database=SqliteRepository(db, candidate_limit=EXACT)),
+        "files": SearchStack(files=files),
+    }
+    try:
+        (root / "docs/harbor_guide.md").unlink()
+        reindex(root, db)
+        files.reload_file("docs/harbor_guide.md")
+        made["topk"].topk.sync_now()
+        page = ask(made, q='"harbor guide remark"')
+        assert [hit.entry.dialog_file for hit in page.hits] == [COPY]
+        assert page.folded == 0 and page.hits[0].also_in is None
+        # ... and the original again when it is back.
+        (root / "docs/harbor_guide.md").write_bytes((root / COPY).read_bytes())
+        reindex(root, db)
+        files.reload_file("docs/harbor_guide.md")
+        made["topk"].topk.sync_now()
+        page = ask(made, q='"harbor guide remark"')
+        assert [hit.entry.dialog_file for hit in page.hits] == ["docs/harbor_guide.md"]
+        assert page.folded == 1 and [place[0] for place in page.hits[0].also_in] == [COPY]
+    finally:
+        for stack in made.values():
+            stack.close()

@@ -30,6 +30,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
+from dialogfile.copies import COPY, COPY_FIELDS, ORIGINAL, copy_key_of, copy_order
 from dialogfile.fields import DATE_FILTER
 from dialogfile.identity import keyed_entries
 from dialogfile.model import ENTRY_FIELDS, Entry
@@ -57,7 +58,12 @@ DOC_INDEX = {name: at for at, name in enumerate(DOC_FIELDS, start=1)}
 #: The fields a doc's blob holds: those neither in its EntryAttrs nor `line` (kept apart).
 BLOB_FIELDS = tuple(name for name in DOC_FIELDS if name not in ATTRIBUTES and name != "line")
 _BLOB_VALUES = itemgetter(*(DOC_INDEX[name] for name in BLOB_FIELDS))
-_ATTR_VALUES = itemgetter(*(DOC_INDEX[name] for name in COLUMN_ATTRIBUTES))
+#: The attributes a doc does not hold (the store's, e.g. `copy`) read as their first
+#: choice (an original) from one slot past the doc's end.
+_PAST_DOC = len(DOC_FIELDS) + 1
+_ATTR_VALUES = itemgetter(*(DOC_INDEX.get(name, _PAST_DOC) for name in COLUMN_ATTRIBUTES))
+_STORE_DEFAULT = (ORIGINAL,)
+_COPY_VALUES = itemgetter(*(DOC_INDEX[name] for name in COPY_FIELDS))
 _MESSAGE, _TITLE, _BODY = (BLOB_FIELDS.index(name) for name in ("message", "title", "body"))
 #: A Doc from an entry's attrs, line and blob laid end to end.
 _DOC_OF = itemgetter(
@@ -96,6 +102,7 @@ class Chunk:
     lengths: array = field(default_factory=lambda: array("I"))
     postings: dict[str, tuple[bytes, str, bytes]] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    copy_keys: array = field(default_factory=lambda: array("Q"))  # dialogfile.copies, as ints
 
 
 _DOC_VALUES = attrgetter(*DOC_FIELDS)
@@ -167,7 +174,9 @@ class _Collector:
         named, targets = known
         chunk = self.chunk
         number = len(chunk.rows)
-        chunk.rows.append((*entry_attrs(doc[0], _ATTR_VALUES(doc), targets), doc[_AT_LINE]))
+        values = _ATTR_VALUES((*doc, *_STORE_DEFAULT))
+        chunk.rows.append((*entry_attrs(doc[0], values, targets), doc[_AT_LINE]))
+        chunk.copy_keys.append(int(copy_key_of(_COPY_VALUES(doc)), 16))
         body, message, title = doc[_AT_BODY], doc[_AT_MESSAGE], doc[_AT_TITLE]
         span = span_in(body, message)
         stored = list(_BLOB_VALUES(doc))
@@ -235,6 +244,10 @@ class FileIndex:
         self.ends = array("I")
         self.attrs: list[EntryAttrs | None] = []
         self.lines = array("I")
+        #: Each doc's copy key (dialogfile.copies.copy_key as an int), and the docs of
+        #: every key held more than once (see refresh_copies).
+        self.copy_keys = array("Q")
+        self.copy_groups: dict[int, list[int]] = {}
         self.lengths = array("I")
         self.postings: dict[str, tuple[array, array]] = {}
         self.by_id: dict[int, int] = {}
@@ -299,6 +312,7 @@ class FileIndex:
             self.starts.extend(chunk.ends[:-1])
             self.ends.extend(chunk.ends)
         self.lines.extend(row[-1] for row in chunk.rows)
+        self.copy_keys.extend(chunk.copy_keys)
         by_id = self.by_id
         for number, row in enumerate(chunk.rows, start=base):
             # Ids are 53-bit hashes: a collision across files is vanishingly rare;
@@ -355,11 +369,11 @@ class FileIndex:
             self.alive -= 1
         self.stamps.pop(rel, None)
 
-    def compact_if_needed(self) -> None:
-        """Drop removed docs from the postings once they are a quarter of all docs."""
+    def compact_if_needed(self) -> bool:
+        """Drop removed docs from the postings once they are a quarter of all docs (True)."""
         dead = len(self.attrs) - self.alive
         if dead < 1000 or dead * 4 < len(self.attrs):
-            return
+            return False
         rebuilt = FileIndex()
         for rel in sorted(self.file_docs):
             chunk = Chunk()
@@ -371,6 +385,8 @@ class FileIndex:
             chunk.files.append((rel, *self.stamps.get(rel, (0, 0)), len(chunk.rows)))
             rebuilt.add_chunk(collector.finish())
         self.__dict__.update(rebuilt.__dict__)
+        refresh_copies(self, None)
+        return True
 
 
 def build_index(root: Path) -> FileIndex:
@@ -379,6 +395,7 @@ def build_index(root: Path) -> FileIndex:
     index = FileIndex()
     for chunk in _read_chunks(str(root), paths):
         index.add_chunk(chunk)
+    refresh_copies(index, None)
     return index
 
 
@@ -407,6 +424,42 @@ def _read_chunks(root: str, paths: list[str]) -> Iterator[Chunk]:
     # many objects, few cycles, and exit when the build is done.
     with multiprocessing.get_context("fork").Pool(POOL_PROCESSES, initializer=gc.disable) as pool:
         yield from pool.imap(read_chunk, jobs)
+
+
+def refresh_copies(index: FileIndex, keys: set[int] | None) -> None:
+    """Mark the original and the copies among the docs sharing `keys` (None: every key).
+
+    As the database does (indexer.load_sqlite.refresh_copies); `index.copy_groups`
+    keeps the doc numbers of every key held more than once.
+    """
+    keys_of, attrs = index.copy_keys, index.attrs
+    if keys is None:
+        index.copy_groups = {}
+        wanted = None
+    else:
+        wanted = keys
+        for key in keys:
+            index.copy_groups.pop(key, None)
+    groups: dict[int, list[int]] = {}
+    for number, key in enumerate(keys_of):
+        if attrs[number] is not None and (wanted is None or key in wanted):
+            groups.setdefault(key, []).append(number)
+    for key, numbers in groups.items():
+        if len(numbers) > 1:
+            numbers.sort(
+                key=lambda n: copy_order(attrs[n].dialog_file, index.lines[n], attrs[n].entry_id)
+            )
+            index.copy_groups[key] = numbers
+        for at, number in enumerate(numbers):
+            state = ORIGINAL if at == 0 else COPY
+            if attrs[number].copy != state:
+                attrs[number] = attrs[number]._replace(copy=state)
+
+
+def copies_of(index: FileIndex, number: int) -> list[int]:
+    """The other docs with the same copy key as doc `number` (the original first)."""
+    group = index.copy_groups.get(index.copy_keys[number], ())
+    return [other for other in group if other != number]
 
 
 def chunk_for_file(root: Path, rel: str) -> Chunk:

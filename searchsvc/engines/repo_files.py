@@ -32,7 +32,9 @@ from searchsvc.engines.file_index import (
     FileIndex,
     build_index,
     chunk_for_file,
+    copies_of,
     doc_entry,
+    refresh_copies,
 )
 from searchsvc.engines.file_match import effective_match, matching_docs
 from searchsvc.engines.file_stats import stats_of_attrs
@@ -46,6 +48,8 @@ from searchsvc.engines.snippets import Highlighter, make_snippet
 from searchsvc.query.filters import Filters
 from searchsvc.query.names import NameIndex
 from searchsvc.repository import (
+    ALSO_IN_LIMIT,
+    Copies,
     SearchPage,
     SearchQuery,
     StoredEntry,
@@ -195,6 +199,22 @@ class FileRepository:
                 self._names = names
         return names[1]
 
+    def copies_of(self, entry_ids: list[int]) -> Copies:
+        """Where the copies of each entry are (the first ALSO_IN_LIMIT) and how many."""
+        index = self._ready_index()
+        found: Copies = {}
+        with self._lock:
+            for entry_id in entry_ids:
+                number = index.by_id.get(entry_id)
+                others = copies_of(index, number) if number is not None else []
+                if others:
+                    places = tuple(
+                        (index.attrs[n].dialog_file, index.lines[n], index.attrs[n].entry_id)
+                        for n in others[:ALSO_IN_LIMIT]
+                    )
+                    found[entry_id] = (places, len(others))
+        return found
+
     # ---- search --------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchPage:
@@ -291,7 +311,10 @@ def _reload_into(
     """Replace one file's entries in `index` by what the file holds now (or none)."""
     chunk = chunk_for_file(root, rel) if (root / rel).is_file() else None
     with lock if lock is not None else contextlib.nullcontext():
+        keys = {index.copy_keys[number] for number in index.file_docs.get(rel, ())}
         index.remove_file(rel)
         if chunk is not None and chunk.files:
             index.add_chunk(chunk)
-        index.compact_if_needed()
+            keys.update(chunk.copy_keys)
+        if not index.compact_if_needed():
+            refresh_copies(index, keys)

@@ -31,7 +31,7 @@ from itertools import compress
 from pathlib import Path
 from typing import Any
 
-from dialogfile.fields import EXACT, FIELD, MOOD, TARGETS
+from dialogfile.fields import MOOD
 from indexer.database import Connection, Database, SqliteError, open_memory
 from searchsvc.engines import sqlite_sql as sql
 from searchsvc.engines.answer_cache import AnswerCache, Matches, MatchRows
@@ -50,7 +50,9 @@ from searchsvc.query.filters import Filters, target_variants
 from searchsvc.query.fts_query import QueryError, match_expression, tokenize
 from searchsvc.query.names import NameIndex
 from searchsvc.repository import (
+    ALSO_IN_LIMIT,
     ENGINE_FACET_LIMIT,
+    Copies,
     FacetCount,
     QueryTooExpensive,
     SearchPage,
@@ -295,7 +297,7 @@ class SqliteRepository:
         )
         needed = query.offset + query.per_page
         check = FilterCheck(filters)
-        narrowed = narrow(expression, filters)
+        narrowed = sql.narrow(expression, filters)
         self._validate(narrowed, query.text)
         need_attrs = bool(query.facets) or query.sort != "relevance"
         found, passing = self._scan(
@@ -353,12 +355,12 @@ class SqliteRepository:
         `fts_total` their count; a facet with a filter of its own counts over the
         matches without that filter instead.
         """
-        narrowed = narrow(expression, query.filters)
+        narrowed = sql.narrow(expression, query.filters)
         facets: dict[str, tuple[FacetCount, ...]] = {}
         facets_exact = True
         for name in query.facets:
             source, source_total = found, fts_total
-            own = narrow(expression, query.filters.without(name))
+            own = sql.narrow(expression, query.filters.without(name))
             if own != narrowed:
                 # The speaker/target facet counts over matches without its own filter.
                 source, _ = self._scan(
@@ -386,11 +388,15 @@ class SqliteRepository:
 
         speakers = set(filters.speakers)
         for value in known(sql.DISTINCT_SPEAKERS) if speakers else ():
-            if value not in speakers and any(_contains(value, wanted) for wanted in speakers):
+            if value not in speakers and any(
+                sql.contains_tokens(value, wanted) for wanted in speakers
+            ):
                 return False
         variants = {v for target in filters.targets for v in target_variants(target)}
         for value in known(sql.DISTINCT_TARGETS) if variants else ():
-            if value not in variants and any(_contains(value, wanted) for wanted in variants):
+            if value not in variants and any(
+                sql.contains_tokens(value, wanted) for wanted in variants
+            ):
                 return False
         return all(len(tokenize(target)) == 1 for target in filters.targets)
 
@@ -400,6 +406,15 @@ class SqliteRepository:
             return list(found.rows)
         rows = list(found.rows)
         return list(compress(rows, check.mask([found.attrs[row[0]] for row in rows])))
+
+    def copies_of(self, entry_ids: list[int]) -> Copies:
+        """Where the copies of each entry are (the first ALSO_IN_LIMIT) and how many."""
+        found: dict[int, tuple[list[tuple[str, int, int]], int]] = {}
+        with self.database.reading() as (conn, _):
+            rows = conn.execute(sql.SELECT_COPIES, (json.dumps(entry_ids), ALSO_IN_LIMIT))
+            for hit, path, line, entry_id, copies in rows:
+                found.setdefault(hit, ([], copies))[0].append((path, line, entry_id))
+        return {hit: (tuple(places), copies) for hit, (places, copies) in found.items()}
 
     # ---- single entries, stats, health ----------------------------------------
 
@@ -460,37 +475,3 @@ class SqliteRepository:
         """Raise StoreUnavailable unless the database answers a small search right now."""
         with self.database.reading(0.5) as (conn, _):  # it reads lupo_dialog_files first
             conn.execute(f"SELECT rowid FROM {sql.FTS} LIMIT 1").fetchall()
-
-
-def narrow(expression: str, filters: Filters) -> str:
-    """`expression` AND the exact filters on searchable fields (speaker, target) as column filters.
-
-    A column filter matches tokens, so this is a superset of the exact filter
-    (speaker "CAPTAIN" also matches "CAPTAIN WOLFIE"), which FilterCheck then
-    applies; it lets FTS5 skip most non-matching rows in C. A value without
-    tokens does not narrow.
-    """
-    parts = []
-    for spec, values in filters.items():
-        column = spec.field
-        if spec.kind not in (EXACT, TARGETS) or not FIELD[column].searchable:
-            continue
-        if not values or any(not tokenize(value) for value in values):
-            continue
-        quoted = " OR ".join(
-            '"' + value.replace("\x00", " ").replace('"', '""') + '"' for value in values
-        )
-        parts.append(f"{column} : ({quoted})")
-    if not parts:
-        return expression
-    return f"({expression}) AND " + " AND ".join(parts)
-
-
-def _contains(value: str, wanted: str) -> bool:
-    """Whether the tokens of `wanted` occur, in a row, among the tokens of `value`."""
-    haystack, needle = tokenize(value), tokenize(wanted)
-    if not needle:
-        return True
-    return any(
-        haystack[i : i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1)
-    )

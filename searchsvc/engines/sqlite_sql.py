@@ -11,6 +11,7 @@ from typing import Any
 
 from dialogfile.fields import (
     DATE_FILTER,
+    EXACT,
     FACETS,
     FIELD,
     FILTER,
@@ -24,6 +25,7 @@ from dialogfile.fields import (
 )
 from searchsvc.engines.matching import COLUMN_ATTRIBUTES
 from searchsvc.query.filters import MOOD_FAMILIES, Filters, mood_family, target_variants
+from searchsvc.query.fts_query import tokenize
 
 FTS = "lupo_dialog_entries_fts"
 #: bm25 weights, in the FTS5 column order (dialogfile.fields.TEXT_FIELDS).
@@ -72,6 +74,21 @@ SELECT_ENTRY_AFTER = """
 SELECT dialog_entry_id FROM lupo_dialog_entries
 WHERE dialog_file = ? AND (line > ? OR (line = ? AND dialog_entry_id > ?))
 ORDER BY line, dialog_entry_id LIMIT 1
+"""
+# The copies of each hit (dialogfile.copies): the first `?` of them in copy order, with
+# how many there are in all.
+SELECT_COPIES = """
+SELECT hit, dialog_file, line, dialog_entry_id, copies FROM (
+    SELECT h.dialog_entry_id AS hit, c.dialog_file, c.line, c.dialog_entry_id,
+           row_number() OVER (PARTITION BY h.dialog_entry_id ORDER BY
+               length(c.dialog_file) - length(replace(c.dialog_file, '/', '')),
+               c.dialog_file, c.line, c.dialog_entry_id) AS n,
+           count(*) OVER (PARTITION BY h.dialog_entry_id) AS copies
+    FROM lupo_dialog_entries h
+    JOIN lupo_dialog_entries c
+      ON c.copy_key = h.copy_key AND c.dialog_entry_id <> h.dialog_entry_id
+    WHERE h.dialog_entry_id IN (SELECT value FROM json_each(?))
+) WHERE n <= ? ORDER BY hit, n
 """
 DISTINCT_SPEAKERS = "SELECT DISTINCT speaker FROM lupo_dialog_entries"
 DISTINCT_TARGETS = "SELECT DISTINCT target FROM lupo_dialog_entry_targets"
@@ -220,3 +237,37 @@ PAIRS_SQL = (
 )
 FORMAT_TOTALS_SQL = "SELECT e.format, count(*) FROM lupo_dialog_entries e {where} GROUP BY 1"
 FILES_TOTAL = "SELECT count(*), max(last_sync_utc) FROM lupo_dialog_files"
+
+
+def narrow(expression: str, filters: Filters) -> str:
+    """`expression` AND the exact filters on searchable fields (speaker, target) as column filters.
+
+    A column filter matches tokens, so this is a superset of the exact filter
+    (speaker "CAPTAIN" also matches "CAPTAIN WOLFIE"), which FilterCheck then
+    applies; it lets FTS5 skip most non-matching rows in C. A value without
+    tokens does not narrow.
+    """
+    parts = []
+    for spec, values in filters.items():
+        column = spec.field
+        if spec.kind not in (EXACT, TARGETS) or not FIELD[column].searchable:
+            continue
+        if not values or any(not tokenize(value) for value in values):
+            continue
+        quoted = " OR ".join(
+            '"' + value.replace("\x00", " ").replace('"', '""') + '"' for value in values
+        )
+        parts.append(f"{column} : ({quoted})")
+    if not parts:
+        return expression
+    return f"({expression}) AND " + " AND ".join(parts)
+
+
+def contains_tokens(value: str, wanted: str) -> bool:
+    """Whether the tokens of `wanted` occur, in a row, among the tokens of `value`."""
+    haystack, needle = tokenize(value), tokenize(wanted)
+    if not needle:
+        return True
+    return any(
+        haystack[i : i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1)
+    )

@@ -139,4 +139,5 @@ def search_query(
         per_page=per_page,
         facets=_facets(parameters),
         scope=_choice(parameters, "scope", SCOPES, DEFAULT_SCOPE),
+        collapse=_choice(parameters, "collapse", ("on", "off"), "on") == "on",
     )

@@ -2,15 +2,17 @@
 
 The search stack (searchsvc.stack) asks engines `engine_query(query, names)`: names
 resolved to every spelling (searchsvc.query.names) and the scope turned into a format
-filter (with the format facet counted, which gives both scopes' counts), so an engine
-never needs to know either. `finished_page` then folds the facets' spellings and reads
-the scopes' counts. Pure functions.
+filter (with the format facet counted, which gives both scopes' counts) and folding
+into a copy filter (its facet counts the copies folded), so an engine never needs to
+know any of them. `finished_page` then folds the facets' spellings and reads the
+scopes' and the folded counts. Pure functions.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from dialogfile.copies import COPY, ORIGINAL
 from dialogfile.fields import FORMATS
 from searchsvc.query.filters import Filters
 from searchsvc.query.names import NAME_FILTERS, NameIndex, group_facet
@@ -18,6 +20,10 @@ from searchsvc.repository import FACET_LIMIT, SECTION_FORMAT, SearchPage, Search
 
 #: The format filter's name (a scope is a condition on it, and its facet counts scopes).
 FORMAT_FILTER = "format"
+#: The copy filter's name (folding is a condition on it, and its facet counts the folded).
+COPY_FILTER = "copy"
+#: The file filter's name: a search in some files shows their copies (see folds).
+FILE_FILTER = "file"
 #: The formats of each scope but "all".
 SCOPE_FORMATS = {
     "entries": tuple(name for name in FORMATS if name != SECTION_FORMAT),
@@ -30,18 +36,32 @@ def scoped(query: SearchQuery) -> bool:
     return query.scope != "all" and not query.filters.get(FORMAT_FILTER)
 
 
-def engine_query(query: SearchQuery, names: NameIndex | None) -> SearchQuery:
-    """What the engines are asked: names as every spelling, the scope as a format filter.
+def folds(query: SearchQuery) -> bool:
+    """Whether copies fold into their original in this search.
 
-    A scoped search counts the format facet too (over the matches without the format
-    filter, as every facet with a filter of its own): its counts are the scopes'.
+    Not with collapse=off, a copy filter of its own, or a file filter: copies differ
+    only in their place, so a search limited to some files shows what those files hold.
+    """
+    filters = query.filters
+    return query.collapse and not (filters.get(COPY_FILTER) or filters.get(FILE_FILTER))
+
+
+def engine_query(query: SearchQuery, names: NameIndex | None) -> SearchQuery:
+    """What the engines are asked: names as every spelling, the scope as a format filter,
+    folding as a copy filter.
+
+    Each counts its facet too (over the matches without its filter, as every facet
+    with a filter of its own): the format's counts are the scopes', the copy's the folded.
     """
     filters = names.resolve(query.filters) if names is not None else query.filters
-    if not scoped(query):
-        return replace(query, filters=filters)
-    formats = Filters({FORMAT_FILTER: SCOPE_FORMATS[query.scope]})
-    facets = tuple(dict.fromkeys((*query.facets, FORMAT_FILTER)))
-    return replace(query, filters=filters.merged(formats), facets=facets)
+    facets = list(query.facets)
+    if scoped(query):
+        filters = filters.merged(Filters({FORMAT_FILTER: SCOPE_FORMATS[query.scope]}))
+        facets.append(FORMAT_FILTER)
+    if folds(query):
+        filters = filters.merged(Filters({COPY_FILTER: (ORIGINAL,)}))
+        facets.append(COPY_FILTER)
+    return replace(query, filters=filters, facets=tuple(dict.fromkeys(facets)))
 
 
 def finished_page(query: SearchQuery, page: SearchPage) -> SearchPage:
@@ -53,6 +73,10 @@ def finished_page(query: SearchQuery, page: SearchPage) -> SearchPage:
             scope: sum(formats.get(name, 0) for name in names)
             for scope, names in SCOPE_FORMATS.items()
         }
+    folded = None
+    if folds(query):
+        copies = {item.value: item.count for item in page.facets.get(COPY_FILTER, ())}
+        folded = copies.get(COPY, 0)
     facets = {
         name: group_facet(name, counts, FACET_LIMIT)
         if name in NAME_FILTERS
@@ -60,4 +84,4 @@ def finished_page(query: SearchQuery, page: SearchPage) -> SearchPage:
         for name, counts in page.facets.items()
         if name in query.facets
     }
-    return replace(page, facets=facets, scopes=scopes)
+    return replace(page, facets=facets, scopes=scopes, folded=folded)
