@@ -141,7 +141,7 @@ def run(options: argparse.Namespace, work: Path) -> dict[str, Any]:
     if options.shared and options.shared.exists():
         _log(options, f"shared corpus: {options.shared}")
         report["runs"]["lupopedia"] = measure_tree(options.shared, work / "shared.db", options)
-    else:
+    elif options.shared:
         report["shared_absent"] = str(options.shared)
     report["seconds"] = round(time.monotonic() - started, 1)
     return report
