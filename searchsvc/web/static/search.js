@@ -213,7 +213,7 @@ function renderFacets(facets, exact) {
     }
     const group = el("section", "facet");
     group.dataset.facet = name;
-    const heading = el("h3", "facet-title", FACET_LABELS[name]);
+    const heading = el("h2", "facet-title", FACET_LABELS[name]);
     group.append(heading);
     if (!values.length) {
       group.append(el("p", "muted small", "no values"));
