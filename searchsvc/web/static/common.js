@@ -113,12 +113,17 @@ export function moodHex(value) {
   return HEX6.test(hex) ? hex.toUpperCase() : null;
 }
 
-/** A small square in the mood's colour (set through the CSSOM, which CSP allows). */
-export function swatch(hex, className = "swatch") {
-  const node = el("span", className);
-  node.setAttribute("aria-hidden", "true");
+/**
+ * A small square in the mood's colour (set through the CSSOM, which CSP allows).
+ * Colour is never all it says: the hex is in it as text for screen readers, unless
+ * `hexShown` (the hex is already written beside it, so the square is decoration).
+ */
+export function swatch(hex, { hexShown = false } = {}) {
+  const node = el("span", "swatch");
   const valid = moodHex(hex);
   if (valid) node.style.backgroundColor = "#" + valid;
+  if (valid && !hexShown) node.append(el("span", "visually-hidden", `mood #${valid}`));
+  else node.setAttribute("aria-hidden", "true");
   return node;
 }
 

@@ -168,7 +168,7 @@ function renderHits(hits) {
     const hex = moodHex(hit.mood_rgb);
     if (hex) {
       const mood = el("span", "mood");
-      mood.append(swatch(hex), el("code", "hex", "#" + hex));
+      mood.append(swatch(hex, { hexShown: true }), el("code", "hex", "#" + hex));
       mood.title = hit.mood_raw ? `Mood ${hit.mood_raw}` : `Mood #${hex}`;
       head.append(mood);
     }
@@ -233,7 +233,7 @@ function renderFacets(facets, exact) {
       const label = el("span", "facet-label");
       if (name === "mood") {
         const hex = moodHex(value);
-        if (hex) label.append(swatch(hex));
+        if (hex) label.append(swatch(hex, { hexShown: true }));
         label.append(el("code", null, hex ? "#" + hex : value));
       } else if (name === "file") {
         // Files of the same name in two folders must read differently: the path, cut in the middle.
@@ -267,10 +267,13 @@ function chip(name, value) {
   button.dataset.remove = name;
   button.dataset.value = value;
   button.append(el("span", "chip-name", name + ":"));
-  if (name === "mood" && moodHex(value)) button.append(swatch(value));
-  button.append(name === "file" ? pathLabel(value, "", "chip-value path") : el("span", "chip-value", value));
+  // A mood reads as its hex (#FF6600) beside its swatch, to the eye and to a screen reader.
+  const hex = name === "mood" ? moodHex(value) : null;
+  const shown = hex ? "#" + hex : value;
+  if (hex) button.append(swatch(hex, { hexShown: true }));
+  button.append(name === "file" ? pathLabel(value, "", "chip-value path") : el("span", "chip-value", shown));
   button.append(el("span", "chip-x", "×"));
-  button.setAttribute("aria-label", `Remove filter ${name} ${value}`);
+  button.setAttribute("aria-label", `Remove filter ${name} ${shown}`);
   if (name === "file") button.title = value;
   li.append(button);
   return li;
