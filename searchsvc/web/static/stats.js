@@ -13,6 +13,7 @@ const stateBox = document.getElementById("state");
 const MATRIX_ROWS = 14;
 const MATRIX_COLS = 10;
 const MOODS_SHOWN = 20;
+const HEAT_STEPS = 5;
 
 /** Counts as [{value, count}] from a list of objects/pairs or a {value: count} map. */
 function counts(raw, key = "value") {
@@ -92,12 +93,15 @@ function drawTimeline(days) {
   const plotH = height - pad.top - pad.bottom;
   const max = Math.max(...all.map(([, count]) => count));
   const step = plotW / all.length;
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "timeline-svg", role: "img",
+  // A group, not an image: its bars are links (an image's content is not focusable).
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "timeline-svg", role: "group",
     "aria-label": `Entries per day from ${all[0][0]} to ${all[all.length - 1][0]}, at most ${max} a day` });
   for (const fraction of max >= 4 ? [0, 0.5, 1] : [0, 1]) {
     const y = pad.top + plotH * (1 - fraction);
     chart.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y, y2: y, class: "gridline" }));
-    const label = svg("text", { x: pad.left - 6, y: y + 4, "text-anchor": "end", class: "axis-label" });
+    // The axes are for the eye; each bar's link names its day and count.
+    const label = svg("text", { x: pad.left - 6, y: y + 4, "text-anchor": "end", class: "axis-label",
+      "aria-hidden": "true" });
     label.textContent = String(Math.round(max * fraction));
     chart.append(label);
   }
@@ -105,7 +109,9 @@ function drawTimeline(days) {
   all.forEach(([key, count], index) => {
     if (!count) return;
     const barH = Math.max(1, (count / max) * plotH);
-    const link = svg("a", { href: searchLink({ q, speaker, from: key, to: key, sort: "oldest" }) });
+    const entries = `${count.toLocaleString()} ${count === 1 ? "entry" : "entries"}`;
+    const link = svg("a", { href: searchLink({ q, speaker, from: key, to: key, sort: "oldest" }),
+      "aria-label": `${key}: ${entries}` });
     // Bars at most 36 px wide, centred in their day's slot.
     const barW = Math.min(36, Math.max(0.8, step - (step > 3 ? 1 : 0)));
     const rect = svg("rect", {
@@ -113,7 +119,7 @@ function drawTimeline(days) {
       width: barW, height: barH, class: "bar",
     });
     const title = svg("title");
-    title.textContent = `${key}: ${count.toLocaleString()} ${count === 1 ? "entry" : "entries"}`;
+    title.textContent = `${key}: ${entries}`;
     rect.append(title);
     link.append(rect);
     chart.append(link);
@@ -124,6 +130,7 @@ function drawTimeline(days) {
     const label = svg("text", {
       x: pad.left + index * step + step / 2, y: height - 8,
       "text-anchor": i === 0 ? "start" : i === ticks - 1 ? "end" : "middle", class: "axis-label",
+      "aria-hidden": "true",
     });
     label.textContent = all[index][0];
     chart.append(label);
@@ -158,19 +165,20 @@ function drawMoods(moods) {
   const rowH = 22;
   const width = Math.max(300, Math.round(box.clientWidth || 480));
   const labelW = 78;
-  const bars = svg("svg", { viewBox: `0 0 ${width} ${shown.length * rowH}`, class: "mood-bars", role: "img",
+  const bars = svg("svg", { viewBox: `0 0 ${width} ${shown.length * rowH}`, class: "mood-bars", role: "group",
     "aria-label": "The most common mood colours with their counts" });
   const { q, speaker } = filters();
   shown.forEach((item, index) => {
     const y = index * rowH;
-    const link = svg("a", { href: searchLink({ q, speaker, mood: item.hex }) });
+    const entries = `${item.count.toLocaleString()} ${item.count === 1 ? "entry" : "entries"}`;
+    const link = svg("a", { href: searchLink({ q, speaker, mood: item.hex }), "aria-label": `#${item.hex}: ${entries}` });
     const label = svg("text", { x: 0, y: y + 15, class: "bar-label mono" });
     label.textContent = "#" + item.hex;
     const barW = Math.max(2, ((width - labelW - 60) * item.count) / max);
     const rect = svg("rect", { x: labelW, y: y + 3, width: barW, height: rowH - 6, rx: 3, fill: "#" + item.hex,
       class: luminance(item.hex) > 0.8 ? "bar-light" : "bar-mood" });
     const title = svg("title");
-    title.textContent = `#${item.hex}: ${item.count.toLocaleString()} entries`;
+    title.textContent = `#${item.hex}: ${entries}`;
     rect.append(title);
     const count = svg("text", { x: labelW + barW + 6, y: y + 15, class: "bar-label" });
     count.textContent = item.count.toLocaleString();
@@ -229,16 +237,19 @@ function drawMatrix(pairList) {
       const count = cell.get(speaker + "\u0000" + target) || 0;
       const td = el("td");
       if (count) {
-        const strength = 0.12 + 0.88 * Math.sqrt(count / max);
-        td.style.backgroundColor = `rgba(37, 99, 235, ${strength.toFixed(3)})`;
-        if (strength > 0.55) td.classList.add("strong");
+        // Five steps of the --heat-N colour tokens, each readable under --text (style.css).
+        td.classList.add(`heat-${Math.max(1, Math.ceil(HEAT_STEPS * Math.sqrt(count / max)))}`);
         const link = el("a", null, count.toLocaleString());
         link.href = searchLink({ q, speaker, target });
         link.title = `${speaker} → ${target}: ${count.toLocaleString()}`;
+        link.setAttribute("aria-label", link.title);
         td.append(link);
       } else {
         td.classList.add("zero");
-        td.textContent = "·";
+        td.append(el("span", "visually-hidden", "0"));
+        const dot = el("span", null, "·");
+        dot.setAttribute("aria-hidden", "true");
+        td.append(dot);
       }
       tr.append(td);
     }
@@ -249,7 +260,8 @@ function drawMatrix(pairList) {
   // Focusable, so that a keyboard can scroll a grid wider than the screen.
   scroller.tabIndex = 0;
   scroller.setAttribute("role", "region");
-  scroller.setAttribute("aria-labelledby", "matrix-h");
+  // Named apart from its section ("Who talks to whom"): two regions may not share a name.
+  scroller.setAttribute("aria-label", "Speaker by target grid");
   scroller.append(table);
   box.replaceChildren(scroller, note);
 }
