@@ -257,7 +257,19 @@ function renderFacets(facets, exact) {
     }
     return group;
   });
+  showFacetGroups(groups);
+}
+
+/** Put the facet groups in place; a focused value keeps the focus on its new button. */
+// Without this, a value pressed from the keyboard is drawn anew and the focus falls
+// back to the start of the page: the keyboard loses its place.
+function showFacetGroups(groups) {
+  const { facet, value } = facetsBox.contains(document.activeElement) ? document.activeElement.dataset : {};
   facetsBox.replaceChildren(...groups);
+  if (!facet || value === undefined) return;
+  const again = [...facetsBox.querySelectorAll("button[data-facet]")]
+    .find((button) => button.dataset.facet === facet && button.dataset.value === value);
+  if (again) again.focus();
 }
 
 function chip(name, value) {
