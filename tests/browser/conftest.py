@@ -17,6 +17,8 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 DIALOG_TREE = Path(__file__).resolve().parent / "dialog_tree"
+#: The project's sample dialogs (README), busier than the small tree: a fuller stats page.
+SAMPLE_DIALOGS = REPO_ROOT / "dialogs"
 #: How long a server may take to index the small tree and answer /health.
 START_TIMEOUT_S = 30.0
 
@@ -76,14 +78,18 @@ def _wait_until_healthy(server: Server) -> None:
     pytest.fail(f"dialogsearch serve did not answer within {START_TIMEOUT_S} s:\n{server.log()}")
 
 
-def start_server(workdir: Path) -> Server:
-    """Copy the small dialog tree into `workdir` and serve it on a free port."""
+def start_server(
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    dialogs: Path = DIALOG_TREE / "dialogs",
+) -> Server:
+    """Copy the small dialog tree (or `dialogs`) into `workdir` and serve it on a free port."""
     root = workdir / "dialogs"
-    shutil.copytree(DIALOG_TREE / "dialogs", root)
+    shutil.copytree(dialogs, root)
     db_path = workdir / "x.db"
     log_path = workdir / "server.log"
     port = _free_port()
-    env = {**os.environ, "DIALOGSEARCH_API_TOKEN": "browser-test-token"}
+    env = {**os.environ, "DIALOGSEARCH_API_TOKEN": "browser-test-token", **(extra_env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             _serve_command(root, db_path, port),
@@ -115,10 +121,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(running)
 
 
+@pytest.fixture(scope="session")
+def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One read-only server over the project's sample dialogs."""
+    running = start_server(tmp_path_factory.mktemp("sample"), dialogs=SAMPLE_DIALOGS)
+    yield running
+    stop_server(running)
+
+
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[Server]:
     """A server for one test that changes its files or database."""
     running = start_server(tmp_path)
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture
+def files_mode_server(tmp_path: Path) -> Iterator[Server]:
+    """A server whose database is gone for good: every page is in files mode."""
+    # With REBUILD on, the recovery rebuilds the missing database moments after the switch.
+    running = start_server(tmp_path, {"DIALOGSEARCH_REBUILD": "0"})
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(running.db_path) + suffix).unlink(missing_ok=True)
     yield running
     stop_server(running)
 
