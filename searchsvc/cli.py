@@ -1,7 +1,8 @@
 """The `dialogsearch` command group: the indexer's commands plus the service's.
 
-`serve` is loaded only when it is run (or listed by --help), so that `parse`,
-`reindex` and `verify` never import Flask or waitress (click's lazy subcommands).
+`serve` and `mcp` are loaded only when run (or listed by --help), so that `parse`,
+`reindex` and `verify` never import Flask, waitress or the MCP SDK (click's lazy
+subcommands).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import click
 from indexer.cli import parse, reindex, verify
 
 #: Commands imported on first use: name -> "module:attribute".
-LAZY_COMMANDS = {"serve": "searchsvc.serve:serve"}
+LAZY_COMMANDS = {"serve": "searchsvc.serve:serve", "mcp": "searchsvc.agents.command:mcp"}
 
 
 class LazyGroup(click.Group):

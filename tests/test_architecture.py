@@ -52,6 +52,12 @@ def _importers(prefix: str) -> dict[str, list[str]]:
         ("searchsvc.engines", "searchsvc.web"),
         ("searchsvc.writing", "searchsvc.web"),
         ("searchsvc.stack", "searchsvc.web"),
+        ("searchsvc.query", "searchsvc.agents"),
+        ("searchsvc.engines", "searchsvc.agents"),
+        ("searchsvc.writing", "searchsvc.agents"),
+        ("searchsvc.stack", "searchsvc.agents"),
+        ("searchsvc.watcher", "searchsvc.agents"),
+        ("searchsvc.web", "searchsvc.agents"),
     ],
 )
 def test_imports_only_go_downwards(package: str, must_not_import: str) -> None:
@@ -69,6 +75,24 @@ def test_web_libraries_stay_in_the_web_layer() -> None:
         assert users <= {n for n in users if n.startswith("searchsvc.web.")} | {
             "searchsvc.serve"
         }, library
+
+
+def test_the_agents_take_nothing_of_the_web_but_its_token_check() -> None:
+    users = {
+        module: names
+        for module, names in _importers("searchsvc.web").items()
+        if module.startswith("searchsvc.agents")
+    }
+    assert {name for names in users.values() for name in names} <= {
+        "searchsvc.web.auth",
+        "searchsvc.web.auth.check_bearer",
+        "searchsvc.web.auth.ensure_api_token",
+        "searchsvc.web.auth.TOKEN_CONFIG_KEY",
+    }
+
+
+def test_the_mcp_sdk_stays_with_the_agents() -> None:
+    assert {module.rsplit(".", 1)[0] for module in _importers("mcp")} <= {"searchsvc.agents"}
 
 
 def test_only_the_database_class_opens_sqlite() -> None:
