@@ -27,6 +27,7 @@ from searchsvc.exceptions import WriteUnavailable
 from searchsvc.settings import Settings, load_config
 from searchsvc.web.api_write import EXTENSION_KEY
 from searchsvc.web.app import create_app
+from searchsvc.web.metrics import access_for
 from searchsvc.web.server_errors import use_json_errors
 
 #: glibc malloc arenas for the whole process. By default each request thread that
@@ -181,11 +182,13 @@ def serve(
     if no_watch:
         config["WATCH"] = "off"
     try:  # before the reindex and the token: a bad setting or a busy port, in one line
-        Settings.from_config(load_config(config))
+        settings = Settings.from_config(load_config(config))
         sock = listen_socket(host, port)
     except (ValueError, ListenError) as error:
         click.echo(f"dialogsearch: {error}", err=True)
         sys.exit(2)
+    # GET /metrics: open on loopback, behind the API token when others can reach the port.
+    config["METRICS"] = access_for(settings.metrics, host)
     limit_malloc_arenas()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

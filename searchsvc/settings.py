@@ -77,10 +77,15 @@ DEFAULTS: dict[str, Any] = {
     "WATCH_MAX_DELAY_MS": 2000,
     "WATCH_RESCAN_SECONDS": 300.0,
     "WATCH_POLL_MS": 300,
+    # GET /metrics (Prometheus): "open", "token" (Authorization: Bearer <API token>, as
+    # writes), "off" (no such page), or "auto": open when serve listens on loopback only,
+    # else the token (an app not started by serve: the token).
+    "METRICS": "auto",
 }
 
 BACKENDS = ("sqlite", "meilisearch")
 WATCH_MODES = ("on", "poll", "off")
+METRICS_ACCESS = ("auto", "open", "token", "off")
 
 
 def switch(value: Any, *, name: str = "setting") -> bool | None:
@@ -162,6 +167,8 @@ class Settings:
     watch_max_delay_ms: int = 2000
     watch_rescan_seconds: float = 300.0
     watch_poll_ms: int = 300
+    #: Who may read GET /metrics: "auto", "open", "token" or "off" (see DEFAULTS).
+    metrics: str = "auto"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -203,6 +210,7 @@ class Settings:
             watch_max_delay_ms=int(config["WATCH_MAX_DELAY_MS"]),
             watch_rescan_seconds=float(config["WATCH_RESCAN_SECONDS"]),
             watch_poll_ms=int(config["WATCH_POLL_MS"]),
+            metrics=_metrics_access(config.get("METRICS", "auto")),
         )
 
 
@@ -219,3 +227,13 @@ def _watch_mode(value: Any) -> str:
         raise ValueError(
             f"DIALOGSEARCH_WATCH={value!r} is not one of {', '.join(WATCH_MODES)}"
         ) from None
+
+
+def _metrics_access(value: Any) -> str:
+    """METRICS as one of METRICS_ACCESS; ValueError names a bad one."""
+    text = str(value if value is not None else "auto").strip().lower() or "auto"
+    if text not in METRICS_ACCESS:
+        raise ValueError(
+            f"DIALOGSEARCH_METRICS={value!r} is not one of {', '.join(METRICS_ACCESS)}"
+        )
+    return text

@@ -101,6 +101,9 @@ class DialogWatcher:
         self.reindexes = 0
         self.rescans = 0
         self.last_reindex: dict[str, Any] | None = None
+        #: Totals over every reindex: seconds spent, entries added/updated/deleted (metrics).
+        self.reindex_seconds_total = 0.0
+        self.entries_reindexed = {"added": 0, "updated": 0, "deleted": 0}
         self.last_error: str | None = None
         self._pending: set[str] = set()
         self._pending_unnamed = False
@@ -282,6 +285,9 @@ class DialogWatcher:
             "seconds": round(time.monotonic() - started, 3),
             "rescan": rescan,
         }
+        self.reindex_seconds_total += self.last_reindex["seconds"]
+        for change in self.entries_reindexed:
+            self.entries_reindexed[change] += self.last_reindex[f"entries_{change}"]
         if changed or not rescan:
             log.info(json.dumps({"event": "reindexed", **self.last_reindex}))
         # A rescan names no files: when it changed some, every store catches up by a scan.
@@ -319,6 +325,8 @@ class DialogWatcher:
             "reindexes": self.reindexes,
             "rescans": self.rescans,
             "last_reindex": self.last_reindex,
+            "reindex_seconds_total": round(self.reindex_seconds_total, 3),
+            "entries_reindexed": dict(self.entries_reindexed),
             "last_error": self.last_error,
             "settle_ms": self.settle_ms,
             "max_delay_ms": self.max_delay_ms,

@@ -91,8 +91,9 @@ def test_the_agents_take_nothing_of_the_web_but_its_token_check() -> None:
     }
 
 
-def test_the_mcp_sdk_stays_with_the_agents() -> None:
+def test_the_mcp_sdk_stays_with_the_agents_and_prometheus_with_the_metrics() -> None:
     assert {module.rsplit(".", 1)[0] for module in _importers("mcp")} <= {"searchsvc.agents"}
+    assert set(_importers("prometheus_client")) <= {"searchsvc.web.metrics"}
 
 
 def test_only_the_database_class_opens_sqlite() -> None:

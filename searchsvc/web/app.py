@@ -1,4 +1,4 @@
-"""The Flask app factory: settings, the search stack, blueprints and error handlers.
+"""The Flask app factory: settings, the search stack, blueprints, error handlers, metrics.
 
 Settings come from searchsvc.settings (defaults, then DIALOGSEARCH_* environment
 variables, then the mapping given to create_app), read once into a Settings value in
@@ -16,7 +16,7 @@ from flask import Flask
 from searchsvc.repository import Repository
 from searchsvc.settings import SETTINGS_KEY, Settings, load_config
 from searchsvc.stack import build_stack
-from searchsvc.web import api, api_write, errors, security_headers, ui
+from searchsvc.web import api, api_write, errors, metrics, security_headers, ui
 
 
 def create_app(
@@ -33,6 +33,7 @@ def create_app(
     app.extensions["dialogsearch"] = repository
     errors.init_app(app)
     security_headers.init_app(app)
+    metrics.init_app(app, repository, settings)
     app.register_blueprint(api.bp)
     if settings.root is not None and settings.db is not None:
         api_write.init_app(app, repository, settings)

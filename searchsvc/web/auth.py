@@ -1,4 +1,4 @@
-"""Bearer-token authentication for the write endpoints; reads stay open.
+"""Bearer-token authentication for writes (and /metrics beyond loopback); reads stay open.
 
 The token comes from app.config["API_TOKEN"] (DIALOGSEARCH_API_TOKEN). When
 none is configured, `serve` calls `ensure_api_token`, which generates one and
@@ -37,8 +37,10 @@ def ensure_api_token(config: MutableMapping[str, Any]) -> str | None:
     return token
 
 
-def check_bearer(authorization: str | None, token: str | None) -> None:
+def check_bearer(authorization: str | None, token: str | None, *, what: str = "Writes") -> None:
     """Accept an `Authorization` value of `Bearer <token>`, else raise.
+
+    `what` names what the token guards in the messages ("Writes", or "Metrics").
 
     :raise NotAuthenticated: no Authorization value, or not a Bearer one.
     :raise PermissionDenied: a wrong token, or no token configured (writes disabled).
@@ -46,11 +48,11 @@ def check_bearer(authorization: str | None, token: str | None) -> None:
     scheme, _, given = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         raise NotAuthenticated(
-            "Writes need an API token: send the header 'Authorization: Bearer <token>'"
+            f"{what} need an API token: send the header 'Authorization: Bearer <token>'"
         )
     if not token:
         raise PermissionDenied(
-            f"Writes are disabled: no API token is configured (set {TOKEN_ENV_VAR})"
+            f"{what} are disabled: no API token is configured (set {TOKEN_ENV_VAR})"
         )
     if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
-        raise PermissionDenied("The API token is not valid for writes")
+        raise PermissionDenied(f"The API token is not valid for {what.lower()}")

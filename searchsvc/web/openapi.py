@@ -251,6 +251,11 @@ COMPONENTS: dict[str, Any] = {
                         "pending_files": {"type": "array", "items": {"type": "string"}},
                         "reindexes": {"type": "integer"},
                         "last_reindex": {"type": ["object", "null"]},
+                        "reindex_seconds_total": {"type": "number"},
+                        "entries_reindexed": {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer"},
+                        },
                         "last_error": _NULLABLE_STRING,
                     },
                 },
