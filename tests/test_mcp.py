@@ -7,7 +7,9 @@ the same database: the same query language, the same stack, the same entries.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,6 +71,16 @@ def test_mcp_help_has_an_example() -> None:
     result = CliRunner().invoke(main, ["mcp", "--help"])
     assert result.exit_code == 0
     assert "dialogsearch mcp --root dialogs --db var/dialogs.db" in result.output
+
+
+def test_the_readme_shows_how_to_add_the_server_to_a_client() -> None:
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```json\n(.*?)```", text, re.S) if "mcpServers" in b)
+    server = json.loads(block)["mcpServers"]["dialogsearch"]
+    assert server["command"].endswith("/dialogsearch")
+    assert server["args"][0] == "mcp" and {"--root", "--db"} <= set(server["args"])
+    for name in (*READ_TOOLS, "add_entry"):
+        assert f"| `{name}(" in text, name
 
 
 def test_lists_the_read_tools_with_schemas_and_descriptions(mcp: McpClient) -> None:
