@@ -204,6 +204,9 @@ def test_get_entry_shows_its_neighbours_in_file_order(mcp: McpClient, api: Flask
 
 def test_get_entry_of_an_unknown_id_is_the_apis_404_message(mcp: McpClient) -> None:
     assert "Entry 1 doesn't exist" in mcp.refusal("get_entry", dialog_entry_id=1)
+    for bad in (0, -5, 2**53, 2**70, "abc", 1.5):
+        _assert_clean(mcp.refusal("get_entry", dialog_entry_id=bad))
+    assert "context" in mcp.refusal("get_entry", dialog_entry_id=5, context=11)
 
 
 def test_stats_and_speakers_agree_with_the_api(mcp: McpClient, api: FlaskClient) -> None:

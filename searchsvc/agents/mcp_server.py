@@ -45,6 +45,8 @@ INSTRUCTIONS = (
     "it, list_speakers and stats for who talks to whom, how much and when. Every dialog "
     "file is also a resource, dialog://<path>, readable as Markdown."
 )
+#: Entry ids are below 2**53 (dialogfile.identity), as the API's OpenAPI document says.
+MAX_ENTRY_ID = 2**53 - 1
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 APPENDS = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
@@ -169,7 +171,9 @@ class DialogToolset:
 
     def get_entry(
         self,
-        dialog_entry_id: Annotated[int, Field(ge=1, description="The id a search hit gave")],
+        dialog_entry_id: Annotated[
+            int, Field(ge=1, le=MAX_ENTRY_ID, description="The id a search hit gave")
+        ],
         context: Annotated[
             int, Field(ge=0, le=MAX_CONTEXT, description="Entries to show before and after it")
         ] = 2,
