@@ -57,6 +57,14 @@ Values = Annotated[
     Field(description="One value, or a list of alternatives (any of them matches)"),
 ]
 
+Scope = Annotated[
+    Literal["entries", "text", "all"] | None,
+    Field(
+        description="entries: dialog entries; text: the files' text outside entries; "
+        "all: both (default: the API's, entries)"
+    ),
+]
+
 
 class PathScrubber:
     """Replaces the server's own paths on disk in a message (the root, the database, cwd)."""
@@ -136,10 +144,7 @@ class DialogToolset:
         until: Annotated[
             str | None, Field(description="Last day, YYYY-MM-DD (or YYYYMMDDHHMMSS)")
         ] = None,
-        scope: Annotated[
-            Literal["entries", "text", "all"] | None,
-            Field(description="entries: dialog entries only; text: text outside entries; all"),
-        ] = None,
+        scope: Scope = None,
         sort: Annotated[
             Literal["relevance", "newest", "oldest"] | None,
             Field(description="Default: relevance with words, else newest"),
