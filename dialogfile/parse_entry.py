@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dialogfile.model import Entry, Problem
-from dialogfile.parse_values import normalise_mood, normalise_name, parse_timestamp
+from dialogfile.parse_values import (
+    is_emoji_mood,
+    normalise_mood,
+    normalise_name,
+    parse_timestamp,
+)
 
 
 @dataclass
@@ -54,12 +59,13 @@ def build_entry(
     if timestamp is None:
         timestamp = parse_timestamp(raw.fallback_timestamp)
     mood_rgb = normalise_mood(raw.mood)
-    if mood_rgb is None and raw.mood is not None and raw.mood.strip():
+    mood_raw = raw.mood if raw.mood and raw.mood.strip() else None
+    if mood_rgb is None and mood_raw is not None and not is_emoji_mood(mood_raw):
         problems.append(
             Problem(
                 path,
                 line_number,
-                f"mood {_short(raw.mood)!r} is not an RRGGBB colour; kept as mood_raw"
+                f"mood {_short(mood_raw)!r} is not an RRGGBB colour; kept as mood_raw"
                 ' (write six hex digits, e.g. "0066FF")',
             )
         )
@@ -71,7 +77,7 @@ def build_entry(
         speaker=normalise_name(raw.speaker),
         target=normalise_name(raw.target),
         mood_rgb=mood_rgb,
-        mood_raw=raw.mood if raw.mood and raw.mood.strip() else None,
+        mood_raw=mood_raw,
         timestamp_utc=timestamp,
         message=raw.message,
         title=raw.title,

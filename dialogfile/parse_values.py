@@ -7,11 +7,17 @@ function here is pure, linear in its input and never raises.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _QUOTE_PAIRS = ('"', "'", "`")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 #: What may follow a 6-digit colour that starts a longer mood value.
 _MOOD_FOLLOWERS = frozenset("(,;:—-")
+#: Lupopedia's own mood notation `{RR}|GG|[[BB]]` (hex digits, any case). Fixed width
+#: apart from the optional blanks around `|`: a match attempt is bounded by the value.
+_LUPOPEDIA_MOOD = re.compile(
+    r"\{([0-9A-Fa-f]{2})\}[ \t]*\|[ \t]*([0-9A-Fa-f]{2})[ \t]*\|[ \t]*\[\[([0-9A-Fa-f]{2})\]\]"
+)
 
 # YYYY-MM-DD, optionally " HH:MM[:SS]" or "THH:MM[:SS]". No nested quantifiers:
 # every match attempt is bounded, so a search is linear in the value length.
@@ -46,29 +52,53 @@ def _is_hex6(text: str) -> bool:
     return len(text) == 6 and all(char in _HEX_DIGITS for char in text)
 
 
+def _leading_colour(text: str) -> tuple[str, str] | None:
+    """(RRGGBB, the rest) when `text` starts with 6 hex digits or `{RR}|GG|[[BB]]`."""
+    notation = _LUPOPEDIA_MOOD.match(text)
+    if notation is not None:
+        return "".join(notation.groups()).upper(), text[notation.end() :]
+    colour = text[:6]
+    return (colour.upper(), text[6:]) if _is_hex6(colour) else None
+
+
 def normalise_mood(value: str | None) -> str | None:
-    """`RRGGBB` upper-cased from a mood value, or None when it holds no such colour."""
+    """`RRGGBB` upper-cased from a mood value, or None when it holds no such colour.
+
+    The colour is 6 hex digits or Lupopedia's `{RR}|GG|[[BB]]` (`{00}|FF|[[00]]` is
+    00FF00), alone or followed by a description: "`FF6600` (Technical)", "0066FF — calm",
+    "`{80}|20|[[00]]` (Command/Tired/Final)".
+    """
     if value is None:
         return None
     text = strip_enclosing_quotes(value)
     if text.startswith("#"):
         text = text[1:]
-    if _is_hex6(text):
-        return text.upper()
-    # A colour followed by a description: "`FF6600` (Technical)", "0066FF — calm".
     opening = ""
     if text[:1] in _QUOTE_PAIRS:
         opening, text = text[0], text[1:]
         if text.startswith("#"):
             text = text[1:]
-    colour, rest = text[:6], text[6:]
-    if not _is_hex6(colour):
+    found = _leading_colour(text)
+    if found is None:
         return None
+    colour, rest = found
     if opening and rest.startswith(opening):
         rest = rest[1:]
     if not rest or rest[0].isspace() or rest[0] in _MOOD_FOLLOWERS:
-        return colour.upper()
+        return colour
     return None
+
+
+def is_emoji_mood(value: str) -> bool:
+    """True when the mood (quotes and backticks aside) starts with a pictograph: `🐺`, `😊 calm`.
+
+    Such a mood is a picture, not a colour written wrongly: it stays in mood_raw and is
+    no problem. Pictograph: Unicode category So (symbol, other), which holds the emoji.
+    """
+    text = strip_enclosing_quotes(value)
+    if text[:1] in _QUOTE_PAIRS:
+        text = text[1:].lstrip()
+    return bool(text) and unicodedata.category(text[0]) == "So"
 
 
 def parse_timestamp(value: str | None) -> int | None:

@@ -110,7 +110,7 @@ def test_a_backtick_fence_info_string_without_backticks_only():
     ("mood", "rgb"),
     [
         ("`FF6600` (Technical/Operational)", "FF6600"),
-        ("`{22}|88|[[CC]]`", None),
+        ("`{22}|88|[[CC]]`", "2288CC"),
         ("FF6600FF", None),
     ],
 )
@@ -119,6 +119,13 @@ def test_mood_is_normalised_and_kept_raw(mood, rgb):
     (entry,) = parsed.entries
     assert (entry.mood_rgb, entry.mood_raw) == (rgb, mood)
     assert len(parsed.problems) == (rgb is None)
+
+
+@pytest.mark.parametrize("mood", ["🐺", "`🧭`", "😊 calm", '"🐺"'])
+def test_an_emoji_mood_stays_raw_without_a_problem(mood):
+    parsed = parse(f"**Speaker:** A\n**Mood_RGB:** {mood}\n")
+    (entry,) = parsed.entries
+    assert (entry.mood_rgb, entry.mood_raw, parsed.problems) == (None, mood, ())
 
 
 def test_a_lone_dialog_begin_is_a_heading():

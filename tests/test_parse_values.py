@@ -8,6 +8,7 @@ from dialogfile.parse import decode_dialog_bytes
 from dialogfile.parse_layout import heading_text, split_lines
 from dialogfile.parse_values import (
     clean_message_lines,
+    is_emoji_mood,
     normalise_mood,
     normalise_name,
     parse_timestamp,
@@ -26,7 +27,6 @@ from dialogfile.parse_values import (
         ("0066FF - calm", "0066FF"),
         ("0066FF, calm", "0066FF"),
         ("0066FF(calm)", "0066FF"),
-        ("`{22}|88|[[CC]]`", None),
         ("FF6600FF", None),
         ("Caffeinated, surgical, precise", None),
         ("0066F", None),
@@ -37,6 +37,55 @@ from dialogfile.parse_values import (
 )
 def test_normalise_mood(raw, expected):
     assert normalise_mood(raw) == expected
+
+
+#: Lupopedia's mood notation {RR}|GG|[[BB]], as its files write it (no hypothesis: a table).
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("`{00}|FF|[[00]]`", "00FF00"),
+        ("{00}|FF|[[00]]", "00FF00"),
+        ("`{22}|88|[[CC]]`", "2288CC"),
+        ("`{80}|20|[[00]]` (Command/Tired/Final)", "802000"),
+        ("`{FF}|A5|[[00]]` (Alert/Uncertain/Compliant)", "FFA500"),
+        ("{ff}|a5|[[0c]]", "FFA50C"),
+        ('"`{20}|60|[[FF]]`"', "2060FF"),
+        ('"{20}|60|[[FF]]"', "2060FF"),
+        ("'{20}|60|[[ff]]' — chill", "2060FF"),
+        ("{00} | AA | [[BB]]", "00AABB"),
+        ("{00}|AA|[[BB]], steady", "00AABB"),
+        # Not the notation: the wrong brackets, digits or length, or text glued on.
+        ("{0}|FF|[[00]]", None),
+        ("{00}|FF|[00]", None),
+        ("[[00]]|FF|{00}", None),
+        ("{GG}|FF|[[00]]", None),
+        ("{000}|FF|[[00]]", None),
+        ("{00}|FF|[[00]]x", None),
+        ("mood {00}|FF|[[00]]", None),
+    ],
+)
+def test_lupopedia_mood_notation(raw, expected):
+    assert normalise_mood(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "emoji"),
+    [
+        ("🐺", True),
+        ("`🧭`", True),
+        ("😊 calm", True),
+        ('"❤️"', True),
+        ("` 🌊 `", True),
+        ("calm 😊", False),
+        ("Caffeinated, surgical, precise", False),
+        ("FF6600FF", False),
+        ("`ðŸ§\xad`", False),  # mojibake of 🧭: a broken file, still worth a problem line
+        ("", False),
+        ("``", False),
+    ],
+)
+def test_is_emoji_mood(raw, emoji):
+    assert is_emoji_mood(raw) is emoji
 
 
 @pytest.mark.parametrize(
