@@ -3,7 +3,8 @@
 Pure: no I/O, no logging, no globals. Runs in time linear in the file size and
 never raises. The formats and rules are those of ../shared/corpus/README.md:
 HEADER and INLINE (YAML `dialog:`), BOLD (`**Speaker:**`), BEGIN/END
-(`# Dialog begin`), plus `section` records for all remaining text.
+(`# Dialog begin`), plus `section` records for all remaining text (the front
+matter's included).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dialogfile.parse_bold import (
     read_bold_entries,
 )
 from dialogfile.parse_entry import RawEntry, build_entry
+from dialogfile.parse_front_matter import build_front_matter_sections
 from dialogfile.parse_layout import read_layout
 from dialogfile.parse_sections import build_sections
 from dialogfile.parse_yaml_entries import find_yaml_blocks, read_header_entries, read_inline_entries
@@ -88,6 +90,7 @@ def parse_file(text: str, path: str) -> ParsedFile:
             problems.extend(entry_problems)
             covered.append((raw.line, raw.end))
     titles = {entry.title for entry in entries if entry.title}
+    entries.extend(build_front_matter_sections(layout, path, covered))
     entries.extend(build_sections(layout, path, covered, titles))
     entries.sort(key=lambda entry: (entry.line, entry.end_line))
     problems.sort(key=lambda problem: problem.line)

@@ -1,7 +1,8 @@
 """`section` records: the text of a file that lies outside every entry.
 
 So that no word is lost to search, every non-blank line after the front matter
-that no entry covers goes into a section: one per heading, split where an entry
+that no entry covers goes into a section (the front matter's own text:
+dialogfile/parse_front_matter.py): one per heading, split where an entry
 sits. Its title is the heading in effect, its message the text without the
 heading line.
 
@@ -54,13 +55,17 @@ def _section(
     )
 
 
-def _gaps(start: int, stop: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def uncovered_ranges(
+    start: int, stop: int, covered: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """The (start, stop) index ranges in start..stop-1 outside the inclusive `covered` spans."""
     gaps = []
     position = start
     for first, last in sorted(covered):
+        if first >= stop:
+            break
         if first > position:
-            gaps.append((position, min(first, stop)))
+            gaps.append((position, first))
         position = max(position, last + 1)
     if position < stop:
         gaps.append((position, stop))
@@ -76,7 +81,7 @@ def build_sections(
     entry do not make a section of their own.
     """
     headings = layout.headings
-    gaps = _gaps(layout.body_start, len(layout.lines), covered)
+    gaps = uncovered_ranges(layout.body_start, len(layout.lines), covered)
     # Headings inside entries (BEGIN/END markers) do not name the text around them.
     gap_starts = [first for first, _ in gaps]
     free_headings = [

@@ -117,7 +117,7 @@ def test_every_field_of_every_entry_matches(parsed_corpus, expected_entries):
     assert mismatches == []
 
 
-def test_every_line_outside_the_front_matter_belongs_to_exactly_one_record(parsed_corpus):
+def test_every_line_belongs_to_exactly_one_record(parsed_corpus):
     for rel, (text, parsed) in parsed_corpus.items():
         lines = split_lines(text)
         for entry in parsed.entries:

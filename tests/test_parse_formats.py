@@ -124,8 +124,11 @@ def test_header_value_forms(value_lines, expected):
 
 def test_header_mapping_without_speaker_or_message_is_a_problem_not_an_entry():
     parsed = parse("---\ndialog:\n  target: @everyone\n---\n")
-    assert parsed.entries == ()
     assert [p.line for p in parsed.problems] == [2]
+    # No entry, but its words stay findable: the front matter's text is a section.
+    (section,) = parsed.entries
+    assert (section.format, section.line, section.end_line) == ("section", 2, 3)
+    assert section.body == "dialog:\n  target: @everyone"
 
 
 def test_flow_mapping_dialog_is_read_with_yaml():
@@ -324,8 +327,9 @@ def test_sections_keep_text_outside_entries():
         Closing note.
     """
     found = parse(text)
-    assert [e.format for e in found.entries] == ["section"] * 3
-    intro, meeting, notes = found.entries
+    assert [e.format for e in found.entries] == ["section"] * 4
+    header, intro, meeting, notes = found.entries
+    assert (header.line, header.end_line, header.title, header.body) == (2, 2, "x", "title: x")
     assert (intro.line, intro.end_line, intro.title, intro.message) == (
         4,
         4,

@@ -34,6 +34,12 @@ PATHOLOGICAL: dict[str, Callable[[int], str]] = {
     "dialog-list": lambda size: "---\ndialog:\n" + many("  - speaker: A\n", size),
     "colons": lambda size: many("**" + ":" * 50 + "\n", size),
     "digits": lambda size: many("## 2026-01-01 " + "1" * 30 + "\n", size),
+    # Empty titles everywhere: the front-matter title reader keeps looking (issue 13).
+    "front-matter-titles": lambda size: "---\n" + many("title:\nfile:\n  title:\n", size) + "---\n",
+    # Header entries between keys: a front-matter section between every two entries.
+    "front-matter-sections": lambda size: (
+        "---\n" + many("k: v\ndialog:\n  speaker: A\n", size) + "---\n"
+    ),
 }
 
 
