@@ -144,6 +144,22 @@ def test_text_outside_entries_stays_findable_as_sections(parsed_corpus):
         assert word in words_in_records
 
 
+def test_section_counts_the_readme_states(parsed_corpus):
+    sections = [e for _, parsed in parsed_corpus.values() for e in parsed.entries]
+    sections = [e for e in sections if e.format == "section"]
+    front = []
+    for text, parsed in parsed_corpus.values():
+        front_matter = find_front_matter(split_lines(text))
+        front += [
+            e
+            for e in parsed.entries
+            if front_matter and e.format == "section" and e.line <= front_matter[1]
+        ]
+    assert (len(sections), len(front)) == (2183, 125)
+    # Every file with a front matter holds some text beside its `dialog:` block.
+    assert len({e.dialog_file for e in front}) == 64
+
+
 def test_problems_point_at_real_lines(parsed_corpus):
     for rel, (text, parsed) in parsed_corpus.items():
         count = len(split_lines(text))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 from support.fixtures_api import VERSIONED_FILES, XSS, make_repository, write_tree
 
+from dialogfile.parse_layout import find_front_matter, split_lines
+from indexer.discover import find_dialog_files, read_source
 from indexer.reindex import reindex
 from searchsvc.query.filters import Filters
 from searchsvc.query.fts_query import MatchQuery, parse_user_query
@@ -257,3 +260,82 @@ def test_the_api_reads_the_system_version_parameter(versioned_repository: Reposi
     assert body["hits"][0]["system_version"] == "4.3.0"
     body = client.get("/api/dialog/search?q=shipped+system_version:4.0.46").get_json()
     assert [hit["speaker"] for hit in body["hits"]] == ["KIRO"]
+
+
+#: A WOLFIE header as real files write one (invalid YAML: `target: @everyone`), with a BOM.
+HEADED_FILE = (
+    "\ufeff---\n"
+    "wolfie.headers: explicit architecture with structured clarity\n"
+    "file.last_modified_utc: 20260120120000\n"
+    "dialog:\n"
+    "  speaker: GOVERNANCE\n"
+    "  target: @everyone\n"
+    '  message: "Governance channel initialized"\n'
+    "tags:\n"
+    '  categories: ["documentation", "lighthouse keeping"]\n'
+    "file:\n"
+    '  title: "Harbour Governance Voice"\n'
+    "  description: Doctrine compliance for the marmalade harbour.\n"
+    "---\n\n"
+    "# Harbour\n\nBody text.\n"
+)
+
+
+@pytest.fixture(params=["sqlite", "files"])
+def headed_repository(
+    request: pytest.FixtureRequest, dialogs_dir: Path, db_path: Path
+) -> Iterator[Repository]:
+    """The fixture tree plus a file with a full WOLFIE header, in either repository."""
+    write_tree(dialogs_dir, {"governance/harbour.md": HEADED_FILE})
+    reindex(dialogs_dir, db_path)
+    repo = make_repository(request.param, dialogs_dir, db_path)
+    yield repo
+    repo.close()
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        '"explicit architecture with"',  # a key above dialog:
+        '"documentation lighthouse keeping"',  # a tag below it
+        '"the marmalade harbour"',  # file: description:
+        '"wolfie headers explicit"',  # a key's name and its value
+    ],
+)
+def test_front_matter_text_is_found_in_its_file(headed_repository: Repository, phrase: str) -> None:
+    repo = headed_repository
+    page = run(repo, phrase, filters=Filters(files=("governance/harbour.md",)))
+    assert [(hit.entry.format, hit.entry.title) for hit in page.hits] == [
+        ("section", "Harbour Governance Voice")
+    ]
+    assert page.hits[0].entry.line in (2, 8)
+    assert run(repo, phrase, filters=Filters(files=("team_dialog.md",))).total == 0
+
+
+def test_every_front_matter_line_of_the_corpus_is_found_in_its_file(
+    shared_corpus: Path, tmp_path: Path
+) -> None:
+    """Issue 13's measure on the real files: a 3-word phrase of each front-matter line."""
+    db = tmp_path / "corpus.db"
+    reindex(shared_corpus, db)
+    phrases = []
+    for rel in find_dialog_files(shared_corpus):
+        lines = split_lines(read_source(shared_corpus, rel).text)
+        front_matter = find_front_matter(lines)
+        for number in range(front_matter[0] + 1, front_matter[1]) if front_matter else ():
+            words = re.findall(r"\w+", lines[number])
+            middle = max(len(words) - 3, 0) // 2
+            if len(words) >= 3:
+                phrases.append((rel, number + 1, '"' + " ".join(words[middle : middle + 3]) + '"'))
+    assert len(phrases) > 800
+    for kind, every in (("sqlite", 1), ("files", 7)):  # the file index: a sample, for time
+        repo = make_repository(kind, shared_corpus, db)
+        try:
+            missed = [
+                (rel, line, phrase)
+                for rel, line, phrase in phrases[::every]
+                if run(repo, phrase, filters=Filters(files=(rel,))).total == 0
+            ]
+        finally:
+            repo.close()
+        assert missed == [], kind
