@@ -52,22 +52,20 @@ def _is_hex6(text: str) -> bool:
     return len(text) == 6 and all(char in _HEX_DIGITS for char in text)
 
 
-def _leading_colour(text: str) -> tuple[str, str] | None:
-    """(RRGGBB, the rest) when `text` starts with 6 hex digits or `{RR}|GG|[[BB]]`."""
+def _leading_colour(text: str) -> tuple[str, str, bool] | None:
+    """(RRGGBB, the rest, from the notation) when `text` starts with a colour.
+
+    A colour is 6 hex digits or Lupopedia's `{RR}|GG|[[BB]]`.
+    """
     notation = _LUPOPEDIA_MOOD.match(text)
     if notation is not None:
-        return "".join(notation.groups()).upper(), text[notation.end() :]
+        return "".join(notation.groups()).upper(), text[notation.end() :], True
     colour = text[:6]
-    return (colour.upper(), text[6:]) if _is_hex6(colour) else None
+    return (colour.upper(), text[6:], False) if _is_hex6(colour) else None
 
 
-def normalise_mood(value: str | None) -> str | None:
-    """`RRGGBB` upper-cased from a mood value, or None when it holds no such colour.
-
-    The colour is 6 hex digits or Lupopedia's `{RR}|GG|[[BB]]` (`{00}|FF|[[00]]` is
-    00FF00), alone or followed by a description: "`FF6600` (Technical)", "0066FF — calm",
-    "`{80}|20|[[00]]` (Command/Tired/Final)".
-    """
+def _read_mood(value: str | None) -> tuple[str, bool] | None:
+    """(RRGGBB, whether it is written in Lupopedia's notation), or None: see normalise_mood."""
     if value is None:
         return None
     text = strip_enclosing_quotes(value)
@@ -81,12 +79,29 @@ def normalise_mood(value: str | None) -> str | None:
     found = _leading_colour(text)
     if found is None:
         return None
-    colour, rest = found
+    colour, rest, notation = found
     if opening and rest.startswith(opening):
         rest = rest[1:]
     if not rest or rest[0].isspace() or rest[0] in _MOOD_FOLLOWERS:
-        return colour
+        return colour, notation
     return None
+
+
+def normalise_mood(value: str | None) -> str | None:
+    """`RRGGBB` upper-cased from a mood value, or None when it holds no such colour.
+
+    The colour is 6 hex digits or Lupopedia's `{RR}|GG|[[BB]]` (`{00}|FF|[[00]]` is
+    00FF00), alone or followed by a description: "`FF6600` (Technical)", "0066FF — calm",
+    "`{80}|20|[[00]]` (Command/Tired/Final)".
+    """
+    found = _read_mood(value)
+    return found[0] if found else None
+
+
+def is_notation_mood(value: str | None) -> bool:
+    """True when normalise_mood reads the colour from Lupopedia's `{RR}|GG|[[BB]]`."""
+    found = _read_mood(value)
+    return bool(found and found[1])
 
 
 def is_emoji_mood(value: str) -> bool:

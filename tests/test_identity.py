@@ -1,5 +1,8 @@
+from dataclasses import replace
+
 from dialogfile.identity import ID_BITS, entry_key, explicit_id, id_for, keyed_entries
 from dialogfile.model import Entry
+from dialogfile.parse import parse_file
 
 
 def make(message: str, line: int = 1, **metadata: str) -> Entry:
@@ -46,3 +49,27 @@ def test_explicit_id_rejects_junk():
     for value in ["", "abc", "-3", "0", "1.5", "９", str(2**ID_BITS), "12345678901234567"]:
         assert explicit_id(make("x", dialog_entry_id=value)) is None, value
     assert explicit_id(make("x", dialog_entry_id='"12"')) == 12
+
+
+NOTATION_FILE = (
+    "---\ndialog:\n  speaker: LILITH\n  target: @everyone\n"
+    '  mood_RGB: "`{00}|FF|[[00]]`"\n  message: "Header in the notation."\n---\n\n'
+    "**Speaker:** KIRO\n**Mood:** `{80}|20|[[00]]` (Command/Tired/Final)\n"
+    '**Message:** "Bold in the notation."\n\n---\n\n'
+    '**Speaker:** CURSOR\n**Mood:** `{ff}|a5|[[00]]`\n**Message:** "Lower case."\n'
+)
+
+
+def test_moods_in_lupopedia_notation_keep_the_ids_they_had_before_they_were_decoded():
+    keyed = keyed_entries(parse_file(NOTATION_FILE, "dialogs/notation.md").entries)
+    # The ids the parser gave these entries when it read the notation as no colour.
+    assert [(i, e.mood_rgb) for i, _, e in keyed] == [
+        (7880475962283379, "00FF00"),
+        (8987213127460399, "802000"),
+        (3853748300951527, "FFA500"),
+    ]
+    # A 6-hex mood still keys by its colour.
+    plain = make("x")
+    assert entry_key(replace(plain, mood_rgb="00FF00", mood_raw="00FF00")) != entry_key(
+        replace(plain, mood_rgb=None, mood_raw="00FF00")
+    )
