@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from dialogfile.fields import OPERATORS
@@ -63,11 +63,15 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Phrase:
-    """Tokens that must appear in this order; `prefix` makes the last a prefix."""
+    """Tokens that must appear in this order; `prefix` makes the last a prefix.
+
+    `quoted`: the user wrote it in double quotes (exact: typo correction leaves it alone).
+    """
 
     text: str
     tokens: tuple[str, ...]
     prefix: bool = False
+    quoted: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,7 @@ def _word_node(word: str, *, quoted: bool) -> Phrase | None:
     tokens = tuple(tokenize(word))
     if not tokens:
         return None
-    return Phrase(text=word, tokens=tokens, prefix=prefix)
+    return Phrase(text=word, tokens=tokens, prefix=prefix, quoted=quoted)
 
 
 def _make_last_prefix(clauses: list[tuple[bool, list[Node]]], text: str) -> None:
@@ -223,7 +227,7 @@ def _make_last_prefix(clauses: list[tuple[bool, list[Node]]], text: str) -> None
     if excluded or not isinstance(last, Phrase) or text.rstrip().endswith('"'):
         return
     if len(last.tokens[-1]) >= AUTO_PREFIX_MIN:
-        alternatives[-1] = Phrase(last.text, last.tokens, prefix=True)
+        alternatives[-1] = replace(last, prefix=True)
 
 
 # ---- FTS5 output -------------------------------------------------------------
