@@ -48,7 +48,8 @@ class SearchQuery:
     fts_query made of it. `sort` is one of SORTS, `facets` a subset of FACETS, `scope`
     one of SCOPES (the search stack turns it into a format filter; an engine asked
     directly sees only the filters); `collapse` folds copies (dialogfile.copies) into
-    their original, as the `copy` filter (the stack too).
+    their original, as the `copy` filter (the stack too). `typos`: when nothing
+    matches, search words within an edit or two (query.typos).
     """
 
     match: MatchQuery | None = None
@@ -60,6 +61,7 @@ class SearchQuery:
     facets: tuple[str, ...] = ()
     scope: str = "all"
     collapse: bool = False
+    typos: bool = True
 
     @property
     def offset(self) -> int:
@@ -119,6 +121,8 @@ class SearchPage:
     source's only one. `scopes`: the matches of this search in each scope (entries,
     text), set by the search stack when the search has a scope; `folded`: how many
     matches are copies folded into the hits shown (None: the search did not fold).
+    `corrected` maps each word typo correction replaced to the word searched instead
+    (searchsvc.query.typos); empty when none was.
     """
 
     hits: tuple[StoredEntry, ...]
@@ -131,6 +135,7 @@ class SearchPage:
     engine: str | None = None
     scopes: dict[str, int] | None = None
     folded: int | None = None
+    corrected: dict[str, str] = field(default_factory=dict)
 
 
 class Repository(Protocol):

@@ -18,6 +18,11 @@ A search asks the engines in this order and takes the first answer
 The database's engines are skipped while the database is unavailable (mode "files").
 Entries and stats come from the database while it answers, else from the files. The
 answer's `source` and `engine` are set here, from the engine that answered.
+
+When an engine finds nothing, it is asked once more with the words that match nothing
+corrected (searchsvc.query.typos) from its source's vocabulary: the database's terms
+for topk and fts5, the file index's for files (Meilisearch corrects typos itself).
+Both vocabularies hold the same terms, so every engine makes the same corrections.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.repo_topk import TopkEngine
 from searchsvc.query.names import NameIndex
 from searchsvc.query.plan import engine_query, finished_page
+from searchsvc.engines.sqlite_vocabulary import DatabaseVocabulary
+from searchsvc.query.typos import Correction, Vocabulary, correct
 from searchsvc.recovery import DatabaseRecovery
 from searchsvc.repository import SearchPage, SearchQuery, StoredEntry, StoreUnavailable
 from searchsvc.settings import Settings
@@ -66,6 +73,14 @@ class SearchStack:
         #: The DialogWatcher following the root (searchsvc.watcher), when serve started one.
         self.watcher: Any = None
         self.answered: Counter[str] = Counter()
+        #: Each source's vocabulary, for typo correction.
+        self.vocabularies: dict[str, Vocabulary] = {}
+        self._database_vocabulary = None
+        if database is not None:
+            self._database_vocabulary = DatabaseVocabulary(database.database)
+            self.vocabularies["database"] = self._database_vocabulary
+        if files is not None:
+            self.vocabularies["files"] = files.vocabulary
 
     @classmethod
     def with_fallback(
@@ -145,9 +160,12 @@ class SearchStack:
     def _answer(self, query: SearchQuery) -> SearchPage:
         """The first answer of engines_now(); StoreUnavailable when none can answer."""
         declines: list[tuple[str, Declined]] = []
+        corrections: dict[str, Correction] = {}  # per source
         for engine in self.engines_now():
             try:
                 page = engine.search(query)
+                if page.total == 0 and query.typos:
+                    page = self._corrected_search(engine, query, corrections) or page
             except Declined as declined:
                 declines.append((engine.name, declined))
                 continue
@@ -162,6 +180,21 @@ class SearchStack:
                     logging.getLogger(f"searchsvc.{name}").warning(json.dumps(event))
             return replace(page, source=engine.source, engine=engine.name)
         raise StoreUnavailable("no search engine can answer now", "unavailable")
+
+    def _corrected_search(
+        self, engine: Engine, query: SearchQuery, corrections: dict[str, Correction]
+    ) -> SearchPage | None:
+        """The engine's answer with the query's typos corrected, when that finds something."""
+        vocabulary = self.vocabularies.get(engine.source)
+        if vocabulary is None:
+            return None
+        correction = corrections.get(engine.source)
+        if correction is None:
+            correction = corrections[engine.source] = correct(query.match, vocabulary)
+        if not correction.corrected:
+            return None
+        page = engine.search(replace(query, match=correction.match))
+        return replace(page, corrected=correction.corrected) if page.total else None
 
     def _fall_back(self, error: StoreUnavailable) -> bool:
         """Switch reads to the files (True), or False when there are none."""
@@ -240,6 +273,8 @@ class SearchStack:
             self.watcher.stop()
         if self.recovery is not None:
             self.recovery.stop()
+        if self._database_vocabulary is not None:
+            self._database_vocabulary.close()
         for store in (self.topk, self.database, self.files):
             if store is not None:
                 store.close()

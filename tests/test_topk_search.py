@@ -28,9 +28,10 @@ from searchsvc.web.app import create_app
 EXACT = 10**9
 
 
-def _search_pair(db: Path, tmp: Path) -> tuple[SqliteRepository, SearchStack]:
+def _search_pair(db: Path, tmp: Path) -> tuple[SearchStack, SearchStack]:
     build(db, tmp / "topk")
-    exact = SqliteRepository(db, candidate_limit=EXACT)
+    # FTS5 alone, in a stack as the app has it: it corrects typos like the top-k stack.
+    exact = SearchStack(database=SqliteRepository(db, candidate_limit=EXACT))
     topk = topk_stack(db, tmp / "topk", background=False)
     return exact, topk
 
@@ -88,14 +89,14 @@ def make_query(
     )
 
 
-def assert_same_answer(exact: SqliteRepository, topk: SearchStack, query: SearchQuery) -> None:
-    """Same total and facets; same page by date; same hit set when every match fits a page.
-
-    Both through a stack, so both answer the same engine query (names, scope).
-    """
-    want = SearchStack(database=exact).search(query)
+def assert_same_answer(exact: SearchStack, topk: SearchStack, query: SearchQuery) -> None:
+    """Same total, facets and typo corrections; same page by date; same hit set when
+    every match fits a page."""
+    want = exact.search(query)
     got = topk.search(query)
     assert got.engine == ENGINE_TOPK, query.text
+    assert want.engine == "fts5", query.text
+    assert got.corrected == want.corrected, query
     assert got.total == want.total, query
     assert got.total_exact and want.total_exact
     assert want.facets_exact and got.facets_exact

@@ -38,6 +38,7 @@ from searchsvc.engines.file_index import (
 )
 from searchsvc.engines.file_match import effective_match, matching_docs
 from searchsvc.engines.file_stats import stats_of_attrs
+from searchsvc.engines.file_vocabulary import FileVocabulary
 from searchsvc.engines.matching import (
     FilterCheck,
     count_facets,
@@ -79,6 +80,8 @@ class FileRepository:
         self.built_at: str | None = None
         self.last_error: str | None = None
         self._reloaded_while_building: set[str] = set()
+        #: The index's tokens, for typo correction (searchsvc.query.typos).
+        self.vocabulary = FileVocabulary(self._ready_index, self._lock)
 
     # ---- building ----------------------------------------------------------------
 

@@ -33,6 +33,7 @@ MAX_RESULT_WINDOW = 10_000
 #: At most this many values per filter parameter.
 MAX_FILTER_VALUES = 50
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def _bad(parameter: str, message: str, *, query: str | None = None) -> InvalidParameter:
@@ -140,4 +141,5 @@ def search_query(
         facets=_facets(parameters),
         scope=_choice(parameters, "scope", SCOPES, DEFAULT_SCOPE),
         collapse=_choice(parameters, "collapse", ("on", "off"), "on") == "on",
+        typos=(parameters.get("typos", "") or "").strip().lower() not in _FALSE,
     )

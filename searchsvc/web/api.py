@@ -61,6 +61,7 @@ def page_json(query: SearchQuery, page: SearchPage, took_ms: float) -> dict[str,
         "took_ms": round(took_ms, 2),
         "source": page.source,
         "engine": page_engine(page),
+        "corrected": page.corrected,
     }
 
 

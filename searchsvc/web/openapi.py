@@ -103,6 +103,12 @@ TEXT_PARAMETERS = [
     _param("raw", "1: q is an FTS5 expression, passed through", {"type": "string"}),
     _param("prefix", "0: do not match the last word as a prefix", {"type": "string"}),
 ]
+#: Searches only: the stats of q are not corrected.
+TYPOS_PARAMETER = _param(
+    "typos",
+    "off: when nothing matches, do not search the words within an edit or two instead",
+    {"type": "string"},
+)
 
 
 def _field_schema(field: Field) -> dict[str, Any]:
@@ -191,6 +197,12 @@ COMPONENTS: dict[str, Any] = {
                     "description": "The index that answered: the top-k index or FTS5 "
                     "(both in the database), the file index, or Meilisearch",
                 },
+                "corrected": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "Words of q that matched nothing, each with the word "
+                    'searched instead ({"migraton": "migration"}); empty when none',
+                },
             },
         },
         "Stats": {
@@ -273,7 +285,7 @@ READ_PATHS: dict[str, Any] = {
     "/api/dialog/search": {
         "get": {
             "summary": "Full-text search with filters, facets, sort and paging",
-            "parameters": TEXT_PARAMETERS + FILTER_PARAMETERS,
+            "parameters": [*TEXT_PARAMETERS, TYPOS_PARAMETER, *FILTER_PARAMETERS],
             "responses": {"200": _ok("One page of hits", "SearchResult"), **_SEARCH_ERRORS},
         }
     },
