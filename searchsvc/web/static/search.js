@@ -23,6 +23,7 @@ const chips = document.getElementById("chips");
 const facetsBox = document.getElementById("facets");
 const resultsList = document.getElementById("results");
 const stateBox = document.getElementById("state");
+const correctedBox = document.getElementById("corrected");
 const pager = document.getElementById("pager");
 const pageInfo = document.getElementById("page-info");
 
@@ -42,6 +43,7 @@ function readState() {
   for (const name of DATES) next[name] = params.get(name) || "";
   const sort = params.get("sort") || "";
   next.sort = SORTS.includes(sort) ? sort : "";
+  next.typos = params.get("typos") === "off" ? "off" : "";
   return next;
 }
 
@@ -53,6 +55,7 @@ function stateQuery(s) {
   for (const name of DATES) if (s[name]) params.set(name, s[name]);
   if (s.sort && s.sort !== "relevance") params.set("sort", s.sort);
   if (s.page > 1) params.set("page", String(s.page));
+  if (s.typos) params.set("typos", s.typos);
   const text = params.toString();
   return text ? "?" + text : window.location.pathname;
 }
@@ -84,6 +87,7 @@ function apiParams() {
   params.set("page", String(state.page));
   params.set("per_page", String(PER_PAGE));
   params.set("facets", FACETS.join(","));
+  if (state.typos) params.set("typos", state.typos);
   return params;
 }
 
@@ -144,12 +148,39 @@ function render(answer) {
   const about = answer.total_exact === false ? "about " : "";
   summary.textContent = `${about}${total.toLocaleString()} ${total === 1 ? "entry" : "entries"}${took}`;
   if (answer.source === "files") summary.append(el("span", "source-tag", "from files"));
+  renderCorrected(answer.corrected || {});
   renderHits(hits);
   resultsList.dataset.q = state.q; // which query the list shows (tests wait for it)
   renderFacets(answer.facets || {}, answer.facets_exact !== false);
   renderPager(total, Number(answer.page) || state.page, Number(answer.per_page) || PER_PAGE);
   if (!hits.length) renderEmpty(total);
   else stateBox.hidden = true;
+}
+
+/** q with each corrected word replaced (quoted text left alone, a prefix's `*` kept). */
+function correctedText(q, corrected) {
+  return q.replace(/"[^"]*"?|[^\s"()]+/g, (segment) => {
+    if (segment.startsWith('"')) return segment;
+    const stars = segment.match(/\*+$/)?.[0] || "";
+    const word = segment.slice(0, segment.length - stars.length);
+    return Object.hasOwn(corrected, word) ? corrected[word] + stars : segment;
+  });
+}
+
+/** "Showing results for <corrected> — search instead for <q>" when words were corrected. */
+function renderCorrected(corrected) {
+  if (!Object.keys(corrected).length) {
+    correctedBox.hidden = true;
+    correctedBox.replaceChildren();
+    return;
+  }
+  const instead = el("a", "search-instead", state.q);
+  instead.href = stateQuery({ ...state, page: 1, typos: "off" });
+  correctedBox.replaceChildren(
+    "Showing results for ", el("strong", null, correctedText(state.q, corrected)),
+    " — search instead for ", instead,
+  );
+  correctedBox.hidden = false;
 }
 
 function renderHits(hits) {
@@ -338,6 +369,7 @@ function renderFailure(err) {
   // Results of an earlier query would read as answers to this one.
   resultsList.replaceChildren();
   resultsList.dataset.q = state.q;
+  correctedBox.hidden = true;
   facetsBox.replaceChildren();
   pager.hidden = true;
   if (err instanceof Unreachable) {
@@ -390,6 +422,7 @@ function removeFilter(name, value) {
 input.addEventListener("input", () => {
   state.q = input.value;
   state.page = 1;
+  state.typos = ""; // a new text is corrected again
   writeUrl(!typingEntryPushed);
   typingEntryPushed = true;
   document.title = state.q ? `${state.q} · dialogsearch` : "dialogsearch";
@@ -453,6 +486,12 @@ chips.addEventListener("click", (event) => {
   if (!button) return;
   removeFilter(button.dataset.remove, button.dataset.value);
   input.focus();
+});
+correctedBox.addEventListener("click", (event) => {
+  if (!event.target.closest(".search-instead")) return;
+  event.preventDefault();
+  state.typos = "off";
+  commit();
 });
 stateBox.addEventListener("click", (event) => {
   const button = event.target.closest("[data-remove]");
