@@ -3,7 +3,10 @@ the same way by the top-k index, FTS5 and the file index (searchsvc/query/typos.
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from support.fixtures_store import bold, topk_stack, write_dialog
 from werkzeug.datastructures import MultiDict
 
 from indexer.reindex import reindex
-from indexer.topk_index import build
+from indexer.topk_index import build, default_index_dir
 from searchsvc.engines.repo_files import FileRepository
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.query.fts_query import parse_user_query
@@ -31,17 +34,24 @@ ENGINES = ("topk", "fts5", "files")
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SearchStack]]:
-    """The sample dialogs behind each engine: top-k index, FTS5, file index."""
+def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The sample dialogs (root, database) with the top-k index beside the database."""
     tmp = tmp_path_factory.mktemp("typos")
     root = shutil.copytree(SAMPLE_DIALOGS, tmp / "dialogs")
     db = tmp / "dialogs.db"
     reindex(root, db)
-    build(db, tmp / "topk")
+    build(db, default_index_dir(db))
+    return root, db
+
+
+@pytest.fixture(scope="module")
+def stacks(sample: tuple[Path, Path]) -> Iterator[dict[str, SearchStack]]:
+    """The sample dialogs behind each engine: top-k index, FTS5, file index."""
+    root, db = sample
     files = FileRepository(root)
     files.build_now()
     found = {
-        "topk": topk_stack(db, tmp / "topk", background=False),
+        "topk": topk_stack(db, default_index_dir(db), background=False),
         "fts5": SearchStack(database=SqliteRepository(db)),
         "files": SearchStack(files=files),
     }
@@ -167,3 +177,17 @@ WORDS = st.text(alphabet="abcd", min_size=4, max_size=12)
 def test_the_buckets_find_every_term_one_edit_away(vocabulary: list[str], word: str) -> None:
     found = {candidate.term for candidate in TermBuckets((t, 1) for t in vocabulary).near(word, 1)}
     assert found == {term for term in vocabulary if term != word and OSA.distance(word, term) <= 1}
+
+
+def test_the_benchmark_runs_on_the_sample(sample: tuple[Path, Path]) -> None:
+    root, db = sample
+    command = [sys.executable, "-m", "benchmarks.typos", str(db), "--root", str(root)]
+    command += ["--queries", "20", "--synthetic", "3000"]
+    done = subprocess.run(
+        command, cwd=SAMPLE_DIALOGS.parent, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout)
+    assert figures["database"]["correct"]["queries"] == 20
+    assert figures["files"]["same_corrections_as_the_database"] == 20
+    assert figures["synthetic"]["terms"] == 3000
