@@ -75,7 +75,7 @@ class SearchStack:
         self.answered: Counter[str] = Counter()
         #: Each source's vocabulary, for typo correction.
         self.vocabularies: dict[str, Vocabulary] = {}
-        self._database_vocabulary = None
+        self._database_vocabulary: DatabaseVocabulary | None = None
         if database is not None:
             self._database_vocabulary = DatabaseVocabulary(database.database)
             self.vocabularies["database"] = self._database_vocabulary

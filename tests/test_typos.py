@@ -152,21 +152,37 @@ def test_the_json_says_which_correction_was_used(stacks: dict[str, SearchStack])
         assert client.get("/api/dialog/search", query_string=params).get_json()["corrected"] == {}
 
 
-def test_a_word_written_later_is_offered_once_the_vocabulary_is_read_again(
-    tmp_path: Path,
+@pytest.mark.parametrize("engine", ["fts5", "files"])
+def test_a_word_written_later_is_offered_and_a_removed_one_never(
+    tmp_path: Path, engine: str
 ) -> None:
     root = shutil.copytree(SAMPLE_DIALOGS, tmp_path / "dialogs")
     db = tmp_path / "dialogs.db"
     reindex(root, db)
-    stack = SearchStack(database=SqliteRepository(db))
+    files = FileRepository(root)
+    files.build_now()
+    database = SearchStack(database=SqliteRepository(db))
+    stack = database if engine == "fts5" else SearchStack(files=files)
+
+    def changed(rel: str) -> None:
+        reindex(root, db)
+        files.reload_file(rel)
+
     try:
         assert search(stack, "hipocampus ").corrected == {}  # the vocabulary is read now
         write_dialog(root, "late.md", bold("KIRO", "The hippocampus maps the archive."))
-        reindex(root, db)
+        changed("late.md")
+        # The database's vocabulary is read again in the background.
         page = wait_until(lambda: (found := search(stack, "hipocampus ")).corrected and found)
         assert (page.total, page.corrected) == (1, {"hipocampus": "hippocampus"})
+        (root / "late.md").unlink()
+        changed("late.md")
+        # At once: the terms offered are checked against what the index holds now.
+        gone = search(stack, "hipocampus ")
+        assert (gone.total, gone.corrected) == (0, {})
     finally:
-        stack.close()
+        database.close()
+        files.close()
 
 
 WORDS = st.text(alphabet="abcd", min_size=4, max_size=12)
