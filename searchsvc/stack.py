@@ -42,9 +42,9 @@ from searchsvc.engines.repo_files import FileRepository
 from searchsvc.engines.repo_meili import MeiliEngine
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.repo_topk import TopkEngine
+from searchsvc.engines.sqlite_vocabulary import DatabaseVocabulary
 from searchsvc.query.names import NameIndex
 from searchsvc.query.plan import engine_query, finished_page
-from searchsvc.engines.sqlite_vocabulary import DatabaseVocabulary
 from searchsvc.query.typos import Correction, Vocabulary, correct
 from searchsvc.recovery import DatabaseRecovery
 from searchsvc.repository import SearchPage, SearchQuery, StoredEntry, StoreUnavailable

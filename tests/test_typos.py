@@ -61,9 +61,10 @@ def stacks(sample: tuple[Path, Path]) -> Iterator[dict[str, SearchStack]]:
 
 
 def search(stack: SearchStack, text: str, **parameters: str) -> SearchPage:
-    """Search as the API does, from request parameters (100 hits a page)."""
+    """Search as the API does, from request parameters (100 hits a page, both scopes)."""
     query = search_query(
-        MultiDict({"q": text, "per_page": "100", **parameters}), max_query_chars=1000
+        MultiDict({"q": text, "per_page": "100", "scope": "all", **parameters}),
+        max_query_chars=1000,
     )
     return stack.search(query)
 
