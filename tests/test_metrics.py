@@ -94,7 +94,7 @@ def test_the_stack_reports_mode_entries_and_the_topk_index(app: Flask) -> None:
     assert value(samples, "dialogsearch_up") == 1
     assert value(samples, "dialogsearch_mode", mode="database") == 1
     assert value(samples, "dialogsearch_mode", mode="files") == 0
-    assert value(samples, "dialogsearch_entries") == 14
+    assert value(samples, "dialogsearch_entries") == 15  # records, front matter included
     assert value(samples, "dialogsearch_fallback_switches_total") == 0
     assert ("dialogsearch_topk_ready", ()) in samples
     # A write puts the index behind the database until it syncs: the lag is a row count.
