@@ -20,24 +20,11 @@ import json
 from collections.abc import Iterable
 
 from dialogfile.model import Entry
-from dialogfile.parse_values import is_notation_mood
 
 ID_BITS = 53
 #: Metadata key under which an entry records its own id (see module docstring).
 EXPLICIT_ID_KEY = "dialog_entry_id"
 _ID_MASK = (1 << ID_BITS) - 1
-
-
-def _keyed_mood_rgb(entry: Entry) -> str | None:
-    """mood_rgb as the key has always read it.
-
-    A mood in Lupopedia's notation (`{00}|FF|[[00]]`) was read as no colour before
-    issue 13 and keys as null still, so those entries keep their ids. The key loses
-    nothing: mood_raw, also in the key, holds the notation the colour comes from.
-    """
-    if entry.mood_rgb is not None and is_notation_mood(entry.mood_raw):
-        return None
-    return entry.mood_rgb
 
 
 def entry_key(entry: Entry) -> str:
@@ -46,7 +33,7 @@ def entry_key(entry: Entry) -> str:
         entry.format,
         entry.speaker,
         entry.target,
-        _keyed_mood_rgb(entry),
+        entry.mood_rgb,
         entry.mood_raw,
         entry.timestamp_utc,
         entry.message,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from dialogfile.model import Entry, Problem
 from dialogfile.parse_values import (
     is_emoji_mood,
+    is_notation_mood,
     normalise_mood,
     normalise_name,
     parse_timestamp,
@@ -60,7 +61,7 @@ def build_entry(
         timestamp = parse_timestamp(raw.fallback_timestamp)
     mood_rgb = normalise_mood(raw.mood)
     mood_raw = raw.mood if raw.mood and raw.mood.strip() else None
-    if mood_rgb is None and mood_raw is not None and not is_emoji_mood(mood_raw):
+    if mood_rgb is None and mood_raw is not None and not _known_mood_notation(mood_raw):
         problems.append(
             Problem(
                 path,
@@ -86,3 +87,8 @@ def build_entry(
         metadata=raw.metadata,
     )
     return entry, problems
+
+
+def _known_mood_notation(mood: str) -> bool:
+    """Moods written as a picture or in Lupopedia's notation: no colour, and no problem."""
+    return is_emoji_mood(mood) or is_notation_mood(mood)

@@ -90,18 +90,33 @@ def _read_mood(value: str | None) -> tuple[str, bool] | None:
 def normalise_mood(value: str | None) -> str | None:
     """`RRGGBB` upper-cased from a mood value, or None when it holds no such colour.
 
-    The colour is 6 hex digits or Lupopedia's `{RR}|GG|[[BB]]` (`{00}|FF|[[00]]` is
-    00FF00), alone or followed by a description: "`FF6600` (Technical)", "0066FF — calm",
-    "`{80}|20|[[00]]` (Command/Tired/Final)".
+    The colour is 6 hex digits, alone or followed by a description: "`FF6600`
+    (Technical)", "0066FF — calm" (../shared/corpus/README.md). Lupopedia's own
+    `{RR}|GG|[[BB]]` is no RRGGBB value there, so it reads as None here too; the index
+    decodes it (indexed_mood).
     """
     found = _read_mood(value)
-    return found[0] if found else None
+    return found[0] if found and not found[1] else None
+
+
+def notation_colour(value: str | None) -> str | None:
+    """`RRGGBB` of a mood written in Lupopedia's notation: `{00}|FF|[[00]]` is 00FF00."""
+    found = _read_mood(value)
+    return found[0] if found and found[1] else None
 
 
 def is_notation_mood(value: str | None) -> bool:
-    """True when normalise_mood reads the colour from Lupopedia's `{RR}|GG|[[BB]]`."""
-    found = _read_mood(value)
-    return bool(found and found[1])
+    """True when the mood is written in Lupopedia's `{RR}|GG|[[BB]]` (see notation_colour)."""
+    return notation_colour(value) is not None
+
+
+def indexed_mood(mood_rgb: str | None, mood_raw: str | None) -> str | None:
+    """The colour search files an entry under: its RRGGBB, else its mood's notation decoded.
+
+    The parser reports what the format defines (mood_rgb); the stores index this, so
+    `mood:00FF00`, the mood facet and the page's swatch know `{00}|FF|[[00]]` too.
+    """
+    return mood_rgb if mood_rgb is not None else notation_colour(mood_raw)
 
 
 def is_emoji_mood(value: str) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dialogfile.copies import copy_key
 from dialogfile.identity import keyed_entries
 from dialogfile.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry, ParsedFile, Problem
+from dialogfile.parse_values import indexed_mood
 from indexer.file_types import file_type
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ ID, TARGET, FORMAT, LINE, COPY_KEY = (
 # The entry's field values in ENTRY_FIELDS order; metadata is stored as JSON text.
 _ENTRY_VALUES = attrgetter(*ENTRY_FIELDS)
 _METADATA = ENTRY_FIELDS.index("metadata")
+#: The stored mood_rgb is the colour search files the entry under (parse_values.indexed_mood).
+_MOOD = ENTRY_FIELDS.index("mood_rgb")
 
 _TARGET_SEPARATORS = re.compile(r"[\s,]+")
 #: Characters at which the FTS5 tokenizer (unicode61) always ends a word: ASCII
@@ -107,6 +110,7 @@ def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
     """The lupo_dialog_entries row of an entry, in ENTRY_COLUMNS order."""
     values = list(_ENTRY_VALUES(entry))
     values[_METADATA] = json.dumps(entry.metadata, ensure_ascii=False)
+    values[_MOOD] = indexed_mood(entry.mood_rgb, entry.mood_raw)
     return (entry_id, key, *values, body_extra(entry.body, entry.message), copy_key(entry))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from dialogfile.identity import keyed_entries
 from dialogfile.parse import parse_file
+from dialogfile.parse_values import indexed_mood
 from indexer.discover import find_dialog_files, read_source
 from searchsvc.engines.file_index import (
     build_index,
@@ -49,7 +51,9 @@ def _entries(root: Path) -> dict[int, object]:
     for rel in find_dialog_files(root):
         source = read_source(root, rel)
         for entry_id, _, entry in keyed_entries(parse_file(source.text, source.path).entries):
-            found.setdefault(entry_id, entry)
+            # As the stores index it: a mood in Lupopedia's notation decoded.
+            mood = indexed_mood(entry.mood_rgb, entry.mood_raw)
+            found.setdefault(entry_id, replace(entry, mood_rgb=mood))
     return found
 
 

@@ -60,13 +60,13 @@ NOTATION_FILE = (
 )
 
 
-def test_moods_in_lupopedia_notation_keep_the_ids_they_had_before_they_were_decoded():
+def test_moods_in_lupopedia_notation_keep_their_ids():
     keyed = keyed_entries(parse_file(NOTATION_FILE, "dialogs/notation.md").entries)
-    # The ids the parser gave these entries when it read the notation as no colour.
+    # The parser reads the notation as no colour (the index decodes it): the ids it gave.
     assert [(i, e.mood_rgb) for i, _, e in keyed] == [
-        (7880475962283379, "00FF00"),
-        (8987213127460399, "802000"),
-        (3853748300951527, "FFA500"),
+        (7880475962283379, None),
+        (8987213127460399, None),
+        (3853748300951527, None),
     ]
     # A 6-hex mood still keys by its colour.
     plain = make("x")

@@ -8,9 +8,11 @@ from dialogfile.parse import decode_dialog_bytes
 from dialogfile.parse_layout import heading_text, split_lines
 from dialogfile.parse_values import (
     clean_message_lines,
+    indexed_mood,
     is_emoji_mood,
     normalise_mood,
     normalise_name,
+    notation_colour,
     parse_timestamp,
 )
 
@@ -39,7 +41,8 @@ def test_normalise_mood(raw, expected):
     assert normalise_mood(raw) == expected
 
 
-#: Lupopedia's mood notation {RR}|GG|[[BB]], as its files write it (no hypothesis: a table).
+#: Lupopedia's mood notation {RR}|GG|[[BB]], as its files write it (no hypothesis: a table):
+#: the colour the index files it under; the parser's mood_rgb stays null (corpus README).
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -65,7 +68,9 @@ def test_normalise_mood(raw, expected):
     ],
 )
 def test_lupopedia_mood_notation(raw, expected):
-    assert normalise_mood(raw) == expected
+    assert notation_colour(raw) == expected
+    assert indexed_mood(None, raw) == expected
+    assert normalise_mood(raw) is None
 
 
 @pytest.mark.parametrize(

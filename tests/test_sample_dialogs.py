@@ -91,7 +91,7 @@ def test_moods_of_schema_sync_in_order():
         "00CC66",  # 00CC66, relieved
         "FF9900",  # #ff9900
         "3366FF",  # "#3366ff"
-        "2288CC",  # `{22}|88|[[CC]]`: Lupopedia's {RR}|GG|[[BB]]
+        None,  # `{22}|88|[[CC]]`: Lupopedia's {RR}|GG|[[BB]] (the index decodes it)
         "FF99CC",  # **Mood RGB:** FF99CC
         None,  # FF6600FF
         None,  # mood line above **Speaker:** belongs to no entry

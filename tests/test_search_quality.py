@@ -54,20 +54,24 @@ def quality_tree(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SearchStack]]:
-    tmp = tmp_path_factory.mktemp("quality")
-    root = quality_tree(tmp / "dialogs")
+def make_stacks(root: Path, tmp: Path) -> dict[str, SearchStack]:
+    """A stack of each engine over `root` (indexed into `tmp`)."""
     db = tmp / "dialogs.db"
     reindex(root, db)
     build(db, tmp / "topk")
     files = FileRepository(root)
     files.build_now()
-    made = {
+    return {
         "topk": topk_stack(db, tmp / "topk", background=False),
         "fts5": SearchStack(database=SqliteRepository(db, candidate_limit=EXACT)),
         "files": SearchStack(files=files),
     }
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SearchStack]]:
+    tmp = tmp_path_factory.mktemp("quality")
+    made = make_stacks(quality_tree(tmp / "dialogs"), tmp)
     yield made
     for stack in made.values():
         stack.close()
@@ -222,15 +226,8 @@ def test_facets_count_what_is_shown(stacks) -> None:
 def test_the_copy_becomes_the_original_when_the_original_goes(tmp_path: Path) -> None:
     root = quality_tree(tmp_path / "dialogs")
     db = tmp_path / "dialogs.db"
-    reindex(root, db)
-    build(db, tmp_path / "topk")
-    files = FileRepository(root)
-    files.build_now()
-    made = {
-        "topk": topk_stack(db, tmp_path / "topk", background=False),
-        "fts5": SearchStack(database=SqliteRepository(db, candidate_limit=EXACT)),
-        "files": SearchStack(files=files),
-    }
+    made = make_stacks(root, tmp_path)
+    files = made["files"].files
     try:
         (root / "docs/harbor_guide.md").unlink()
         reindex(root, db)
@@ -247,6 +244,31 @@ def test_the_copy_becomes_the_original_when_the_original_goes(tmp_path: Path) ->
         page = ask(made, q='"harbor guide remark"')
         assert [hit.entry.dialog_file for hit in page.hits] == ["docs/harbor_guide.md"]
         assert page.folded == 1 and [place[0] for place in page.hits[0].also_in] == [COPY]
+    finally:
+        for stack in made.values():
+            stack.close()
+
+
+def test_moods_in_lupopedia_notation_are_filed_under_their_colour(tmp_path: Path) -> None:
+    root = tmp_path / "dialogs"
+    write_dialog(
+        root,
+        "moods.md",
+        '**Speaker:** KIRO\n**Mood:** `{00}|FF|[[00]]`\n**Message:** "meadow green"\n\n---\n\n',
+        '**Speaker:** ROSE\n**Mood:** 00FF00\n**Message:** "meadow hex"\n\n---\n\n',
+        '**Speaker:** LILITH\n**Mood:** 🐺\n**Message:** "meadow wolf"\n\n---\n\n',
+    )
+    made = make_stacks(root, tmp_path)
+    try:
+        page = ask(made, mood="00FF00", facets="mood")
+        assert {hit.entry.message for hit in page.hits} == {"meadow green", "meadow hex"}
+        assert {hit.entry.mood_rgb for hit in page.hits} == {"00FF00"}  # as indexed
+        notation = next(hit for hit in page.hits if hit.entry.speaker == "KIRO")
+        assert notation.entry.mood_raw == "`{00}|FF|[[00]]`"  # what the file says
+        assert ask(made, mood="green").total == 2
+        assert [(c.value, c.count) for c in page.facets["mood"]] == [("00FF00", 2)]
+        wolf = ask(made, q="wolf")
+        assert wolf.hits[0].entry.mood_rgb is None and wolf.hits[0].entry.mood_raw == "🐺"
     finally:
         for stack in made.values():
             stack.close()

@@ -35,6 +35,7 @@ from dialogfile.fields import DATE_FILTER
 from dialogfile.identity import keyed_entries
 from dialogfile.model import ENTRY_FIELDS, Entry
 from dialogfile.parse import parse_file
+from dialogfile.parse_values import indexed_mood
 from indexer.discover import find_dialog_files, read_source
 from indexer.store_rows import target_tokens
 from searchsvc.engines.matching import ATTRIBUTES, COLUMN_ATTRIBUTES, EntryAttrs, entry_attrs
@@ -108,11 +109,17 @@ class Chunk:
 _DOC_VALUES = attrgetter(*DOC_FIELDS)
 _AT_SPEAKER, _AT_TARGET, _AT_LINE = (DOC_INDEX[name] for name in ("speaker", "target", "line"))
 _AT_MESSAGE, _AT_TITLE, _AT_BODY = (DOC_INDEX[name] for name in ("message", "title", "body"))
+_AT_MOOD = DOC_INDEX["mood_rgb"]
 
 
 def doc_of(entry_id: int, entry: Entry) -> Doc:
-    """The Doc tuple of an entry."""
-    return (entry_id, *_DOC_VALUES(entry))
+    """The Doc tuple of an entry, its mood the colour the stores index (indexed_mood)."""
+    doc = (entry_id, *_DOC_VALUES(entry))
+    if entry.mood_rgb is None and entry.mood_raw is not None:
+        mood = indexed_mood(None, entry.mood_raw)
+        if mood is not None:
+            doc = (*doc[:_AT_MOOD], mood, *doc[_AT_MOOD + 1 :])
+    return doc
 
 
 def doc_entry(doc: Doc) -> Entry:
