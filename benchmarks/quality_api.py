@@ -48,7 +48,7 @@ class Api:
 
     def detect(self, word: str) -> dict[str, bool]:
         """Which of the new API features answer (probed with a search for `word`)."""
-        body, status = self.try_get(q=word, scope="all", per_page=PER_PAGE)
+        body, status = self.try_get(q=word, scope="entries", per_page=PER_PAGE)
         scope = status == 200 and isinstance(body.get("scopes"), dict)
         body, status = self.try_get(q=word, collapse="off", per_page=PER_PAGE)
         collapse = status == 200 and "folded" in body

@@ -50,12 +50,12 @@ def expression(text: str, **options: bool) -> str | None:
     ("text", "expected"),
     [
         ("hello world ", '("hello" AND "world")'),
-        ("hello wor", '("hello" AND "wor"*)'),
+        ("hello wor", '("hello" AND ("wor" OR "wor"*))'),
         ("hello w", '("hello" AND "w")'),
         ('"exact phrase" -bad ', '"exact phrase" NOT "bad"'),
         ("a OR b c ", '(("a" OR "b") AND "c")'),
-        ("deploy* now ", '("deploy"* AND "now")'),
-        ('say "hi', '("say" AND "hi"*)'),
+        ("deploy* now ", '(("deploy" OR "deploy"*) AND "now")'),
+        ('say "hi', '("say" AND ("hi" OR "hi"*))'),
         ("NEAR(a b) ", '("NEAR" AND "a" AND "b")'),
         ('x "" y ', '("x" AND "y")'),
         ("AND OR NOT ", None),
@@ -77,7 +77,7 @@ def test_operators_become_filters() -> None:
         "speaker:KIRO target:@x mood:red file:ops/ format:bold since:2026-01-16 until:20260120 "
         'speaker:"CAPTAIN WOLFIE" deploy'
     )
-    assert match is not None and match_expression(match)[0] == '"deploy"*'
+    assert match is not None and match_expression(match)[0] == '("deploy" OR "deploy"*)'
     assert filters == Filters(
         speakers=("KIRO", "CAPTAIN WOLFIE"),
         targets=("@x",),

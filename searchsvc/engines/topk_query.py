@@ -111,7 +111,10 @@ def phrase_query(schema: tantivy.Schema, phrase: Phrase, terms: Terms) -> tantiv
             expanded = terms.with_prefix(field, tokens[0])
             if not expanded:
                 continue
-            query = Q.term_set_query(schema, field, expanded)
+            query = Q.term_set_query(schema, field, expanded)  # scores every word alike
+            # ... so the word itself adds its bm25: it ranks above words it begins.
+            exact = Q.term_query(schema, field, tokens[0])
+            clauses.append((SHOULD, Q.boost_query(exact, _WEIGHTS[field])))
         elif phrase.prefix:
             query = Q.regex_phrase_query(schema, field, [*tokens[:-1], tokens[-1] + ".*"])
         elif len(tokens) == 1:

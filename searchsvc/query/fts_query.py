@@ -240,8 +240,14 @@ def quote_phrase(phrase: Phrase) -> str:
 
 
 def node_to_fts5(node: Node) -> str:
-    """An FTS5 expression for `node`; every word is a quoted string."""
+    """An FTS5 expression for `node`; every word is a quoted string.
+
+    A prefix is asked with its whole word too (`("migr" OR "migr"*)`): the same
+    matches, but the word itself ranks above the longer words it begins.
+    """
     if isinstance(node, Phrase):
+        if node.prefix:
+            return f"({quote_phrase(replace(node, prefix=False))} OR {quote_phrase(node)})"
         return quote_phrase(node)
     if isinstance(node, Without):
         return f"({node_to_fts5(node.base)}) NOT ({node_to_fts5(node.excluded)})"
