@@ -15,6 +15,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from dialogfile.copies import copy_key
+from dialogfile.glyphs import glyph_words
 from dialogfile.identity import keyed_entries
 from dialogfile.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry, ParsedFile, Problem
 from dialogfile.parse_values import indexed_mood
@@ -111,7 +112,11 @@ def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
     values = list(_ENTRY_VALUES(entry))
     values[_METADATA] = json.dumps(entry.metadata, ensure_ascii=False)
     values[_MOOD] = indexed_mood(entry.mood_rgb, entry.mood_raw)
-    return (entry_id, key, *values, body_extra(entry.body, entry.message), copy_key(entry))
+    extra = body_extra(entry.body, entry.message)
+    glyphs = glyph_words(f"{entry.title or ''}\n{entry.message or ''}\n{entry.body}")
+    if glyphs:  # emoji and CJK characters as words (dialogfile.glyphs), searched in `body`
+        extra = f"{extra} {' '.join(glyphs)}".lstrip()
+    return (entry_id, key, *values, extra, copy_key(entry))
 
 
 def problems_json(problems: Iterable[Problem]) -> str:

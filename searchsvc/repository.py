@@ -61,6 +61,9 @@ class SearchQuery:
     facets: tuple[str, ...] = ()
     scope: str = "all"
     collapse: bool = False
+    #: q was given but holds nothing to search for (only punctuation): every entry the
+    #: filters allow is listed, and the answer says why (`notice`).
+    unsearchable: bool = False
     typos: bool = True
 
     @property

@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dialogfile.glyphs import glyph_words
 from dialogfile.identity import keyed_entries
 from dialogfile.parse import parse_file
 from dialogfile.parse_values import indexed_mood
@@ -42,7 +43,8 @@ def test_a_message_inside_its_body_gives_the_tokens_of_both_read_apart(
     body = before + message + after
     span = span_in(body, message)
     text, emphasised = entry_tokens(body, message, title, span)
-    assert text == tokenize(body)
+    # ... then the glyph words of its emoji and CJK characters (dialogfile.glyphs).
+    assert text == tokenize(body) + glyph_words(f"{title}\n{message}\n{body}")
     assert emphasised == tokenize(title) + tokenize(message)
 
 

@@ -272,3 +272,49 @@ def test_moods_in_lupopedia_notation_are_filed_under_their_colour(tmp_path: Path
     finally:
         for stack in made.values():
             stack.close()
+
+
+def test_emoji_and_single_cjk_characters_are_found(tmp_path: Path) -> None:
+    root = tmp_path / "dialogs"
+    write_dialog(
+        root,
+        "glyphs.md",
+        bold("KIRO", "the pack 🐺 howls at night", day=10),
+        bold("ROSE", "東京 station at night", day=11),
+        bold("CURSOR", "京都 temples at night", day=12),
+        bold("LILITH", "a quiet night without pictures", day=13),
+    )
+    made = make_stacks(root, tmp_path)
+    try:
+
+        def messages(q: str) -> set[str]:
+            return {hit.entry.message for hit in ask(made, q=q, per_page="50").hits}
+
+        assert messages("🐺") == {"the pack 🐺 howls at night"}
+        assert messages("🐺 night ") == {"the pack 🐺 howls at night"}
+        assert messages("東") == {"東京 station at night"}
+        assert messages("京") == {"東京 station at night", "京都 temples at night"}
+        assert messages("東京") == {"東京 station at night"}
+        assert messages("-🐺 night ") == {
+            "東京 station at night",
+            "京都 temples at night",
+            "a quiet night without pictures",
+        }
+    finally:
+        for stack in made.values():
+            stack.close()
+
+
+def test_a_q_with_nothing_to_search_for_says_so(tmp_path: Path) -> None:
+    from searchsvc.web.app import create_app
+
+    root = quality_tree(tmp_path / "dialogs")
+    reindex(root, tmp_path / "x.db")
+    client = create_app({"ROOT": str(root), "DB": str(tmp_path / "x.db")}).test_client()
+    answer = client.get("/api/dialog/search", query_string={"q": "!!! ???"}).get_json()
+    assert "no word to search for" in answer["notice"]
+    assert answer["total"] == 9  # every dialog entry, as without q
+    answer = client.get("/api/dialog/search", query_string={"q": "speaker:kiro"}).get_json()
+    assert answer["notice"] is None and answer["total"] == 2
+    answer = client.get("/api/dialog/search", query_string={"q": "harbor"}).get_json()
+    assert answer["notice"] is None

@@ -32,6 +32,7 @@ from typing import Any
 
 from dialogfile.copies import COPY, COPY_FIELDS, ORIGINAL, copy_key_of, copy_order
 from dialogfile.fields import DATE_FILTER
+from dialogfile.glyphs import glyph_words
 from dialogfile.identity import keyed_entries
 from dialogfile.model import ENTRY_FIELDS, Entry
 from dialogfile.parse import parse_file
@@ -150,6 +151,7 @@ def entry_tokens(
 
     A message whose span in the body has clean edges is tokenized once, inside the body.
     """
+    glyphs = glyph_words(f"{title}\n{message}\n{body}")  # dialogfile.glyphs, as the writer
     if span is not None:
         start, end = span
         if (start == 0 or body[start - 1] in _CLEAN_EDGES) and (
@@ -157,8 +159,8 @@ def entry_tokens(
         ):
             said = index_tokens(message)
             text = index_tokens(body[:start]) + said + index_tokens(body[end:])
-            return text, index_tokens(title) + said
-    return index_tokens(body), index_tokens(f"{title}\n{message}")
+            return text + glyphs, index_tokens(title) + said
+    return index_tokens(body) + glyphs, index_tokens(f"{title}\n{message}")
 
 
 class _Collector:

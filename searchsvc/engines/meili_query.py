@@ -20,6 +20,7 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from dialogfile.fields import DATE_FILTER, FACETS, FILTER, MOOD, PATH, TARGETS, Filter
+from dialogfile.glyphs import PREFIX as GLYPH_PREFIX
 from dialogfile.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry
 from indexer.meili_documents import MAX_TOTAL_HITS, filter_value, in_filter
 from searchsvc.engines.snippets import strip_markdown
@@ -68,6 +69,10 @@ class MeiliSearchPlan:
     recounted: list[str]  # facet names counted by searches[1:], in order
 
 
+#: A glyph word of dialogfile.glyphs (Meilisearch's documents hold the text, not these).
+GLYPH_WORD = re.compile(f"{GLYPH_PREFIX}[0-9a-f]{{4,6}}")
+
+
 def meili_q(match: MatchQuery | None) -> str:
     """The `q` for a match: words, "phrases", -exclusions; a prefix only on the last word.
 
@@ -81,6 +86,8 @@ def meili_q(match: MatchQuery | None) -> str:
     excluded = _phrases_any(match.exclude) if match.exclude is not None else []
     if any(phrase.prefix for phrase in included[:-1]):
         raise Unexpressible("a prefix (word*) before the last word")
+    if any(GLYPH_WORD.fullmatch(t) for p in (*included, *excluded) for t in p.tokens):
+        raise Unexpressible("an emoji or CJK character (the index's glyph words)")
     parts = [_quoted(phrase) for phrase in included[:-1]]
     prefix = False
     if included:

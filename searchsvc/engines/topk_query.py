@@ -117,6 +117,9 @@ def phrase_query(schema: tantivy.Schema, phrase: Phrase, terms: Terms) -> tantiv
             clauses.append((SHOULD, Q.boost_query(exact, _WEIGHTS[field])))
         elif phrase.prefix:
             query = Q.regex_phrase_query(schema, field, [*tokens[:-1], tokens[-1] + ".*"])
+            # The phrase itself (`agent_id` as typed) ranks above phrases it begins.
+            exact = Q.phrase_query(schema, field, tokens)
+            clauses.append((SHOULD, Q.boost_query(exact, _WEIGHTS[field])))
         elif len(tokens) == 1:
             query = Q.term_query(schema, field, tokens[0])
         else:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from dialogfile.fields import OPERATORS
+from dialogfile.glyphs import GLYPH, glyph_word
 from searchsvc.exceptions import QueryError
 from searchsvc.query.filters import FilterError, Filters, operator_filters
 
@@ -211,14 +212,43 @@ def _operator_filter(name: str, value: str, excluded: bool) -> Filters:
         raise QueryError(f"in q, {error}") from error
 
 
-def _word_node(word: str, *, quoted: bool) -> Phrase | None:
+def _word_node(word: str, *, quoted: bool) -> Node | None:
     prefix = False
     if not quoted and word.endswith("*"):
         word, prefix = word.rstrip("*"), True
     tokens = tuple(tokenize(word))
+    if GLYPH.search(word):
+        return _glyph_node(word, tokens, quoted=quoted)
     if not tokens:
         return None
     return Phrase(text=word, tokens=tokens, prefix=prefix, quoted=quoted)
+
+
+def _glyph_node(word: str, tokens: tuple[str, ...], *, quoted: bool) -> Node | None:
+    """A word with emoji or CJK characters: each such character as its glyph word.
+
+    Its other tokens must match too; a CJK run (one token to the indexes) matches as
+    itself or as all of its characters, so `東` finds `東京` (dialogfile.glyphs).
+    """
+    plain = tuple(token for token in tokens if not GLYPH.search(token))
+    parts: list[Node] = []
+    if plain:
+        parts.append(Phrase(text=" ".join(plain), tokens=plain, quoted=quoted))
+    for token in tokens:
+        if GLYPH.search(token):
+            characters = _combine(AllOf, [_glyph(c, quoted) for c in GLYPH.findall(token)])
+            if len(token) == 1:
+                parts.append(characters)  # type: ignore[arg-type]
+            else:
+                whole = Phrase(text=token, tokens=(token,), quoted=quoted)
+                parts.append(AnyOf((whole, characters)))  # type: ignore[arg-type]
+    parts += [_glyph(c, quoted) for c in GLYPH.findall(word) if not tokenize(c)]
+    return _combine(AllOf, parts)
+
+
+def _glyph(character: str, quoted: bool) -> Phrase:
+    word = glyph_word(character)
+    return Phrase(text=word, tokens=(word,), quoted=quoted)
 
 
 def _make_last_prefix(clauses: list[tuple[bool, list[Node]]], text: str) -> None:

@@ -106,6 +106,7 @@ def search_query(
     prefix = (parameters.get("prefix", "1") or "").strip().lower() in _TRUE
     filters = search_filters(parameters)
     match: MatchQuery | None = None
+    unsearchable = False
     if raw and text.strip():
         match = MatchQuery(raw=text.replace("\x00", " "))
     elif text.strip():
@@ -114,6 +115,7 @@ def search_query(
         except QueryError as error:
             raise _bad("q", str(error), query=text) from error
         filters = filters.merged(q_filters)
+        unsearchable = match is None and q_filters == Filters()
     # Relevance needs words to rank by: user text with words, or any raw expression.
     rankable = match is not None and (match.include is not None or match.raw is not None)
     sort = (parameters.get("sort", "") or "").strip().lower()
@@ -141,5 +143,6 @@ def search_query(
         facets=_facets(parameters),
         scope=_choice(parameters, "scope", SCOPES, DEFAULT_SCOPE),
         collapse=_choice(parameters, "collapse", ("on", "off"), "on") == "on",
+        unsearchable=unsearchable,
         typos=(parameters.get("typos", "") or "").strip().lower() not in _FALSE,
     )

@@ -55,6 +55,7 @@ def page_json(query: SearchQuery, page: SearchPage, took_ms: float) -> dict[str,
         "scopes": page.scopes,
         "collapse": query.collapse,
         "folded": page.folded,
+        "notice": UNSEARCHABLE_NOTICE if query.unsearchable else None,
         "facets": {name: [_facet_json(c) for c in counts] for name, counts in page.facets.items()},
         "facets_exact": page.facets_exact,
         "ranked": page.ranked,
@@ -63,6 +64,13 @@ def page_json(query: SearchQuery, page: SearchPage, took_ms: float) -> dict[str,
         "engine": page_engine(page),
         "corrected": page.corrected,
     }
+
+
+#: What an answer says when q held nothing to search for.
+UNSEARCHABLE_NOTICE = (
+    "q has no word to search for (letters, digits, emoji or CJK characters); "
+    "showing every entry the filters allow"
+)
 
 
 def _facet_json(count: FacetCount) -> dict[str, Any]:
