@@ -45,7 +45,9 @@ def open_filters(page: Page) -> None:
 
 
 def first_hit_id(base_url: str, q: str) -> int:
-    answer = requests.get(base_url + "/api/dialog/search", params={"q": q}, timeout=10).json()
+    """The first hit of `q`, a dialog entry or a text section (scope=all)."""
+    params = {"q": q, "scope": "all"}
+    answer = requests.get(base_url + "/api/dialog/search", params=params, timeout=10).json()
     return int(answer["hits"][0]["dialog_entry_id"])
 
 

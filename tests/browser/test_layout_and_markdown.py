@@ -17,10 +17,9 @@ NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= document.documentE
 
 
 def entry_id(server, q: str, dialog_file: str, line: int) -> int:
-    """The id of the entry at `dialog_file:line` among the hits of `q`."""
-    answer = requests.get(
-        server.base_url + "/api/dialog/search", params={"q": q, "per_page": 100}, timeout=10
-    ).json()
+    """The id of the entry or text section at `dialog_file:line` among the hits of `q`."""
+    params = {"q": q, "per_page": 100, "scope": "all"}
+    answer = requests.get(server.base_url + "/api/dialog/search", params=params, timeout=10).json()
     return next(
         int(hit["dialog_entry_id"])
         for hit in answer["hits"]
