@@ -14,7 +14,8 @@ from flask import Blueprint, render_template, request
 from markupsafe import Markup, escape
 
 from searchsvc.engines.snippets import strip_markdown
-from searchsvc.repository import Repository, StoredEntry, StoreUnavailable
+from searchsvc.query.parameters import DEFAULT_SCOPE
+from searchsvc.repository import SCOPES, Repository, StoredEntry, StoreUnavailable
 from searchsvc.web.api import repository as app_repository
 from searchsvc.web.markdown_render import render_markdown
 
@@ -30,6 +31,8 @@ bp = Blueprint(
 CONTEXT_EACH_SIDE = 3
 #: How many neighbours (sections included) the entry page looks at on each side.
 MAX_CONTEXT_STEPS = 20
+#: The search page's scope tabs, in the order shown (the API's `scope` values).
+SCOPE_LABELS = {"entries": "Dialog entries", "text": "Text sections", "all": "All"}
 #: Entry ids are positive SQLite integers.
 MAX_ENTRY_ID = 2**63 - 1
 _ENTRY_ID = re.compile(r"[0-9]{1,19}")
@@ -134,7 +137,13 @@ def _heading(entry: dict[str, Any]) -> str:
 @bp.get("/")
 def search_page() -> str:
     """The search page; its script reads the whole state from the URL."""
-    return render_template("search.html", q=request.args.get("q", ""))
+    scope = request.args.get("scope", DEFAULT_SCOPE)
+    return render_template(
+        "search.html",
+        q=request.args.get("q", ""),
+        scope=scope if scope in SCOPES else DEFAULT_SCOPE,
+        scope_labels=[(name, SCOPE_LABELS[name]) for name in SCOPES],
+    )
 
 
 @bp.get("/entry/<entry_id>")

@@ -1,9 +1,13 @@
-// The search page: state in the URL, debounced as-you-type search, facets, paging.
+// The search page: state in the URL, debounced as-you-type search, scope tabs, facets,
+// folded copies, paging. What an answer's parts look like is in search_parts.js.
 import {
   ApiFailure, Unreachable, apiGet, bindArrowNavigation, bindSlashFocus, checkHealth, watchHealth,
-  el, formatTimestamp, hideOffline, moodHex, pathLabel, showMode, showOffline, snippetNodes, swatch,
-  wrappablePath,
+  el, hideOffline, moodHex, pathLabel, showMode, showOffline, swatch,
 } from "./common.js";
+import {
+  DEFAULT_SCOPE, NAME_FACETS, SCOPES, bindTabKeys, facetItem, formatFiltered, hitItem, nameKey,
+  scopeCounts, updateScopeTabs,
+} from "./search_parts.js";
 
 const DEBOUNCE_MS = 150;
 const PER_PAGE = 20;
@@ -12,6 +16,8 @@ const FACET_LABELS = { speaker: "Speaker", target: "Target", mood: "Mood", file:
 const DATES = ["from", "to"];
 const SORTS = ["relevance", "newest", "oldest"];
 const FACET_SHOWN = 8;
+/** What the summary counts in each scope: [one, many]. */
+const SCOPE_UNITS = { entries: ["entry", "entries"], text: ["text section", "text sections"], all: ["match", "matches"] };
 
 const input = document.getElementById("q");
 const form = document.getElementById("search-form");
@@ -26,6 +32,10 @@ const stateBox = document.getElementById("state");
 const correctedBox = document.getElementById("corrected");
 const pager = document.getElementById("pager");
 const pageInfo = document.getElementById("page-info");
+const scopeTabs = document.getElementById("scope-tabs");
+const resultsPanel = document.getElementById("results-panel");
+const folding = document.getElementById("folding");
+const foldToggle = document.getElementById("fold-toggle");
 
 let state = readState();
 let requestSeq = 0;          // incremented per request; only the latest may render
@@ -44,6 +54,9 @@ function readState() {
   const sort = params.get("sort") || "";
   next.sort = SORTS.includes(sort) ? sort : "";
   next.typos = params.get("typos") === "off" ? "off" : "";
+  const scope = params.get("scope") || "";
+  next.scope = SCOPES.includes(scope) && scope !== DEFAULT_SCOPE ? scope : ""; // "" is the default
+  next.collapse = params.get("collapse") === "off" ? "off" : "";
   return next;
 }
 
@@ -54,6 +67,8 @@ function stateQuery(s) {
   for (const name of FACETS) for (const value of s[name]) params.append(name, value);
   for (const name of DATES) if (s[name]) params.set(name, s[name]);
   if (s.sort && s.sort !== "relevance") params.set("sort", s.sort);
+  if (s.scope) params.set("scope", s.scope);
+  if (s.collapse) params.set("collapse", s.collapse);
   if (s.page > 1) params.set("page", String(s.page));
   if (s.typos) params.set("typos", s.typos);
   const text = params.toString();
@@ -84,6 +99,8 @@ function apiParams() {
   for (const name of FACETS) for (const value of state[name]) params.append(name, value);
   for (const name of DATES) if (state[name]) params.set(name, state[name]);
   params.set("sort", state.sort || (state.q.trim() ? "relevance" : "newest"));
+  if (state.scope) params.set("scope", state.scope);
+  if (state.collapse) params.set("collapse", state.collapse);
   params.set("page", String(state.page));
   params.set("per_page", String(PER_PAGE));
   params.set("facets", FACETS.join(","));
@@ -144,17 +161,56 @@ function render(answer) {
   showMode(answer.source === "files" ? "files" : answer.source || "database");
   const hits = Array.isArray(answer.hits) ? answer.hits : [];
   const total = Number(answer.total) || 0;
-  const took = answer.took_ms !== undefined ? ` in ${Number(answer.took_ms).toLocaleString()} ms` : "";
-  const about = answer.total_exact === false ? "about " : "";
-  summary.textContent = `${about}${total.toLocaleString()} ${total === 1 ? "entry" : "entries"}${took}`;
-  if (answer.source === "files") summary.append(el("span", "source-tag", "from files"));
+  renderSummary(answer, total);
+  const counts = scopeCounts(answer);
+  updateScopeTabs(scopeTabs, resultsPanel, {
+    scope: currentScope(),
+    counts,
+    estimated: answer.facets_exact === false,
+    shown: !formatFiltered(state) && (answer.scopes != null || answer.scope === "all"),
+  });
   renderCorrected(answer.corrected || {});
   renderHits(hits);
   resultsList.dataset.q = state.q; // which query the list shows (tests wait for it)
   renderFacets(answer.facets || {}, answer.facets_exact !== false);
   renderPager(total, Number(answer.page) || state.page, Number(answer.per_page) || PER_PAGE);
-  if (!hits.length) renderEmpty(total);
+  if (!hits.length) renderEmpty(total, counts);
   else stateBox.hidden = true;
+}
+
+/** The scope the page shows: the URL's, else dialog entries. */
+function currentScope() {
+  return state.scope || DEFAULT_SCOPE;
+}
+
+/** "N entries in T ms", how many copies were folded, and the link that shows or folds them. */
+function renderSummary(answer, total) {
+  const took = answer.took_ms !== undefined ? ` in ${Number(answer.took_ms).toLocaleString()} ms` : "";
+  const about = answer.total_exact === false ? "about " : "";
+  const [one, many] = formatFiltered(state) ? SCOPE_UNITS[DEFAULT_SCOPE] : SCOPE_UNITS[currentScope()];
+  summary.textContent = `${about}${total.toLocaleString()} ${total === 1 ? one : many}${took}`;
+  const folded = Number(answer.folded) || 0;
+  if (state.collapse) summary.append(" · copies shown");
+  else if (folded > 0) summary.append(` · ${folded.toLocaleString()} ${folded === 1 ? "copy" : "copies"} folded`);
+  if (answer.source === "files") summary.append(el("span", "source-tag", "from files"));
+  renderFolding(folded);
+}
+
+/** "— show all" when copies were folded, "— fold copies" while they are shown. */
+// The link stays the same node while its words change: a keyboard keeps its place.
+function renderFolding(folded) {
+  const hadFocus = folding.contains(document.activeElement);
+  if (state.collapse) {
+    foldToggle.textContent = "fold copies";
+    foldToggle.removeAttribute("aria-label");
+    foldToggle.href = stateQuery({ ...state, page: 1, collapse: "" });
+  } else {
+    foldToggle.textContent = "show all";
+    foldToggle.setAttribute("aria-label", "Show all copies");
+    foldToggle.href = stateQuery({ ...state, page: 1, collapse: "off" });
+  }
+  folding.hidden = !state.collapse && folded <= 0;
+  if (folding.hidden && hadFocus) input.focus();
 }
 
 /** q with each corrected word replaced (quoted text left alone, a prefix's `*` kept). */
@@ -184,63 +240,35 @@ function renderCorrected(corrected) {
 }
 
 function renderHits(hits) {
-  const items = hits.map((hit) => {
-    const li = el("li", "hit");
-    const link = el("a", "hit-link");
-    link.href = `/entry/${encodeURIComponent(hit.dialog_entry_id)}`;
-    const head = el("div", "hit-head");
-    const isSection = hit.format === "section";
-    if (isSection) li.classList.add("hit-section");
-    head.append(el("span", "speaker", hit.speaker || (isSection ? "Text of the file" : "—")));
-    if (hit.target) {
-      head.append(el("span", "arrow", "→"));
-      head.append(el("span", "target", hit.target));
-    }
-    const hex = moodHex(hit.mood_rgb);
-    if (hex) {
-      const mood = el("span", "mood");
-      mood.append(swatch(hex, { hexShown: true }), el("code", "hex", "#" + hex));
-      mood.title = hit.mood_raw ? `Mood ${hit.mood_raw}` : `Mood #${hex}`;
-      head.append(mood);
-    }
-    const when = formatTimestamp(hit.timestamp_utc);
-    if (when) head.append(el("time", "date", when));
-    link.append(head);
-    const snippet = el("p", "snippet");
-    if (hit.snippet) snippet.append(snippetNodes(hit.snippet));
-    else snippet.textContent = (hit.message || hit.body || "").slice(0, 240);
-    // A heading section's snippet is its title: show it once.
-    if (hit.title && !snippet.textContent.includes(hit.title)) link.append(el("span", "hit-title", hit.title));
-    link.append(snippet);
-    const foot = el("div", "hit-foot");
-    const fileLine = el("code", "file-line");
-    fileLine.append(wrappablePath(`${hit.dialog_file}:${hit.line}`));
-    foot.append(fileLine);
-    if (hit.format) foot.append(el("span", "format", hit.format));
-    link.append(foot);
-    li.append(link);
-    return li;
-  });
-  resultsList.replaceChildren(...items);
+  resultsList.replaceChildren(...hits.map(hitItem));
 }
 
-/** Facet values as [{value, count}] whatever shape the API used. */
+/** Facet values as [{value, count, variants}] whatever shape the API used. */
 function facetValues(raw) {
   if (!raw) return [];
   if (Array.isArray(raw)) {
     return raw.map((item) => (Array.isArray(item)
       ? { value: item[0], count: item[1] }
-      : { value: item.value, count: item.count })).filter((item) => item.value !== null && item.value !== undefined && item.value !== "");
+      : { value: item.value, count: item.count, variants: item.variants })).filter((item) => item.value !== null && item.value !== undefined && item.value !== "");
   }
   return Object.entries(raw).map(([value, count]) => ({ value, count }));
+}
+
+/** Whether two values of a facet are one: a name in any spelling is the same person. */
+function sameValue(name, a, b) {
+  return NAME_FACETS.includes(name) ? nameKey(a) === nameKey(b) : String(a) === String(b);
+}
+
+/** Whether a facet value is among the filter's values. */
+function isActive(name, value) {
+  return state[name].some((chosen) => sameValue(name, chosen, value));
 }
 
 function renderFacets(facets, exact) {
   const groups = FACETS.map((name) => {
     const values = facetValues(facets[name]);
-    const active = new Set(state[name]);
-    for (const value of active) {
-      if (!values.some((item) => String(item.value) === value)) values.unshift({ value, count: 0 });
+    for (const value of state[name]) {
+      if (!values.some((item) => sameValue(name, item.value, value))) values.unshift({ value, count: 0 });
     }
     const group = el("section", "facet");
     group.dataset.facet = name;
@@ -253,30 +281,8 @@ function renderFacets(facets, exact) {
     const list = el("ul", "facet-values");
     const expanded = expandedFacets.has(name);
     values.forEach((item, index) => {
-      const value = String(item.value);
-      const li = el("li");
-      if (!expanded && index >= FACET_SHOWN && !active.has(value)) li.hidden = true;
-      const button = el("button", "facet-value");
-      button.type = "button";
-      button.dataset.facet = name;
-      button.dataset.value = value;
-      button.setAttribute("aria-pressed", active.has(value) ? "true" : "false");
-      const label = el("span", "facet-label");
-      if (name === "mood") {
-        const hex = moodHex(value);
-        if (hex) label.append(swatch(hex, { hexShown: true }));
-        label.append(el("code", null, hex ? "#" + hex : value));
-      } else if (name === "file") {
-        // Files of the same name in two folders must read differently: the path, cut in the middle.
-        label.append(pathLabel(value));
-        button.title = value;
-      } else {
-        label.append(el("span", null, value));
-      }
-      const count = el("span", "count", (exact ? "" : "~") + Number(item.count).toLocaleString());
-      if (!exact) count.title = "Estimated from a sample of the matches";
-      button.append(label, count);
-      li.append(button);
+      const li = facetItem(name, item, index, { exact, pressed: isActive(name, String(item.value)) });
+      if (!expanded && index >= FACET_SHOWN && !isActive(name, String(item.value))) li.hidden = true;
       list.append(li);
     });
     group.append(list);
@@ -345,9 +351,30 @@ function renderPager(total, page, perPage) {
   document.getElementById("next-page").disabled = page >= pages;
 }
 
-function renderEmpty(total) {
+/** The other scope when this one has no match and it has some ("entries" / "text"), or null. */
+function otherScopeWithMatches(counts) {
+  if (!counts || formatFiltered(state)) return null;
+  const other = { entries: "text", text: "entries" }[currentScope()];
+  return other && counts[other] > 0 ? other : null;
+}
+
+/** "No dialog entries match “q”." and a button to the other scope's matches. */
+function renderOtherScope(scope, count) {
+  const here = currentScope() === "entries" ? "dialog entries" : "text sections";
+  const what = { entries: ["dialog entry", "dialog entries"], text: ["text section", "text sections"] }[scope];
+  const show = el("button", "link-button", `Show ${count.toLocaleString()} ${what[count === 1 ? 0 : 1]}`);
+  show.type = "button";
+  show.dataset.scope = scope;
+  const title = state.q ? `No ${here} match “${state.q}”.` : `No ${here} match the filters.`;
+  stateBox.replaceChildren(el("p", "state-title", title), show);
+}
+
+function renderEmpty(total, counts) {
   stateBox.hidden = false;
   stateBox.className = "state state-empty";
+  const other = total > 0 ? null : otherScopeWithMatches(counts);
+  if (other) return renderOtherScope(other, counts[other]); // one click away
+
   const filtered = hasFilters();
   const title = total > 0 ? "No entries on this page." : state.q ? `Nothing matches “${state.q}”.` : "No entries.";
   const hint = el("p", "hint");
@@ -372,6 +399,8 @@ function renderFailure(err) {
   correctedBox.hidden = true;
   facetsBox.replaceChildren();
   pager.hidden = true;
+  folding.hidden = true;
+  updateScopeTabs(scopeTabs, resultsPanel, { scope: currentScope(), counts: null, estimated: false, shown: !scopeTabs.hidden });
   if (err instanceof Unreachable) {
     showOffline(err.message, runSearch);
     stateBox.className = "state state-error";
@@ -404,10 +433,19 @@ function clearFilters() {
   commit();
 }
 
-/** Add or remove one value of a facet filter, then commit. */
+/** Add or remove one value of a facet filter (a name in any of its spellings), then commit. */
 function toggleValue(name, value) {
   const values = state[name];
-  state[name] = values.includes(value) ? values.filter((v) => v !== value) : [...values, value];
+  state[name] = isActive(name, value)
+    ? values.filter((v) => !sameValue(name, v, value)) : [...values, value];
+  commit();
+}
+
+/** Show another scope's matches (a tab), then commit; the selected tab keeps the focus. */
+function selectScope(scope) {
+  const next = scope === DEFAULT_SCOPE ? "" : scope;
+  if (next === state.scope) return;
+  state.scope = next;
   commit();
 }
 
@@ -496,6 +534,21 @@ correctedBox.addEventListener("click", (event) => {
 stateBox.addEventListener("click", (event) => {
   const button = event.target.closest("[data-remove]");
   if (button) removeFilter(button.dataset.remove, button.dataset.value);
+  const scope = event.target.closest("[data-scope]");
+  if (scope) {
+    selectScope(scope.dataset.scope);
+    document.getElementById(`scope-${currentScope()}`).focus(); // the button is gone
+  }
+});
+scopeTabs.addEventListener("click", (event) => {
+  const tab = event.target.closest("[role=tab]");
+  if (tab) selectScope(tab.dataset.scope);
+});
+bindTabKeys(scopeTabs);
+foldToggle.addEventListener("click", (event) => {
+  event.preventDefault();
+  state.collapse = state.collapse ? "" : "off";
+  commit();
 });
 
 document.getElementById("prev-page").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); writeUrl(true); runSearch(); resultsList.scrollIntoView({ block: "nearest" }); });
