@@ -19,6 +19,38 @@ VENV_BIN = REPO_ROOT / ".venv" / "bin"
 DIALOG_TREE = Path(__file__).resolve().parent / "dialog_tree"
 #: The project's sample dialogs (README), busier than the small tree: a fuller stats page.
 SAMPLE_DIALOGS = REPO_ROOT / "dialogs"
+#: A file of the small tree that the copies tree holds twice, as Lupopedia holds its docs
+#: (`docs/…` and `lupopedia/docs/…`, the same text): its entries fold into one hit each.
+COPIED_FILE = "lupopedia/docs/channels/schema/migrations/analysis/SCHEMA_SYNC_4_0_46_SUMMARY.md"
+COPY_OF_FILE = COPIED_FILE.removeprefix("lupopedia/")
+#: One person written three ways, as in Lupopedia (CAPTAIN_WOLFIE, Captain Wolfie, …).
+SPELLINGS_DIALOG = """---
+file.last_modified_utc: 20260124080000
+---
+
+# Crew dialog
+""" + "".join(
+    f"""
+---
+DIALOG:
+  speaker: {speaker}
+  target: "{target}"
+  message: "Lantern drill {number}: {text}"
+  date_ymdhis: 202601240{number}1500
+  mood_RGB: "336699"
+---
+"""
+    for number, (speaker, target, text) in enumerate(
+        [
+            ("CAPTAIN WOLFIE", "@FLEET", "every lantern on the pier checked."),
+            ("Captain_Wolfie", "@fleet", "the lantern oil is low."),
+            ("CAPTAIN WOLFIE", "@FLEET", "spare lanterns are in the shed."),
+            ("Captain Wolfie", "@Fleet", "the drill ends at the lighthouse."),
+            ("KIRO", "@CAPTAIN_WOLFIE", "lantern wicks trimmed."),
+        ],
+        start=1,
+    )
+)
 #: How long a server may take to index the small tree and answer /health.
 START_TIMEOUT_S = 30.0
 
@@ -125,6 +157,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One read-only server over the project's sample dialogs."""
     running = start_server(tmp_path_factory.mktemp("sample"), dialogs=SAMPLE_DIALOGS)
+    yield running
+    stop_server(running)
+
+
+def build_copies_tree(workdir: Path) -> Path:
+    """The small tree, plus a copy of COPIED_FILE at COPY_OF_FILE and SPELLINGS_DIALOG."""
+    root = workdir / "dialogs"
+    shutil.copytree(DIALOG_TREE / "dialogs", root)
+    copy = root / COPY_OF_FILE
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(root / COPIED_FILE, copy)
+    (root / "team" / "crew_dialog.md").write_text(SPELLINGS_DIALOG, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def copies_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A read-only server over the copies tree: copies folded, one speaker spelt three ways."""
+    tree = build_copies_tree(tmp_path_factory.mktemp("copies-tree"))
+    running = start_server(tmp_path_factory.mktemp("copies"), dialogs=tree)
     yield running
     stop_server(running)
 

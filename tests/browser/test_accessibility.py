@@ -102,6 +102,54 @@ def open_files_mode_stats(page: Page, base_url: str) -> None:
     expect(page.locator("#mode-banner")).to_be_visible()
 
 
+def open_text_tab(page: Page, base_url: str) -> None:
+    """The scope tabs with their counts, the text sections' tab selected."""
+    search_shown(page, base_url + "/?q=audit&scope=text", "audit")
+    expect(page.locator('#scope-tabs [aria-selected="true"]')).to_contain_text("Text sections (")
+
+
+def open_also_in(page: Page, base_url: str) -> None:
+    """Every "also in N files" open, and "N copies folded — show all"."""
+    search_shown(page, base_url + "/?q=audit&scope=all", "audit")
+    for summary in page.locator("#results .also-in > summary").all():
+        summary.click()
+    expect(page.locator("#results .also-in-list a").first).to_be_visible()
+    expect(page.locator("#fold-toggle")).to_have_text("show all")
+
+
+def open_copies_shown(page: Page, base_url: str) -> None:
+    search_shown(page, base_url + "/?q=audit&collapse=off", "audit")
+    expect(page.locator("#fold-toggle")).to_have_text("fold copies")
+
+
+def open_name_spellings(page: Page, base_url: str) -> None:
+    """A speaker filtered by one spelling; its facet value says its other spellings."""
+    search_shown(page, base_url + "/?q=lantern&speaker=Captain_Wolfie", "lantern")
+    open_filters(page)
+    expect(page.locator("#facets .facet-variants").first).to_be_visible()
+
+
+def open_other_tab_has_matches(page: Page, base_url: str) -> None:
+    search_shown(page, base_url + "/?q=audit%20covered", "audit covered")
+    expect(page.locator("#state button[data-scope]")).to_be_visible()
+
+
+def open_showing_results_for(page: Page, base_url: str) -> None:
+    search_shown(page, base_url + "/?q=lighthose%20lamp", "lighthose lamp")
+    expect(page.locator("#corrected")).to_contain_text("Showing results for")
+
+
+#: The search page's panels of issue 13, over conftest's copies tree.
+PANELS: list[View] = [
+    ("scope tabs, text sections", open_text_tab),
+    ("also in N files, open", open_also_in),
+    ("copies shown", open_copies_shown),
+    ("name spellings, filters open", open_name_spellings),
+    ("empty tab, the other has matches", open_other_tab_has_matches),
+    ("showing results for", open_showing_results_for),
+]
+
+
 def violations(page: Page) -> list[str]:
     """axe-core's violations on the page as it is now: rule (impact): target selectors."""
     # Contrast read mid-fade is wrong; a string predicate would be eval'd, which CSP forbids.
@@ -173,6 +221,12 @@ def test_every_page_has_no_axe_violations(browser: Browser, sample_server) -> No
     assert not any(found.values()), report(found)
 
 
+def test_search_panels_have_no_axe_violations(browser: Browser, copies_server) -> None:
+    with sized_pages(browser) as pages:
+        found = check_views(pages, PANELS, copies_server.base_url)
+    assert not any(found.values()), report(found)
+
+
 def test_fallback_and_offline_banners_have_no_axe_violations(
     browser: Browser, files_mode_server
 ) -> None:
@@ -195,8 +249,11 @@ def test_fallback_and_offline_banners_have_no_axe_violations(
     assert not any(found.values()), report(found)
 
 
-#: What the keyboard must reach: every visible link, button, field and scroll box.
-FOCUSABLE = "a[href], button:not([disabled]), input, select, summary, [tabindex='0']"
+#: What the keyboard must reach: every visible link, button, field and scroll box. A tab
+#: list is one stop (its other tabs are reached with the arrow keys, test_search_panels.py).
+FOCUSABLE = (
+    "a[href], button:not([disabled]):not([tabindex='-1']), input, select, summary, [tabindex='0']"
+)
 #: Marks each visible control; the list of marked ones as [index, outerHTML start].
 MARK_CONTROLS = """selector => [...document.querySelectorAll(selector)]
   .filter(node => node.getClientRects().length && getComputedStyle(node).visibility !== "hidden")
@@ -250,6 +307,17 @@ def test_keyboard_reaches_every_control_and_shows_its_focus(
         page = pages["desktop"]
         for name, open_view in views:
             open_view(page, sample_server.base_url)
+            problems += [f"{name}: {problem}" for problem in tab_through(page)]
+    assert not problems, "\n".join(problems)
+
+
+def test_keyboard_reaches_the_search_panels(browser: Browser, copies_server) -> None:
+    views = [("also in N files, open", open_also_in), ("name spellings", open_name_spellings)]
+    problems = []
+    with sized_pages(browser, ("desktop",)) as pages:
+        page = pages["desktop"]
+        for name, open_view in views:
+            open_view(page, copies_server.base_url)
             problems += [f"{name}: {problem}" for problem in tab_through(page)]
     assert not problems, "\n".join(problems)
 
