@@ -71,6 +71,20 @@ def test_every_response_carries_the_security_headers(ui_client: FlaskClient, pat
     assert headers["Referrer-Policy"] == "same-origin"
 
 
+@pytest.mark.parametrize(
+    ("query", "selected"), [("", "entries"), ("?scope=text", "text"), ("?scope=bogus", "entries")]
+)
+def test_search_page_draws_the_scope_tabs_with_the_urls_selected(
+    ui_client: FlaskClient, query: str, selected: str
+) -> None:
+    html = ui_client.get("/" + query).get_data(as_text=True)
+    tabs = re.findall(r'<button type="button" role="tab" id="scope-(\w+)"[^>]*>', html)
+    assert tabs == ["entries", "text", "all"]
+    chosen = re.findall(r'id="scope-(\w+)"[^>]*aria-selected="true" tabindex="0"', html)
+    assert chosen == [selected]
+    assert f'role="tabpanel" aria-labelledby="scope-{selected}"' in html
+
+
 def test_search_box_keeps_the_query_escaped(ui_client: FlaskClient) -> None:
     html = ui_client.get("/", query_string={"q": '"><script>x()</script>'}).get_data(as_text=True)
     assert "<script>x()" not in html
