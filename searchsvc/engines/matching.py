@@ -81,9 +81,9 @@ def _value_test(spec: Filter, values: tuple[str, ...]) -> _Test:
 
 
 def _excluded_test(spec: Filter, values: tuple[str, ...]) -> _Test:
-    """The test that the values of one filter do not hold (named `-name`: no facet skips it)."""
+    """The test that the values of one filter do not hold (its facet skips it too)."""
     test = _value_test(spec, values)
-    return _Test(f"-{spec.name}", test.read, lambda value: not test.passes(value))
+    return _Test(spec.name, test.read, lambda value: not test.passes(value))
 
 
 def _date_test(since: int | None, until: int | None) -> _Test:
@@ -148,7 +148,7 @@ def count_facets(
     filtered: list[EntryAttrs] | None = None
     result: dict[str, tuple[FacetCount, ...]] = {}
     for facet in facets:
-        if check.filters.get(facet):
+        if check.filters.get(facet) or check.filters.get_excluded(facet):
             subset = check.select(rows, skip=facet)
         else:
             if filtered is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,18 @@ from indexer.topk_index import (
     read_state,
     store_point,
 )
-from indexer.topk_schema import FACET_FIELDS, UNDATED_OLDEST
+from indexer.topk_schema import CHOICE_FILTERS, CHOICE_KEY, FACET_FIELDS, UNDATED_OLDEST
 from searchsvc.engines.base import Declined
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.sqlite_page import highlighter_for, load_hits
-from searchsvc.engines.topk_query import Compiled, Terms, TooBroad, Untranslatable, compile_search
+from searchsvc.engines.topk_query import (
+    CHOICES,
+    Compiled,
+    Terms,
+    TooBroad,
+    Untranslatable,
+    compile_search,
+)
 from searchsvc.query.fts_query import MatchQuery
 from searchsvc.repository import (
     ENGINE_FACET_LIMIT as LIMIT,
@@ -210,8 +218,15 @@ class TopkEngine:
                 known_moods=moods,
                 terms=Terms(view.searcher),
             )
-            ids, total = page_ids(view.searcher, view.index.schema, compiled, query)
-            facets, facets_exact = facets_of(view.searcher, compiled, query.facets)
+            # The scope's and copies' counts visit every match: the total comes with them,
+            # so the page itself is found without counting (tantivy then skips blocks).
+            pairs = joint_pairs(view.searcher, compiled) if compiled.joint else None
+            ids, total = page_ids(
+                view.searcher, view.index.schema, compiled, query, count=pairs is None
+            )
+            if pairs is not None:
+                total = joint_total(compiled, pairs)
+            facets, facets_exact = facets_of(view.searcher, compiled, query.facets, pairs)
             hits = load_hits(conn, ids, highlighter_for(query))
         return SearchPage(
             engine=ENGINE_TOPK,
@@ -273,16 +288,21 @@ def _is_raw(match: MatchQuery | None) -> bool:
 
 
 def page_ids(
-    searcher: tantivy.Searcher, schema: tantivy.Schema, compiled: Compiled, query: SearchQuery
+    searcher: tantivy.Searcher,
+    schema: tantivy.Schema,
+    compiled: Compiled,
+    query: SearchQuery,
+    *,
+    count: bool = True,
 ) -> tuple[list[int], int]:
-    """The ids of the page wanted, in order, and the exact total."""
+    """The ids of the page wanted, in order, and the exact total (-1 when not `count`ed)."""
     include = query.match is not None and query.match.include is not None
     if query.sort == "relevance" and include:
         result = searcher.search(
-            compiled.query, limit=query.per_page, offset=query.offset, count=True
+            compiled.query, limit=query.per_page, offset=query.offset, count=count
         )
         ids = searcher.fast_field_values("id", [address for _, address in result.hits])
-        return list(ids), int(result.count)
+        return list(ids), int(result.count) if count else -1
     field = "oldest" if query.sort == "oldest" else "newest"
     needed = query.offset + query.per_page
     return _by_date(searcher, schema, compiled.query, field, query.offset, needed)
@@ -336,16 +356,22 @@ def _by_date(
 
 
 def facets_of(
-    searcher: tantivy.Searcher, compiled: Compiled, names: tuple[str, ...]
+    searcher: tantivy.Searcher,
+    compiled: Compiled,
+    names: tuple[str, ...],
+    pairs: list[tuple[str, str, int]] | None = None,
 ) -> tuple[dict[str, tuple[FacetCount, ...]], bool]:
     """Each facet's LIMIT most frequent values (count desc, then value), exact?
 
     Facets without a filter of their own count over the full query, in one pass.
     """
-    shared = [name for name in names if name not in compiled.facet_queries]
+    joint = compiled.joint if compiled.joint and set(compiled.joint) <= set(names) else ()
+    if joint and pairs is None:
+        pairs = joint_pairs(searcher, compiled)
+    counts = _joint_facets(compiled, pairs) if joint and pairs is not None else {}
+    shared = [n for n in names if n not in compiled.facet_queries and n not in joint]
     groups = [(compiled.query, shared)] if shared else []
-    groups += [(compiled.facet_queries[name], [name]) for name in names if name not in shared]
-    counts: dict[str, tuple[FacetCount, ...]] = {}
+    groups += [(compiled.facet_queries[n], [n]) for n in names if n in compiled.facet_queries]
     exact = True
     for query, group in groups:
         size = LIMIT * 4
@@ -357,6 +383,72 @@ def facets_of(
             counts[name] = tuple(FacetCount(value, count) for value, count in buckets[:LIMIT])
             exact = exact and complete
     return {name: counts[name] for name in names}, exact
+
+
+def joint_pairs(searcher: tantivy.Searcher, compiled: Compiled) -> list[tuple[str, str, int]]:
+    """(value of the first joint facet, of the second, how many matches hold both), for the
+    query without both facets' filters (see Compiled)."""
+    first, second = compiled.joint  # type: ignore[misc]
+    if {first, second} <= CHOICES:
+        # Both in one column (indexer.topk_schema.CHOICE_KEY): one flat count, decoded.
+        spec = {"k": {"terms": {"field": CHOICE_KEY, "size": FACET_TERMS}}}
+        buckets = searcher.aggregate(compiled.joint_query, spec)["k"]["buckets"]
+        return [
+            (_digit(first, int(b["key"])), _digit(second, int(b["key"])), int(b["doc_count"]))
+            for b in buckets
+        ]
+    spec = {
+        "a": {
+            "terms": {"field": FACET_FIELDS[first], "size": FACET_TERMS},
+            "aggs": {"b": {"terms": {"field": FACET_FIELDS[second], "size": FACET_TERMS}}},
+        }
+    }
+    answer = searcher.aggregate(compiled.joint_query, spec)["a"]
+    return [
+        (str(outer["key"]), str(inner["key"]), int(inner["doc_count"]))
+        for outer in answer["buckets"]
+        for inner in outer["b"]["buckets"]
+    ]
+
+
+def _digit(name: str, key: int) -> str:
+    """The value of the few-choice filter `name` in a CHOICE_KEY ("" for none of them)."""
+    scale = 1
+    for other, choices in CHOICE_FILTERS:
+        if other == name:
+            place = key // scale % (len(choices) + 1)
+            return choices[place] if place < len(choices) else ""
+        scale *= len(choices) + 1
+    raise KeyError(name)
+
+
+def joint_total(compiled: Compiled, pairs: list[tuple[str, str, int]]) -> int:
+    """How many matches the full query has: the pairs both filters let through."""
+    first, second = compiled.joint  # type: ignore[misc]
+    allows = compiled.filters.allows
+    return sum(count for a, b, count in pairs if allows(first, a) and allows(second, b))
+
+
+def _joint_facets(
+    compiled: Compiled, pairs: list[tuple[str, str, int]]
+) -> dict[str, tuple[FacetCount, ...]]:
+    """Both joint facets from the pairs: a value's count sums the other's values its filter
+    allows."""
+    first, second = compiled.joint  # type: ignore[misc]
+    allows = compiled.filters.allows
+    found: dict[str, Counter[str]] = {first: Counter(), second: Counter()}
+    for a, b, count in pairs:
+        if allows(second, b):
+            found[first][a] += count
+        if allows(first, a):
+            found[second][b] += count
+    return {
+        name: tuple(
+            FacetCount(value, count)
+            for value, count in sorted(found[name].items(), key=lambda item: (-item[1], item[0]))
+        )[:LIMIT]
+        for name in (first, second)
+    }
 
 
 def _terms(

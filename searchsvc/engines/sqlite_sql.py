@@ -151,6 +151,8 @@ def filter_where(
         if spec.name != skip:
             where.add(*_condition(spec, values, known_moods))
     for spec, values in filters.excluded_items():
+        if spec.name == skip:
+            continue
         condition, *params = _condition(spec, values, known_moods)
         where.add(f"NOT coalesce({condition}, 0)", *params)
     date = _column(DATE_FILTER.field)

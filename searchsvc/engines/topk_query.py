@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import tantivy
 
-from dialogfile.fields import DATE_FILTER, MOOD, PATH, TARGETS, Filter
-from indexer.topk_schema import TEXT_FIELDS, analyzer, fold
+from dialogfile.fields import DATE_FILTER, EXACT, FILTER, MOOD, PATH, TARGETS, Filter
+from indexer.topk_schema import CHOICE_FILTERS, CHOICE_KEY, TEXT_FIELDS, analyzer, fold
 from searchsvc.engines.sqlite_sql import BM25_WEIGHTS, mood_hexes
 from searchsvc.query.filters import Filters, target_variants
 from searchsvc.query.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase, Without
@@ -41,10 +42,25 @@ class TooBroad(Untranslatable):
 
 @dataclass(frozen=True)
 class Compiled:
-    """The full query, and per facet with a filter of its own the query without that filter."""
+    """The full query, and per facet with a filter of its own the query without that filter.
+
+    Two such facets of EXACT filters (the stack's scope and copies: format, copy) are
+    counted together instead (`joint`): one query without both filters, counted by
+    both fields at once, and each facet read from it with the other's values applied.
+    """
 
     query: tantivy.Query
     facet_queries: dict[str, tantivy.Query]
+    joint: tuple[str, str] | None = None
+    joint_query: tantivy.Query | None = None
+    filters: Filters = dataclass_field(default_factory=Filters)
+
+
+#: The names of the few-choice filters (indexer.topk_schema.CHOICE_FILTERS).
+CHOICES = frozenset(name for name, _ in CHOICE_FILTERS)
+#: The shortest prefix whose whole word is scored too (see phrase_query): a two-letter
+#: prefix is a word being typed, and scoring its word (`in`) costs a pass over most docs.
+EXACT_BOOST_MIN = 3
 
 
 def compile_search(
@@ -60,17 +76,34 @@ def compile_search(
     text = _match_query(schema, match, terms)
     moods = list(known_moods) if filters.has(MOOD) else []
 
-    def with_filters(skip: str | None) -> tantivy.Query:
+    def with_filters(*skip: str) -> tantivy.Query:
         parts = [text] if text is not None else []
         parts += filter_queries(schema, filters, moods, terms, skip=skip)
+        # Excluded values as MUST_NOT clauses of this one boolean (cheaper than each
+        # its own "everything but" query).
+        unwanted = excluded_queries(schema, filters, moods, terms, skip=skip)
         if not parts:
-            return Q.all_query()
-        if len(parts) == 1 and text is not None:
+            if not unwanted:
+                return Q.all_query()
+            parts = [Q.all_query()]
+        if len(parts) == 1 and text is not None and not unwanted:
             return text
-        return Q.boolean_query([(MUST, part) for part in parts])
+        return Q.boolean_query(
+            [(MUST, part) for part in parts] + [(MUST_NOT, part) for part in unwanted]
+        )
 
-    own = {name for name in facets if filters != filters.without(name)}
-    return Compiled(with_filters(None), {name: with_filters(name) for name in sorted(own)})
+    own = sorted(name for name in facets if filters != filters.without(name))
+    pair = [name for name in own if FILTER[name].kind == EXACT][:2]
+    if len(pair) < 2:
+        return Compiled(with_filters(), {name: with_filters(name) for name in own})
+    first, second = pair
+    return Compiled(
+        with_filters(),
+        {name: with_filters(name) for name in own if name not in pair},
+        joint=(first, second),
+        joint_query=with_filters(first, second),
+        filters=filters,
+    )
 
 
 def _match_query(
@@ -112,9 +145,10 @@ def phrase_query(schema: tantivy.Schema, phrase: Phrase, terms: Terms) -> tantiv
             if not expanded:
                 continue
             query = Q.term_set_query(schema, field, expanded)  # scores every word alike
-            # ... so the word itself adds its bm25: it ranks above words it begins.
-            exact = Q.term_query(schema, field, tokens[0])
-            clauses.append((SHOULD, Q.boost_query(exact, _WEIGHTS[field])))
+            if len(tokens[0]) >= EXACT_BOOST_MIN:
+                # ... so the word itself adds its bm25: it ranks above words it begins.
+                exact = Q.term_query(schema, field, tokens[0])
+                clauses.append((SHOULD, Q.boost_query(exact, _WEIGHTS[field])))
         elif phrase.prefix:
             query = Q.regex_phrase_query(schema, field, [*tokens[:-1], tokens[-1] + ".*"])
             # The phrase itself (`agent_id` as typed) ranks above phrases it begins.
@@ -160,23 +194,18 @@ def filter_queries(
     known_moods: list[str],
     terms: Terms,
     *,
-    skip: str | None = None,
+    skip: str | Iterable[str] | None = None,
 ) -> list[tantivy.Query]:
-    """One query per filter set in `filters` (but the facet `skip`), as sqlite_sql.filter_where."""
+    """One query per filter set in `filters` (but the facets `skip`), as sqlite_sql.filter_where."""
+    skipped = {skip} if isinstance(skip, str) else set(skip or ())
     parts = [
         _value_query(schema, spec, values, known_moods, terms)
         for spec, values in filters.items()
-        if spec.name != skip
+        if spec.name not in skipped and spec.name not in CHOICES
     ]
-    parts += [
-        Q.boolean_query(
-            [
-                (MUST, Q.all_query()),
-                (MUST_NOT, _value_query(schema, spec, values, known_moods, terms)),
-            ]
-        )
-        for spec, values in filters.excluded_items()
-    ]
+    choices = choice_query(schema, filters, skipped)
+    if choices is not None:
+        parts.append(choices)
     if filters.since is not None or filters.until is not None:
         lower = max(filters.since or 0, 0)
         upper = filters.until
@@ -194,6 +223,63 @@ def filter_queries(
                 )
             )
     return parts
+
+
+def excluded_queries(
+    schema: tantivy.Schema,
+    filters: Filters,
+    known_moods: list[str],
+    terms: Terms,
+    *,
+    skip: Iterable[str] = (),
+) -> list[tantivy.Query]:
+    """One query per filter with excluded values (but the facets `skip`): what must not match."""
+    skipped = set(skip)
+    return [
+        _value_query(schema, spec, values, known_moods, terms)
+        for spec, values in filters.excluded_items()
+        if spec.name not in skipped and spec.name not in CHOICES  # see choice_query
+    ]
+
+
+def choice_query(
+    schema: tantivy.Schema, filters: Filters, skipped: Iterable[str] = ()
+) -> tantivy.Query | None:
+    """The conditions on the few-choice filters (but `skipped`) as ranges of CHOICE_KEY.
+
+    None when none of them is set.
+    """
+    skipped = set(skipped)
+    digits: list[list[int]] = []
+    narrowed = False
+    for name, choices in CHOICE_FILTERS:
+        if name not in skipped and (filters.get(name) or filters.get_excluded(name)):
+            narrowed = True
+            digits.append([at for at, value in enumerate(choices) if filters.allows(name, value)])
+        else:
+            digits.append(list(range(len(choices) + 1)))  # the last: none of the choices
+    if not narrowed:
+        return None
+    keys = [0]
+    scale = 1
+    for (_, choices), places in zip(CHOICE_FILTERS, digits, strict=True):
+        keys = [key + scale * place for place in places for key in keys]
+        scale *= len(choices) + 1
+    runs: list[list[int]] = []
+    for key in sorted(keys):
+        if runs and runs[-1][1] == key - 1:
+            runs[-1][1] = key
+        else:
+            runs.append([key, key])
+    ranges = [
+        Q.range_query(
+            schema, CHOICE_KEY, tantivy.FieldType.Integer, low, high, use_inverted_index=False
+        )
+        for low, high in runs
+    ]
+    if not ranges:
+        return Q.empty_query()
+    return ranges[0] if len(ranges) == 1 else Q.boolean_query([(SHOULD, r) for r in ranges])
 
 
 def _value_query(

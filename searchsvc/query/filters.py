@@ -141,11 +141,18 @@ class Filters:
         )
 
     def without(self, facet: str) -> Filters:
-        """These filters minus the one a facet of that name counts over."""
+        """These filters minus the one a facet of that name counts over (its values to
+        hold and its values to exclude)."""
         if facet not in _NAME_OF_KEYWORD.values():
             raise KeyError(facet)
         kept = {name: items for name, items in self.values if name != facet}
-        return Filters(kept, since=self.since, until=self.until, excluded=dict(self.excluded))
+        out = {name: items for name, items in self.excluded if name != facet}
+        return Filters(kept, since=self.since, until=self.until, excluded=out)
+
+    def allows(self, name: str, value: str) -> bool:
+        """Whether the filter `name` lets an entry with this (EXACT) value through."""
+        wanted = self.get(name)
+        return (not wanted or value in wanted) and value not in self.get_excluded(name)
 
     def merged(self, other: Filters) -> Filters:
         """Both sets of filters: values of one filter add up, dates take the narrower."""

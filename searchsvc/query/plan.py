@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dialogfile.copies import COPY, ORIGINAL
+from dialogfile.copies import COPY
 from dialogfile.fields import FORMATS
 from searchsvc.query.filters import Filters
 from searchsvc.query.names import NAME_FILTERS, NameIndex, group_facet
@@ -43,7 +43,8 @@ def folds(query: SearchQuery) -> bool:
     only in their place, so a search limited to some files shows what those files hold.
     """
     filters = query.filters
-    return query.collapse and not (filters.get(COPY_FILTER) or filters.get(FILE_FILTER))
+    own = filters.get(COPY_FILTER) or filters.get_excluded(COPY_FILTER)
+    return query.collapse and not (own or filters.get(FILE_FILTER))
 
 
 def engine_query(query: SearchQuery, names: NameIndex | None) -> SearchQuery:
@@ -55,11 +56,16 @@ def engine_query(query: SearchQuery, names: NameIndex | None) -> SearchQuery:
     """
     filters = names.resolve(query.filters) if names is not None else query.filters
     facets = list(query.facets)
+    # As exclusions where they can be: an index skips a few rows faster than it keeps
+    # nearly all of them (entries are most rows, originals nearly all).
+    if query.scope == "text" and scoped(query):
+        filters = filters.merged(Filters({FORMAT_FILTER: (SECTION_FORMAT,)}))
+    elif scoped(query):
+        filters = filters.merged(Filters(excluded={FORMAT_FILTER: (SECTION_FORMAT,)}))
     if scoped(query):
-        filters = filters.merged(Filters({FORMAT_FILTER: SCOPE_FORMATS[query.scope]}))
         facets.append(FORMAT_FILTER)
     if folds(query):
-        filters = filters.merged(Filters({COPY_FILTER: (ORIGINAL,)}))
+        filters = filters.merged(Filters(excluded={COPY_FILTER: (COPY,)}))
         facets.append(COPY_FILTER)
     return replace(query, filters=filters, facets=tuple(dict.fromkeys(facets)))
 
