@@ -139,7 +139,11 @@ class SearchStack:
         store = self._entries_store()
         try:
             return store.names() if store is not None else None
-        except StoreUnavailable:
+        except StoreUnavailable as error:
+            # The database noticed it cannot answer: the files answer from now on, as
+            # for a search (a fault seen here must not be lost to the search after it).
+            if store is self.database and self._fall_back(error):
+                return self._names()
             return None
 
     def _with_copies(self, page: SearchPage) -> SearchPage:

@@ -69,7 +69,7 @@ def test_serve_indexes_first_and_prints_its_url(live_server: LiveServer) -> None
     body = live_server.get("/api/dialog/search", q="migration").json()
     assert body["total"] == 3 and body["source"] == "database"
     health = live_server.get("/api/dialog/health").json()
-    assert health["mode"] == "database" and health["database"]["entries"] == 14
+    assert health["mode"] == "database" and health["database"]["entries"] == 15
     assert live_server.get("/api/dialog/stats").json()["totals"]["files"] == 4
 
 

@@ -44,7 +44,8 @@ def watched(tmp_path: Path, dialogs_dir: Path) -> Iterator[LiveServer]:
 
 
 def hits(server: LiveServer, q: str) -> list[dict[str, Any]]:
-    response = server.get("/api/dialog/search", q=q, per_page=100)
+    # Both scopes, every copy: these tests follow files, whatever their records are.
+    response = server.get("/api/dialog/search", q=q, per_page=100, scope="all", collapse="off")
     assert response.status_code == 200, response.text
     return response.json()["hits"]
 
@@ -173,7 +174,9 @@ def test_a_copied_in_corpus_folder_is_found_in_few_reindexes(
     shutil.copytree(source, watched.root / "lupopedia")
 
     def loaded() -> bool:
-        page = watched.get("/api/dialog/entries", file="lupopedia/", per_page=1).json()
+        page = watched.get(
+            "/api/dialog/entries", file="lupopedia/", per_page=1, scope="all"
+        ).json()
         return page["total"] == expected
 
     wait_until(loaded, timeout=60)
@@ -216,7 +219,8 @@ def test_while_the_database_is_down_changes_reach_the_file_index(
         (server.root / "ops" / "later.md").write_text(new_entry("okapi"), encoding="utf-8")
 
         def found_in_files() -> bool:
-            page = server.get("/api/dialog/search", q="okapi").json()
+            # The same entry in two files: every copy shown.
+            page = server.get("/api/dialog/search", q="okapi", collapse="off").json()
             found = sorted(hit["dialog_file"] for hit in page["hits"])
             return page["source"] == "files" and found == ["ops/late.md", "ops/later.md"]
 
