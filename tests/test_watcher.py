@@ -174,9 +174,7 @@ def test_a_copied_in_corpus_folder_is_found_in_few_reindexes(
     shutil.copytree(source, watched.root / "lupopedia")
 
     def loaded() -> bool:
-        page = watched.get(
-            "/api/dialog/entries", file="lupopedia/", per_page=1, scope="all"
-        ).json()
+        page = watched.get("/api/dialog/entries", file="lupopedia/", per_page=1, scope="all").json()
         return page["total"] == expected
 
     wait_until(loaded, timeout=60)
