@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from searchsvc.cli_options import db_option, root_option
 from searchsvc.exceptions import WriteUnavailable
 from searchsvc.settings import Settings, load_config
 from searchsvc.web.api_write import EXTENSION_KEY
@@ -114,21 +115,8 @@ def _reindex_first(root: Path, db: Path) -> str:
 
 
 @click.command()
-@click.option(
-    "--root",
-    envvar="DIALOGSEARCH_ROOT",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of dialog files (every *.md below it). Env: DIALOGSEARCH_ROOT.",
-)
-@click.option(
-    "--db",
-    "db_path",
-    envvar="DIALOGSEARCH_DB",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite database file (created when missing). Env: DIALOGSEARCH_DB.",
-)
+@root_option
+@db_option
 @click.option(
     "--host",
     envvar="DIALOGSEARCH_HOST",

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from searchsvc.cli_options import db_option, root_option
 from searchsvc.settings import Settings, load_config
 
 #: Where streamable HTTP listens: loopback only (the MCP spec's advice for local servers).
@@ -26,21 +27,8 @@ HTTP_PATH = "/mcp"
 
 
 @click.command()
-@click.option(
-    "--root",
-    envvar="DIALOGSEARCH_ROOT",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of dialog files (every *.md below it). Env: DIALOGSEARCH_ROOT.",
-)
-@click.option(
-    "--db",
-    "db_path",
-    envvar="DIALOGSEARCH_DB",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite database file (created when missing). Env: DIALOGSEARCH_DB.",
-)
+@root_option
+@db_option
 @click.option(
     "--allow-writes",
     is_flag=True,
