@@ -109,7 +109,11 @@ def _where(stored: StoredEntry) -> dict[str, Any]:
 def hit_dict(stored: StoredEntry) -> dict[str, Any]:
     """One search hit: where it is and a plain-text snippet of at most SNIPPET_CHARS."""
     snippet = plain_text(stored.snippet) if stored.snippet else _text_of(stored)
-    return {**_where(stored), "snippet": clip(snippet, SNIPPET_CHARS)}
+    found = {**_where(stored), "snippet": clip(snippet, SNIPPET_CHARS)}
+    if stored.copies:  # the same text in other files, folded into this hit
+        found["also_in"] = [f"{path}:{line}" for path, line, _ in stored.also_in or ()]
+        found["copies"] = stored.copies
+    return found
 
 
 def _top(items: list[dict[str, Any]], limit: int = TOP_VALUES) -> list[dict[str, Any]]:
@@ -150,6 +154,10 @@ class DialogTools:
             "page": search.page,
             "sort": search.sort,
             "next_page": search.page + 1 if more else None,
+            # How many matches each scope has (entries, text sections), and how many
+            # copies were folded into the hits: what to widen the search with.
+            "scopes": page.scopes,
+            "folded": page.folded,
             "source": page.source,
             "engine": page.engine or ("fts5" if page.source == "database" else page.source),
             "hits": [hit_dict(hit) for hit in page.hits],
