@@ -118,6 +118,9 @@ def test_search_puts_the_known_entry_first_as_the_api_does(
     body = api.get("/api/dialog/search", query_string={"q": KNOWN_QUERY}).get_json()
     assert answer["total"] == body["total"] <= 10
     assert set(_ids(answer["hits"])) == set(_ids(body["hits"]))
+    # What the API says of scopes and copies, the agent hears too.
+    assert (answer["scopes"], answer["folded"]) == (body["scopes"], body["folded"])
+    assert answer["scopes"]["entries"] == answer["total"]
 
 
 def test_snippets_are_plain_text_and_bounded(mcp: McpClient) -> None:
