@@ -3,8 +3,8 @@
 verify() re-reads and re-parses every file and compares it with the database:
 files on disk against file rows, each file row's columns, the entry count, then
 every column of every entry (ids included) and its target rows. It also checks
-that every timestamp_utc is a real date-time and runs FTS5's own integrity
-check. It only reads (the FTS5 check is issued as an INSERT but changes nothing).
+that every timestamp_utc is a real date-time, that of each set of copies exactly the
+first place is the original, and runs FTS5's own integrity check. It only reads (the FTS5 check is issued as an INSERT but changes nothing).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dialogfile.parse import parse_file
 from indexer.database import Database, SqliteError
 from indexer.discover import find_dialog_files, read_source
-from indexer.load_sqlite import SELECT_FILE_ENTRIES, rows_for_file
+from indexer.load_sqlite import SELECT_ALL_COPY_STATES, SELECT_FILE_ENTRIES, rows_for_file
 from indexer.migrate import pending_migrations
 from indexer.store_rows import (
     ENTRY_COLUMNS,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from indexer.database import Connection
 
 REINDEX = "run dialogsearch reindex"
+SELECT_ENTRY_LINE = "SELECT line FROM lupo_dialog_entries WHERE dialog_entry_id = ?"
 SELECT_FILES = f"SELECT {', '.join(FILE_COLUMNS)} FROM lupo_dialog_files"
 SELECT_FILE_TARGETS = """
 SELECT t.dialog_entry_id, t.target FROM lupo_dialog_entry_targets AS t
@@ -133,6 +134,7 @@ def verify(root: str | Path, db_path: str | Path) -> VerifyReport:
             _compare_files(conn, root, report)
             _check_orphans(conn, report)
             _check_timestamps(conn, report)
+            _check_copies(conn, report)
             _check_fts(conn, db_path, report)
         finally:
             conn.execute("ROLLBACK")
@@ -261,6 +263,21 @@ def _check_timestamps(conn: Connection, report: VerifyReport) -> None:
                     line,
                     f"entry {entry_id} timestamp_utc {value!r} is not a valid "
                     "YYYYMMDDHHMMSS date-time",
+                )
+            )
+
+
+def _check_copies(conn: Connection, report: VerifyReport) -> None:
+    """Each set of copies has exactly its first place as the original (dialogfile.copies)."""
+    for entry_id, path, state, expected in conn.execute(SELECT_ALL_COPY_STATES):
+        if state != expected:
+            line = conn.execute(SELECT_ENTRY_LINE, (entry_id,)).fetchone()
+            report.differences.append(
+                Difference(
+                    path,
+                    line[0] if line else None,
+                    f"entry {entry_id} is marked {state!r} among its copies, "
+                    f"{expected!r} is right ({REINDEX})",
                 )
             )
 

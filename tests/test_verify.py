@@ -145,3 +145,27 @@ def test_a_missing_database_is_one_difference(tmp_path: Path):
 )
 def test_timestamp_validity(value, valid):
     assert is_valid_timestamp(value) is valid
+
+
+def test_a_wrong_copy_state_is_caught(tmp_path: Path):
+    root = small_tree(tmp_path / "dialogs")
+    (root / "deep/er").mkdir(parents=True)
+    (root / "deep/er/team_dialog.md").write_bytes((root / "team_dialog.md").read_bytes())
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    assert verify(root, db).ok
+    conn = sqlite3.connect(db)
+    with conn:  # the original's mark moved to its copy
+        conn.execute(
+            "UPDATE lupo_dialog_entries SET copy_state = CASE copy_state "
+            "WHEN 'copy' THEN 'original' ELSE 'copy' END "
+            "WHERE copy_key IN (SELECT copy_key FROM lupo_dialog_entries "
+            "WHERE dialog_file = 'deep/er/team_dialog.md')"
+        )
+    conn.close()
+    report = verify(root, db)
+    messages = [str(d) for d in report.differences]
+    assert messages and all("among its copies" in m for m in messages), messages
+    assert any(m.startswith("team_dialog.md:") and "'copy' among its copies" in m for m in messages)
+    reindex(root, db, full=True)
+    assert verify(root, db).ok
