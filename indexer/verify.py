@@ -4,7 +4,8 @@ verify() re-reads and re-parses every file and compares it with the database:
 files on disk against file rows, each file row's columns, the entry count, then
 every column of every entry (ids included) and its target rows. It also checks
 that every timestamp_utc is a real date-time, that of each set of copies exactly the
-first place is the original, and runs FTS5's own integrity check. It only reads (the FTS5 check is issued as an INSERT but changes nothing).
+first place is the original, and runs FTS5's own integrity check. It only reads (the
+FTS5 check is issued as an INSERT but changes nothing).
 """
 
 from __future__ import annotations
