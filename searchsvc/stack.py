@@ -221,7 +221,11 @@ class SearchStack:
         return self._read("get_entry", entry_id)
 
     def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
-        """From the database, or the files while it cannot answer."""
+        """From the database, or the files while it cannot answer (names as persons)."""
+        if query is not None:
+            names = self._names()
+            if names is not None:
+                query = replace(query, filters=names.resolve(query.filters))
         return self._read("stats", query)
 
     def reload_file(self, rel: str) -> None:

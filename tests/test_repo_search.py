@@ -173,7 +173,7 @@ def test_stats_count_everything(repository: Repository) -> None:
     stats = repository.stats()
     assert stats["totals"]["dialog_entries"] == 9
     assert stats["totals"]["files"] == 4
-    assert {"value": "KIRO", "count": 3} in stats["speakers"]
+    assert {"value": "KIRO", "count": 3, "variants": ["KIRO"]} in stats["speakers"]
     assert {"speaker": "KIRO", "target": "@everyone", "count": 2} in stats["pairs"]
     assert {"value": "2026-01-16", "count": 1} in stats["days"]
     assert {"value": "red", "count": 2} in stats["mood_families"]

@@ -318,3 +318,24 @@ def test_a_q_with_nothing_to_search_for_says_so(tmp_path: Path) -> None:
     assert answer["notice"] is None and answer["total"] == 2
     answer = client.get("/api/dialog/search", query_string={"q": "harbor"}).get_json()
     assert answer["notice"] is None
+
+
+def test_stats_speak_of_persons_in_every_store(stacks) -> None:
+    from searchsvc.query.filters import Filters
+    from searchsvc.repository import SearchQuery
+
+    answers = {name: stacks[name].stats() for name in ("fts5", "files")}
+    assert answers["fts5"]["speakers"] == answers["files"]["speakers"]
+    assert answers["fts5"]["pairs"] == answers["files"]["pairs"]
+    stats = answers["fts5"]
+    keys = [s["value"].casefold().replace("_", " ") for s in stats["speakers"]]
+    assert len(keys) == len(set(keys))  # one row per person
+    wolfie = next(
+        s for s in stats["speakers"] if s["value"].casefold().replace("_", " ") == "captain wolfie"
+    )
+    assert wolfie["count"] == 3 and len(wolfie["variants"]) == 3
+    fleet = [p for p in stats["pairs"] if p["target"].lstrip("@").casefold() == "fleet"]
+    assert len({p["target"] for p in fleet}) == 1  # @FLEET, @fleet, FLEET, @Fleet: one target
+    assert sum(p["count"] for p in fleet) == 4
+    narrowed = stacks["fts5"].stats(SearchQuery(filters=Filters(speakers=("cursor",))))
+    assert narrowed["totals"]["dialog_entries"] == 2  # CURSOR and cursor

@@ -12,6 +12,8 @@ from typing import Any
 
 from searchsvc.engines.matching import top_counts
 from searchsvc.query.filters import mood_family
+from searchsvc.query.names import group_facet, group_pairs
+from searchsvc.repository import FacetCount
 
 #: Most (speaker, target) pairs listed.
 PAIRS_LIMIT = 500
@@ -36,8 +38,23 @@ def _listed(pairs: Iterable[tuple[Any, int]]) -> list[dict[str, Any]]:
     return [{"value": str(c.value), "count": c.count} for c in top_counts(pairs, limit=None)]
 
 
+def _people(facet: str, pairs: list[tuple[str, int]]) -> tuple[FacetCount, ...]:
+    """A list of names as persons (searchsvc.query.names): one value per person."""
+    return group_facet(facet, (FacetCount(value, count) for value, count in pairs), None)
+
+
+def _listed_people(people: tuple[FacetCount, ...]) -> list[dict[str, Any]]:
+    return [{"value": c.value, "count": c.count, "variants": list(c.variants)} for c in people]
+
+
 def stats_document(counts: StatsCounts, source: str) -> dict[str, Any]:
-    """Totals, the lists, mood families, days and pairs; `source` names the engine's store."""
+    """Totals, the lists, mood families, days and pairs; `source` names the engine's store.
+
+    Speakers and targets are persons: every spelling of a name counted as one, shown by
+    its most common spelling (with `variants`), in the lists and in the pairs.
+    """
+    speakers, targets = _people("speaker", counts.speakers), _people("target", counts.targets)
+    pairs = group_pairs(counts.pairs, speakers, targets)
     families: dict[str, int] = {}
     for mood, count in counts.moods:
         family = mood_family(mood)
@@ -51,11 +68,11 @@ def stats_document(counts: StatsCounts, source: str) -> dict[str, Any]:
             "dialog_entries": entries - sections,
             "sections": sections,
             "files": counts.files_total,
-            "speakers": len(counts.speakers),
-            "targets": len(counts.targets),
+            "speakers": len(speakers),
+            "targets": len(targets),
         },
-        "speakers": _listed(counts.speakers),
-        "targets": _listed(counts.targets),
+        "speakers": _listed_people(speakers),
+        "targets": _listed_people(targets),
         "moods": _listed(counts.moods),
         "mood_families": _listed(families.items()),
         "files": _listed(counts.files),
@@ -63,7 +80,7 @@ def stats_document(counts: StatsCounts, source: str) -> dict[str, Any]:
         "days": [{"value": day, "count": count} for day, count in counts.days],
         "pairs": [
             {"speaker": speaker, "target": target, "count": count}
-            for speaker, target, count in counts.pairs[:PAIRS_LIMIT]
+            for speaker, target, count in pairs[:PAIRS_LIMIT]
         ],
         "last_sync_utc": counts.last_sync_utc,
         "database_size_bytes": None,

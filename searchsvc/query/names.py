@@ -61,7 +61,9 @@ class NameIndex:
         return tuple(dict.fromkeys(s for value in values for s in self.spellings(facet, value)))
 
 
-def group_facet(facet: str, counts: Iterable[FacetCount], limit: int) -> tuple[FacetCount, ...]:
+def group_facet(
+    facet: str, counts: Iterable[FacetCount], limit: int | None
+) -> tuple[FacetCount, ...]:
     """Counts per person: a speaker field counts for each name in it; the most common spelling.
 
     Counts of a person's spellings add up (an entry has one speaker field, so no entry
@@ -83,3 +85,33 @@ def group_facet(facet: str, counts: Iterable[FacetCount], limit: int) -> tuple[F
         ordered.append(FacetCount(shown, total, tuple(name for name, _ in variants)))
     ordered.sort(key=lambda item: (-item.count, item.value))
     return tuple(ordered[:limit])
+
+
+def group_pairs(
+    pairs: Iterable[tuple[str, str, int]],
+    speakers: Iterable[FacetCount],
+    targets: Iterable[FacetCount],
+) -> list[tuple[str, str, int]]:
+    """(speaker, target, count) per pair of persons, each shown as in its grouped facet.
+
+    `speakers` and `targets` are group_facet's answers (their variants name every
+    spelling); a speaker field naming several people counts for each of them.
+    """
+    shown = {
+        ("speaker", name_key(variant)): item.value
+        for item in speakers
+        for variant in (*item.variants, item.value)
+    }
+    shown.update(
+        {
+            ("target", name_key(variant)): item.value
+            for item in targets
+            for variant in (*item.variants, item.value)
+        }
+    )
+    totals: Counter[tuple[str, str]] = Counter()
+    for speaker, target, count in pairs:
+        to = shown.get(("target", name_key(target)), target)
+        for name in split_names(speaker) or (speaker,):
+            totals[(shown.get(("speaker", name_key(name)), name), to)] += count
+    return [(s, t, c) for (s, t), c in sorted(totals.items(), key=lambda i: (-i[1], i[0]))]
