@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,13 @@ from indexer.topk_index import (
     read_state,
     store_point,
 )
-from indexer.topk_schema import CHOICE_FILTERS, CHOICE_KEY, FACET_FIELDS, UNDATED_OLDEST
+from indexer.topk_schema import FACET_FIELDS, UNDATED_OLDEST
+from searchsvc.engines.answer_cache import AnswerCache
 from searchsvc.engines.base import Declined
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.sqlite_page import highlighter_for, load_hits
+from searchsvc.engines.topk_counts import joint_facets, joint_pairs, joint_total
 from searchsvc.engines.topk_query import (
-    CHOICES,
     Compiled,
     Terms,
     TooBroad,
@@ -78,6 +78,10 @@ class _View:
     searcher: tantivy.Searcher
 
 
+#: How many searches' scope and copy counts the engine remembers.
+COUNTS_CACHE_SIZE = 256
+
+
 class TopkEngine:
     """Searches answered by the top-k index while it holds what the database holds."""
 
@@ -98,6 +102,8 @@ class TopkEngine:
         self.last_sync: SyncResult | None = None
         self.last_error: str | None = None
         self._view: _View | None = None
+        #: The scope's and copies' counts (joint_pairs) per index state and query.
+        self._counts = AnswerCache(COUNTS_CACHE_SIZE)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -220,7 +226,7 @@ class TopkEngine:
             )
             # The scope's and copies' counts visit every match: the total comes with them,
             # so the page itself is found without counting (tantivy then skips blocks).
-            pairs = joint_pairs(view.searcher, compiled) if compiled.joint else None
+            pairs = self._joint_counts(view, query, compiled) if compiled.joint else None
             ids, total = page_ids(
                 view.searcher, view.index.schema, compiled, query, count=pairs is None
             )
@@ -237,6 +243,23 @@ class TopkEngine:
             total_exact=True,
             facets_exact=facets_exact,
         )
+
+    def _joint_counts(
+        self, view: _View, query: SearchQuery, compiled: Compiled
+    ) -> list[tuple[str, str, int]]:
+        """joint_pairs, remembered per index state: the next page, the other scope's tab or
+        a facet click asks the same words and filters again (as FTS5's answer cache)."""
+        first, second = compiled.joint  # type: ignore[misc]
+        state = view.state
+        key = (
+            state.generation,
+            state.uuid,
+            state.seq,
+            query.match,
+            query.filters.without(first).without(second),
+            compiled.joint,
+        )
+        return self._counts.get(key, lambda: joint_pairs(view.searcher, compiled))  # type: ignore[no-any-return]
 
     def reload_file(self, rel: str) -> None:
         """A write went to the database: catch the index up in the background."""
@@ -368,7 +391,7 @@ def facets_of(
     joint = compiled.joint if compiled.joint and set(compiled.joint) <= set(names) else ()
     if joint and pairs is None:
         pairs = joint_pairs(searcher, compiled)
-    counts = _joint_facets(compiled, pairs) if joint and pairs is not None else {}
+    counts = joint_facets(compiled, pairs) if joint and pairs is not None else {}
     shared = [n for n in names if n not in compiled.facet_queries and n not in joint]
     groups = [(compiled.query, shared)] if shared else []
     groups += [(compiled.facet_queries[n], [n]) for n in names if n in compiled.facet_queries]
@@ -383,72 +406,6 @@ def facets_of(
             counts[name] = tuple(FacetCount(value, count) for value, count in buckets[:LIMIT])
             exact = exact and complete
     return {name: counts[name] for name in names}, exact
-
-
-def joint_pairs(searcher: tantivy.Searcher, compiled: Compiled) -> list[tuple[str, str, int]]:
-    """(value of the first joint facet, of the second, how many matches hold both), for the
-    query without both facets' filters (see Compiled)."""
-    first, second = compiled.joint  # type: ignore[misc]
-    if {first, second} <= CHOICES:
-        # Both in one column (indexer.topk_schema.CHOICE_KEY): one flat count, decoded.
-        spec = {"k": {"terms": {"field": CHOICE_KEY, "size": FACET_TERMS}}}
-        buckets = searcher.aggregate(compiled.joint_query, spec)["k"]["buckets"]
-        return [
-            (_digit(first, int(b["key"])), _digit(second, int(b["key"])), int(b["doc_count"]))
-            for b in buckets
-        ]
-    spec = {
-        "a": {
-            "terms": {"field": FACET_FIELDS[first], "size": FACET_TERMS},
-            "aggs": {"b": {"terms": {"field": FACET_FIELDS[second], "size": FACET_TERMS}}},
-        }
-    }
-    answer = searcher.aggregate(compiled.joint_query, spec)["a"]
-    return [
-        (str(outer["key"]), str(inner["key"]), int(inner["doc_count"]))
-        for outer in answer["buckets"]
-        for inner in outer["b"]["buckets"]
-    ]
-
-
-def _digit(name: str, key: int) -> str:
-    """The value of the few-choice filter `name` in a CHOICE_KEY ("" for none of them)."""
-    scale = 1
-    for other, choices in CHOICE_FILTERS:
-        if other == name:
-            place = key // scale % (len(choices) + 1)
-            return choices[place] if place < len(choices) else ""
-        scale *= len(choices) + 1
-    raise KeyError(name)
-
-
-def joint_total(compiled: Compiled, pairs: list[tuple[str, str, int]]) -> int:
-    """How many matches the full query has: the pairs both filters let through."""
-    first, second = compiled.joint  # type: ignore[misc]
-    allows = compiled.filters.allows
-    return sum(count for a, b, count in pairs if allows(first, a) and allows(second, b))
-
-
-def _joint_facets(
-    compiled: Compiled, pairs: list[tuple[str, str, int]]
-) -> dict[str, tuple[FacetCount, ...]]:
-    """Both joint facets from the pairs: a value's count sums the other's values its filter
-    allows."""
-    first, second = compiled.joint  # type: ignore[misc]
-    allows = compiled.filters.allows
-    found: dict[str, Counter[str]] = {first: Counter(), second: Counter()}
-    for a, b, count in pairs:
-        if allows(second, b):
-            found[first][a] += count
-        if allows(first, a):
-            found[second][b] += count
-    return {
-        name: tuple(
-            FacetCount(value, count)
-            for value, count in sorted(found[name].items(), key=lambda item: (-item[1], item[0]))
-        )[:LIMIT]
-        for name in (first, second)
-    }
 
 
 def _terms(
