@@ -30,8 +30,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,10 @@ class SearchStack:
         #: The DialogWatcher following the root (searchsvc.watcher), when serve started one.
         self.watcher: Any = None
         self.answered: Counter[str] = Counter()
+        #: The index's change point (`index_state`): a count of changes and when the last was.
+        self._changes = 0
+        self._changed_at = _now()
+        self._changes_lock = threading.Lock()
         #: Each source's vocabulary, for typo correction.
         self.vocabularies: dict[str, Vocabulary] = {}
         self._database_vocabulary: DatabaseVocabulary | None = None
@@ -228,11 +234,25 @@ class SearchStack:
                 query = replace(query, filters=names.resolve(query.filters))
         return self._read("stats", query)
 
+    def note_change(self) -> None:
+        """The indexed files changed (a write, a reindex by the watcher): a new change point."""
+        with self._changes_lock:
+            self._changes += 1
+            self._changed_at = _now()
+
+    def index_state(self) -> dict[str, Any]:
+        """The index's change point, cheap to ask: `version` (changes since the service
+        started) and `changed_at` (the last change, or the start). A page compares both to
+        learn whether its results may be stale (search answers and health carry it)."""
+        with self._changes_lock:
+            return {"version": self._changes, "changed_at": self._changed_at}
+
     def reload_file(self, rel: str) -> None:
         """A file changed on disk (a write): every store that keeps a copy follows."""
         for store in (self.files, self.database, self.topk):
             if store is not None:
                 store.reload_file(rel)
+        self.note_change()
 
     def refresh_files(self, *, database: bool = True) -> None:
         """Files changed that nobody named (a folder moved, a rescan): the stores catch up.
@@ -244,6 +264,7 @@ class SearchStack:
             self.files.refresh()
         if database and self.topk is not None:
             self.topk.reload_file("")
+        self.note_change()
 
     def database_behind(self, reason: str) -> None:
         """A write reached the files but not the database: the files answer until recovery."""
@@ -273,7 +294,7 @@ class SearchStack:
                 "meilisearch": self.meili.health(),
             }
         watcher = self.watcher.health() if self.watcher is not None else {"mode": "off"}
-        return {**report, "watcher": watcher}
+        return {**report, "watcher": watcher, "index": self.index_state()}
 
     def close(self) -> None:
         """Stop the background threads and close every store."""
@@ -286,6 +307,11 @@ class SearchStack:
         for store in (self.topk, self.database, self.files):
             if store is not None:
                 store.close()
+
+
+def _now() -> str:
+    """UTC now to the millisecond (two changes within a second read apart)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def build_stack(settings: Settings) -> SearchStack:

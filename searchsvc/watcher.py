@@ -304,6 +304,8 @@ class DialogWatcher:
                 self.stack.files.reload_file(rel)
         if unnamed:
             self.stack.refresh_files(database=database)
+        if rels and not database:
+            self.stack.note_change()  # the file index alone followed (stack.reload_file did not)
 
     def _done(self, rels: list[str]) -> None:
         with self._lock:

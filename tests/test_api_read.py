@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from support.fixtures_api import bold
+from support.fixtures_writes import AUTH, make_app, make_root
 
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.web.app import create_app
@@ -264,3 +266,47 @@ def test_an_unexpected_error_is_a_500_without_details(app: Flask) -> None:
 def test_pages_outside_the_api_keep_html_errors(client: FlaskClient) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404 and not response.is_json
+
+
+# --- the index's change point ---------------------------------------------------------------
+
+
+def _index_states(client: FlaskClient) -> list[dict[str, Any]]:
+    """The `index` of a search, an entries page and the health report."""
+    return [
+        client.get("/api/dialog/search?q=hello").get_json()["index"],
+        client.get("/api/dialog/entries").get_json()["index"],
+        client.get("/api/dialog/health").get_json()["index"],
+    ]
+
+
+@pytest.mark.parametrize("mode", ["database", "files"])
+def test_answers_carry_the_index_change_point_and_a_write_moves_it(
+    tmp_path: Path, mode: str
+) -> None:
+    root, db = make_root(tmp_path)
+    app = make_app(root, db) if mode == "database" else make_app(root, db, DB=None)
+    client = app.test_client()
+    first, *others = _index_states(client)
+    assert set(first) == {"version", "changed_at"} and isinstance(first["version"], int)
+    assert others == [first, first]  # asked again without a change: the same point
+    if mode == "database":
+        body = {"speaker": "KIRO", "message": "Quokka sighting", "dialog_file": "team_dialog.md"}
+        assert client.post("/api/dialog/entry", json=body, headers=AUTH).status_code == 201
+    else:  # no writes without a database: a file changed on disk, as the watcher follows it
+        (root / "sub" / "new.md").write_text(
+            bold(
+                "KIRO", "Quokka sighting", day="2026-03-01", target="@all", mood="00FF00", title="q"
+            ),
+            encoding="utf-8",
+        )
+        app.extensions["dialogsearch"].reload_file("sub/new.md")
+        assert client.get("/api/dialog/search?q=quokka").get_json()["total"] == 1
+    after = _index_states(client)
+    assert after[0]["version"] > first["version"] and after[0]["changed_at"] >= first["changed_at"]
+    assert after == [after[0]] * 3
+    assert client.get("/api/dialog/health").get_json()["mode"] == mode
+
+
+def test_a_bare_repository_has_no_change_point(client: FlaskClient) -> None:
+    assert client.get("/api/dialog/search?q=hello").get_json()["index"] is None

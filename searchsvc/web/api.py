@@ -81,6 +81,12 @@ def _facet_json(count: FacetCount) -> dict[str, Any]:
     return result
 
 
+def index_state() -> dict[str, Any] | None:
+    """The index's change point (SearchStack.index_state), None from a bare repository."""
+    state = getattr(repository(), "index_state", None)
+    return state() if state is not None else None
+
+
 def page_engine(page: SearchPage) -> str:
     """Which index answered: topk or fts5 (database), files, meilisearch."""
     if page.engine is not None:
@@ -98,16 +104,18 @@ def search() -> Response:
         are not ready).
     """
     query = query_from_args()
+    index = index_state()  # before the search: a change during it reads as a change
     page, took_ms = _run_search(query)
-    return jsonify(page_json(query, page, took_ms))
+    return jsonify({**page_json(query, page, took_ms), "index": index})
 
 
 @bp.get("/dialog/entries")
 def entries() -> Response:
     """Entries matching the filters, newest first (or sort=oldest), paginated."""
     query = query_from_args(allow_text=False)
+    index = index_state()
     page, took_ms = _run_search(query)
-    return jsonify(page_json(query, page, took_ms))
+    return jsonify({**page_json(query, page, took_ms), "index": index})
 
 
 @bp.get("/dialog/entry/<int:entry_id>")

@@ -26,6 +26,16 @@ from searchsvc.repository import FACETS, SORTS
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _COUNT_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/FacetCount"}}
+#: The index's change point: a page compares it to learn whether its results may be stale.
+_INDEX_STATE = {
+    "type": ["object", "null"],
+    "description": "The index's change point: `version` counts the changes since the "
+    "service started, `changed_at` is when the last was (or the start)",
+    "properties": {
+        "version": {"type": "integer", "minimum": 0},
+        "changed_at": {"type": "string", "format": "date-time"},
+    },
+}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -190,6 +200,7 @@ COMPONENTS: dict[str, Any] = {
                 "facets_exact": {"type": "boolean"},
                 "ranked": {"type": ["integer", "null"]},
                 "took_ms": {"type": "number"},
+                "index": _INDEX_STATE,
                 "source": {"type": "string", "enum": ["database", "files", "meilisearch"]},
                 "engine": {
                     "type": "string",
@@ -253,6 +264,7 @@ COMPONENTS: dict[str, Any] = {
                 "mode": {"type": "string", "enum": ["database", "files", "meilisearch"]},
                 "since": {"type": ["string", "null"]},
                 "last_error": _NULLABLE_STRING,
+                "index": _INDEX_STATE,
                 "watcher": {
                     "type": "object",
                     "description": "Whether and how serve follows the dialogs folder",
