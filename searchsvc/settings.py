@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     "WATCH_MAX_DELAY_MS": 2000,
     "WATCH_RESCAN_SECONDS": 300.0,
     "WATCH_POLL_MS": 300,
+    # How often an open search page asks whether the index changed (0: never).
+    "PAGE_REFRESH_SECONDS": 5.0,
     # GET /metrics (Prometheus): "open", "token" (Authorization: Bearer <API token>, as
     # writes), "off" (no such page), or "auto": open when serve listens on loopback only,
     # else the token (an app not started by serve: the token).
@@ -167,6 +169,8 @@ class Settings:
     watch_max_delay_ms: int = 2000
     watch_rescan_seconds: float = 300.0
     watch_poll_ms: int = 300
+    #: How often an open search page asks whether the index changed (0: never).
+    page_refresh_seconds: float = 5.0
     #: Who may read GET /metrics: "auto", "open", "token" or "off" (see DEFAULTS).
     metrics: str = "auto"
 
@@ -210,6 +214,7 @@ class Settings:
             watch_max_delay_ms=int(config["WATCH_MAX_DELAY_MS"]),
             watch_rescan_seconds=float(config["WATCH_RESCAN_SECONDS"]),
             watch_poll_ms=int(config["WATCH_POLL_MS"]),
+            page_refresh_seconds=max(0.0, float(config["PAGE_REFRESH_SECONDS"])),
             metrics=_metrics_access(config.get("METRICS", "auto")),
         )
 

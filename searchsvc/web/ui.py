@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup, escape
 
 from searchsvc.engines.snippets import strip_markdown
 from searchsvc.query.parameters import DEFAULT_SCOPE
 from searchsvc.repository import SCOPES, Repository, StoredEntry, StoreUnavailable
+from searchsvc.settings import SETTINGS_KEY, Settings
 from searchsvc.web.api import repository as app_repository
 from searchsvc.web.markdown_render import render_markdown
 
@@ -138,8 +139,11 @@ def _heading(entry: dict[str, Any]) -> str:
 def search_page() -> str:
     """The search page; its script reads the whole state from the URL."""
     scope = request.args.get("scope", DEFAULT_SCOPE)
+    settings: Settings | None = current_app.extensions.get(SETTINGS_KEY)
+    refresh = settings.page_refresh_seconds if settings is not None else 5.0
     return render_template(
         "search.html",
+        refresh_ms=int(refresh * 1000),
         q=request.args.get("q", ""),
         scope=scope if scope in SCOPES else DEFAULT_SCOPE,
         scope_labels=[(name, SCOPE_LABELS[name]) for name in SCOPES],

@@ -189,6 +189,18 @@ def own_server(tmp_path: Path) -> Iterator[Server]:
     stop_server(running)
 
 
+#: How often a page of `following_server` asks whether the index changed (the default: 5 s).
+PAGE_REFRESH_SECONDS = "0.3"
+
+
+@pytest.fixture
+def following_server(tmp_path: Path) -> Iterator[Server]:
+    """A server for one test that changes its files, its pages asking for changes often."""
+    running = start_server(tmp_path, {"DIALOGSEARCH_PAGE_REFRESH_SECONDS": PAGE_REFRESH_SECONDS})
+    yield running
+    stop_server(running)
+
+
 @pytest.fixture
 def files_mode_server(tmp_path: Path) -> Iterator[Server]:
     """A server whose database is gone for good: every page is in files mode."""

@@ -15,6 +15,7 @@ import pytest
 import requests
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
+from support.fixtures_api import append_entry
 
 pytestmark = pytest.mark.browser
 
@@ -383,3 +384,19 @@ def test_mood_swatches_say_their_hex_to_screen_readers(browser: Browser, server)
             assert_named_with_hex(page.locator(controls).filter(has=with_swatch))
         current = page.locator("#context .mini.current")
         expect(current).to_contain_text("mood #" + swatch_hex(current.locator(".swatch")))
+
+
+def test_the_new_results_notice_has_no_axe_violations(browser: Browser, following_server) -> None:
+    """ "New results — refresh" shown over an open list (the index changed under it)."""
+    base_url = following_server.base_url
+    with sized_pages(browser) as pages:
+        for page in pages.values():
+            search_shown(page, base_url + "/?q=lighthouse", "lighthouse")
+        harbor = following_server.root / "team" / "harbor_dialog.md"
+        append_entry(harbor, "Lamp", "The lighthouse lamp was cleaned tonight.")
+        found = {}
+        for size, page in pages.items():
+            expect(page.locator("#fresh-button")).to_be_visible(timeout=30_000)
+            found[f"new results notice ({size})"] = violations(page)
+        found["new results notice, keyboard"] = tab_through(pages["desktop"])
+    assert not any(found.values()), report(found)

@@ -241,6 +241,17 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def append_entry(path: Path, title: str, message: str) -> None:
+    """Append a bold entry to a dialog file as an editor saves: a temp file, then a rename."""
+    entry = (
+        f"\n---\n\n## 2026-03-01 — KIRO: {title}\n\n**Speaker:** KIRO\n**Target:** @LILITH\n"
+        f'**Mood_RGB:** "00CC66"\n**Message:** "{message}"\n'
+    )
+    temp = path.with_name(f".{path.name}.swp")
+    temp.write_text(path.read_text(encoding="utf-8") + entry, encoding="utf-8")
+    os.replace(temp, path)
+
+
 def free_port() -> int:
     """A TCP port on loopback that nobody listens on right now."""
     with socket.socket() as sock:

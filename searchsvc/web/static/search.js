@@ -8,6 +8,7 @@ import {
   DEFAULT_SCOPE, NAME_FACETS, SCOPES, bindTabKeys, facetItem, formatFiltered, hitItem, nameKey,
   scopeCounts, updateScopeTabs,
 } from "./search_parts.js";
+import { followIndex } from "./freshness.js";
 
 const DEBOUNCE_MS = 150;
 const PER_PAGE = 20;
@@ -36,6 +37,7 @@ const scopeTabs = document.getElementById("scope-tabs");
 const resultsPanel = document.getElementById("results-panel");
 const folding = document.getElementById("folding");
 const foldToggle = document.getElementById("fold-toggle");
+const resultsArea = document.getElementById("results-area");
 
 let state = readState();
 let requestSeq = 0;          // incremented per request; only the latest may render
@@ -170,6 +172,7 @@ function render(answer) {
     shown: !formatFiltered(state) && (answer.scopes != null || answer.scope === "all"),
   });
   renderCorrected(answer.corrected || {});
+  shownAnswer(answer);
   renderHits(hits);
   resultsList.dataset.q = state.q; // which query the list shows (tests wait for it)
   renderFacets(answer.facets || {}, answer.facets_exact !== false);
@@ -562,6 +565,24 @@ window.addEventListener("popstate", () => {
   typingEntryPushed = false;
   syncControls();
   runSearch();
+});
+
+// The list follows the index: "New results — refresh" when its hits changed (freshness.js).
+const shownAnswer = followIndex({
+  intervalMs: Number(resultsArea.dataset.refreshMs) || 0,
+  notice: document.getElementById("fresh-notice"),
+  button: document.getElementById("fresh-button"),
+  updated: document.getElementById("index-updated"),
+  search: async () => {
+    const seq = requestSeq;
+    const answer = await apiGet("/search", apiParams());
+    return seq === requestSeq ? answer : null;
+  },
+  refresh: async () => {
+    await runSearch();
+    const first = resultsList.querySelector(".hit-link");
+    (first || input).focus(); // the button is gone: the keyboard goes on from the new list
+  },
 });
 
 // On a phone the filters start folded so that the results come first.
