@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +81,9 @@ class ReindexSummary:
     entries_deleted: int = 0
     entries_parsed: int = 0  # entries (sections included) of the files loaded
     problems: list[Problem] = field(default_factory=list)
+    #: With skip_unreadable: files that could not be read (no permission), by path: the error.
+    unreadable: dict[str, str] = field(default_factory=dict)
+    files_held: int = 0  # files left as the database has them (`hold`)
     seconds: float = 0.0
     backup_path: str | None = None
     dry_run: bool = False
@@ -97,6 +100,8 @@ class ReindexSummary:
             "entries_deleted": self.entries_deleted,
             "entries_parsed": self.entries_parsed,
             "problems": [str(problem) for problem in self.problems],
+            "unreadable": dict(self.unreadable),
+            "files_held": self.files_held,
             "seconds": round(self.seconds, 3),
             "dry_run": self.dry_run,
         }
@@ -113,6 +118,8 @@ def reindex(
     dry_run: bool = False,
     progress: Progress | None = None,
     wait: float = DEFAULT_WAIT_SECONDS,
+    hold: Collection[str] = (),
+    skip_unreadable: bool = False,
 ) -> ReindexSummary:
     """Index the dialog files under `root` into `db_path`; see the module docstring.
 
@@ -120,6 +127,11 @@ def reindex(
     database, and rebuilds the target rows and the FTS5 index of a database
     that had files; `dry_run` writes nothing at all. Raises ReindexBusy when another
     run holds the lock for more than `wait` seconds.
+
+    The files in `hold` (relative paths, e.g. still being written) are neither read nor
+    removed: they stay as the database has them. With `skip_unreadable`, a file that
+    cannot be read for lack of permission is left likewise and listed in
+    `summary.unreadable` (else its PermissionError ends the run).
     """
     started = time.monotonic()
     root, db_path = Path(root), Path(db_path)
@@ -127,7 +139,14 @@ def reindex(
         summary = _dry_run(root, db_path, full=full, progress=progress)
     else:
         with reindex_lock(db_path, wait):
-            summary = _run(root, db_path, full=full, progress=progress)
+            summary = _run(
+                root,
+                db_path,
+                full=full,
+                progress=progress,
+                hold=frozenset(hold),
+                skip_unreadable=skip_unreadable,
+            )
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -155,7 +174,15 @@ def reindex_lock(db_path: Path, wait: float) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) -> ReindexSummary:
+def _run(
+    root: Path,
+    db_path: Path,
+    *,
+    full: bool,
+    progress: Progress | None,
+    hold: frozenset[str] = frozenset(),
+    skip_unreadable: bool = False,
+) -> ReindexSummary:
     """A writing run; the caller holds the lock."""
     summary = ReindexSummary()
     synced = utc_stamp()  # before any file is read: see _unchanged
@@ -169,8 +196,8 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
         # spilling them to the WAL again and again (a third less I/O for 100k entries).
         conn.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
         known = file_stamps(conn)
-        paths, jobs = _plan_reads(root, known, full=full, summary=summary)
-        gone = sorted(known.keys() - set(paths))
+        paths, jobs = _plan_reads(root, known, full=full, summary=summary, hold=hold)
+        gone = sorted(known.keys() - set(paths) - hold)
         if not jobs and not gone:
             _report_skips(progress, paths)
             return summary
@@ -188,14 +215,8 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
             writer = PlanWriter(
                 conn, synced_utc=synced, known_paths=known, fts_triggers=not trigger_sql
             )
-            touched: list[tuple[str, int, int]] = []
-            for path, result in _read_all(root, paths, jobs, progress):
-                if isinstance(result, PreparedFile):
-                    _count(summary, writer.add(result))
-                else:
-                    summary.files_skipped += 1
-                    if result is not None:
-                        touched.append((path, *result))
+            results = _read_all(root, paths, jobs, progress)
+            touched = _write_all(summary, writer, results, skip_unreadable=skip_unreadable)
             writer.finish(copies=not (index_sql or trigger_sql))
             update_file_stamps(conn, touched, synced)
             _restore_bulk(
@@ -211,6 +232,29 @@ def _run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) ->
     finally:
         conn.close()
     return summary
+
+
+def _write_all(
+    summary: ReindexSummary,
+    writer: PlanWriter,
+    results: Iterator[tuple[str, ReadResult]],
+    *,
+    skip_unreadable: bool,
+) -> list[tuple[str, int, int]]:
+    """Write each parsed file; the (path, size, mtime) of those read but unchanged."""
+    touched: list[tuple[str, int, int]] = []
+    for path, result in results:
+        if isinstance(result, PreparedFile):
+            _count(summary, writer.add(result))
+        elif isinstance(result, PermissionError):
+            if not skip_unreadable:
+                raise result
+            summary.unreadable[path] = str(result)
+        else:
+            summary.files_skipped += 1
+            if result is not None:
+                touched.append((path, *result))
+    return touched
 
 
 def _restore_bulk(
@@ -246,6 +290,8 @@ def _dry_run(root: Path, db_path: Path, *, full: bool, progress: Progress | None
                 summary.files_removed += 1
         parsed: list[PreparedFile] = []
         for _, result in _read_all(root, paths, jobs, progress):
+            if isinstance(result, PermissionError):
+                raise result
             if isinstance(result, PreparedFile):
                 parsed.append(result)
             else:
@@ -273,14 +319,20 @@ def _count(summary: ReindexSummary, plan: FilePlan) -> None:
 RACY_NS = 2_000_000_000
 
 #: What reading one file gave: its rows; (size, mtime) when its bytes had not
-#: changed but its size or mtime had (or it was racy); None when nothing changed.
-ReadResult = PreparedFile | tuple[int, int] | None
+#: changed but its size or mtime had (or it was racy); None when nothing changed; the
+#: PermissionError when it could not be read.
+ReadResult = PreparedFile | tuple[int, int] | PermissionError | None
 #: A file to read: (path, the hash the database has for it, or None to parse it anyway).
 Job = tuple[str, str | None]
 
 
 def _plan_reads(
-    root: Path, known: dict[str, FileStamp], *, full: bool, summary: ReindexSummary
+    root: Path,
+    known: dict[str, FileStamp],
+    *,
+    full: bool,
+    summary: ReindexSummary,
+    hold: frozenset[str] = frozenset(),
 ) -> tuple[list[str], dict[str, Job]]:
     """Every dialog file's path, and the files to read, by path.
 
@@ -293,6 +345,9 @@ def _plan_reads(
     summary.files_scanned = len(paths)
     jobs: dict[str, Job] = {}
     for path in paths:
+        if path in hold:  # left as the database has it (e.g. still being written)
+            summary.files_held += 1
+            continue
         stamp = None if full else known.get(path)
         if stamp is not None and _unchanged(root, path, stamp):
             summary.files_skipped += 1
@@ -375,7 +430,10 @@ def _size(root: str, path: str) -> int:
 def _read_and_parse(root: str, job: Job) -> tuple[str, ReadResult]:
     """Read one file; unless its hash is the known one, parse it and turn it into rows."""
     path, known_hash = job
-    source = read_source(Path(root), path)
+    try:
+        source = read_source(Path(root), path)
+    except PermissionError as error:
+        return path, error
     if source.content_hash == known_hash:
         return path, (source.size_bytes, source.mtime_ns)
     return path, prepare_file(source, parse_file(source.text, source.path))

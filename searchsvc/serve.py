@@ -101,7 +101,7 @@ def _reindex_first(root: Path, db: Path) -> str:
     from indexer.reindex import reindex
 
     try:
-        summary = reindex(root, db)
+        summary = reindex(root, db, skip_unreadable=True)  # the watcher logs those
     except Exception as error:  # noqa: BLE001 - the service starts anyway, from the files
         return (
             f"reindex failed ({type(error).__name__}: {error}); "
@@ -111,6 +111,7 @@ def _reindex_first(root: Path, db: Path) -> str:
         f"indexed {summary.files_scanned} files: {summary.files_changed} changed, "
         f"{summary.entries_added} entries added, {summary.entries_updated} updated, "
         f"{summary.entries_deleted} deleted in {summary.seconds:.1f} s"
+        + (f"; {len(summary.unreadable)} files unreadable" if summary.unreadable else "")
     )
 
 
