@@ -71,9 +71,12 @@ DEFAULTS: dict[str, Any] = {
     # (polling, e.g. on network file systems) or "off". A burst of changes becomes one
     # reindex once no change came for WATCH_SETTLE_MS, or WATCH_MAX_DELAY_MS after its
     # first change; every WATCH_RESCAN_SECONDS a plain incremental reindex catches
-    # anything an event missed. WATCH_POLL_MS: the polling interval.
+    # anything an event missed. WATCH_POLL_MS: the polling interval. A changed file is
+    # read once it has not changed for WATCH_FILE_SETTLE_MS (a file still being written
+    # waits for the next round).
     "WATCH": "on",
     "WATCH_SETTLE_MS": 200,
+    "WATCH_FILE_SETTLE_MS": 300,
     "WATCH_MAX_DELAY_MS": 2000,
     "WATCH_RESCAN_SECONDS": 300.0,
     "WATCH_POLL_MS": 300,
@@ -166,6 +169,7 @@ class Settings:
     #: "on" (inotify), "poll" or "off": whether and how `serve` follows the dialogs root.
     watch: str = "on"
     watch_settle_ms: int = 200
+    watch_file_settle_ms: int = 300
     watch_max_delay_ms: int = 2000
     watch_rescan_seconds: float = 300.0
     watch_poll_ms: int = 300
@@ -211,6 +215,7 @@ class Settings:
             write_lock_wait_seconds=float(lock_wait) if lock_wait not in (None, "") else None,
             watch=watch,
             watch_settle_ms=int(config["WATCH_SETTLE_MS"]),
+            watch_file_settle_ms=int(config["WATCH_FILE_SETTLE_MS"]),
             watch_max_delay_ms=int(config["WATCH_MAX_DELAY_MS"]),
             watch_rescan_seconds=float(config["WATCH_RESCAN_SECONDS"]),
             watch_poll_ms=int(config["WATCH_POLL_MS"]),

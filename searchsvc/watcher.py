@@ -15,6 +15,16 @@ fight it. A reindex that fails on the database hands the stack to that recovery 
 write does (`database_behind`); one that waits too long for the lock (another reindex)
 is retried.
 
+A named file that changed within the last `file_settle_ms` is stat'ed again once that
+time has passed: if its size or mtime moved meanwhile (it is still being written), it is
+held (the reindex leaves it as the database has it) and stays pending for the next
+round, so a half-written file is read once it settles. A file that cannot be read (no
+permission) is left as the database has it, logged once (again only when it changes, or
+after it was readable) and retried by every later reindex, the periodic rescan among them.
+
+Without a stack (`dialogsearch reindex --watch`) a change is the reindex alone;
+`on_reindex` hears of each one.
+
 Ignored: editor temp and swap files (`*.swp`, `*~`, `.#*`, `4913`), temp files (`*.tmp`,
 the write service's `.<name>.md.<random>.tmp` among them) and the database's own files
 when they live below the root. The service's own API writes are seen too; their reindex
@@ -28,7 +38,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +48,7 @@ from typing import Any
 from watchfiles._rust_notify import RustNotify
 
 from indexer.database import classify_error
-from indexer.reindex import ReindexBusy, reindex
+from indexer.reindex import ReindexBusy, ReindexSummary, reindex
 from searchsvc.settings import Settings
 from searchsvc.stack import SearchStack
 
@@ -72,12 +82,16 @@ def ignored(name: str) -> bool:
     return lower.startswith(".#") or lower.endswith(IGNORED_SUFFIXES) or lower in IGNORED_NAMES
 
 
+#: Hears of each applied reindex: (its summary, whether it was the periodic rescan).
+OnReindex = Callable[[ReindexSummary, bool], None]
+
+
 class DialogWatcher:
     """Follows `root`: changed `.md` files reach the database and the stack's stores."""
 
     def __init__(
         self,
-        stack: SearchStack,
+        stack: SearchStack | None,
         root: Path,
         db_path: Path,
         *,
@@ -86,8 +100,16 @@ class DialogWatcher:
         max_delay_ms: int = 2000,
         rescan_seconds: float = 300.0,
         poll_ms: int = 300,
+        file_settle_ms: int = 300,
+        on_reindex: OnReindex | None = None,
     ) -> None:
         self.stack = stack
+        self.file_settle_ms = file_settle_ms
+        self.on_reindex = on_reindex
+        #: Files held back because they were still being written (a count, for health).
+        self.holds = 0
+        #: Unreadable files (no permission) by path: the (size, mtime_ns) logged for them.
+        self._unreadable: dict[str, tuple[int, int] | None] = {}
         self.root = Path(root)
         self.db_path = Path(db_path)
         self.polling = polling
@@ -245,6 +267,9 @@ class DialogWatcher:
         with self._lock:
             rels = sorted(self._pending)
         unnamed = self._pending_unnamed
+        if self.stack is None:
+            self._reindex(rels, unnamed=unnamed, rescan=rescan)
+            return
         if self.stack.mode == "files" or self.stack.database is None:
             # The recovery syncs the database when it is back: only the file index follows.
             self._follow(rels, unnamed=unnamed or rescan, database=False)
@@ -256,13 +281,8 @@ class DialogWatcher:
             self.stack.database_behind("the database file is missing")
             self._done(rels)
             return
-        started = time.monotonic()
         try:
-            summary = reindex(self.root, self.db_path, wait=LOCK_WAIT_SECONDS)
-        except ReindexBusy as error:
-            self.last_error = str(error)  # pending stays: retried soon
-            self._retry_at = time.monotonic() + RETRY_SECONDS
-            return
+            self._reindex(rels, unnamed=unnamed, rescan=rescan)
         except Exception as error:
             unavailable = classify_error(error)
             if unavailable is None:
@@ -271,7 +291,21 @@ class DialogWatcher:
             self._follow(rels, unnamed=True, database=False)
             self.stack.database_behind(f"changed files did not reach the database ({error})")
             self._done(rels)
+
+    def _reindex(self, rels: list[str], *, unnamed: bool, rescan: bool) -> None:
+        """The reindex of a change (files still being written held back), then the stores."""
+        held = self._unsettled(rels)
+        rels = [rel for rel in rels if rel not in held]
+        started = time.monotonic()
+        try:
+            summary = reindex(
+                self.root, self.db_path, wait=LOCK_WAIT_SECONDS, hold=held, skip_unreadable=True
+            )
+        except ReindexBusy as error:
+            self.last_error = str(error)  # pending stays: retried soon
+            self._retry_at = time.monotonic() + RETRY_SECONDS
             return
+        self._note_unreadable(summary.unreadable)
         self.reindexes += 1
         self.rescans += int(rescan)
         changed = summary.files_changed + summary.files_removed
@@ -290,10 +324,51 @@ class DialogWatcher:
             self.entries_reindexed[change] += self.last_reindex[f"entries_{change}"]
         if changed or not rescan:
             log.info(json.dumps({"event": "reindexed", **self.last_reindex}))
-        # A rescan names no files: when it changed some, every store catches up by a scan.
-        self._follow(rels, unnamed=unnamed or (rescan and changed > 0), database=True)
+        if self.stack is not None:
+            # A rescan names no files: when it changed some, every store catches up by a scan.
+            self._follow(rels, unnamed=unnamed or (rescan and changed > 0), database=True)
         self.last_error = None
         self._done(rels)
+        if self.on_reindex is not None:
+            self.on_reindex(summary, rescan)
+
+    def _stamp(self, rel: str) -> tuple[int, int] | None:
+        """(size, mtime_ns) of a file below the root; None when it is gone."""
+        try:
+            info = os.stat(os.path.join(self.root, rel))
+        except OSError:
+            return None
+        return info.st_size, info.st_mtime_ns
+
+    def _unsettled(self, rels: list[str]) -> set[str]:
+        """The files still being written: changed again within `file_settle_ms`.
+
+        A file whose mtime is older than that has settled. A younger one is stat'ed
+        again once it is that old: moved meanwhile, it is held for the next round.
+        """
+        settle_ns = self.file_settle_ms * 1_000_000
+        now = time.time_ns()
+        first = {rel: self._stamp(rel) for rel in rels}
+        young = {
+            rel: now - stamp[1]
+            for rel, stamp in first.items()
+            if stamp and now - stamp[1] < settle_ns
+        }
+        if not young:
+            return set()
+        self._stop.wait((settle_ns - min(young.values())) / 1e9)
+        held = {rel for rel in young if self._stamp(rel) != first[rel]}
+        self.holds += len(held)
+        return held
+
+    def _note_unreadable(self, unreadable: dict[str, str]) -> None:
+        """Log each unreadable file once (again when it changed or was readable between)."""
+        seen: dict[str, tuple[int, int] | None] = {}
+        for rel, error in sorted(unreadable.items()):
+            seen[rel] = self._stamp(rel)
+            if rel not in self._unreadable or self._unreadable[rel] != seen[rel]:
+                log.warning(json.dumps({"event": "unreadable", "file": rel, "error": error[:300]}))
+        self._unreadable = seen
 
     def _follow(self, rels: list[str], *, unnamed: bool, database: bool) -> None:
         """The stack's stores follow the files: each named one, or a scan for the rest."""
@@ -307,7 +382,7 @@ class DialogWatcher:
         if rels and not database:
             self.stack.note_change()  # the file index alone followed (stack.reload_file did not)
 
-    def _done(self, rels: list[str]) -> None:
+    def _done(self, rels: Iterable[str]) -> None:
         with self._lock:
             self._pending.difference_update(rels)
         self._pending_unnamed = False
@@ -330,7 +405,10 @@ class DialogWatcher:
             "reindex_seconds_total": round(self.reindex_seconds_total, 3),
             "entries_reindexed": dict(self.entries_reindexed),
             "last_error": self.last_error,
+            "holds": self.holds,
+            "unreadable_files": sorted(self._unreadable),
             "settle_ms": self.settle_ms,
+            "file_settle_ms": self.file_settle_ms,
             "max_delay_ms": self.max_delay_ms,
             "rescan_seconds": self.rescan_seconds,
         }
@@ -352,6 +430,7 @@ def start_watcher(stack: SearchStack, settings: Settings) -> DialogWatcher | Non
         max_delay_ms=settings.watch_max_delay_ms,
         rescan_seconds=settings.watch_rescan_seconds,
         poll_ms=settings.watch_poll_ms,
+        file_settle_ms=settings.watch_file_settle_ms,
     )
     watcher.start()
     stack.watcher = watcher

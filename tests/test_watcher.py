@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from click.testing import CliRunner
 from support.fixtures_api import LiveServer, bold, wait_until
 
 from indexer.reindex import reindex, reindex_lock
+from indexer.verify import verify
 from searchsvc.cli import main
 from searchsvc.settings import Settings, load_config
 from searchsvc.watcher import ignored
@@ -325,5 +328,133 @@ def test_the_periodic_rescan_catches_a_change_no_event_reported(
         # The rescan's commit is searchable a moment before the watcher counts it.
         health = wait_until(lambda: (h := watcher_health(server))["rescans"] >= 1 and h, TIMEOUT)
         assert health["events"] == 0, health
+    finally:
+        server.stop()
+
+
+# ---- dialogsearch reindex --watch ------------------------------------------------------
+
+
+def _worktree_env(**extra: str) -> dict[str, str]:
+    """This checkout's code for a subprocess (the console scripts may run another's)."""
+    here = str(Path(__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else ""), **extra}
+
+
+@pytest.mark.slow
+def test_reindex_watch_follows_the_root_and_stops_cleanly(
+    tmp_path: Path, dialogs_dir: Path
+) -> None:
+    db = tmp_path / "watch" / "dialogs.db"
+    db.parent.mkdir()
+    out, err = tmp_path / "watch.out", tmp_path / "watch.err"
+    command = [sys.executable, "-m", "searchsvc.cli", "reindex", "--root", str(dialogs_dir)]
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        process = subprocess.Popen(
+            [*command, "--db", str(db), "--watch"],
+            env=_worktree_env(),
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        wait_until(lambda: "Watching" in out.read_text(), TIMEOUT)
+        before = verify(dialogs_dir, db)
+        assert before.ok, before.differences
+        path = dialogs_dir / "team_dialog.md"
+        editor_save(path, path.read_text(encoding="utf-8") + new_entry("axolotl"))
+
+        def caught_up() -> bool:
+            report = verify(dialogs_dir, db)
+            return report.ok and report.entries_checked > before.entries_checked
+
+        wait_until(caught_up, TIMEOUT)
+        # One line for the applied change (the reindex commits a moment before it prints).
+        wait_until(lambda: "change: 1 files" in out.read_text(), TIMEOUT)
+    finally:
+        process.terminate()
+        code = process.wait(timeout=60)
+    assert code == 0, out.read_text() + err.read_text()
+    assert out.read_text().rstrip().endswith("Stopped.")
+    result = subprocess.run(
+        [sys.executable, "-m", "searchsvc.cli", "verify", "--root", str(dialogs_dir)]
+        + ["--db", str(db)],
+        env=_worktree_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("OK:"), result.stdout
+
+
+def test_reindex_watch_refuses_a_dry_run(tmp_path: Path, dialogs_dir: Path) -> None:
+    db = tmp_path / "dry.db"
+    args = ["reindex", "--root", str(dialogs_dir), "--db", str(db), "--watch", "--dry-run"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "--dry-run" in result.output
+    assert not db.exists()
+
+
+# ---- files still being written, and files that cannot be read ---------------------------
+
+
+@pytest.mark.slow
+def test_a_file_written_in_two_parts_is_indexed_whole(tmp_path: Path, dialogs_dir: Path) -> None:
+    # A file is read once it has been still for 3 s; the writer pauses 1 s between its
+    # two parts (well past the 0.2 s that ends a burst of events).
+    server = _server(tmp_path, dialogs_dir, {"DIALOGSEARCH_WATCH_FILE_SETTLE_MS": "3000"})
+    try:
+        text = new_entry("first") + new_entry("second half")
+        cut = text.index("Hand edit second") + len("Hand edit sec")
+        path = server.root / "slow_writer.md"
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text[:cut])
+            handle.flush()
+            time.sleep(1.0)  # the writer's pause, not a wait for the watcher
+            handle.write(text[cut:])
+        alone = tmp_path / "alone"
+        alone.mkdir()
+        shutil.copy(path, alone / path.name)
+        expected = reindex(alone, tmp_path / "alone.db").entries_added  # the whole file's
+        wait_until(lambda: files_of(server, '"second half"') == {"slow_writer.md"}, TIMEOUT)
+        health = wait_until(
+            lambda: (h := watcher_health(server))["pending_files"] == [] and h, TIMEOUT
+        )
+        # The half-written file never reached the database: its entries were only added.
+        assert health["entries_reindexed"] == {"added": expected, "updated": 0, "deleted": 0}
+    finally:
+        server.stop()
+
+
+def _without_read_override() -> tuple[str, ...]:
+    """A prefix that runs a command unable to read a chmod 000 file (root reads anything)."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: a chmod 000 file stays readable")
+    return (setpriv, "--bounding-set=-dac_override,-dac_read_search", "--")
+
+
+@pytest.mark.slow
+def test_an_unreadable_file_is_logged_once_and_retried(tmp_path: Path, dialogs_dir: Path) -> None:
+    locked = dialogs_dir / "locked.md"
+    locked.write_text(new_entry("ocelot"), encoding="utf-8")
+    locked.chmod(0)
+    db = tmp_path / "live" / "dialogs.db"
+    db.parent.mkdir()
+    env = {"DIALOGSEARCH_WATCH_RESCAN_SECONDS": "0.2"}
+    server = LiveServer(dialogs_dir, db, env, prefix=_without_read_override())
+    try:
+        # Every rescan tries the file again; it is logged once.
+        health = wait_until(lambda: (h := watcher_health(server))["rescans"] >= 5 and h, TIMEOUT)
+        assert health["unreadable_files"] == ["locked.md"], health
+        assert health["last_error"] is None, health
+        assert server.log().count('"event": "unreadable"') == 1, server.log()
+        assert files_of(server, "migration plan") >= {"team_dialog.md"}  # the rest is served
+        locked.chmod(0o644)  # no event: the next rescan reads it
+        wait_until(lambda: files_of(server, "ocelot") == {"locked.md"}, TIMEOUT)
+        wait_until(lambda: watcher_health(server)["unreadable_files"] == [], TIMEOUT)
+        assert server.log().count('"event": "unreadable"') == 1
     finally:
         server.stop()

@@ -282,12 +282,14 @@ class LiveServer:
         *,
         settings_from_env: bool = False,
         args: tuple[str, ...] = (),
+        prefix: tuple[str, ...] = (),
     ) -> None:
         self.root, self.db = root, db
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(env or {})
-        command = [sys.executable, "-m", "searchsvc.cli", "serve", "--threads", "4", *args]
+        # prefix: a command that runs the server (e.g. setpriv dropping capabilities)
+        command = [*prefix, sys.executable, "-m", "searchsvc.cli", "serve", "--threads", "4", *args]
         if settings_from_env:
             env.update(
                 DIALOGSEARCH_ROOT=str(root),
