@@ -458,3 +458,39 @@ def test_an_unreadable_file_is_logged_once_and_retried(tmp_path: Path, dialogs_d
         assert server.log().count('"event": "unreadable"') == 1
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_a_kill_during_a_burst_loses_nothing(
+    tmp_path: Path, dialogs_dir: Path, shared_corpus: Path
+) -> None:
+    """kill -9 while a copied-in folder is being applied: the restart catches up, verify is OK."""
+    source = shared_corpus / "dialogs"
+    expected = reindex(source, tmp_path / "expected.db").entries_added
+    server = _server(tmp_path, dialogs_dir, {})
+    try:
+        before = watcher_health(server)["reindexes"]
+        shutil.copytree(source, server.root / "lupopedia")
+
+        def burst_seen() -> bool:
+            health = watcher_health(server)
+            return bool(health["pending_files"]) or health["reindexes"] > before
+
+        wait_until(burst_seen, TIMEOUT, interval=0.01)
+    finally:
+        server.process.kill()  # SIGKILL: no clean shutdown, whatever was being written
+        server.process.wait(timeout=15)
+        server._log.close()
+    restarted = LiveServer(server.root, server.db, FAST_PROBE)
+    try:
+
+        def caught_up() -> bool:
+            page = restarted.get(
+                "/api/dialog/entries", file="lupopedia/", per_page=1, scope="all"
+            ).json()
+            return page["total"] == expected
+
+        wait_until(caught_up, 60)
+    finally:
+        restarted.stop()
+    assert verify(server.root, server.db).ok
