@@ -106,3 +106,18 @@ def test_compaction_drops_removed_docs_and_keeps_every_live_one(tmp_path: Path) 
         "small.md",
     ]
     assert index.entry(index.by_id[kept_id]) == kept
+
+
+def test_the_docs_of_a_copy_key_are_found_as_a_pass_over_them_would() -> None:
+    import random
+    from array import array
+
+    from searchsvc.engines.file_copies import _positions
+
+    rng = random.Random(7)
+    key = 0x0102030405060708
+    # Keys whose bytes hold the key's bytes across two slots (misaligned) must not count.
+    shifted = [(key << 8) & (2**64 - 1), key >> 56, 0x0807060504030201]
+    for _ in range(50):
+        keys = array("Q", (rng.choice([key, *shifted, rng.getrandbits(64)]) for _ in range(200)))
+        assert _positions(keys.tobytes(), key) == [n for n, k in enumerate(keys) if k == key]

@@ -30,7 +30,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
-from dialogfile.copies import COPY, COPY_FIELDS, ORIGINAL, copy_key_of, copy_order
+from dialogfile.copies import COPY_FIELDS, ORIGINAL, copy_key_of
 from dialogfile.fields import DATE_FILTER
 from dialogfile.glyphs import glyph_words
 from dialogfile.identity import keyed_entries
@@ -39,6 +39,7 @@ from dialogfile.parse import parse_file
 from dialogfile.parse_values import indexed_mood
 from indexer.discover import find_dialog_files, read_source
 from indexer.store_rows import target_tokens
+from searchsvc.engines.file_copies import refresh_copies
 from searchsvc.engines.matching import ATTRIBUTES, COLUMN_ATTRIBUTES, EntryAttrs, entry_attrs
 from searchsvc.query.fts_query import tokenize
 
@@ -433,42 +434,6 @@ def _read_chunks(root: str, paths: list[str]) -> Iterator[Chunk]:
     # many objects, few cycles, and exit when the build is done.
     with multiprocessing.get_context("fork").Pool(POOL_PROCESSES, initializer=gc.disable) as pool:
         yield from pool.imap(read_chunk, jobs)
-
-
-def refresh_copies(index: FileIndex, keys: set[int] | None) -> None:
-    """Mark the original and the copies among the docs sharing `keys` (None: every key).
-
-    As the database does (indexer.load_sqlite.refresh_copies); `index.copy_groups`
-    keeps the doc numbers of every key held more than once.
-    """
-    keys_of, attrs = index.copy_keys, index.attrs
-    if keys is None:
-        index.copy_groups = {}
-        wanted = None
-    else:
-        wanted = keys
-        for key in keys:
-            index.copy_groups.pop(key, None)
-    groups: dict[int, list[int]] = {}
-    for number, key in enumerate(keys_of):
-        if attrs[number] is not None and (wanted is None or key in wanted):
-            groups.setdefault(key, []).append(number)
-    for key, numbers in groups.items():
-        if len(numbers) > 1:
-            numbers.sort(
-                key=lambda n: copy_order(attrs[n].dialog_file, index.lines[n], attrs[n].entry_id)
-            )
-            index.copy_groups[key] = numbers
-        for at, number in enumerate(numbers):
-            state = ORIGINAL if at == 0 else COPY
-            if attrs[number].copy != state:
-                attrs[number] = attrs[number]._replace(copy=state)
-
-
-def copies_of(index: FileIndex, number: int) -> list[int]:
-    """The other docs with the same copy key as doc `number` (the original first)."""
-    group = index.copy_groups.get(index.copy_keys[number], ())
-    return [other for other in group if other != number]
 
 
 def chunk_for_file(root: Path, rel: str) -> Chunk:

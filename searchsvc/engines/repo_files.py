@@ -27,14 +27,13 @@ from typing import Any
 
 from indexer.discover import find_dialog_files
 from searchsvc.engines.file_bm25 import bm25_scores
+from searchsvc.engines.file_copies import copies_of, refresh_copies
 from searchsvc.engines.file_index import (
     DOC_INDEX,
     FileIndex,
     build_index,
     chunk_for_file,
-    copies_of,
     doc_entry,
-    refresh_copies,
 )
 from searchsvc.engines.file_match import effective_match, matching_docs
 from searchsvc.engines.file_stats import stats_of_attrs
