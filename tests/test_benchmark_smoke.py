@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +66,48 @@ def test_quick_benchmark_completes_and_writes_its_table(
     assert completed.stdout.strip() == results["table"]
     assert (out / "results-1500.md").read_text().count("| Measure |") == 1
     assert results["targets"] and all("met" in target for target in results["targets"])
+
+
+def test_watch_latency_benchmark_measures_every_figure_and_leaves_the_root_alone(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    for path in sorted((REPO_ROOT / "dialogs" / "meetings").glob("*.md"))[:3]:
+        shutil.copy2(path, root / path.name)
+    before = {path.name: path.read_bytes() for path in root.iterdir()}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.watch_latency",
+            "--root",
+            str(root),
+            "--edits",
+            "3",
+            "--burst",
+            "5",
+            "--idle-seconds",
+            "1",
+            "--json",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    result = json.loads(completed.stdout)
+    edits, burst, idle = result["edits"], result["burst"], result["idle"]
+    assert edits["edits"] == edits["found"] == 3 and edits["missed"] == 0
+    assert all(edits[key] > 0 for key in ("p50_ms", "p99_ms", "max_ms")), edits
+    assert burst["files"] == 5 and burst["found"] and burst["seconds"] > 0
+    assert burst["reindexes"] > 0 and burst["pending_files"] == []
+    assert idle["seconds"] > 0 and idle["cpu_percent"] >= 0  # an idle watcher may use 0
+    assert result["corpus"]["entries"] > 0 and result["start"]["seconds"] > 0
+    assert result["watcher_mode"] == "inotify" and len(result["machine"]["load_start"]) == 3
+    assert result["table"].count("\n") == 5
+    # the given root was copied, never written
+    assert {path.name: path.read_bytes() for path in root.iterdir()} == before
