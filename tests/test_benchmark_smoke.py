@@ -104,10 +104,11 @@ def test_watch_latency_benchmark_measures_every_figure_and_leaves_the_root_alone
     assert edits["edits"] == edits["found"] == 3 and edits["missed"] == 0
     assert all(edits[key] > 0 for key in ("p50_ms", "p99_ms", "max_ms")), edits
     assert burst["files"] == 5 and burst["found"] and burst["seconds"] > 0
+    assert 0 < burst["searchable_seconds"] <= burst["seconds"]
     assert burst["reindexes"] > 0 and burst["pending_files"] == []
     assert idle["seconds"] > 0 and idle["cpu_percent"] >= 0  # an idle watcher may use 0
     assert result["corpus"]["entries"] > 0 and result["start"]["seconds"] > 0
     assert result["watcher_mode"] == "inotify" and len(result["machine"]["load_start"]) == 3
-    assert result["table"].count("\n") == 5
+    assert result["table"].count("\n") == 6
     # the given root was copied, never written
     assert {path.name: path.read_bytes() for path in root.iterdir()} == before
