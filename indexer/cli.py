@@ -40,7 +40,7 @@ db_option = click.option(
     envvar="DIALOGSEARCH_DB",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite database file. Env: DIALOGSEARCH_DB.",
+    help="SQLite database file (created when missing). Env: DIALOGSEARCH_DB.",
 )
 
 

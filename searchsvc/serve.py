@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from searchsvc.cli_options import db_option, root_option
+from indexer.cli import db_option, root_option
 from searchsvc.exceptions import WriteUnavailable
 from searchsvc.settings import Settings, load_config
 from searchsvc.web.api_write import EXTENSION_KEY

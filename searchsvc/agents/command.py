@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from searchsvc.cli_options import db_option, root_option
+from indexer.cli import db_option, root_option
 from searchsvc.settings import Settings, load_config
 
 #: Where streamable HTTP listens: loopback only (the MCP spec's advice for local servers).
