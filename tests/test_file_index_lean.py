@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fixtures_api import wait_until
 
 from dialogfile.glyphs import glyph_words
 from dialogfile.identity import keyed_entries
@@ -20,7 +21,9 @@ from searchsvc.engines.file_index import (
     index_tokens,
     span_in,
 )
-from searchsvc.query.fts_query import tokenize
+from searchsvc.engines.repo_files import FileRepository
+from searchsvc.query.fts_query import parse_user_query, tokenize
+from searchsvc.repository import SearchQuery
 
 # Letters with and without case, digits, marks, separators, quotes, sigma, dotted I.
 ALPHABET = st.sampled_from(
@@ -121,3 +124,40 @@ def test_the_docs_of_a_copy_key_are_found_as_a_pass_over_them_would() -> None:
     for _ in range(50):
         keys = array("Q", (rng.choice([key, *shifted, rng.getrandbits(64)]) for _ in range(200)))
         assert _positions(keys.tobytes(), key) == [n for n, k in enumerate(keys) if k == key]
+
+
+def _big_then_small(tmp_path: Path) -> FileRepository:
+    sections = "".join(f"## Part {i}\n\nHarbour note number w{i}.\n\n" for i in range(1200))
+    (tmp_path / "big.md").write_text(sections, encoding="utf-8")
+    (tmp_path / "small.md").write_text("## Kept\n\nA harbour that stays.\n", encoding="utf-8")
+    repository = FileRepository(tmp_path)
+    repository.build_now()
+    return repository
+
+
+def _files_with(repository: FileRepository, word: str) -> list[str]:
+    query = SearchQuery(match=parse_user_query(word + " ")[0], per_page=100)
+    return sorted(hit.entry.dialog_file for hit in repository.search(query).hits)
+
+
+def test_the_repository_compacts_in_the_background(tmp_path: Path) -> None:
+    repository = _big_then_small(tmp_path)
+    (tmp_path / "big.md").write_text("## Only\n\nOne harbour left.\n", encoding="utf-8")
+    repository.reload_file("big.md")  # 1,200 docs dead of 1,203: a compaction starts
+    wait_until(lambda: repository.compactions == 1, 60)
+    index = repository._ready_index()
+    assert len(index.attrs) == index.alive == 2
+    assert _files_with(repository, "harbour") == ["big.md", "small.md"]
+    assert _files_with(repository, "w7") == []
+
+
+def test_a_change_made_while_compacting_reaches_the_compacted_index(tmp_path: Path) -> None:
+    repository = _big_then_small(tmp_path)
+    snapshot = repository.begin_compaction()
+    assert snapshot is not None and repository.begin_compaction() is None  # one at a time
+    (tmp_path / "small.md").write_text("## Kept\n\nA lighthouse now.\n", encoding="utf-8")
+    repository.reload_file("small.md")  # after the snapshot: noted
+    repository.finish_compaction(snapshot.compacted())
+    assert repository.compactions == 1
+    assert _files_with(repository, "lighthouse") == ["small.md"]
+    assert _files_with(repository, "stays") == []

@@ -379,11 +379,33 @@ class FileIndex:
             self.alive -= 1
         self.stamps.pop(rel, None)
 
-    def compact_if_needed(self) -> bool:
-        """Drop removed docs from the postings once they are a quarter of all docs (True)."""
+    def needs_compaction(self) -> bool:
+        """Whether removed docs are a quarter of all docs (and at least 1,000)."""
         dead = len(self.attrs) - self.alive
-        if dead < 1000 or dead * 4 < len(self.attrs):
+        return dead >= 1000 and dead * 4 >= len(self.attrs)
+
+    def compact_if_needed(self) -> bool:
+        """Drop removed docs from the postings, in this thread, when needed (True)."""
+        if not self.needs_compaction():
             return False
+        self.__dict__.update(self.snapshot().compacted().__dict__)
+        return True
+
+    def snapshot(self) -> FileIndex:
+        """What compacted() reads, copied: the docs as they are now, for another thread.
+
+        Cheap (lists and arrays copied, the stores' bytes shared); changes made to this
+        index afterwards do not reach the snapshot.
+        """
+        copy = FileIndex()
+        copy.stores, copy.store_of = list(self.stores), array("I", self.store_of)
+        copy.starts, copy.ends = array("I", self.starts), array("I", self.ends)
+        copy.attrs, copy.lines = list(self.attrs), array("I", self.lines)
+        copy.file_docs, copy.stamps = dict(self.file_docs), dict(self.stamps)
+        return copy
+
+    def compacted(self) -> FileIndex:
+        """A new index of the live docs only (tokenized again; seconds at 100k entries)."""
         rebuilt = FileIndex()
         for rel in sorted(self.file_docs):
             chunk = Chunk()
@@ -394,9 +416,8 @@ class FileIndex:
                     collector.add(doc)
             chunk.files.append((rel, *self.stamps.get(rel, (0, 0)), len(chunk.rows)))
             rebuilt.add_chunk(collector.finish())
-        self.__dict__.update(rebuilt.__dict__)
-        refresh_copies(self, None)
-        return True
+        refresh_copies(rebuilt, None)
+        return rebuilt
 
 
 def build_index(root: Path) -> FileIndex:

@@ -30,6 +30,7 @@ from searchsvc.engines.file_bm25 import bm25_scores
 from searchsvc.engines.file_copies import copies_of, refresh_copies
 from searchsvc.engines.file_index import (
     DOC_INDEX,
+    Chunk,
     FileIndex,
     build_index,
     chunk_for_file,
@@ -73,6 +74,9 @@ class FileRepository:
         self._ready = threading.Event()
         #: (index, its NameIndex), made on first need and dropped when a file changes.
         self._names: tuple[FileIndex, NameIndex] | None = None
+        #: Files changed while a compacted index is being built (None: none is).
+        self._compacting: set[str] | None = None
+        self.compactions = 0
         self._builder: threading.Thread | None = None
         self.state = "not built"
         self.build_seconds: float | None = None
@@ -152,16 +156,64 @@ class FileRepository:
         """Nothing to do: the files are what answers."""
 
     def reload_file(self, rel: str) -> None:
-        """Re-read one file (changed, created or deleted) into the index."""
+        """Re-read one file (changed, created or deleted) into the index.
+
+        When removed docs pile up, a compacted index is built in a background thread
+        from a snapshot (tokenizing every doc again takes seconds at 100k entries: no
+        search or change waits for it); changes applied meanwhile are applied to it again
+        before it replaces this one.
+        """
         with self._lock:
             if self._index is None:
                 # No index yet: a build running now may have read the file before this
                 # change, so it reads the file again before going live.
                 self._reloaded_while_building.add(rel)
                 return
+        chunk = _read(self.root, rel)
+        with self._lock:
             index = self._index
-        _reload_into(index, self.root, rel, self._lock)
-        self._names = None
+            _apply(index, rel, chunk)
+            if self._compacting is not None:
+                self._compacting.add(rel)  # the snapshot being compacted lacks this
+            self._names = None
+            snapshot = self.begin_compaction() if index.needs_compaction() else None
+        if snapshot is not None:
+            threading.Thread(
+                target=self._compact, args=(snapshot,), name="dialogsearch-compact", daemon=True
+            ).start()
+
+    def begin_compaction(self) -> FileIndex | None:
+        """A snapshot to compact (None: a compaction is under way, or no index yet).
+
+        From now until finish_compaction, every file changed is noted, to be applied to
+        the compacted index again.
+        """
+        with self._lock:
+            if self._compacting is not None or self._index is None:
+                return None
+            self._compacting = set()
+            return self._index.snapshot()
+
+    def _compact(self, snapshot: FileIndex) -> None:
+        """Build the compacted index (no lock held) and put it in place."""
+        try:
+            rebuilt = snapshot.compacted()
+        except Exception:  # noqa: BLE001 - the live index stays as it is; the next reload retries
+            log.exception("compacting the file index failed")
+            with self._lock:
+                self._compacting = None
+            return
+        self.finish_compaction(rebuilt)
+
+    def finish_compaction(self, rebuilt: FileIndex) -> None:
+        """Put a compacted index in place, with the changes made since its snapshot."""
+        with self._lock:
+            pending, self._compacting = self._compacting or set(), None
+            for rel in sorted(pending):
+                _apply(rebuilt, rel, _read(self.root, rel))
+            self._index = rebuilt
+            self._names = None
+            self.compactions += 1
 
     def refresh(self) -> int:
         """Reload every file whose size or mtime changed, appeared or vanished; how many."""
@@ -311,12 +363,21 @@ def _reload_into(
     index: FileIndex, root: Path, rel: str, lock: threading.RLock | None = None
 ) -> None:
     """Replace one file's entries in `index` by what the file holds now (or none)."""
-    chunk = chunk_for_file(root, rel) if (root / rel).is_file() else None
+    chunk = _read(root, rel)
     with lock if lock is not None else contextlib.nullcontext():
-        keys = {index.copy_keys[number] for number in index.file_docs.get(rel, ())}
-        index.remove_file(rel)
-        if chunk is not None and chunk.files:
-            index.add_chunk(chunk)
-            keys.update(chunk.copy_keys)
-        if not index.compact_if_needed():
-            refresh_copies(index, keys)
+        _apply(index, rel, chunk)
+
+
+def _read(root: Path, rel: str) -> Chunk | None:
+    """What the file holds now, read and tokenized (None: it is gone)."""
+    return chunk_for_file(root, rel) if (root / rel).is_file() else None
+
+
+def _apply(index: FileIndex, rel: str, chunk: Chunk | None) -> None:
+    """Replace one file's docs in `index` by `chunk`'s (the caller holds the lock)."""
+    keys = {index.copy_keys[number] for number in index.file_docs.get(rel, ())}
+    index.remove_file(rel)
+    if chunk is not None and chunk.files:
+        index.add_chunk(chunk)
+        keys.update(chunk.copy_keys)
+    refresh_copies(index, keys)
