@@ -155,11 +155,13 @@ def test_also_in_lists_the_copy_and_show_all_unfolds_it(
     show_all.click()
     expect(page).to_have_url(re.compile(r"collapse=off"))
     settled(page, "migration audit")
+    unfolded = api(copies_server, q="migration audit", collapse="off")
+    # Wait for the unfolded list itself (settled() reads the summary's query, which the
+    # folded list had too) before reading its places.
+    expect(page.locator("#results .hit")).to_have_count(len(unfolded["hits"]))
     places = page.locator("#results .hit-link .file-line").all_inner_texts()
     assert f"{hit['dialog_file']}:{hit['line']}" in places
     assert f"{place['dialog_file']}:{place['line']}" in places
-    unfolded = api(copies_server, q="migration audit", collapse="off")
-    expect(page.locator("#results .hit")).to_have_count(len(unfolded["hits"]))
     expect(page.locator("#results .also-in")).to_have_count(0)
     expect(page.locator("#summary")).to_contain_text("copies shown")
     expect(show_all).to_have_text("fold copies")
