@@ -203,6 +203,8 @@ def test_a_speaker_spelt_three_ways_is_one_facet_value(page: Page, copies_server
     expect(page).to_have_url(re.compile(r"speaker=CAPTAIN\+WOLFIE"))
     settled(page, "lantern")
     expect(button).to_have_attribute("aria-pressed", "true")
+    wanted = api(copies_server, q="lantern", speaker="CAPTAIN WOLFIE")["hits"]
+    expect(page.locator("#results .hit")).to_have_count(len(wanted))  # the filtered list
     names = set(page.locator("#results .hit .speaker").all_inner_texts())
     assert names == {"CAPTAIN WOLFIE", "Captain_Wolfie", "Captain Wolfie"}
 
