@@ -20,7 +20,7 @@ import click
 from indexer.reindex import ReindexSummary
 from indexer.topk_index import catch_up
 from searchsvc.settings import Settings, load_config
-from searchsvc.watcher import DialogWatcher
+from searchsvc.watcher import DialogWatcher, watcher_for
 
 
 def follow(root: Path, db_path: Path, *, topk: bool, topk_dir: Path | None) -> None:
@@ -45,18 +45,7 @@ def follow(root: Path, db_path: Path, *, topk: bool, topk_dir: Path | None) -> N
             f" in {summary.seconds:.2f} s"
         )
 
-    watcher = DialogWatcher(
-        None,
-        root,
-        db_path,
-        polling=settings.watch == "poll",
-        settle_ms=settings.watch_settle_ms,
-        max_delay_ms=settings.watch_max_delay_ms,
-        rescan_seconds=settings.watch_rescan_seconds,
-        poll_ms=settings.watch_poll_ms,
-        file_settle_ms=settings.watch_file_settle_ms,
-        on_reindex=on_reindex,
-    )
+    watcher = watcher_for(None, settings, root, db_path, on_reindex=on_reindex)
     _run_until_stopped(watcher, root)
 
 

@@ -421,17 +421,25 @@ def start_watcher(stack: SearchStack, settings: Settings) -> DialogWatcher | Non
     """
     if settings.watch == "off" or settings.root is None or settings.db is None:
         return None
-    watcher = DialogWatcher(
+    watcher = watcher_for(stack, settings, settings.root, settings.db)
+    watcher.start()
+    stack.watcher = watcher
+    return watcher
+
+
+def watcher_for(
+    stack: SearchStack | None, settings: Settings, root: Path, db: Path, **options: Any
+) -> DialogWatcher:
+    """A DialogWatcher of `root` as the settings say (`options`: DialogWatcher's others)."""
+    return DialogWatcher(
         stack,
-        settings.root,
-        settings.db,
+        root,
+        db,
         polling=settings.watch == "poll",
         settle_ms=settings.watch_settle_ms,
         max_delay_ms=settings.watch_max_delay_ms,
         rescan_seconds=settings.watch_rescan_seconds,
         poll_ms=settings.watch_poll_ms,
         file_settle_ms=settings.watch_file_settle_ms,
+        **options,
     )
-    watcher.start()
-    stack.watcher = watcher
-    return watcher
