@@ -45,7 +45,8 @@ from searchsvc.engines.repo_meili import MeiliEngine
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.repo_topk import TopkEngine
 from searchsvc.engines.sqlite_vocabulary import DatabaseVocabulary
-from searchsvc.query.names import NameIndex
+from searchsvc.query.filters import Filters
+from searchsvc.query.names import NAME_FILTERS, NameIndex
 from searchsvc.query.plan import engine_query, finished_page
 from searchsvc.query.typos import Correction, Vocabulary, correct
 from searchsvc.recovery import DatabaseRecovery
@@ -133,15 +134,18 @@ class SearchStack:
         Names are resolved to every spelling, the scope becomes a format filter, name
         facets are folded per person, and both scopes are counted (`scopes`).
         """
-        page = finished_page(query, self._answer(engine_query(query, self._names())))
+        page = finished_page(query, self._answer(engine_query(query, self._names(query.filters))))
         return self._with_copies(page) if page.folded else page
 
     def _entries_store(self) -> SqliteRepository | FileRepository | None:
         """Where entries (names, copies) come from now: the database, else the files."""
         return self.database if self.mode == "database" else self.files
 
-    def _names(self) -> NameIndex | None:
-        """The spellings of names where entries come from now (None while none can say)."""
+    def _names(self, filters: Filters) -> NameIndex | None:
+        """The spellings of names where entries come from now, when `filters` name someone
+        (None otherwise, or while no store can say): most searches need no read for it."""
+        if not any(filters.get(name) or filters.get_excluded(name) for name in NAME_FILTERS):
+            return None
         store = self._entries_store()
         try:
             return store.names() if store is not None else None
@@ -149,7 +153,7 @@ class SearchStack:
             # The database noticed it cannot answer: the files answer from now on, as
             # for a search (a fault seen here must not be lost to the search after it).
             if store is self.database and self._fall_back(error):
-                return self._names()
+                return self._names(filters)
             return None
 
     def _with_copies(self, page: SearchPage) -> SearchPage:
@@ -229,7 +233,7 @@ class SearchStack:
     def stats(self, query: SearchQuery | None = None) -> dict[str, Any]:
         """From the database, or the files while it cannot answer (names as persons)."""
         if query is not None:
-            names = self._names()
+            names = self._names(query.filters)
             if names is not None:
                 query = replace(query, filters=names.resolve(query.filters))
         return self._read("stats", query)
