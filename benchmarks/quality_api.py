@@ -86,23 +86,35 @@ def known_item(api: Api, items: list[KnownItem]) -> dict[str, Any]:
     return score_known(items, [api.get(q=" ".join(i.words), per_page=10)["hits"] for i in items])
 
 
+def _is_item(item: KnownItem, hit: dict[str, Any]) -> bool:
+    """The hit is the entry or a copy of it: the same text, or the API folded the entry under
+    the hit (its place is in the hit's `also_in`)."""
+    if text_key(hit) == item.key:
+        return True
+    return any(
+        isinstance(place, dict)
+        and place.get("dialog_file") == item.path
+        and place.get("line") == item.line
+        for place in hit.get("also_in") or ()
+    )
+
+
 def score_known(items: list[KnownItem], answers: list[list[dict[str, Any]]]) -> dict[str, Any]:
-    """hit@1 and hit@10 of each item's top 10; also how often the first hit has the entry's
-    message but another text (a near-copy: the same entry edited or re-encoded elsewhere)."""
-    at1 = at10 = near = 0
+    """hit@1 and hit@10 of each item's top 10 (the entry or a copy, see _is_item); hit@1 by
+    the same text alone; and how often the first hit is neither but has the entry's message
+    (a near-copy: the same entry edited elsewhere, not folded)."""
+    at1 = same_text = at10 = near = 0
     for item, hits in zip(items, answers, strict=True):
-        keys = [text_key(hit) for hit in hits[:10]]
-        at1 += bool(keys) and keys[0] == item.key
-        at10 += item.key in keys
-        near += (
-            bool(keys)
-            and keys[0] != item.key
-            and normalised(hits[0].get("message")) == (item.message)
-        )
+        found = [_is_item(item, hit) for hit in hits[:10]]
+        at1 += bool(found) and found[0]
+        same_text += bool(hits) and text_key(hits[0]) == item.key
+        at10 += any(found)
+        near += bool(found) and not found[0] and normalised(hits[0].get("message")) == item.message
     n = max(len(items), 1)
     return {
         "queries": len(items),
         "hit_at_1": at1 / n,
+        "hit_at_1_same_text": same_text / n,
         "hit_at_10": at10 / n,
         "first_is_near_copy": near / n,
     }

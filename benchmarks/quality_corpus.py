@@ -83,6 +83,7 @@ class KnownItem:
     key: str
     path: str
     message: str  # its normalised message alone (to tell near-copies apart in the JSON)
+    line: int = 0  # where it starts in `path` (a hit's `also_in` names copies so)
 
 
 def known_items(tree: TreeText, rng: random.Random, count: int) -> list[KnownItem]:
@@ -98,7 +99,9 @@ def known_items(tree: TreeText, rng: random.Random, count: int) -> list[KnownIte
             continue
         picked = rng.sample(rarest, 3)
         message = normalised(entry.message)
-        items.append(KnownItem(tuple(picked), text_key(entry), entry.dialog_file, message))
+        items.append(
+            KnownItem(tuple(picked), text_key(entry), entry.dialog_file, message, entry.line)
+        )
         if len(items) == count:
             break
     return items

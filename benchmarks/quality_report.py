@@ -28,8 +28,10 @@ def pct(value: float) -> str:
 
 def _known(known: dict[str, Any]) -> str:
     near = known["hit_at_1"] + known["first_is_near_copy"]
+    same = known.get("hit_at_1_same_text", known["hit_at_1"])
+    exact = f"{pct(same)} the same text; " if same != known["hit_at_1"] else ""
     return (
-        f"{pct(known['hit_at_1'])} at 1 ({pct(near)} with near-copies), "
+        f"{pct(known['hit_at_1'])} at 1 ({exact}{pct(near)} with unfolded near-copies), "
         f"{pct(known['hit_at_10'])} in top 10"
     )
 
@@ -97,9 +99,12 @@ def _notes(report: dict[str, Any]) -> list[str]:
             f"{run['now']['phrases']['phrases']} phrase queries."
         )
     notes.append(
-        "- A near-copy is an entry with the same message but another text (title + message +"
-        " body), e.g. the same changelog entry edited or re-encoded in another file: it is not"
-        " a copy (collapse folds only equal texts), so a near-copy first is a miss at 1."
+        "- The entry or its copy: the first hit has the entry's text, or the API folded the"
+        " entry under it (its file and line are in the hit's `also_in`: a copy that differs"
+        " only in case, punctuation, mojibake or name spellings, dialogfile/copies.py). A"
+        " near-copy is an entry with the same message but other words (title + message +"
+        " body), e.g. the same changelog entry edited in another file: not folded, so a"
+        " near-copy first is a miss at 1."
     )
     if "shared_absent" in report:
         notes.append(f"- shared corpus absent: {report['shared_absent']}")

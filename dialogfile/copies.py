@@ -1,9 +1,13 @@
 """Copies: the same entry (or text section) in several places, known by one key.
 
-A repository may hold a file twice (`docs/x.md` and `lupopedia/docs/x.md`) or repeat
-a section word for word. Two records are copies when everything a search shows or
-filters on but their place (file, lines) is the same, ignoring case and how white
-space runs: `copy_key` is a digest of exactly that. Of the copies, the one in the
+A repository may hold a file twice (`docs/x.md` and `lupopedia/docs/x.md`), repeat a
+section word for word, or keep a changelog's entries again in a backup whose dashes
+were garbled on the way (`â€”`) and whose names are spelled another way (`@Fleet`,
+`FLEET`). Two records are copies when search sees the same record in both places: the
+same words (case, accents, punctuation and mojibake aside, dialogfile.mojibake), the
+same people (speaker and targets by their name keys, dialogfile.names), the same colour,
+time, version and format. `copy_key` is a digest of exactly that, so every filter and
+every word that finds one copy finds the others. Of the copies, the one in the
 shallowest folder (then the first path, line, id) is the original (`copy_order`).
 Pure functions.
 """
@@ -11,10 +15,16 @@ Pure functions.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+from dialogfile.glyphs import GLYPH
 from dialogfile.model import Entry
+from dialogfile.mojibake import repaired
+from dialogfile.names import name_key, split_names, target_tokens
+from dialogfile.parse_values import indexed_mood
 
 #: The fields that make two records copies (all but the place and free-form metadata).
 COPY_FIELDS = (
@@ -32,18 +42,52 @@ COPY_FIELDS = (
 ORIGINAL, COPY = "original", "copy"
 
 
+#: A word as the indexes see one: letters and digits, or one glyph (dialogfile.glyphs).
+_WORD = re.compile(rf"[^\W_]+|{GLYPH.pattern}")
+_MOOD_AT = COPY_FIELDS.index("mood_rgb")
+
+
 def _normal(value: Any) -> str:
     return "" if value is None else " ".join(str(value).casefold().split())
 
 
+def _words(text: str | None) -> str:
+    """The words of a text: mojibake repaired, case and accents folded, punctuation gone."""
+    if not text:
+        return ""
+    text = repaired(text) or text
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def _people(names: Iterable[str]) -> str:
+    return "\x1e".join(sorted({key for key in map(name_key, names) if key}))
+
+
 def copy_key(entry: Entry) -> str:
-    """16 hex digits naming the entry's text and attributes, its place left out."""
-    return copy_key_of([getattr(entry, name) for name in COPY_FIELDS])
+    """16 hex digits naming what search sees of the entry, its place left out."""
+    values = [getattr(entry, name) for name in COPY_FIELDS]
+    values[_MOOD_AT] = indexed_mood(entry.mood_rgb, entry.mood_raw)
+    return copy_key_of(values)
 
 
 def copy_key_of(values: Iterable[Any]) -> str:
-    """copy_key of the values of COPY_FIELDS, in that order."""
-    text = "\x1f".join(_normal(value) for value in values)
+    """copy_key of the values of COPY_FIELDS, in that order (the mood as the stores index it)."""
+    kind, speaker, target, mood, when, version, title, message, body = values
+    parts = (
+        _normal(kind),
+        _people(split_names(speaker)),
+        _people(target_tokens(target)),
+        _normal(mood),
+        _normal(when),
+        _normal(version),
+        _words(title),
+        _words(message),
+        _words(body),
+    )
+    text = "\x1f".join(parts)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 

@@ -56,3 +56,25 @@ def split_names(field: str | None) -> tuple[str, ...]:
 def name_keys(field: str | None) -> frozenset[str]:
     """The keys of every name a field holds (and of the whole field when it is one name)."""
     return frozenset(name_key(name) for name in split_names(field))
+
+
+_TARGET_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def target_tokens(target: str | None) -> list[str]:
+    """The tokens of a target field as written, split on white space and commas, without
+    repeats: the targets an entry is filed under.
+
+    A token made only of punctuation (the `+` of `CURSOR + WINDSURF`) is no target.
+    """
+    return list(_target_tokens(target or ""))
+
+
+@lru_cache(maxsize=1 << 12)
+def _target_tokens(target: str) -> tuple[str, ...]:
+    """target_tokens, remembered: the same few targets come back on most entries."""
+    tokens: list[str] = []
+    for token in _TARGET_SEPARATORS.split(target):
+        if any(character.isalnum() for character in token) and token not in tokens:
+            tokens.append(token)
+    return tuple(tokens)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from dialogfile.names import target_tokens
 from indexer.load_sqlite import INSERT_TARGET
-from indexer.store_rows import target_tokens
 
 if TYPE_CHECKING:
     from indexer.database import Connection

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialogfile.identity import ID_BITS
 from dialogfile.model import ParsedFile, Problem
+from dialogfile.names import target_tokens
 from indexer.migrate import utc_stamp
 from indexer.store_rows import (
     COPY_KEY,
@@ -26,7 +27,6 @@ from indexer.store_rows import (
     TARGET,
     PreparedFile,
     prepare_file,
-    target_tokens,
 )
 
 if TYPE_CHECKING:

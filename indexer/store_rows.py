@@ -6,7 +6,6 @@ rows (ids included) in parallel, and send back plain tuples.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from dialogfile.copies import copy_key
 from dialogfile.glyphs import glyph_words
 from dialogfile.identity import keyed_entries
 from dialogfile.model import ENTRY_FIELDS, STORED_ENTRY_COLUMNS, Entry, ParsedFile, Problem
+from dialogfile.mojibake import repaired_text
 from dialogfile.parse_values import indexed_mood
 from indexer.file_types import file_type
 
@@ -56,28 +56,15 @@ _METADATA = ENTRY_FIELDS.index("metadata")
 #: The stored mood_rgb is the colour search files the entry under (parse_values.indexed_mood).
 _MOOD = ENTRY_FIELDS.index("mood_rgb")
 
-_TARGET_SEPARATORS = re.compile(r"[\s,]+")
 #: Characters at which the FTS5 tokenizer (unicode61) always ends a word: ASCII
 #: characters other than letters and digits, and white space.
 _WORD_SEPARATOR = re.compile(r"[\x00-/:-@\[-`{-\x7f\s]")
-
-
-def target_tokens(target: str | None) -> list[str]:
-    """The tokens of `target` as written, split on white space and commas, without repeats.
-
-    A token made only of punctuation (the `+` of `CURSOR + WINDSURF`) is no target.
-    """
-    return list(_target_tokens(target or ""))
-
-
-@functools.lru_cache(maxsize=1 << 12)
-def _target_tokens(target: str) -> tuple[str, ...]:
-    """target_tokens, remembered: the same few targets come back on most entries."""
-    tokens: list[str] = []
-    for token in _TARGET_SEPARATORS.split(target):
-        if any(character.isalnum() for character in token) and token not in tokens:
-            tokens.append(token)
-    return tuple(tokens)
+#: A run of characters at which unicode61 does not end a word (closely).
+_WORD = re.compile(r"[^\x00-/:-@\[-`{-\x7f\s]+")
+#: Words of the message kept at each end of `body_extra` (see body_extra).
+EDGE_WORDS = 3
+#: What may stand between a message and the text on its line: spaces and quotes.
+_QUOTES = " \t\"'`"
 
 
 def _separator(character: str) -> bool:
@@ -92,7 +79,10 @@ def body_extra(body: str, message: str | None) -> str:
     a bold entry; a section's body is its heading and message). The cut text
     starts and ends at word boundaries, so every word of the body is still in
     one of the two columns; a body without the message as written (e.g. YAML
-    escapes) is kept whole.
+    escapes) is kept whole. Where the message shares a line with the body's text,
+    its first (last) EDGE_WORDS words stay where they were, so a phrase that runs
+    from the body into the message (`Message: Fleet, WINSUF`) or out of it is found
+    like any other (a phrase never spans two columns).
     """
     if not body or body == message:
         return ""
@@ -103,8 +93,26 @@ def body_extra(body: str, message: str | None) -> str:
             starts = at == 0 or _separator(body[at - 1]) or _separator(message[0])
             ends = end == len(body) or _separator(body[end]) or _separator(message[-1])
             if starts and ends:
-                return f"{body[:at]} {body[end:]}"
+                before, after = body[:at], body[end:]
+                head = before.rstrip(_QUOTES)[-1:] not in ("", "\n")
+                tail = after.lstrip(_QUOTES)[:1] not in ("", "\n")
+                return f"{before}{_edges(message, head, tail)}{after}"
     return body
+
+
+def _edges(message: str, head: bool, tail: bool) -> str:
+    """The message's first (`head`) and last (`tail`) EDGE_WORDS words as written: those
+    that share a line with the body's text around them."""
+    if not (head or tail):
+        return " "
+    words = _WORD.findall(message)
+    if len(words) <= 2 * EDGE_WORDS:
+        return message
+    first = message[: message.index(words[EDGE_WORDS - 1]) + len(words[EDGE_WORDS - 1])]
+    last_at = len(message)
+    for word in reversed(words[-EDGE_WORDS:]):
+        last_at = message.rindex(word, 0, last_at)
+    return f"{first if head else ''} {message[last_at:] if tail else ''}"
 
 
 def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
@@ -116,6 +124,9 @@ def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
     glyphs = glyph_words(f"{entry.title or ''}\n{entry.message or ''}\n{entry.body}")
     if glyphs:  # emoji and CJK characters as words (dialogfile.glyphs), searched in `body`
         extra = f"{extra} {' '.join(glyphs)}".lstrip()
+    fixed = repaired_text(entry.title, entry.message, entry.body)
+    if fixed:  # garbled text's words as they were meant (dialogfile.mojibake)
+        extra = f"{extra}\n{fixed}".lstrip()
     return (entry_id, key, *values, extra, copy_key(entry))
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dialogfile.names import target_tokens
 from dialogfile.parse import parse_file
 from indexer.database import Database, SqliteError
 from indexer.discover import find_dialog_files, read_source
@@ -28,7 +29,6 @@ from indexer.store_rows import (
     LINE,
     TARGET,
     prepare_file,
-    target_tokens,
 )
 
 if TYPE_CHECKING:

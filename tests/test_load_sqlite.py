@@ -6,6 +6,7 @@ import pytest
 
 from dialogfile.identity import keyed_entries
 from dialogfile.model import Entry, ParsedFile, Problem
+from dialogfile.names import target_tokens
 from indexer.database import Database
 from indexer.discover import SourceFile
 from indexer.load_sqlite import (
@@ -13,7 +14,7 @@ from indexer.load_sqlite import (
     load_parsed_file,
     plan_file,
 )
-from indexer.store_rows import prepare_file, target_tokens
+from indexer.store_rows import prepare_file
 
 
 def entry(path: str, line: int, message: str, **fields) -> Entry:

@@ -35,10 +35,11 @@ from dialogfile.fields import DATE_FILTER
 from dialogfile.glyphs import glyph_words
 from dialogfile.identity import keyed_entries
 from dialogfile.model import ENTRY_FIELDS, Entry
+from dialogfile.mojibake import repaired_text
+from dialogfile.names import target_tokens
 from dialogfile.parse import parse_file
 from dialogfile.parse_values import indexed_mood
 from indexer.discover import find_dialog_files, read_source
-from indexer.store_rows import target_tokens
 from searchsvc.engines.file_copies import refresh_copies
 from searchsvc.engines.matching import ATTRIBUTES, COLUMN_ATTRIBUTES, EntryAttrs, entry_attrs
 from searchsvc.query.fts_query import tokenize
@@ -153,6 +154,9 @@ def entry_tokens(
     A message whose span in the body has clean edges is tokenized once, inside the body.
     """
     glyphs = glyph_words(f"{title}\n{message}\n{body}")  # dialogfile.glyphs, as the writer
+    fixed = repaired_text(title, message, body)  # dialogfile.mojibake, as the writer
+    if fixed:
+        glyphs = glyphs + index_tokens(fixed)
     if span is not None:
         start, end = span
         if (start == 0 or body[start - 1] in _CLEAN_EDGES) and (
