@@ -1,5 +1,7 @@
 """The top-k index's schema and documents: one tantivy document per entry row.
 
+Dialog entries and text sections keep their text in fields of their own (SIDE_FIELDS).
+
 Every list here comes from dialogfile.fields. Text fields (the searchable ones: title,
 message, body, speaker, target) are tokenized like FTS5's
 `unicode61 remove_diacritics 2`: runs of letters and digits (tantivy's simple
@@ -24,6 +26,17 @@ from dialogfile import fields
 
 #: The text fields: the FTS5 columns, in their order (dialogfile.fields).
 TEXT_FIELDS = fields.TEXT_FIELDS
+#: The two sides of the index: dialog entries keep their text in TEXT_FIELDS, text
+#: sections in the same fields under another name, so a search of one scope reads only
+#: that scope's postings (no filter to check on every match) and the other scope's count
+#: is a pass over the other side's postings alone.
+ENTRY_SIDE, SECTION_SIDE = "entries", "text"
+SIDE_FIELDS = {
+    ENTRY_SIDE: TEXT_FIELDS,
+    SECTION_SIDE: tuple(f"s_{name}" for name in TEXT_FIELDS),
+}
+#: The format whose records are on SECTION_SIDE.
+SECTION_FORMAT = "section"
 #: Raw (untokenized) fast fields, per filter with values: exact filters and facet counts.
 FACET_FIELDS = {spec.name: spec.fast_field for spec in fields.VALUE_FILTERS}
 TOKENIZER = "fts5like"
@@ -51,12 +64,15 @@ _FAST_AT = [
     for spec in _COLUMN_FILTERS
 ]
 _DATE_AT = ROW_COLUMNS.index(_DATE_COLUMN)
+_FORMAT_AT = ROW_COLUMNS.index(fields.FIELD["format"].column)
+_SECTION_TEXT_AT = [
+    (side_name, at) for side_name, (_, at) in zip(SIDE_FIELDS[SECTION_SIDE], _TEXT_AT, strict=True)
+]
 #: Filters whose field takes a few known values (format, copy), in FILTERS order, with
-#: those values. Together they are one integer fast field, CHOICE_KEY: each filter's
-#: value is a digit (its place among the choices; past them: none of them) of a
-#: mixed-radix number, the first filter's the lowest. A search's conditions on all of
-#: them are then a few ranges of one column, checked per candidate: cheaper than
-#: intersecting posting lists that hold nearly every entry, or excluding one.
+#: those values. Together they are also one integer fast field, CHOICE_KEY: each
+#: filter's value is a digit (its place among the choices; past them: none of them) of a
+#: mixed-radix number, the first filter's the lowest, so one flat count over it gives
+#: both facets at once (searchsvc.engines.topk_counts.joint_pairs).
 CHOICE_FILTERS = tuple(
     (spec.name, fields.FIELD[spec.field].choices)
     for spec in _COLUMN_FILTERS
@@ -71,7 +87,7 @@ _CHOICE_AT = [
 #: (indexer.topk_index), so adding a filter or a searchable field needs no manual step.
 FINGERPRINT = hashlib.sha256(
     json.dumps(
-        [TOKENIZER, TEXT_FIELDS, sorted(FACET_FIELDS.items()), ROW_COLUMNS, CHOICE_FILTERS]
+        [TOKENIZER, SIDE_FIELDS, sorted(FACET_FIELDS.items()), ROW_COLUMNS, CHOICE_FILTERS]
     ).encode()
 ).hexdigest()[:16]
 
@@ -80,8 +96,9 @@ def build_schema() -> tantivy.Schema:
     """The schema of a top-k index (the same for every generation of one format)."""
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("id", stored=True, indexed=True, fast=True)
-    for name in TEXT_FIELDS:
-        builder.add_text_field(name, tokenizer_name=TOKENIZER, index_option="position")
+    for side in SIDE_FIELDS.values():
+        for name in side:
+            builder.add_text_field(name, tokenizer_name=TOKENIZER, index_option="position")
     for name in FACET_FIELDS.values():
         builder.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
     builder.add_integer_field(CHOICE_KEY, fast=True)
@@ -126,7 +143,7 @@ def document(
         "newest": stamp if stamp is not None else -1,
         "oldest": -stamp if stamp is not None else UNDATED_OLDEST,
     }
-    for name, at in _TEXT_AT:
+    for name, at in _SECTION_TEXT_AT if row[_FORMAT_AT] == SECTION_FORMAT else _TEXT_AT:
         if row[at]:
             doc[name] = fold(row[at])
     for name, at in _FAST_AT:

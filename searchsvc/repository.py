@@ -65,6 +65,10 @@ class SearchQuery:
     #: filters allow is listed, and the answer says why (`notice`).
     unsearchable: bool = False
     typos: bool = True
+    #: Facets the stack added only for the scopes' and the folded counts (format, copy;
+    #: query.plan.engine_query): an engine may answer SearchPage.scopes / .folded itself
+    #: instead of counting their values.
+    scope_facets: tuple[str, ...] = ()
 
     @property
     def offset(self) -> int:

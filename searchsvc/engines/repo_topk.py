@@ -41,7 +41,13 @@ from searchsvc.engines.answer_cache import AnswerCache
 from searchsvc.engines.base import Declined
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.sqlite_page import highlighter_for, load_hits
-from searchsvc.engines.topk_counts import joint_facets, joint_pairs, joint_total
+from searchsvc.engines.topk_counts import (
+    ScopeCounts,
+    joint_facets,
+    joint_pairs,
+    joint_total,
+    scope_counts,
+)
 from searchsvc.engines.topk_query import (
     Compiled,
     Terms,
@@ -49,6 +55,7 @@ from searchsvc.engines.topk_query import (
     Untranslatable,
     compile_search,
 )
+from searchsvc.query.filters import Filters
 from searchsvc.query.fts_query import MatchQuery
 from searchsvc.repository import (
     ENGINE_FACET_LIMIT as LIMIT,
@@ -104,6 +111,8 @@ class TopkEngine:
         self._view: _View | None = None
         #: The scope's and copies' counts (joint_pairs) per index state and query.
         self._counts = AnswerCache(COUNTS_CACHE_SIZE)
+        # Counts beside a search's own (scope_counts): on their own threads, so they run
+        # while the request's thread finds the page.
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -216,32 +225,52 @@ class TopkEngine:
                     self._wake.set()  # behind (or another database): catch up now
                 return None
             moods = sqlite.known_moods(conn, generation) if query.filters.moods else []
-            compiled = compile_search(
-                view.index.schema,
-                query.match,
-                query.filters,
-                query.facets,
-                known_moods=moods,
-                terms=Terms(view.searcher),
-            )
-            # The scope's and copies' counts visit every match: the total comes with them,
-            # so the page itself is found without counting (tantivy then skips blocks).
+            terms = Terms(view.searcher)
+
+            def compile_for(filters: Filters, facets: tuple[str, ...] = ()) -> Compiled:
+                return compile_search(
+                    view.index.schema, query.match, filters, facets, known_moods=moods, terms=terms
+                )
+
+            # The scope's and the folded counts alone come from scope_counts, not facets.
+            facets = tuple(name for name in query.facets if name not in query.scope_facets)
+            compiled = compile_for(query.filters, facets)
+            # Joint counts visit every match: the total comes with them, so the page itself
+            # is found without counting (tantivy then skips blocks).
             pairs = self._joint_counts(view, query, compiled) if compiled.joint else None
             ids, total = page_ids(
                 view.searcher, view.index.schema, compiled, query, count=pairs is None
             )
             if pairs is not None:
                 total = joint_total(compiled, pairs)
-            facets, facets_exact = facets_of(view.searcher, compiled, query.facets, pairs)
+            found, facets_exact = facets_of(view.searcher, compiled, facets, pairs)
+            counts = self._scope_counts(view, query, compile_for) or ScopeCounts(None, None)
             hits = load_hits(conn, ids, highlighter_for(query))
         return SearchPage(
             engine=ENGINE_TOPK,
             hits=hits,
             total=total,
             source=self.source,
-            facets=facets,
+            facets=found,
             total_exact=True,
             facets_exact=facets_exact,
+            scopes=counts.scopes(total),
+            folded=counts.folded,
+        )
+
+    def _scope_counts(
+        self, view: _View, query: SearchQuery, compile_for: Any
+    ) -> ScopeCounts | None:
+        """scope_counts, remembered per index state (the other tab asks them again); None
+        when the search asks none."""
+        if not query.scope_facets:
+            return None
+        state = view.state
+        key = ("scopes", state.generation, state.uuid, state.seq, query.match, query.filters)
+        key += (query.scope_facets,)
+        return self._counts.get(  # type: ignore[no-any-return]
+            key,
+            lambda: scope_counts(view.searcher, query, lambda filters: compile_for(filters).query),
         )
 
     def _joint_counts(

@@ -1,21 +1,37 @@
-"""The scope's and the copies' counts of a top-k search, in one pass (see Compiled.joint).
+"""The scope's and the copies' counts of a top-k search.
 
-Two facets with filters of their own (the stack's `format` and `copy`) are counted from
-one query without both filters: per pair of their values, how many matches hold both.
-Each facet, and the search's total, is then read from those pairs with the other's
-filter applied.
+When the stack counts the format and copy facets only for the scopes and the folded
+(SearchQuery.scope_facets), `scope_counts` answers them with two cheap count-only
+searches. Otherwise two facets with filters of their own (the stack's `format` and
+`copy`) are counted from one query without both filters: per pair of their values, how
+many matches hold both. Each facet, and the search's total, is then read from those pairs
+with the other's filter applied.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import tantivy
 
-from indexer.topk_schema import CHOICE_FILTERS, CHOICE_KEY, FACET_FIELDS
-from searchsvc.engines.topk_query import CHOICES, Compiled
+from dialogfile.copies import COPY as COPY_STATE
+from indexer.topk_schema import (
+    CHOICE_FILTERS,
+    CHOICE_KEY,
+    ENTRY_SIDE,
+    FACET_FIELDS,
+    SECTION_FORMAT,
+    SECTION_SIDE,
+)
+from searchsvc.engines.topk_query import CHOICES, FORMAT, Compiled, sides_of
+from searchsvc.query.filters import Filters
 from searchsvc.repository import ENGINE_FACET_LIMIT as LIMIT
-from searchsvc.repository import FacetCount
+from searchsvc.repository import FacetCount, SearchQuery
+
+#: The copy filter's name (its facet counts the folded).
+COPY = "copy"
 
 #: Buckets asked per field (as repo_topk's facets): every value there is.
 FACET_TERMS = 1_000_000
@@ -85,3 +101,50 @@ def joint_facets(
         )[:LIMIT]
         for name in (first, second)
     }
+
+
+@dataclass(frozen=True)
+class ScopeCounts:
+    """What scope_counts found: the other scope's matches (by its name) and the folded."""
+
+    other: tuple[str, int] | None
+    folded: int | None
+
+    def scopes(self, total: int) -> dict[str, int] | None:
+        """Both scopes' counts, the search's own `total` for its own scope."""
+        if self.other is None:
+            return None
+        name, count = self.other
+        mine = SECTION_SIDE if name == ENTRY_SIDE else ENTRY_SIDE
+        return {ENTRY_SIDE: 0, SECTION_SIDE: 0} | {mine: total, name: count}
+
+
+def scope_counts(
+    searcher: tantivy.Searcher, query: SearchQuery, compile_query: Callable
+) -> ScopeCounts:
+    """The counts a search asks by SearchQuery.scope_facets beside its own total: two
+    count-only searches, no facet pass over every match.
+
+    The other scope is the other side of the index (topk_schema.SIDE_FIELDS): a pass over
+    that side's postings alone. The folded are the matches that are copies: an
+    intersection with the few copies' postings (none when the index holds no copy).
+    `compile_query(filters)` is the search's query under other filters.
+    """
+    filters, counted = query.filters, set(query.scope_facets)
+    other = folded = None
+    if FORMAT in counted:
+        base = filters.without(FORMAT)
+        if sides_of(filters) == (ENTRY_SIDE,):
+            name, narrowed = SECTION_SIDE, base.merged(Filters({FORMAT: (SECTION_FORMAT,)}))
+        else:
+            name, narrowed = ENTRY_SIDE, base.merged(Filters(excluded={FORMAT: (SECTION_FORMAT,)}))
+        other = (name, _count(searcher, compile_query(narrowed)))
+    if COPY in counted:
+        copies = filters.without(COPY).merged(Filters({COPY: (COPY_STATE,)}))
+        any_copy = searcher.doc_freq(FACET_FIELDS[COPY], COPY_STATE) > 0
+        folded = _count(searcher, compile_query(copies)) if any_copy else 0
+    return ScopeCounts(other, folded)
+
+
+def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
+    return int(searcher.search(query, limit=1, count=True).count)

@@ -18,15 +18,32 @@ from dataclasses import field as dataclass_field
 
 import tantivy
 
-from dialogfile.fields import DATE_FILTER, EXACT, FILTER, MOOD, PATH, TARGETS, Filter
-from indexer.topk_schema import CHOICE_FILTERS, CHOICE_KEY, TEXT_FIELDS, analyzer, fold
+from dialogfile.fields import DATE_FILTER, EXACT, FIELD, FILTER, MOOD, PATH, TARGETS, Filter
+from indexer.topk_schema import (
+    CHOICE_FILTERS,
+    ENTRY_SIDE,
+    FACET_FIELDS,
+    SECTION_FORMAT,
+    SECTION_SIDE,
+    SIDE_FIELDS,
+    TEXT_FIELDS,
+    analyzer,
+    fold,
+)
 from searchsvc.engines.sqlite_sql import BM25_WEIGHTS, mood_hexes
 from searchsvc.query.filters import Filters, target_variants
 from searchsvc.query.fts_query import AllOf, AnyOf, MatchQuery, Node, Phrase, Without
 
 Q = tantivy.Query
 MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
-_WEIGHTS = dict(zip(TEXT_FIELDS, BM25_WEIGHTS, strict=True))
+_WEIGHTS = {
+    side_name: weight
+    for side in SIDE_FIELDS.values()
+    for side_name, weight in zip(side, BM25_WEIGHTS, strict=True)
+}
+#: The format filter (its values say which sides of the index a search reads).
+FORMAT = "format"
+_FORMATS = FIELD[FILTER[FORMAT].field].choices
 _ANALYZER = analyzer()
 #: Terms all the prefixes of one search may expand to (see Terms).
 MAX_PREFIX_TERMS = 100_000
@@ -63,6 +80,21 @@ CHOICES = frozenset(name for name, _ in CHOICE_FILTERS)
 EXACT_BOOST_MIN = 3
 
 
+def sides_of(filters: Filters) -> tuple[str, ...]:
+    """The sides of the index (topk_schema.SIDE_FIELDS) whose records the format filter lets
+    through: entries, text sections, or both."""
+    allowed = [name for name in _FORMATS if filters.allows(FORMAT, name)]
+    sides = [ENTRY_SIDE] if any(name != SECTION_FORMAT for name in allowed) else []
+    return (*sides, SECTION_SIDE) if SECTION_FORMAT in allowed else tuple(sides)
+
+
+def _implied(filters: Filters, sides: tuple[str, ...]) -> bool:
+    """Whether reading only `sides` is all the format filter asks (no clause of its own)."""
+    allowed = {name for name in _FORMATS if filters.allows(FORMAT, name)}
+    wanted = set() if ENTRY_SIDE not in sides else set(_FORMATS) - {SECTION_FORMAT}
+    return allowed == (wanted | ({SECTION_FORMAT} if SECTION_SIDE in sides else set()))
+
+
 def compile_search(
     schema: tantivy.Schema,
     match: MatchQuery | None,
@@ -72,16 +104,27 @@ def compile_search(
     known_moods: Iterable[str],
     terms: Terms,
 ) -> Compiled:
-    """The tantivy queries for a search; raises Untranslatable when it cannot be exact."""
-    text = _match_query(schema, match, terms)
+    """The tantivy queries for a search; raises Untranslatable when it cannot be exact.
+
+    The words are looked for on the sides of the index the format filter lets through
+    (sides_of): a search of dialog entries reads no section's postings.
+    """
     moods = list(known_moods) if filters.has(MOOD) else []
+    texts: dict[tuple[str, ...], tantivy.Query | None] = {}
 
     def with_filters(*skip: str) -> tantivy.Query:
+        sides = sides_of(filters.without(FORMAT) if FORMAT in skip else filters)
+        if sides not in texts:
+            texts[sides] = _match_query(schema, match, terms, sides)
+        text = texts[sides]
+        skipped = {*skip, FORMAT} if text is not None and _implied(filters, sides) else set(skip)
+        if not sides:
+            return Q.empty_query()
         parts = [text] if text is not None else []
-        parts += filter_queries(schema, filters, moods, terms, skip=skip)
+        parts += filter_queries(schema, filters, moods, terms, skip=skipped)
         # Excluded values as MUST_NOT clauses of this one boolean (cheaper than each
         # its own "everything but" query).
-        unwanted = excluded_queries(schema, filters, moods, terms, skip=skip)
+        unwanted = excluded_queries(schema, filters, moods, terms, skip=skipped)
         if not parts:
             if not unwanted:
                 return Q.all_query()
@@ -107,39 +150,47 @@ def compile_search(
 
 
 def _match_query(
-    schema: tantivy.Schema, match: MatchQuery | None, terms: Terms
+    schema: tantivy.Schema, match: MatchQuery | None, terms: Terms, sides: tuple[str, ...]
 ) -> tantivy.Query | None:
     if match is None:
         return None
     if match.raw is not None:
         raise Untranslatable("raw FTS5 syntax")
-    include = node_query(schema, match.include, terms) if match.include is not None else None
+    fields = [name for side in sides for name in SIDE_FIELDS[side]]
+    include = node_query(schema, match.include, terms, fields) if match.include else None
     if match.exclude is None:
         return include
-    excluded = node_query(schema, match.exclude, terms)
+    excluded = node_query(schema, match.exclude, terms, fields)
     base = include if include is not None else Q.all_query()
     return Q.boolean_query([(MUST, base), (MUST_NOT, excluded)])
 
 
-def node_query(schema: tantivy.Schema, node: Node, terms: Terms) -> tantivy.Query:
-    """The query for one node of a parsed search (a phrase matches in any text field)."""
+def node_query(
+    schema: tantivy.Schema, node: Node, terms: Terms, fields: list[str]
+) -> tantivy.Query:
+    """The query for one node of a parsed search (a phrase matches in any of `fields`)."""
     if isinstance(node, Phrase):
-        return phrase_query(schema, node, terms)
+        return phrase_query(schema, node, terms, fields)
     if isinstance(node, Without):
-        base = node_query(schema, node.base, terms)
-        return Q.boolean_query([(MUST, base), (MUST_NOT, node_query(schema, node.excluded, terms))])
+        base = node_query(schema, node.base, terms, fields)
+        excluded = node_query(schema, node.excluded, terms, fields)
+        return Q.boolean_query([(MUST, base), (MUST_NOT, excluded)])
     occur = MUST if isinstance(node, AllOf) else SHOULD
     assert isinstance(node, AllOf | AnyOf)
-    return Q.boolean_query([(occur, node_query(schema, child, terms)) for child in node.children])
+    return Q.boolean_query(
+        [(occur, node_query(schema, child, terms, fields)) for child in node.children]
+    )
 
 
-def phrase_query(schema: tantivy.Schema, phrase: Phrase, terms: Terms) -> tantivy.Query:
+def phrase_query(
+    schema: tantivy.Schema, phrase: Phrase, terms: Terms, fields: list[str] | None = None
+) -> tantivy.Query:
     """The phrase in any of the text fields, each field boosted by its bm25 weight."""
     tokens = list(phrase.tokens)
     if not tokens or _ANALYZER.analyze(fold(" ".join(tokens))) != tokens:
         raise Untranslatable(f"the word {phrase.text!r} tokenizes differently")
     clauses = []
-    for field in TEXT_FIELDS:
+    for field in fields or TEXT_FIELDS:
         if phrase.prefix and len(tokens) == 1:
             expanded = terms.with_prefix(field, tokens[0])
             if not expanded:
@@ -172,14 +223,23 @@ class Terms:
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
         self.expanded = 0
+        self._known: dict[tuple[str, str], list[str]] = {}
 
     def with_prefix(self, field: str, prefix: str) -> list[str]:
-        """The terms of `field` that start with `prefix`."""
+        """The terms of `field` that start with `prefix` (each expansion counted once, however
+        many of one search's queries ask it)."""
+        if (field, prefix) in self._known:
+            return self._known[field, prefix]
         found = [term for term, _ in self.searcher.terms_with_prefix(field, prefix)]
+        self._known[field, prefix] = found
         self.expanded += len(found)
         if self.expanded > MAX_PREFIX_TERMS:
             raise TooBroad(f"the prefixes expand to more than {MAX_PREFIX_TERMS} terms")
         return found
+
+    def frequency(self, field: str, values: Iterable[str]) -> int:
+        """How many documents hold any of these values of a raw field (an upper bound)."""
+        return sum(self.searcher.doc_freq(field, value) for value in values)
 
     def below(self, field: str, folder: str) -> list[str]:
         """Paths in the fast field `field` that start with `folder/` (longer than it)."""
@@ -203,9 +263,7 @@ def filter_queries(
         for spec, values in filters.items()
         if spec.name not in skipped and spec.name not in CHOICES
     ]
-    choices = choice_query(schema, filters, skipped)
-    if choices is not None:
-        parts.append(choices)
+    parts += choice_clauses(schema, filters, terms, skipped)[0]
     if filters.since is not None or filters.until is not None:
         lower = max(filters.since or 0, 0)
         upper = filters.until
@@ -238,48 +296,43 @@ def excluded_queries(
     return [
         _value_query(schema, spec, values, known_moods, terms)
         for spec, values in filters.excluded_items()
-        if spec.name not in skipped and spec.name not in CHOICES  # see choice_query
-    ]
+        if spec.name not in skipped and spec.name not in CHOICES  # see choice_clauses
+    ] + choice_clauses(schema, filters, terms, skipped)[1]
 
 
-def choice_query(
-    schema: tantivy.Schema, filters: Filters, skipped: Iterable[str] = ()
-) -> tantivy.Query | None:
-    """The conditions on the few-choice filters (but `skipped`) as ranges of CHOICE_KEY.
-
-    None when none of them is set.
-    """
+def choice_clauses(
+    schema: tantivy.Schema, filters: Filters, terms: Terms, skipped: Iterable[str] = ()
+) -> tuple[list[tantivy.Query], list[tantivy.Query]]:
+    """The conditions on the few-choice filters (format, copy; but `skipped`): per filter,
+    the values it keeps (MUST) or the values it refuses (MUST_NOT), whichever fewer
+    records hold (their document frequencies): skipping the few copies is nearly free,
+    intersecting with every original is not."""
     skipped = set(skipped)
-    digits: list[list[int]] = []
-    narrowed = False
+    must: list[tantivy.Query] = []
+    must_not: list[tantivy.Query] = []
     for name, choices in CHOICE_FILTERS:
-        if name not in skipped and (filters.get(name) or filters.get_excluded(name)):
-            narrowed = True
-            digits.append([at for at, value in enumerate(choices) if filters.allows(name, value)])
+        if name in skipped or not (filters.get(name) or filters.get_excluded(name)):
+            continue
+        kept = [value for value in choices if filters.allows(name, value)]
+        refused = [value for value in choices if value not in kept]
+        field = FACET_FIELDS[name]
+        holding, not_holding = terms.frequency(field, kept), terms.frequency(field, refused)
+        if not kept or holding == 0:
+            must.append(Q.empty_query())
+        elif not_holding == 0:
+            continue  # no record has a refused value (e.g. no copies at all)
+        elif holding <= not_holding:
+            must.append(_terms_query(schema, field, kept))
         else:
-            digits.append(list(range(len(choices) + 1)))  # the last: none of the choices
-    if not narrowed:
-        return None
-    keys = [0]
-    scale = 1
-    for (_, choices), places in zip(CHOICE_FILTERS, digits, strict=True):
-        keys = [key + scale * place for place in places for key in keys]
-        scale *= len(choices) + 1
-    runs: list[list[int]] = []
-    for key in sorted(keys):
-        if runs and runs[-1][1] == key - 1:
-            runs[-1][1] = key
-        else:
-            runs.append([key, key])
-    ranges = [
-        Q.range_query(
-            schema, CHOICE_KEY, tantivy.FieldType.Integer, low, high, use_inverted_index=False
-        )
-        for low, high in runs
-    ]
-    if not ranges:
-        return Q.empty_query()
-    return ranges[0] if len(ranges) == 1 else Q.boolean_query([(SHOULD, r) for r in ranges])
+            must_not.append(_terms_query(schema, field, refused))
+    return must, must_not
+
+
+def _terms_query(schema: tantivy.Schema, field: str, values: list[str]) -> tantivy.Query:
+    """Any of the values of a raw field (one term: a plain term query, the cheapest)."""
+    if len(values) == 1:
+        return Q.term_query(schema, field, values[0])
+    return Q.term_set_query(schema, field, values)
 
 
 def _value_query(

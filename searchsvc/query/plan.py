@@ -56,6 +56,7 @@ def engine_query(query: SearchQuery, names: NameIndex | None) -> SearchQuery:
     """
     filters = names.resolve(query.filters) if names is not None else query.filters
     facets = list(query.facets)
+    counted = []
     # As exclusions where they can be: an index skips a few rows faster than it keeps
     # nearly all of them (entries are most rows, originals nearly all).
     if query.scope == "text" and scoped(query):
@@ -64,23 +65,33 @@ def engine_query(query: SearchQuery, names: NameIndex | None) -> SearchQuery:
         filters = filters.merged(Filters(excluded={FORMAT_FILTER: (SECTION_FORMAT,)}))
     if scoped(query):
         facets.append(FORMAT_FILTER)
+        counted.append(FORMAT_FILTER)
     if folds(query):
         filters = filters.merged(Filters(excluded={COPY_FILTER: (COPY,)}))
         facets.append(COPY_FILTER)
-    return replace(query, filters=filters, facets=tuple(dict.fromkeys(facets)))
+        counted.append(COPY_FILTER)
+    return replace(
+        query,
+        filters=filters,
+        facets=tuple(dict.fromkeys(facets)),
+        scope_facets=tuple(name for name in counted if name not in query.facets),
+    )
 
 
 def finished_page(query: SearchQuery, page: SearchPage) -> SearchPage:
     """The page as asked: name facets per person, facets cut to FACET_LIMIT, scopes' counts."""
-    scopes = None
-    if scoped(query):
+    scopes = folded = None
+    if scoped(query) and page.scopes is not None:
+        scopes = page.scopes  # the engine counted them (SearchQuery.scope_facets)
+    elif scoped(query):
         formats = {item.value: item.count for item in page.facets.get(FORMAT_FILTER, ())}
         scopes = {
             scope: sum(formats.get(name, 0) for name in names)
             for scope, names in SCOPE_FORMATS.items()
         }
-    folded = None
-    if folds(query):
+    if folds(query) and page.folded is not None:
+        folded = page.folded
+    elif folds(query):
         copies = {item.value: item.count for item in page.facets.get(COPY_FILTER, ())}
         folded = copies.get(COPY, 0)
     facets = {
