@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 FILES_SQL = "SELECT file_path, content_hash FROM lupo_dialog_files ORDER BY file_path"
 SYNCED_SQL = "SELECT dialog_file, content_hash FROM meili_sync WHERE index_key = ?"
+FILE_HASH_SQL = "SELECT content_hash FROM lupo_dialog_files WHERE file_path = ?"
+SYNCED_HASH_SQL = "SELECT content_hash FROM meili_sync WHERE index_key = ? AND dialog_file = ?"
 #: The ENTRY_FIELDS columns, in ENTRY_FIELDS order, without metadata; then the store's
 #: own fields (dialogfile.fields.STORE_FIELDS), by name.
 _ENTRY_COLUMNS = tuple(name for name in ENTRY_FIELDS if name != "metadata")
@@ -125,6 +127,28 @@ def plan_sync(conn: Connection, index_key: str, *, full: bool = False) -> SyncPl
         to_remove=tuple(sorted(set(synced) - current_paths)),
         sweep=full or not synced,
     )
+
+
+def file_hash(conn: Connection, dialog_file: str) -> str | None:
+    """The content hash the database holds for a file; None when it has no such file."""
+    row = conn.execute(FILE_HASH_SQL, (dialog_file,)).fetchone()
+    return row[0] if row else None
+
+
+def recorded_files(conn: Connection, index_key: str) -> list[tuple[str, str]]:
+    """Every file (path, content hash) recorded as pushed to one index incarnation."""
+    return [tuple(row) for row in conn.execute(SYNCED_SQL, (index_key,))]  # type: ignore[misc]
+
+
+def files_behind(conn: Connection, index_key: str, paths: Iterable[str]) -> list[str]:
+    """Of `paths`, those whose database version the index's records do not hold
+    (changed, new, or gone from the database but still recorded)."""
+    behind = []
+    for path in sorted(set(paths)):
+        synced = conn.execute(SYNCED_HASH_SQL, (index_key, path)).fetchone()
+        if file_hash(conn, path) != (synced[0] if synced else None):
+            behind.append(path)
+    return behind
 
 
 def recorded_index_key(conn: Connection, prefix: str) -> str | None:

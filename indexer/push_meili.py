@@ -6,6 +6,13 @@ tasks and records only what a task acknowledged; indexer/meili_client.py is the
 HTTP edge. Never raises for Meilisearch's sake: the summary says what did not go
 through. The index settings, document ids and `open_client`, which callers import
 from here, are re-exported.
+
+Locks (`push_database`): `<db>.meili.lock` for the whole push, so two pushes (the CLI's,
+a server's follower) never interleave their tasks; the reindex lock `<db>.lock` only
+around each read and write of the database, never while Meilisearch is waited for, so
+a push never reads a file half-changed by a reindex or a write, and neither of those
+waits for Meilisearch. Each file's documents and the content hash recorded for them are
+read together under that lock.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +55,7 @@ from indexer.meili_documents import (
     in_filter,
 )
 from indexer.meili_sync import IndexedEntry
-from indexer.reindex import reindex_lock
+from indexer.reindex import advisory_lock, reindex_lock
 
 if TYPE_CHECKING:
     import meilisearch
@@ -69,11 +77,14 @@ __all__ = [
     "document_id",
     "encoded_batches",
     "entry_document",
+    "files_behind",
+    "index_prefix",
     "entry_id_from_document_id",
     "filter_value",
     "folders_of",
     "open_client",
     "push_database",
+    "push_lock",
     "push_to_meilisearch",
 ]
 
@@ -83,6 +94,10 @@ DEFAULT_BATCH_DOCUMENTS = 1000
 DEFAULT_BATCH_BYTES = 8_000_000
 #: Files per delete-by-filter task (keeps each filter expression short).
 FILES_PER_DELETE = 200
+
+#: Entered around every read and write of the database during a push (never around a
+#: wait for Meilisearch); the default enters nothing: the caller holds the lock throughout.
+Guard = Callable[[], AbstractContextManager[Any]]
 
 
 def encoded_batches(
@@ -175,17 +190,19 @@ def push_to_meilisearch(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     task_timeout_s: float = DEFAULT_TASK_TIMEOUT_S,
     progress: Callable[[str], None] | None = None,
+    guard: Guard = nullcontext,
 ) -> MeiliPushSummary:
     """Bring the index up to date with the database: push changed files, drop gone ones.
 
     Never raises for Meilisearch's sake: whatever it refused or could not do is in the
     summary (`errors`, `files_not_pushed`), and those files stay unrecorded so the next
-    push retries them. Database errors propagate.
+    push retries them. Database errors propagate, and so does ReindexBusy from `guard`
+    (what was acknowledged until then stays recorded).
     """
     started = time.monotonic()
     url = client.config.url
     summary = MeiliPushSummary(url=url, index_uid=index_uid)
-    prefix = f"{url} {index_uid} "
+    prefix = index_prefix(url, index_uid)
     plan: meili_sync.SyncPlan | None = None
     done: set[str] = set()
     try:
@@ -193,32 +210,39 @@ def push_to_meilisearch(
         apply_settings(client, index_uid, task_timeout_s=task_timeout_s)
         summary.tasks += 1
         index_key = prefix + str(info.get("createdAt"))
-        meili_sync.forget_old_incarnations(conn, prefix, index_key)
-        plan = meili_sync.plan_sync(conn, index_key, full=full)
+        with guard():
+            meili_sync.forget_old_incarnations(conn, prefix, index_key)
+            plan = meili_sync.plan_sync(conn, index_key, full=full)
         summary.files_unchanged = plan.unchanged
-        pusher = _Pusher(conn, client, index_uid, index_key, summary, task_timeout_s, done)
-        for files in _file_groups(conn, plan.to_push, batch_documents):
-            pusher.push_files(files, batch_documents=batch_documents, batch_bytes=batch_bytes)
-            if progress:
-                progress(f"meilisearch: {summary.files_pushed}/{len(plan.to_push)} files")
-        for start in range(0, len(plan.to_remove), FILES_PER_DELETE):
-            pusher.remove_files(list(plan.to_remove[start : start + FILES_PER_DELETE]))
-        if plan.sweep:
-            pusher.sweep([file_version(path, digest) for path, digest in plan.current])
+        pusher = _Pusher(conn, client, index_uid, index_key, summary, task_timeout_s, done, guard)
+        pusher.run(plan, batch_documents, batch_bytes, progress)
     except MeiliError as error:
         summary.errors.append(str(error))
-        if plan is None:
-            # Meilisearch never answered: judge from the last records of this index.
-            recorded_key = meili_sync.recorded_index_key(conn, prefix)
-            plan = meili_sync.plan_sync(conn, recorded_key or "", full=full)
-            summary.files_unchanged = plan.unchanged
-        elif plan.sweep:
-            meili_sync.forget_index(conn, index_key)  # so the next push sweeps
+        with guard():
+            if plan is None:
+                # Meilisearch never answered: judge from the last records of this index.
+                recorded_key = meili_sync.recorded_index_key(conn, prefix)
+                plan = meili_sync.plan_sync(conn, recorded_key or "", full=full)
+                summary.files_unchanged = plan.unchanged
+            elif plan.sweep:
+                meili_sync.forget_index(conn, index_key)  # so the next push sweeps
     if plan is not None:
         pending = [path for path, _ in plan.to_push] + list(plan.to_remove)
         summary.files_not_pushed = sorted(path for path in pending if path not in done)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def index_prefix(url: str, index_uid: str) -> str:
+    """The start of every `meili_sync` key of one index, whatever its incarnation."""
+    return f"{url.rstrip('/')} {index_uid} "
+
+
+def push_lock(db_path: str | Path, wait: float) -> AbstractContextManager[None]:
+    """Hold `<db>.meili.lock`: one push of this database at a time, across processes."""
+    lock_path = Path(f"{db_path}.meili.lock")
+    busy = f"{db_path}: another push to Meilisearch is running (waited {wait:g} s for {lock_path})"
+    return advisory_lock(lock_path, wait, busy)
 
 
 def push_database(
@@ -232,37 +256,78 @@ def push_database(
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
     task_timeout_s: float = DEFAULT_TASK_TIMEOUT_S,
 ) -> MeiliPushSummary:
-    """Push the database at `db_path` to Meilisearch at `url`, holding the reindex lock.
+    """Push the database at `db_path` to Meilisearch at `url` (the locks: module docstring).
 
-    The lock keeps a concurrent reindex from changing the database mid-push.
-    Raises ReindexBusy when another run holds it for more than `wait` seconds.
+    Raises ReindexBusy when another push, or a reindex, holds its lock for more than
+    `wait` seconds.
     """
     client = open_client(url, api_key, timeout_s=request_timeout_s)
-    with reindex_lock(Path(db_path), wait):
-        conn = Database(db_path).open_writer()
+    db_path = Path(db_path)
+    with push_lock(db_path, wait):
+        with reindex_lock(db_path, wait):
+            # Never created or migrated here: the reindex that made it did that.
+            conn = Database(db_path).open_writer(migrate=False)
         try:
             return push_to_meilisearch(
-                conn, client, index_uid, full=full, task_timeout_s=task_timeout_s
+                conn,
+                client,
+                index_uid,
+                full=full,
+                task_timeout_s=task_timeout_s,
+                guard=lambda: reindex_lock(db_path, wait),
             )
         finally:
             conn.close()
 
 
+def files_behind(db_path: str | Path, url: str, index_uid: str, paths: Iterable[str]) -> list[str]:
+    """Of `paths`, the files the index's records say it lacks in the database's version.
+
+    Judged from the records of the incarnation last pushed to (Meilisearch is not asked);
+    every path when none was ever pushed. No database: none.
+    """
+    conn = Database(db_path).open_reader()
+    if conn is None:
+        return []
+    try:
+        index_key = meili_sync.recorded_index_key(conn, index_prefix(url, index_uid))
+        if index_key is None:
+            return sorted(paths)
+        return meili_sync.files_behind(conn, index_key, paths)
+    finally:
+        conn.close()
+
+
 def _file_groups(
-    conn: Connection, files: Iterable[tuple[str, str]], batch_documents: int
+    conn: Connection,
+    files: Iterable[tuple[str, str]],
+    batch_documents: int,
+    guard: Guard,
+    gone: set[str],
 ) -> Iterator[list[tuple[str, str, list[IndexedEntry]]]]:
-    """Whole files grouped until a group holds about `batch_documents` entries."""
-    group: list[tuple[str, str, list[IndexedEntry]]] = []
-    count = 0
-    for path, content_hash in files:
-        entries = meili_sync.stored_entries(conn, path)
-        group.append((path, content_hash, entries))
-        count += len(entries)
-        if count >= batch_documents:
-            yield group
-            group, count = [], 0
-    if group:
-        yield group
+    """Whole files (path, hash, entries) grouped until a group holds about `batch_documents`.
+
+    Each group is read under `guard`, each file's hash with its entries (the hash may be
+    newer than the plan's); a file gone from the database since the plan joins `gone`.
+    """
+    queue = iter(files)
+    while True:
+        group: list[tuple[str, str, list[IndexedEntry]]] = []
+        count = 0
+        with guard():
+            for path, _ in queue:
+                content_hash = meili_sync.file_hash(conn, path)
+                if content_hash is None:
+                    gone.add(path)  # the next push removes what the index holds of it
+                    continue
+                entries = meili_sync.stored_entries(conn, path)
+                group.append((path, content_hash, entries))
+                count += len(entries)
+                if count >= batch_documents:
+                    break
+        if not group:
+            return
+        yield group  # outside the guard: the caller waits for Meilisearch now
 
 
 class _Pusher:
@@ -277,14 +342,34 @@ class _Pusher:
         summary: MeiliPushSummary,
         task_timeout_s: float,
         done: set[str],
+        guard: Guard,
     ) -> None:
         self.conn = conn
+        self.guard = guard
         self.client = client
         self.index = client.index(index_uid)
         self.index_key = index_key
         self.summary = summary
         self.task_timeout_s = task_timeout_s
         self.done = done
+
+    def run(
+        self,
+        plan: meili_sync.SyncPlan,
+        batch_documents: int,
+        batch_bytes: int,
+        progress: Callable[[str], None] | None,
+    ) -> None:
+        """Push the plan's files, remove its gone ones, then sweep when it says so."""
+        groups = _file_groups(self.conn, plan.to_push, batch_documents, self.guard, self.done)
+        for files in groups:
+            self.push_files(files, batch_documents=batch_documents, batch_bytes=batch_bytes)
+            if progress:
+                progress(f"meilisearch: {self.summary.files_pushed}/{len(plan.to_push)} files")
+        for start in range(0, len(plan.to_remove), FILES_PER_DELETE):
+            self.remove_files(list(plan.to_remove[start : start + FILES_PER_DELETE]))
+        if plan.sweep:
+            self.sweep()
 
     def _run(self, enqueue: list[Callable[[], Any]]) -> None:
         """Enqueue tasks in order, then wait for all; raise on the first failure."""
@@ -326,11 +411,12 @@ class _Pusher:
             # Those files stay unrecorded (retried next time); the others go on.
             self.summary.errors.append(f"{error} (files: {_names(files)})")
             return
-        meili_sync.record_pushed(
-            self.conn,
-            self.index_key,
-            [(path, digest, len(entries)) for path, digest, entries in files],
-        )
+        with self.guard():
+            meili_sync.record_pushed(
+                self.conn,
+                self.index_key,
+                [(path, digest, len(entries)) for path, digest, entries in files],
+            )
         self.done.update(path for path, _, _ in files)
         self.summary.files_pushed += len(files)
         self.summary.documents_pushed += len(documents)
@@ -342,19 +428,24 @@ class _Pusher:
         except MeiliTaskFailed as error:
             self.summary.errors.append(f"{error} (removing: {', '.join(paths[:5])})")
             return
-        meili_sync.forget_files(self.conn, self.index_key, paths)
+        with self.guard():
+            meili_sync.forget_files(self.conn, self.index_key, paths)
         self.done.update(paths)
         self.summary.files_removed += len(paths)
 
-    def sweep(self, current_versions: list[str]) -> None:
-        """Delete documents of every file version the database does not have now.
+    def sweep(self) -> None:
+        """Delete documents of every file version the records do not list.
 
-        Runs only when every file went through; otherwise the records are dropped so
+        Runs only when every file went through (the records then list every file the
+        database had, each in the version pushed); otherwise the records are dropped so
         that the next push is a full one and sweeps then.
         """
-        if self.summary.errors:
-            meili_sync.forget_index(self.conn, self.index_key)
-            return
+        with self.guard():
+            if self.summary.errors:
+                meili_sync.forget_index(self.conn, self.index_key)
+                return
+            recorded = meili_sync.recorded_files(self.conn, self.index_key)
+        current_versions = [file_version(path, digest) for path, digest in recorded]
         if current_versions:
             versions = "NOT " + in_filter("file_version", current_versions)
             action: Callable[[], Any] = lambda: self.index.delete_documents(filter=versions)  # noqa: E731
@@ -364,7 +455,8 @@ class _Pusher:
             self._run([action])
         except MeiliTaskFailed as error:
             self.summary.errors.append(f"{error} (deleting documents of files gone)")
-            meili_sync.forget_index(self.conn, self.index_key)
+            with self.guard():
+                meili_sync.forget_index(self.conn, self.index_key)
 
 
 def _names(files: list[tuple[str, str, list[IndexedEntry]]]) -> str:

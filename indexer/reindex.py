@@ -155,6 +155,17 @@ def reindex(
 def reindex_lock(db_path: Path, wait: float) -> Iterator[None]:
     """Hold the exclusive advisory lock `<db>.lock`, waiting up to `wait` seconds for it."""
     lock_path = Path(f"{db_path}.lock")
+    busy = (
+        f"{db_path}: another reindex is running "
+        f"(waited {wait:g} s for {lock_path}; try again later or pass --wait)"
+    )
+    with advisory_lock(lock_path, wait, busy):
+        yield
+
+
+@contextmanager
+def advisory_lock(lock_path: Path, wait: float, busy: str) -> Iterator[None]:
+    """Hold an exclusive flock on `lock_path`; ReindexBusy(`busy`) after `wait` seconds."""
     with open(lock_path, "a+b") as handle:
         deadline = time.monotonic() + wait
         while True:
@@ -163,10 +174,7 @@ def reindex_lock(db_path: Path, wait: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise ReindexBusy(
-                        f"{db_path}: another reindex is running "
-                        f"(waited {wait:g} s for {lock_path}; try again later or pass --wait)"
-                    ) from None
+                    raise ReindexBusy(busy) from None
                 time.sleep(0.05)
         try:
             yield
