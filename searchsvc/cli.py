@@ -23,7 +23,9 @@ LAZY_COMMANDS = {"serve": "searchsvc.serve:serve", "mcp": "searchsvc.agents.comm
 WATCH_HELP = """With --watch it then keeps following ROOT as `dialogsearch serve` does (for
 indexing apart from serving): each burst of changes is one incremental reindex
 (then the top-k index catches up), printed as one line; files still being
-written are read once they settle. Ctrl-C or SIGTERM stops it (exit 0).
+written are read once they settle. With --meili-url, each change then reaches
+Meilisearch too (pushed in the background, retried while it is down). Ctrl-C or
+SIGTERM stops it (exit 0).
 
 \b
     dialogsearch reindex --root dialogs --db var/dialogs.db --watch
@@ -45,6 +47,7 @@ def _reindex_command() -> click.Command:
                 options["db_path"],
                 topk=not options["no_topk"],
                 topk_dir=options["topk_dir"],
+                meili=(options["meili_url"], options["meili_key"], options["meili_index"]),
             )
 
     watch = click.Option(

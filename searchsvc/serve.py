@@ -187,6 +187,9 @@ def serve(
     app = create_app(config)
     click.echo(f"dialogsearch: {_remove_temp_files(app, started)}", err=True)
     click.echo(f"dialogsearch: {_start_watcher(app)}", err=True)
+    following = _follow_meilisearch(app)
+    if following:
+        click.echo(f"dialogsearch: {following}", err=True)
     token = _generated_token(app)
     if token:
         click.echo(f"dialogsearch: API token for writes (shown once): {token}", err=True)
@@ -221,6 +224,18 @@ def _start_watcher(app: Any) -> str:
     if watcher is None:
         return "not following the dialogs folder"
     return f"following {settings.root} ({watcher.mode})"
+
+
+def _follow_meilisearch(app: Any) -> str | None:
+    """Push every change to Meilisearch when MEILI_URL is set (searchsvc.meili_follow)."""
+    from searchsvc.meili_follow import follow_meilisearch
+    from searchsvc.settings import SETTINGS_KEY
+    from searchsvc.stack import SearchStack
+
+    stack = app.extensions["dialogsearch"]
+    if not isinstance(stack, SearchStack):
+        return None
+    return follow_meilisearch(stack, app.extensions[SETTINGS_KEY])
 
 
 def _remove_temp_files(app: Any, started: float) -> str:

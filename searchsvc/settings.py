@@ -55,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
     "MEILI_INDEX": "dialog_entries",
     "MEILI_TIMEOUT_SECONDS": 2.0,
     "MEILI_RETRY_SECONDS": 5.0,
+    # With MEILI_URL set, `serve` keeps the index following the database: every change
+    # (a watched file, an API write, a sync) is pushed by itself (searchsvc/meili_follow.py),
+    # whatever SEARCH_BACKEND says; "off" leaves pushing to `reindex --meili-url`.
+    "MEILI_FOLLOW": True,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # The embedded top-k search index beside the database (docs/search-index.md):
     # "auto" answers searches from it when the index is fresh (SQLite + FTS5
@@ -161,6 +165,8 @@ class Settings:
     meili_index: str = "dialog_entries"
     meili_timeout_seconds: float = 2.0
     meili_retry_seconds: float = 5.0
+    #: With meili_url: serve pushes every change to Meilisearch by itself.
+    meili_follow: bool = True
     topk: bool = True
     topk_dir: Path | None = None
     topk_sync_seconds: float = 5.0
@@ -208,6 +214,7 @@ class Settings:
             meili_index=str(config.get("MEILI_INDEX") or DEFAULTS["MEILI_INDEX"]),
             meili_timeout_seconds=float(config["MEILI_TIMEOUT_SECONDS"]),
             meili_retry_seconds=float(config["MEILI_RETRY_SECONDS"]),
+            meili_follow=switch(config.get("MEILI_FOLLOW", True), name="MEILI_FOLLOW") is not False,
             topk=switch(config["TOPK"], name="TOPK") is not False,
             topk_dir=_path(config.get("TOPK_DIR")),
             topk_sync_seconds=float(config["TOPK_SYNC_SECONDS"]),

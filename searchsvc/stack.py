@@ -75,6 +75,8 @@ class SearchStack:
         self.recovery = recovery
         #: The DialogWatcher following the root (searchsvc.watcher), when serve started one.
         self.watcher: Any = None
+        #: The MeiliFollower pushing changes to Meilisearch (searchsvc.meili_follow), if any.
+        self.meili_follower: Any = None
         self.answered: Counter[str] = Counter()
         #: The index's change point (`index_state`): a count of changes and when the last was.
         self._changes = 0
@@ -253,6 +255,7 @@ class SearchStack:
 
     def reload_file(self, rel: str) -> None:
         """A file changed on disk (a write): every store that keeps a copy follows."""
+        self.database_changed([rel])  # first: a store failing below must not lose it
         for store in (self.files, self.database, self.topk):
             if store is not None:
                 store.reload_file(rel)
@@ -269,6 +272,14 @@ class SearchStack:
         if database and self.topk is not None:
             self.topk.reload_file("")
         self.note_change()
+        if database:
+            self.database_changed()
+
+    def database_changed(self, rels: list[str] | None = None) -> None:
+        """The database took changes (these files; None: any): Meilisearch follows, when
+        a follower runs (the push happens in its thread; this never waits)."""
+        if self.meili_follower is not None:
+            self.meili_follower.request(rels)
 
     def database_behind(self, reason: str) -> None:
         """A write reached the files but not the database: the files answer until recovery."""
@@ -297,6 +308,8 @@ class SearchStack:
                 "search_backend": "meilisearch",
                 "meilisearch": self.meili.health(),
             }
+        if self.meili_follower is not None:
+            report = {**report, "meilisearch_follow": self.meili_follower.health()}
         watcher = self.watcher.health() if self.watcher is not None else {"mode": "off"}
         return {**report, "watcher": watcher, "index": self.index_state()}
 
@@ -304,6 +317,8 @@ class SearchStack:
         """Stop the background threads and close every store."""
         if self.watcher is not None:
             self.watcher.stop()
+        if self.meili_follower is not None:
+            self.meili_follower.stop()
         if self.recovery is not None:
             self.recovery.stop()
         if self._database_vocabulary is not None:

@@ -5,6 +5,7 @@
         .venv/bin/python -m pytest tests/test_meili_real.py
 
 Each test pushes to an index of its own (dialogsearch_test_<random>) and deletes it.
+The last one runs a real `dialogsearch serve` that pushes a hand edit by itself.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.fixtures_api import LiveServer, bold, wait_until
 from support.meili_scenarios import (
     PUSH_SCENARIOS,
     SEARCH_SCENARIOS,
@@ -54,3 +56,39 @@ def test_scenario(scenario, target: MeiliTarget, tmp_path: Path) -> None:
         scenario(pipeline)
     finally:
         pipeline.close()
+
+
+@pytest.mark.slow
+def test_serve_pushes_a_hand_edit_by_itself(
+    target: MeiliTarget, tmp_path: Path, dialogs_dir: Path
+) -> None:
+    env = {
+        "MEILI_URL": target.url,
+        "MEILI_API_KEY": target.api_key or "",
+        "MEILI_INDEX": target.index_uid,
+        "DIALOGSEARCH_SEARCH_BACKEND": "meilisearch",
+    }
+    db = tmp_path / "live" / "dialogs.db"
+    db.parent.mkdir()
+    server = LiveServer(dialogs_dir, db, env)
+    try:
+        path = dialogs_dir / "team_dialog.md"
+        entry = bold(
+            "KIRO",
+            "Hand edit xylophonist",
+            day="2026-03-01",
+            target="@all",
+            mood="00FF00",
+            title="xylophonist",
+        )
+        path.write_text(path.read_text(encoding="utf-8") + entry, encoding="utf-8")
+
+        def found_by_meilisearch() -> bool:
+            answer = server.get("/api/dialog/search", q="xylophonist").json()
+            return answer["engine"] == "meilisearch" and answer["total"] == 1
+
+        wait_until(found_by_meilisearch, timeout=120)
+        health = server.get("/api/dialog/health").json()["meilisearch_follow"]
+        assert health["last_error"] is None and health["files_pushed"] >= 1
+    finally:
+        server.stop()

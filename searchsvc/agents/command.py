@@ -94,12 +94,16 @@ def _serve(
     """Build the stack and the server, run it until the client leaves, close the stack."""
     from searchsvc.agents.mcp_server import build_server
     from searchsvc.agents.tools import DialogTools
+    from searchsvc.meili_follow import follow_meilisearch
     from searchsvc.stack import build_stack
 
     stack = build_stack(settings)
     try:
         writes = _write_service(settings, stack, started) if allow_writes else None
         _say(_follow(stack, settings))
+        following = follow_meilisearch(stack, settings)
+        if following:
+            _say(following)
         token = None
         if allow_writes and sock is not None:
             token = _write_token(config)

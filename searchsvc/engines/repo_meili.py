@@ -150,7 +150,7 @@ class MeiliEngine:
         return meili
 
     def reload_file(self, rel: str) -> None:
-        """Nothing to do: Meilisearch learns of a change at the next push."""
+        """Nothing to do here: serve's MeiliFollower pushes changes (searchsvc.meili_follow)."""
 
     def close(self) -> None:
         """Nothing to close: the client holds no connection between requests."""

@@ -8,8 +8,8 @@ library's global one would mix them). Two kinds of numbers:
   over in `g.search_timing`); writes by operation and status (201, 409, 422, 503, ...);
 - read from the repository when scraped (StackCollector, from the same report as
   /api/dialog/health): the mode, switches to the files and back, the top-k index's lag
-  (change-log rows behind the database), entries, and the watcher's events, reindexes,
-  their seconds and entries.
+  (change-log rows behind the database), entries, the watcher's events, reindexes,
+  their seconds and entries, and the pushes to Meilisearch by outcome (meili_follow).
 
 Who may read it: settings.metrics (DIALOGSEARCH_METRICS). `serve` turns "auto" into "open"
 when it listens on loopback only, else "token": `Authorization: Bearer <API token>`, the
@@ -135,6 +135,7 @@ class StackCollector:
         yield from _fallback(health)
         yield from _database(health.get("database"))
         yield from _watcher(health.get("watcher"))
+        yield from _meili_follow(health.get("meilisearch_follow"))
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
@@ -212,6 +213,35 @@ def _watcher(watcher: Any) -> Iterator[Metric]:
         yield _gauge(
             "last_reindex_seconds", "Seconds the last reindex took", last.get("seconds", 0)
         )
+
+
+def _meili_follow(follow: Any) -> Iterator[Metric]:
+    if not isinstance(follow, dict):
+        return
+    pushes = CounterMetricFamily(
+        f"{PREFIX}_meili_pushes",
+        "Pushes of changes to Meilisearch, by outcome (ok, failed, busy: a lock was held, "
+        "skipped: the index already held the files)",
+        labels=["outcome"],
+    )
+    for outcome, count in sorted(follow.get("pushes", {}).items()):
+        pushes.add_metric([outcome], count)
+    yield pushes
+    yield _counter(
+        "meili_files_pushed",
+        "Files pushed to (or removed from) Meilisearch by the follower",
+        follow.get("files_pushed", 0),
+    )
+    yield _gauge(
+        "meili_pending_files",
+        "Changed files not yet in Meilisearch (asked for, not yet pushed)",
+        follow.get("pending", 0),
+    )
+    yield _gauge(
+        "meili_push_failing",
+        "1 while the last push to Meilisearch failed (retried with a backoff)",
+        int(follow.get("last_error") is not None),
+    )
 
 
 def metrics_view() -> Response:

@@ -140,6 +140,9 @@ def sync(service: WriteService, *, dry_run: bool) -> dict[str, Any]:
     if not dry_run:
         for rel in {row.dialog_file for row in missing}:
             service.load_file(rel)
+        changed = getattr(service.repository, "database_changed", None)
+        if changed is not None and summary.files_changed + summary.files_removed:
+            changed()  # the reindex's files reach what follows the database (Meilisearch)
     return {
         "ok": True,
         "dry_run": dry_run,

@@ -300,10 +300,13 @@ class LiveServer:
             command += ["--root", str(root), "--db", str(db), "--port", str(self.port)]
         self.log_path = db.parent / f"serve-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        # A Meilisearch the developer named for tests/test_meili_real.py is not this
+        # server's: with MEILI_URL, serve pushes every change there (meili_follow).
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("MEILI_")}
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
-            env={**os.environ, **env},
+            env={**inherited, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
