@@ -112,3 +112,31 @@ def test_watch_latency_benchmark_measures_every_figure_and_leaves_the_root_alone
     assert result["table"].count("\n") == 6
     # the given root was copied, never written
     assert {path.name: path.read_bytes() for path in root.iterdir()} == before
+
+
+def test_meili_follow_benchmark_measures_every_figure(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    for path in sorted((REPO_ROOT / "dialogs" / "meetings").glob("*.md"))[:3]:
+        shutil.copy2(path, root / path.name)
+    before = {path.name: path.read_bytes() for path in root.iterdir()}
+    command = [sys.executable, "-m", "benchmarks.meili_follow_latency", "--root", str(root)]
+    completed = subprocess.run(
+        [*command, "--edits", "2", "--writes", "2", "--burst", "5", "--json"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    result = json.loads(completed.stdout)
+    edits, writes, burst = result["edits"], result["writes"], result["burst"]
+    assert edits["found"] == edits["searchable"]["found"] == 2 and edits["p50_ms"] > 0
+    assert writes["found"] == 2 and writes["p50_ms"] > 0
+    assert burst["files"] == 5 and burst["seconds"] > 0 and burst["files_pushed"] >= 5
+    assert burst["pushes"]["ok"] >= 1
+    assert result["first_push"]["documents"] > 0 and result["meilisearch"].startswith("stand-in")
+    assert result["table"].count("\n") == 6
+    assert {path.name: path.read_bytes() for path in root.iterdir()} == before
