@@ -2,7 +2,8 @@
 
 Stdout is the protocol's channel over stdio: everything this command reports goes to
 stderr. The stack is the web service's (searchsvc.stack.build_stack, the same settings),
-it follows the dialogs folder as `serve` does (searchsvc.watcher), and writes go through
+it follows the dialogs folder as `serve` does (searchsvc.watcher; with MEILI_URL,
+Meilisearch follows too: searchsvc.meili_follow), and writes go through
 the same WriteService, so a server and `dialogsearch serve` can share a root and database.
 """
 
