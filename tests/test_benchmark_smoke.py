@@ -76,30 +76,10 @@ def test_watch_latency_benchmark_measures_every_figure_and_leaves_the_root_alone
     for path in sorted((REPO_ROOT / "dialogs" / "meetings").glob("*.md"))[:3]:
         shutil.copy2(path, root / path.name)
     before = {path.name: path.read_bytes() for path in root.iterdir()}
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.watch_latency",
-            "--root",
-            str(root),
-            "--edits",
-            "3",
-            "--burst",
-            "5",
-            "--idle-seconds",
-            "1",
-            "--json",
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=180,
+    result = _benchmark_json(
+        "benchmarks.watch_latency",
+        ["--root", str(root), "--edits", "3", "--burst", "5", "--idle-seconds", "1"],
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-
-    result = json.loads(completed.stdout)
     edits, burst, idle = result["edits"], result["burst"], result["idle"]
     assert edits["edits"] == edits["found"] == 3 and edits["missed"] == 0
     assert all(edits[key] > 0 for key in ("p50_ms", "p99_ms", "max_ms")), edits
@@ -120,18 +100,10 @@ def test_meili_follow_benchmark_measures_every_figure(tmp_path: Path) -> None:
     for path in sorted((REPO_ROOT / "dialogs" / "meetings").glob("*.md"))[:3]:
         shutil.copy2(path, root / path.name)
     before = {path.name: path.read_bytes() for path in root.iterdir()}
-    command = [sys.executable, "-m", "benchmarks.meili_follow_latency", "--root", str(root)]
-    completed = subprocess.run(
-        [*command, "--edits", "2", "--writes", "2", "--burst", "5", "--json"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=180,
+    result = _benchmark_json(
+        "benchmarks.meili_follow_latency",
+        ["--root", str(root), "--edits", "2", "--writes", "2", "--burst", "5"],
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-
-    result = json.loads(completed.stdout)
     edits, writes, burst = result["edits"], result["writes"], result["burst"]
     assert edits["found"] == edits["searchable"]["found"] == 2 and edits["p50_ms"] > 0
     assert writes["found"] == 2 and writes["p50_ms"] > 0
@@ -140,3 +112,17 @@ def test_meili_follow_benchmark_measures_every_figure(tmp_path: Path) -> None:
     assert result["first_push"]["documents"] > 0 and result["meilisearch"].startswith("stand-in")
     assert result["table"].count("\n") == 6
     assert {path.name: path.read_bytes() for path in root.iterdir()} == before
+
+
+def _benchmark_json(module: str, arguments: list[str]) -> dict:
+    """A benchmark run as a child with `--json`: its JSON (the test fails on its failure)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *arguments, "--json"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout)
