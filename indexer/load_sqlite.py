@@ -59,10 +59,14 @@ STAGE_ENTRY = (
     f"INSERT INTO temp.staged_entries ({_COLUMN_LIST}) "
     f"VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)})"
 )
+# Rows that replace a row go first, in the order of its entry_rowid, then new rows (their
+# rowids come after every other): FTS5 is fed in rowid order (see _write_entries).
 # WHERE true: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.
 UPSERT_STAGED = f"""
 INSERT INTO lupo_dialog_entries ({_COLUMN_LIST})
-SELECT {_COLUMN_LIST} FROM temp.staged_entries WHERE true ORDER BY dialog_entry_id
+SELECT {", ".join(f"s.{column}" for column in ENTRY_COLUMNS)} FROM temp.staged_entries s
+LEFT JOIN main.lupo_dialog_entries e ON e.dialog_entry_id = s.dialog_entry_id
+WHERE true ORDER BY e.entry_rowid IS NULL, e.entry_rowid, s.dialog_entry_id
 ON CONFLICT (dialog_entry_id) DO UPDATE SET
 {", ".join(f"{column} = excluded.{column}" for column in ENTRY_COLUMNS[1:])}
 """
@@ -350,16 +354,16 @@ def _write_entries(
     SELECT: the FTS5 triggers then run inside a single statement. One statement
     per row (executemany) makes SQLite open a statement savepoint per row, and
     FTS5 flushes its pending index data at every savepoint: 2-3 times slower.
-    Batches of STAGE_BATCH_ROWS keep the scratch table in memory. Rows go in id
-    order, which suits both the id-keyed table and the index (FTS5 flushes its
-    pending data whenever a rowid is lower than the one before). With
-    `fts_triggers` False (dropped for a full reindex, see drop_fts_triggers)
-    there is nothing to flush: the rows go in with one executemany.
+    Batches of STAGE_BATCH_ROWS keep the scratch table in memory. Rows go in
+    entry_rowid order (FTS5 flushes its pending data whenever a rowid is lower
+    than the one before). With `fts_triggers` False (dropped for a full reindex,
+    see drop_fts_triggers) there is nothing to flush: the rows go in with one
+    executemany, in the files' order, each new row at the end of the table.
     """
     updated = [entry_id for plan in plans for entry_id in plan.updated_ids]
     if updated:
         conn.execute(DELETE_ENTRIES_TARGETS, (json.dumps(updated),))
-    rows = sorted((row for plan in plans for row in plan.upserts), key=lambda row: row[ID])
+    rows = [row for plan in plans for row in plan.upserts]
     if not rows:
         return
     if fts_triggers:

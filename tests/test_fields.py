@@ -52,10 +52,8 @@ def columns(conn: sqlite3.Connection, table: str) -> list[str]:
 
 def test_the_fts5_table_has_the_searchable_fields_in_order(migrated: sqlite3.Connection) -> None:
     assert columns(migrated, "lupo_dialog_entries_fts") == list(TEXT_FIELDS)
-    assert columns(migrated, "lupo_dialog_entries_fts_content") == [
-        "dialog_entry_id",
-        *TEXT_FIELDS,
-    ]
+    # FTS5 rows are the entries' internal rowids (sql/0008).
+    assert columns(migrated, "lupo_dialog_entries_fts_content") == ["entry_rowid", *TEXT_FIELDS]
 
 
 def test_the_weights_and_column_order_are_the_ranked_ones() -> None:
@@ -67,7 +65,8 @@ def test_the_weights_and_column_order_are_the_ranked_ones() -> None:
 
 
 def test_the_entry_table_stores_every_field(migrated: sqlite3.Connection) -> None:
-    stored = columns(migrated, "lupo_dialog_entries")
+    internal, *stored = columns(migrated, "lupo_dialog_entries")
+    assert internal == "entry_rowid"  # the FTS5 rowid (sql/0008), no field of an entry
     # entry_key (content key), body_extra (what FTS5 indexes of the body) and copy_key
     # are derived; the store's own fields (STORE_FIELDS) follow.
     derived = ("entry_key", "body_extra", "copy_key")
@@ -92,7 +91,9 @@ def test_the_triggers_feed_fts5_every_searchable_field(migrated: sqlite3.Connect
     )
     for name, word in values.items():
         found = migrated.execute(
-            "SELECT rowid FROM lupo_dialog_entries_fts WHERE lupo_dialog_entries_fts MATCH ?",
+            "SELECT e.dialog_entry_id FROM lupo_dialog_entries_fts "
+            "JOIN lupo_dialog_entries e ON e.entry_rowid = lupo_dialog_entries_fts.rowid "
+            "WHERE lupo_dialog_entries_fts MATCH ?",
             (f"{name} : {word}",),
         ).fetchall()
         assert found == [(7,)], name

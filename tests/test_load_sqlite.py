@@ -42,7 +42,10 @@ def fts_ok(conn: sqlite3.Connection) -> None:
 
 
 def matches(conn: sqlite3.Connection, word: str) -> list[int]:
-    sql = "SELECT rowid FROM lupo_dialog_entries_fts WHERE lupo_dialog_entries_fts MATCH ?"
+    sql = (
+        "SELECT e.dialog_entry_id FROM lupo_dialog_entries_fts JOIN lupo_dialog_entries e "
+        "ON e.entry_rowid = lupo_dialog_entries_fts.rowid WHERE lupo_dialog_entries_fts MATCH ?"
+    )
     return [row[0] for row in conn.execute(sql, (word,))]
 
 

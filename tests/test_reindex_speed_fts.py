@@ -85,7 +85,7 @@ def test_every_word_of_the_shared_corpus_stays_findable_in_every_entry(
             title, message, body, speaker, target,
             tokenize = 'unicode61 remove_diacritics 2');
         INSERT INTO temp.whole (rowid, title, message, body, speaker, target)
-        SELECT dialog_entry_id, title, message, body, speaker, target FROM lupo_dialog_entries;
+        SELECT entry_rowid, title, message, body, speaker, target FROM lupo_dialog_entries;
         CREATE VIRTUAL TABLE temp.whole_terms USING fts5vocab(temp, whole, instance);
         CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, lupo_dialog_entries_fts, instance);
         """

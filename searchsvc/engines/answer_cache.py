@@ -12,9 +12,12 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from searchsvc.engines.matching import EntryAttrs
+
+if TYPE_CHECKING:
+    from searchsvc.engines.sqlite_matches import Stripes
 
 #: Rough bytes the answer cache may hold (see footprint); least recently used go first.
 CACHE_BYTES = 32_000_000
@@ -44,12 +47,14 @@ class MatchRows(Sequence[tuple[int, float]]):
 
 @dataclass(frozen=True)
 class Matches:
-    """The matches of one expression read so far, in rowid order, with relevance."""
+    """The matches of one expression read so far (all, or a sample), with relevance."""
 
     rows: MatchRows
     complete: bool
     attrs: dict[int, EntryAttrs] = field(default_factory=dict)
     total: int | None = None
+    #: Where a sample's reading stopped (sqlite_matches); None until a sample is read.
+    stripes: Stripes | None = None
 
 
 def footprint(value: Any) -> int:

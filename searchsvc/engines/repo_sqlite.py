@@ -7,11 +7,10 @@ database itself is slow, raises StoreUnavailable; a query stopped by the time li
 a healthy database raises QueryTooExpensive (a 400: "no input gives a 5xx").
 
 What the speed tricks change for users (all exact up to CANDIDATE_LIMIT matches):
-- Matches are read in rowid order. Ids are hashes, so the first N matches by id
-  are a uniform random sample of all matches.
-- When a query matches more than CANDIDATE_LIMIT entries, relevance ranks that
-  sample (extended until the page is full) instead of every match: the best hits
-  are among the best of the sample; `ranked` says how many were ranked.
+- When a query matches more than CANDIDATE_LIMIT entries, relevance ranks a sample
+  of them (sqlite_matches: runs of rows evenly spread over the database, extended
+  until the page is full) instead of every match: the best hits are among the best
+  of the sample; `ranked` says how many were ranked.
 - Then facet counts are the sample's counts scaled to the whole match count
   (`facets_exact: false`); with filters the total is estimated the same way
   (`total_exact: false`); without filters it is exact. sort=newest/oldest stays exact.
@@ -44,6 +43,7 @@ from searchsvc.engines.matching import (
     oldest_key,
 )
 from searchsvc.engines.snippets import Highlighter
+from searchsvc.engines.sqlite_matches import read_matches
 from searchsvc.engines.sqlite_page import entry_from_row, highlighter_for, load_hits, ordered_ids
 from searchsvc.engines.sqlite_stats import compute_stats
 from searchsvc.query.filters import Filters, target_variants
@@ -176,7 +176,7 @@ class SqliteRepository:
         def where_for(skip: str | None = None) -> sql.Where:
             where = self._where(conn, generation, query.filters, skip)
             if exclude is not None:
-                where.add(f"e.dialog_entry_id NOT IN ({sql.MATCHING_IDS})", exclude)
+                where.add(f"e.entry_rowid NOT IN ({sql.MATCHING_ROWIDS})", exclude)
             return where
 
         where = where_for()
@@ -200,19 +200,14 @@ class SqliteRepository:
     def _matches(
         self, conn: Connection, generation: int, expression: str, at_least: int
     ) -> Matches:
-        """At least `at_least` matches (or all) in rowid order, cached and grown on demand."""
+        """At least `at_least` matches (or all), a sample when there are more; cached, grown."""
         key = ("matches", generation, expression)
         found = self._cache.get(key, lambda: Matches(rows=MatchRows(), complete=False))
         if found.complete or len(found.rows) >= at_least:
             return found
-        rows = list(found.rows)
+        total = self._count(conn, generation, expression)
         want = max(at_least, self.candidate_limit)
-        after = rows[-1][0] if rows else -(2**63)
-        rows += conn.execute(
-            sql.SELECT_MATCHES, (expression, after, want - len(rows) + 1)
-        ).fetchall()
-        complete = len(rows) <= want
-        grown = replace(found, rows=MatchRows(rows[:want]), complete=complete)
+        grown = read_matches(conn, expression, want, found, total)
         self._cache.put(key, grown)
         return grown
 
@@ -251,8 +246,10 @@ class SqliteRepository:
     def _total_matches(
         self, conn: Connection, generation: int, expression: str, found: Matches
     ) -> int:
-        if found.complete:
-            return len(found.rows)
+        return len(found.rows) if found.complete else self._count(conn, generation, expression)
+
+    def _count(self, conn: Connection, generation: int, expression: str) -> int:
+        """How many entries `expression` matches (cached)."""
         key = ("count", generation, expression)
         return self._cache.get(
             key, lambda: conn.execute(sql.COUNT_MATCHES, (expression,)).fetchone()[0]
@@ -324,7 +321,7 @@ class SqliteRepository:
             ids = [attrs.entry_id for attrs in ordered_attrs[query.offset : needed]]
         else:
             where = self._where(conn, generation, filters)
-            where.add(f"e.dialog_entry_id IN ({sql.MATCHING_IDS})", narrowed)
+            where.add(f"e.entry_rowid IN ({sql.MATCHING_ROWIDS})", narrowed)
             ids = ordered_ids(
                 conn, where, query.sort, query.offset, query.per_page, "idx_entries_timestamp"
             )
@@ -447,9 +444,9 @@ class SqliteRepository:
                     include, exclude = match_expression(query.match)
                     self._validate(include or exclude or "", query.text)
                     if include is not None:
-                        where.add(f"e.dialog_entry_id IN ({sql.MATCHING_IDS})", include)
+                        where.add(f"e.entry_rowid IN ({sql.MATCHING_ROWIDS})", include)
                     if exclude is not None:
-                        where.add(f"e.dialog_entry_id NOT IN ({sql.MATCHING_IDS})", exclude)
+                        where.add(f"e.entry_rowid NOT IN ({sql.MATCHING_ROWIDS})", exclude)
             key = ("stats", generation, where.sql(), tuple(where.params))
             result = self._cache.get(key, lambda: compute_stats(conn, where, self.source))
             return {**result, "database_size_bytes": self.database.size_bytes()}

@@ -42,14 +42,19 @@ def _column(field: str) -> str:
 
 _COLUMNS = ", ".join(f"e.{column}" for column in ENTRY_COLUMNS)
 
-# Matches in rowid order with their relevance (higher is better). Ids are hashes,
-# so the first N matches by rowid are a uniform random sample of all matches.
-SELECT_MATCHES = f"""
-SELECT rowid, -{_BM25} FROM {FTS}
-WHERE {FTS} MATCH ? AND rowid > ? ORDER BY rowid LIMIT ?
-"""
+# FTS5 rows are the entries' internal `entry_rowid` (sql/0008): a query maps them to the
+# public id. Matches (id, relevance: higher is better), every one, or those whose rowid
+# is in [?, ?) (a stripe of a sample: sqlite_matches).
+_MATCHES = f"""
+SELECT e.dialog_entry_id, -{_BM25} FROM {FTS}
+JOIN lupo_dialog_entries e ON e.entry_rowid = {FTS}.rowid
+WHERE {FTS} MATCH ?"""
+SELECT_MATCHES = _MATCHES
+SELECT_MATCHES_BETWEEN = f"{_MATCHES} AND {FTS}.rowid >= ? AND {FTS}.rowid < ?"
 COUNT_MATCHES = f"SELECT count(*) FROM {FTS} WHERE {FTS} MATCH ?"
-MATCHING_IDS = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?"
+#: The entry rowids an expression matches: `e.entry_rowid IN (...)`.
+MATCHING_ROWIDS = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?"
+ROWID_RANGE = "SELECT min(entry_rowid), max(entry_rowid) FROM lupo_dialog_entries"
 
 SELECT_ENTRIES_BY_IDS = f"""
 SELECT {_COLUMNS} FROM lupo_dialog_entries e

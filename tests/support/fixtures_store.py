@@ -52,8 +52,11 @@ def fts_integrity(conn: sqlite3.Connection) -> None:
 
 
 def match_ids(conn: sqlite3.Connection, query: str) -> list[int]:
-    """Rowids of the FTS5 rows matching `query`."""
-    sql = "SELECT rowid FROM lupo_dialog_entries_fts WHERE lupo_dialog_entries_fts MATCH ?"
+    """dialog_entry_id of the entries whose FTS5 rows match `query` (rowids mapped back)."""
+    sql = (
+        "SELECT e.dialog_entry_id FROM lupo_dialog_entries_fts JOIN lupo_dialog_entries e "
+        "ON e.entry_rowid = lupo_dialog_entries_fts.rowid WHERE lupo_dialog_entries_fts MATCH ?"
+    )
     return sorted(row[0] for row in conn.execute(sql, (query,)))
 
 
@@ -70,12 +73,20 @@ def ids_by_message(db: Path) -> dict[str, int]:
 
 
 def db_fingerprint(db: Path) -> tuple[int, str]:
-    """(entry count, sha256 of every entry, target and file row but last_sync_utc)."""
+    """(entry count, sha256 of every entry, target and file row but last_sync_utc).
+
+    Entry rows without their internal `entry_rowid`: only the public id is stable.
+    """
     conn = sqlite3.connect(db)
     try:
         digest = hashlib.sha256()
+        columns = [
+            row[1]
+            for row in conn.execute("PRAGMA table_info(lupo_dialog_entries)")
+            if row[1] != "entry_rowid"
+        ]
         for query in (
-            "SELECT * FROM lupo_dialog_entries ORDER BY dialog_entry_id",
+            f"SELECT {', '.join(columns)} FROM lupo_dialog_entries ORDER BY dialog_entry_id",
             "SELECT * FROM lupo_dialog_entry_targets ORDER BY dialog_entry_id, target",
             "SELECT file_path, file_type, entry_count, section_count, content_hash, size_bytes,"
             " problems_json FROM lupo_dialog_files ORDER BY file_path",
