@@ -26,16 +26,8 @@ from pathlib import Path
 
 from dialogfile.model import Problem
 from dialogfile.parse import parse_file
-from indexer.bulk_load import (
-    create_indexes,
-    drop_bulk_indexes,
-    drop_change_log,
-    drop_fts_triggers,
-    rebuild_targets,
-    restore_change_log,
-    restore_fts_triggers,
-)
-from indexer.database import Connection, Database
+from indexer.bulk_load import BulkLoad
+from indexer.database import Database
 from indexer.discover import find_dialog_files, read_source
 from indexer.load_sqlite import (
     FilePlan,
@@ -45,7 +37,6 @@ from indexer.load_sqlite import (
     delete_file,
     file_stamps,
     plan_files,
-    refresh_copies,
     update_file_stamps,
 )
 from indexer.migrate import utc_stamp
@@ -216,20 +207,18 @@ def _run(
             for path in gone:
                 summary.entries_deleted += delete_file(conn, path)
                 summary.files_removed += 1
-            index_sql = drop_bulk_indexes(conn) if not known else []
-            # --full rebuilds the FTS5 index once at the end, which also repairs it.
-            trigger_sql = drop_fts_triggers(conn) if full else []
-            change_log_sql = drop_change_log(conn) if full else []
+            # A first load or --full: indexes and triggers dropped, FTS5 fed or rebuilt.
+            bulk = BulkLoad.start(conn, full=full, empty=not known)
             writer = PlanWriter(
-                conn, synced_utc=synced, known_paths=known, fts_triggers=not trigger_sql
+                conn, synced_utc=synced, known_paths=known, fts_triggers=bulk.fts_triggers
             )
             results = _read_all(root, paths, jobs, progress)
-            touched = _write_all(summary, writer, results, skip_unreadable=skip_unreadable)
-            writer.finish(copies=not (index_sql or trigger_sql))
-            update_file_stamps(conn, touched, synced)
-            _restore_bulk(
-                conn, index_sql, trigger_sql, change_log_sql, full=full, known=bool(known)
+            touched = _write_all(
+                summary, writer, results, bulk=bulk, skip_unreadable=skip_unreadable
             )
+            writer.finish(copies=bulk.fts_triggers)
+            update_file_stamps(conn, touched, synced)
+            bulk.finish(conn, repair_targets=full and bool(known))  # --full repairs them
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -247,6 +236,7 @@ def _write_all(
     writer: PlanWriter,
     results: Iterator[tuple[str, ReadResult]],
     *,
+    bulk: BulkLoad,
     skip_unreadable: bool,
 ) -> list[tuple[str, int, int]]:
     """Write each parsed file; the (path, size, mtime) of those read but unchanged."""
@@ -254,6 +244,7 @@ def _write_all(
     for path, result in results:
         if isinstance(result, PreparedFile):
             _count(summary, writer.add(result))
+            bulk.after_write(writer.conn)
         elif isinstance(result, PermissionError):
             if not skip_unreadable:
                 raise result
@@ -263,26 +254,6 @@ def _write_all(
             if result is not None:
                 touched.append((path, *result))
     return touched
-
-
-def _restore_bulk(
-    conn: Connection,
-    index_sql: list[str],
-    trigger_sql: list[str],
-    change_log_sql: list[str],
-    *,
-    full: bool,
-    known: bool,
-) -> None:
-    """After a bulk load: the indexes, triggers and change log back, copies marked at once."""
-    create_indexes(conn, index_sql)
-    if index_sql or trigger_sql:
-        refresh_copies(conn, None)
-    if full:
-        restore_fts_triggers(conn, trigger_sql)
-        restore_change_log(conn, change_log_sql)
-        if known:
-            rebuild_targets(conn)  # --full also repairs the target rows
 
 
 def _dry_run(root: Path, db_path: Path, *, full: bool, progress: Progress | None) -> ReindexSummary:
