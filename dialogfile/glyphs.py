@@ -39,4 +39,4 @@ def glyph_words(text: str | None) -> list[str]:
     """The glyph words of `text`'s emoji and CJK characters, in order, without repeats."""
     if not text or text.isascii():
         return []
-    return list(dict.fromkeys(glyph_word(c) for c in GLYPH.findall(text)))
+    return [glyph_word(c) for c in dict.fromkeys(GLYPH.findall(text))]

@@ -22,6 +22,9 @@ from collections.abc import Iterable
 from dialogfile.model import Entry
 
 ID_BITS = 53
+#: The canonical JSON of entry_key (one encoder for every entry: json.dumps with these
+#: options would make a new one per call).
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 #: Metadata key under which an entry records its own id (see module docstring).
 EXPLICIT_ID_KEY = "dialog_entry_id"
 _ID_MASK = (1 << ID_BITS) - 1
@@ -42,7 +45,7 @@ def entry_key(entry: Entry) -> str:
         entry.system_version,
         entry.metadata,
     ]
-    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    canonical = _CANONICAL.encode(content)
     return hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -56,6 +56,9 @@ _METADATA = ENTRY_FIELDS.index("metadata")
 #: The stored mood_rgb is the colour search files the entry under (parse_values.indexed_mood).
 _MOOD = ENTRY_FIELDS.index("mood_rgb")
 
+#: json.dumps(metadata, ensure_ascii=False), with one encoder for every entry.
+_METADATA_JSON = json.JSONEncoder(ensure_ascii=False)
+
 #: Characters at which the FTS5 tokenizer (unicode61) always ends a word: ASCII
 #: characters other than letters and digits, and white space.
 _WORD_SEPARATOR = re.compile(r"[\x00-/:-@\[-`{-\x7f\s]")
@@ -118,7 +121,7 @@ def _edges(message: str, head: bool, tail: bool) -> str:
 def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
     """The lupo_dialog_entries row of an entry, in ENTRY_COLUMNS order."""
     values = list(_ENTRY_VALUES(entry))
-    values[_METADATA] = json.dumps(entry.metadata, ensure_ascii=False)
+    values[_METADATA] = _METADATA_JSON.encode(entry.metadata) if entry.metadata else "{}"
     values[_MOOD] = indexed_mood(entry.mood_rgb, entry.mood_raw)
     extra = body_extra(entry.body, entry.message)
     glyphs = glyph_words(f"{entry.title or ''}\n{entry.message or ''}\n{entry.body}")
