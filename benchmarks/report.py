@@ -80,41 +80,43 @@ def build_rows(results: dict) -> list[Row]:
 def _reindex_rows(results: dict) -> list[Row]:
     reindex, raw = results.get("reindex", {}), results.get("raw_load", {})
     full, same, plain = reindex.get("full", {}), raw.get("same", {}), raw.get("plain", {})
-    ours_rate, raw_rate = full.get("entries_per_s"), same.get("entries_per_s")
-    half = None if ours_rate is None or raw_rate is None else ours_rate >= 0.5 * raw_rate
-    peer = "raw sqlite3 bulk load, same FTS5 options"
+    ours_rate = full.get("entries_per_s")
+    same_rate, plain_rate = same.get("entries_per_s"), plain.get("entries_per_s")
     rows = [
         Row(
-            "Full reindex: entries/s",
+            "Full reindex: entries/s vs the bare FTS5 bulk load (default options, as "
+            "sqlite-utils enable-fts)",
             _num(ours_rate, 0),
-            f"{_num(raw_rate, 0)} ({peer})",
-            _ratio(ours_rate, raw_rate),
-            "≥ 0.50× raw",
-            half,
+            f"{_num(plain_rate, 0)} (raw sqlite3 bulk load, default FTS5 options)",
+            _ratio(ours_rate, plain_rate),
+            "≥ 0.50× bare (issue 15)",
+            _at_least_half(ours_rate, plain_rate),
         ),
         Row(
-            "Full reindex: MB/s (Markdown in; raw: NDJSON in)",
+            "Full reindex: entries/s vs the same load with our FTS5 options",
+            _num(ours_rate, 0),
+            f"{_num(same_rate, 0)} (raw sqlite3 bulk load, our FTS5 options)",
+            _ratio(ours_rate, same_rate),
+            "≥ 0.50× raw (issue 6)",
+            _at_least_half(ours_rate, same_rate),
+        ),
+        Row(
+            "Full reindex: MB/s (Markdown in; raw: NDJSON in, our FTS5 options)",
             _num(full.get("mb_per_s")),
             _num(same.get("mb_per_s")),
             _ratio(full.get("mb_per_s"), same.get("mb_per_s")),
         ),
         Row(
-            "Full reindex: wall s / CPU s / peak RSS MB",
+            "Full reindex: wall s / CPU s / peak RSS MB (raw: our FTS5 options)",
             _times(full),
             _times(same),
             _ratio(full.get("wall_seconds"), same.get("wall_seconds")),
         ),
         Row(
-            "Database size MB (rows written)",
+            "Database size MB (rows written; raw: our FTS5 options)",
             f"{_num(full.get('db_mb'), 0)} ({_num(full.get('entries_parsed'), 0)})",
             f"{_num(same.get('db_mb'), 0)} ({_num(same.get('entries'), 0)})",
             _ratio(full.get("db_mb"), same.get("db_mb")),
-        ),
-        Row(
-            "Full reindex vs raw load with default FTS5 options: entries/s",
-            _num(ours_rate, 0),
-            f"{_num(plain.get('entries_per_s'), 0)} (raw, no prefix index, as Datasette's)",
-            _ratio(ours_rate, plain.get("entries_per_s")),
         ),
     ]
     build, full_wall = reindex.get("topk_build", {}), full.get("wall_seconds")
@@ -145,6 +147,10 @@ def _reindex_rows(results: dict) -> list[Row]:
             )
         )
     return rows
+
+
+def _at_least_half(ours: float | None, peer: float | None) -> bool | None:
+    return None if ours is None or peer is None else ours >= 0.5 * peer
 
 
 def _times(run: dict) -> str:

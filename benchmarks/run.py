@@ -2,6 +2,7 @@
 
     python -m benchmarks.run --entries 100000
     python -m benchmarks.run --entries 3000 --quick --out /tmp/bench
+    python -m benchmarks.run --entries 1000000 --only reindex
 
 Generates (or reuses) the corpus for the size and seed, then measures in the
 same run: our full/incremental/no-change reindex next to a raw sqlite3 bulk
@@ -25,11 +26,18 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 
-from benchmarks.corpus import PROJECT_ROOT, SHARED_CORPUS, ensure_corpus, load_queries, read_tree
+from benchmarks.corpus import (
+    PROJECT_ROOT,
+    SHARED_CORPUS,
+    Corpus,
+    ensure_corpus,
+    load_queries,
+    read_tree,
+)
 from benchmarks.files_mode import measure_files_mode
 from benchmarks.machine import describe_machine, load_average
 from benchmarks.processes import Server, fetch, run_measured, tree_rss_bytes
-from benchmarks.reindex_runs import database_bytes, reindex_suite
+from benchmarks.reindex_runs import database_bytes, reindex_suite, run_reindex
 from benchmarks.report import build_rows, format_table, targets, weighted_percentile
 from benchmarks.search_runs import (
     LoadSettings,
@@ -71,6 +79,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-datasette", action="store_true", help="do not run the peer")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="full reindex and raw loads this many times, alternating; the table takes medians",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["reindex"],
+        help="reindex: only the raw loads and our reindex runs (no parse, search, files mode)",
+    )
+    parser.add_argument(
         "--step-timeout", type=float, default=3600.0, help="limit for each child run, s"
     )
     args = parser.parse_args(argv)
@@ -100,26 +119,51 @@ def main(argv: list[str] | None = None) -> int:
     mix = load_queries(corpus.queries)
     read_tree(corpus.markdown)  # the first reader of the files pays no disk cost
 
-    log("parse throughput")
-    results["parse"] = _measure_parse(corpus.markdown, quick=args.quick, timeout=args.step_timeout)
+    if args.only is None:
+        log("parse throughput")
+        results["parse"] = _measure_parse(
+            corpus.markdown, quick=args.quick, timeout=args.step_timeout
+        )
 
     results["meta"]["runner_rss_mb"] = round(tree_rss_bytes(os.getpid()) / 1e6, 1)
     work = args.work / f"run-{args.entries}-seed{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
     log("raw sqlite3 bulk loads")
-    results["raw_load"] = {
-        fts: _raw_load(corpus.ndjson, work / f"raw-{fts}" / "raw.db", fts, args)
-        for fts in ("same", "plain")
-    }
+    raw_runs = [_raw_loads(corpus, work, args)]
     log("our reindex: full, no change, one file changed, restored")
     ours_db = work / "ours" / "dialogs.db"
     ours_db.parent.mkdir(exist_ok=True)
     reindex = reindex_suite(corpus.markdown, ours_db, timeout=args.step_timeout)
-    full = reindex["full"]
+    full_runs = [reindex["full"]]
+    for number in range(2, args.rounds + 1):
+        log(f"round {number} of {args.rounds}: raw loads, our full reindex")
+        raw_runs.append(_raw_loads(corpus, work, args))
+        full_runs.append(full_reindex(corpus.markdown, work / "rounds" / "dialogs.db", args))
+    results["raw_load"] = {
+        fts: _median_run([runs[fts] for runs in raw_runs]) for fts in ("same", "plain")
+    }
+    full = reindex["full"] = _median_run(full_runs)
     full["entries_per_s"] = round(corpus.entries / full["wall_seconds"])
     full["mb_per_s"] = round(corpus.markdown_bytes / 1e6 / full["wall_seconds"], 2)
     results["reindex"] = reindex
+    if args.only is None:
+        _measure_serving(results, corpus, mix, ours_db, args, work)
+    results["meta"]["load_average_end"] = load_average()
+    results["meta"]["seconds"] = round(time.monotonic() - started, 1)
+    rows = build_rows(results)
+    results["targets"] = targets(rows)
+    table = format_table(rows)
+    results["table"] = table
+    _write(args.out, args.entries, results, table)
+    print(table)
+    log(f"done in {results['meta']['seconds']} s; results in {args.out}")
+    return 0
 
+
+def _measure_serving(
+    results: dict, corpus: Corpus, mix: list[dict[str, str]], ours_db: Path, args, work: Path
+) -> None:
+    """Search over HTTP (ours and Datasette) and the files mode."""
     settings = LoadSettings(
         cell_seconds=args.cell_seconds,
         max_requests=args.max_requests,
@@ -142,17 +186,6 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=work,
         log=log,
     )
-
-    results["meta"]["load_average_end"] = load_average()
-    results["meta"]["seconds"] = round(time.monotonic() - started, 1)
-    rows = build_rows(results)
-    results["targets"] = targets(rows)
-    table = format_table(rows)
-    results["table"] = table
-    _write(args.out, args.entries, results, table)
-    print(table)
-    log(f"done in {results['meta']['seconds']} s; results in {args.out}")
-    return 0
 
 
 def _raise_exit(signum: int, frame: FrameType | None) -> None:
@@ -186,6 +219,34 @@ def _child_json(module_args: list[str], timeout: float) -> dict:
         [sys.executable, "-m", *module_args], timeout=timeout, cwd=PROJECT_ROOT
     ).check(module_args[0])
     return json.loads(measured.stdout)
+
+
+def _raw_loads(corpus: Corpus, work: Path, args: argparse.Namespace) -> dict[str, dict]:
+    """Both raw loads (our FTS5 options, then the defaults), one after the other."""
+    return {
+        fts: _raw_load(corpus.ndjson, work / f"raw-{fts}" / "raw.db", fts, args)
+        for fts in ("same", "plain")
+    }
+
+
+def full_reindex(root: Path, db_path: Path, args: argparse.Namespace) -> dict:
+    """One more full reindex into a new database (a round beyond the suite's)."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for path in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        path.unlink(missing_ok=True)
+    run = run_reindex(root, db_path, full=True, timeout=args.step_timeout, topk=False)
+    run["db_mb"] = round(database_bytes(db_path) / 1e6, 1)
+    return run
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median wall time (of an even number, the faster middle one), with every
+    run's wall time beside it."""
+    ordered = sorted(runs, key=lambda run: run["wall_seconds"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    if len(runs) > 1:
+        median["rounds_wall_seconds"] = [run["wall_seconds"] for run in runs]
+    return median
 
 
 def _raw_load(ndjson: Path, db_path: Path, fts: str, args: argparse.Namespace) -> dict:
