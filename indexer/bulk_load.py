@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dialogfile.names import target_tokens
+from indexer.database import SqliteError
 from indexer.load_sqlite import INSERT_TARGET, refresh_copies
 
 if TYPE_CHECKING:
@@ -192,3 +193,58 @@ def rebuild_targets(conn: Connection) -> None:
             for token in target_tokens(target)
         ],
     )
+
+
+def use_rollback_journal(conn: Connection) -> bool:
+    """Switch the writer `conn` from WAL to a rollback journal, for a first load.
+
+    One transaction that writes gigabytes is slow in WAL mode: every page goes to the
+    WAL and again into the database, a page written twice makes SQLite re-read the WAL
+    behind it to checksum it again at the commit, and every page read looks through the
+    WAL's index (a quarter of the writer's CPU at 1M entries). A rollback journal keeps
+    only the pages a transaction changes that existed before it, so for a database
+    without rows it stays a few pages long, and the rows are written once. It is as
+    atomic: a killed run leaves `<db>-journal`, and the next writer rolls the database
+    back with it (read-only readers report an error until then). Readers cannot read
+    while the run writes; the service answers from the files meanwhile. synchronous
+    FULL: a power cut cannot corrupt the database either.
+
+    False, changing nothing, when another connection has the database open: leaving
+    WAL needs the file alone.
+    """
+    (saved,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        ((mode,),) = conn.execute("PRAGMA journal_mode = DELETE").fetchall()
+    except SqliteError as error:
+        if not _locked(error):
+            raise
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(saved)}")
+    if mode != "delete":
+        return False
+    conn.execute("PRAGMA synchronous = FULL")
+    return True
+
+
+def use_wal(conn: Connection) -> bool:
+    """Back to WAL and synchronous NORMAL after use_rollback_journal (outside a transaction).
+
+    False when a reader kept the switch waiting past the busy timeout: the database
+    stays in rollback mode, which works, until the next writer opens it
+    (Database.open_writer switches every database it opens to WAL).
+    """
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        ((mode,),) = conn.execute("PRAGMA journal_mode = WAL").fetchall()
+    except SqliteError as error:
+        if not _locked(error):
+            raise
+        return False
+    return mode == "wal"
+
+
+def _locked(error: SqliteError) -> bool:
+    message = str(error)
+    return "locked" in message or "busy" in message

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from dialogfile.model import Problem
 from dialogfile.parse import parse_file
-from indexer.bulk_load import BulkLoad
-from indexer.database import Database
+from indexer.bulk_load import BulkLoad, use_rollback_journal, use_wal
+from indexer.database import Connection, Database
 from indexer.discover import find_dialog_files, read_source
 from indexer.load_sqlite import (
     FilePlan,
@@ -200,35 +200,70 @@ def _run(
         if not jobs and not gone:
             _report_skips(progress, paths)
             return summary
-        # The write lock is taken before parsing so that files are written as they
-        # are parsed; readers keep reading the old state (WAL) until COMMIT.
-        conn.execute("BEGIN IMMEDIATE")
+        # A first load writes the whole database: with a rollback journal (see
+        # bulk_load.use_rollback_journal), unless a reader has the file open.
+        rollback_journal = not known and use_rollback_journal(conn)
         try:
-            for path in gone:
-                summary.entries_deleted += delete_file(conn, path)
-                summary.files_removed += 1
-            # A first load or --full: indexes and triggers dropped, FTS5 fed or rebuilt.
-            bulk = BulkLoad.start(conn, full=full, empty=not known)
-            writer = PlanWriter(
-                conn, synced_utc=synced, known_paths=known, fts_triggers=bulk.fts_triggers
-            )
-            results = _read_all(root, paths, jobs, progress)
-            touched = _write_all(
-                summary, writer, results, bulk=bulk, skip_unreadable=skip_unreadable
-            )
-            writer.finish(copies=bulk.fts_triggers)
-            update_file_stamps(conn, touched, synced)
-            bulk.finish(conn, repair_targets=full and bool(known))  # --full repairs them
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        if summary.files_changed or summary.files_removed:
+            plan = RunPlan(paths, jobs, gone, known, synced, full, skip_unreadable)
+            _write_run(conn, root, plan, summary, progress)
+        finally:
+            if rollback_journal:
+                use_wal(conn)
+        # (After a rollback journal there is no WAL to give back.)
+        if (summary.files_changed or summary.files_removed) and not rollback_journal:
             database.checkpoint(conn)
     finally:
         conn.close()
     return summary
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a writing run found to do (see _run and _plan_reads)."""
+
+    paths: list[str]
+    jobs: dict[str, Job]
+    gone: list[str]
+    known: dict[str, FileStamp]
+    synced: int
+    full: bool
+    skip_unreadable: bool
+
+
+def _write_run(
+    conn: Connection,
+    root: Path,
+    plan: RunPlan,
+    summary: ReindexSummary,
+    progress: Progress | None,
+) -> None:
+    """The run's one transaction: gone files out, every parsed file in, then COMMIT.
+
+    The write lock is taken before parsing so that files are written as they are
+    parsed; readers keep reading the old state (WAL) until COMMIT.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for path in plan.gone:
+            summary.entries_deleted += delete_file(conn, path)
+            summary.files_removed += 1
+        # A first load or --full: indexes and triggers dropped, FTS5 fed or rebuilt.
+        bulk = BulkLoad.start(conn, full=plan.full, empty=not plan.known)
+        writer = PlanWriter(
+            conn, synced_utc=plan.synced, known_paths=plan.known, fts_triggers=bulk.fts_triggers
+        )
+        results = _read_all(root, plan.paths, plan.jobs, progress)
+        touched = _write_all(
+            summary, writer, results, bulk=bulk, skip_unreadable=plan.skip_unreadable
+        )
+        writer.finish(copies=bulk.fts_triggers)
+        update_file_stamps(conn, touched, plan.synced)
+        bulk.finish(conn, repair_targets=plan.full and bool(plan.known))  # --full repairs them
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _write_all(

@@ -190,7 +190,9 @@ class DatabaseRecovery:
             while target.exists():
                 number += 1
                 target = db.with_name(f"{db.name}.corrupt-{stamp}-{number}")
-            for suffix in ("", "-wal", "-shm"):
+            # -journal: a first load killed mid-run leaves its rollback journal, which
+            # belongs to this file (indexer.bulk_load.use_rollback_journal), never to a new one.
+            for suffix in ("", "-wal", "-shm", "-journal"):
                 source = Path(f"{db}{suffix}")
                 if source.exists():
                     os.replace(source, Path(f"{target}{suffix}"))

@@ -12,7 +12,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_DIALOGS
 from support.fixtures_store import db_fingerprint, fts_integrity, match_ids
 
 from indexer.database import Database
@@ -22,6 +21,7 @@ from indexer.store_rows import ENTRY_COLUMNS
 from indexer.topk_index import build, catch_up
 from indexer.verify import verify
 
+SAMPLE_DIALOGS = Path(__file__).resolve().parents[1] / "dialogs"
 DENSE = "0008_dense_fts_rowid"
 WORDS = ["rollback", "checksum", "migration", "incident", "KIRO", "deploy*", "body:speaker"]
 
