@@ -55,12 +55,25 @@ REBUILD_CHANGES = 50_000
 PRUNE_TIMEOUT_SECONDS = 0.2
 
 _COLUMNS = ", ".join(ROW_COLUMNS)
-SELECT_ALL_ENTRIES = f"SELECT {_COLUMNS} FROM lupo_dialog_entries ORDER BY dialog_entry_id"
+# A full build reads the rows in table order (entry_rowid, sql/0008), and each row's
+# targets in the same order; in id order the reads would jump around the table. A
+# database from before 0008 has its rows in id order (OLD_*).
+SELECT_ALL_ENTRIES = f"SELECT {_COLUMNS} FROM lupo_dialog_entries ORDER BY entry_rowid"
+OLD_SELECT_ALL_ENTRIES = f"SELECT {_COLUMNS} FROM lupo_dialog_entries ORDER BY dialog_entry_id"
+HAS_ENTRY_ROWID = (
+    "SELECT 1 FROM pragma_table_info('lupo_dialog_entries') WHERE name = 'entry_rowid'"
+)
 #: When the entries carry `body_extra` (the body lines FTS5 indexes), the index takes it too.
 HAS_BODY_EXTRA = "SELECT 1 FROM pragma_table_info('lupo_dialog_entries') WHERE name = 'body_extra'"
 SELECT_ALL_TARGETS = (
-    "SELECT dialog_entry_id, target FROM lupo_dialog_entry_targets "
-    "INDEXED BY idx_entry_targets_entry ORDER BY dialog_entry_id"
+    "SELECT t.dialog_entry_id, t.target FROM lupo_dialog_entries e "
+    "JOIN lupo_dialog_entry_targets t INDEXED BY idx_entry_targets_entry "
+    "ON t.dialog_entry_id = e.dialog_entry_id ORDER BY e.entry_rowid"
+)
+OLD_SELECT_ALL_TARGETS = (
+    "SELECT t.dialog_entry_id, t.target FROM lupo_dialog_entry_targets t "
+    "INDEXED BY idx_entry_targets_entry JOIN lupo_dialog_entries e "
+    "ON e.dialog_entry_id = t.dialog_entry_id ORDER BY t.dialog_entry_id"
 )
 SELECT_ENTRIES = (
     f"SELECT {_COLUMNS} FROM lupo_dialog_entries "
@@ -243,15 +256,17 @@ def _entry_sql(conn: Connection, sql: str) -> str:
 
 
 def _all_documents(conn: Connection, schema: tantivy.Schema) -> Iterator[tantivy.Document]:
-    """Every entry's document, entries and targets merged in id order."""
-    targets = conn.execute(SELECT_ALL_TARGETS)
+    """Every entry's document, entries and their targets merged (both in table order)."""
+    if conn.execute(HAS_ENTRY_ROWID).fetchone() is not None:
+        entries, targets = SELECT_ALL_ENTRIES, conn.execute(SELECT_ALL_TARGETS)
+    else:
+        entries, targets = OLD_SELECT_ALL_ENTRIES, conn.execute(OLD_SELECT_ALL_TARGETS)
     pending = targets.fetchone()
-    for row in conn.execute(_entry_sql(conn, SELECT_ALL_ENTRIES)):
+    for row in conn.execute(_entry_sql(conn, entries)):
         entry_id = row[0]
         values: list[str] = []
-        while pending is not None and pending[0] <= entry_id:
-            if pending[0] == entry_id:
-                values.append(pending[1])
+        while pending is not None and pending[0] == entry_id:
+            values.append(pending[1])
             pending = targets.fetchone()
         yield document(row, values, schema)
 
