@@ -32,8 +32,8 @@ def sampled(db_path: Path) -> SqliteRepository:
 def test_many_matches_rank_a_sample_but_count_exactly(sampled: SqliteRepository) -> None:
     page = sampled.search(query("search ", per_page=1, facets=("speaker",)))
     assert page.total == 4 and page.total_exact
-    # A sample of at least 2 of the 4 matches (sqlite_matches: runs of rows spread
-    # evenly), its facet counts scaled to all 4 (each rounded: off by at most 1/2).
+    # A sample of at least 2 of the 4 matches (sqlite_matches: rows picked by a hash
+    # of their rowid), its facet counts scaled to all 4 (each rounded: off by at most 1/2).
     assert page.ranked is not None and 2 <= page.ranked < 4 and not page.facets_exact
     speakers = page.facets["speaker"]
     assert abs(sum(count.count for count in speakers) - 4) <= len(speakers) / 2

@@ -12,12 +12,9 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from searchsvc.engines.matching import EntryAttrs
-
-if TYPE_CHECKING:
-    from searchsvc.engines.sqlite_matches import Stripes
 
 #: Rough bytes the answer cache may hold (see footprint); least recently used go first.
 CACHE_BYTES = 32_000_000
@@ -53,8 +50,8 @@ class Matches:
     complete: bool
     attrs: dict[int, EntryAttrs] = field(default_factory=dict)
     total: int | None = None
-    #: Where a sample's reading stopped (sqlite_matches); None until a sample is read.
-    stripes: Stripes | None = None
+    #: The hash threshold read up to (sqlite_matches); None until something is read.
+    sampled: int | None = None
 
 
 def footprint(value: Any) -> int:

@@ -8,9 +8,9 @@ a healthy database raises QueryTooExpensive (a 400: "no input gives a 5xx").
 
 What the speed tricks change for users (all exact up to CANDIDATE_LIMIT matches):
 - When a query matches more than CANDIDATE_LIMIT entries, relevance ranks a sample
-  of them (sqlite_matches: runs of rows evenly spread over the database, extended
-  until the page is full) instead of every match: the best hits are among the best
-  of the sample; `ranked` says how many were ranked.
+  of them (sqlite_matches: rows spread evenly over the database by a hash of their
+  rowid, extended until the page is full) instead of every match: the best hits are
+  among the best of the sample; `ranked` says how many were ranked.
 - Then facet counts are the sample's counts scaled to the whole match count
   (`facets_exact: false`); with filters the total is estimated the same way
   (`total_exact: false`); without filters it is exact. sort=newest/oldest stays exact.

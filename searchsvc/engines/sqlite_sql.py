@@ -44,17 +44,19 @@ _COLUMNS = ", ".join(f"e.{column}" for column in ENTRY_COLUMNS)
 
 # FTS5 rows are the entries' internal `entry_rowid` (sql/0008): a query maps them to the
 # public id. Matches (id, relevance: higher is better), every one, or those whose rowid
-# is in [?, ?) (a stripe of a sample: sqlite_matches).
+# hashes into [?, ?) (a sample: sqlite_matches).
 _MATCHES = f"""
 SELECT e.dialog_entry_id, -{_BM25} FROM {FTS}
 JOIN lupo_dialog_entries e ON e.entry_rowid = {FTS}.rowid
 WHERE {FTS} MATCH ?"""
 SELECT_MATCHES = _MATCHES
-SELECT_MATCHES_BETWEEN = f"{_MATCHES} AND {FTS}.rowid >= ? AND {FTS}.rowid < ?"
+#: Knuth's multiplicative hash of a rowid, over [0, HASH_RANGE).
+HASH_RANGE = 2**32
+_HASH = f"({FTS}.rowid * 2654435761) % {HASH_RANGE}"
+SELECT_MATCHES_HASHED = f"{_MATCHES} AND {_HASH} >= ? AND {_HASH} < ?"
 COUNT_MATCHES = f"SELECT count(*) FROM {FTS} WHERE {FTS} MATCH ?"
 #: The entry rowids an expression matches: `e.entry_rowid IN (...)`.
 MATCHING_ROWIDS = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?"
-ROWID_RANGE = "SELECT min(entry_rowid), max(entry_rowid) FROM lupo_dialog_entries"
 
 SELECT_ENTRIES_BY_IDS = f"""
 SELECT {_COLUMNS} FROM lupo_dialog_entries e
