@@ -102,7 +102,9 @@ def test_a_killed_first_load_leaves_the_database_empty_or_complete(
     assert killed >= 3, "the runs ended before they could be killed"
     summary = reindex(generated, db)
     after = db_fingerprint(db)
-    assert summary.entries_added > 0 and after != before
+    assert after != before
+    # Every run killed: this one loads it all; one that ran to its end left it complete.
+    assert summary.entries_added > 0 or killed < len(moments)
     for name, state in states.items():
         assert state in (before, after), f"killed {name}: the database is half-written"
     conn = sqlite3.connect(db)
