@@ -108,14 +108,12 @@ def _edges(message: str, head: bool, tail: bool) -> str:
     that share a line with the body's text around them."""
     if not (head or tail):
         return " "
-    words = _WORD.findall(message)
-    if len(words) <= 2 * EDGE_WORDS:
+    spans = [match.span() for match in _WORD.finditer(message)]
+    if len(spans) <= 2 * EDGE_WORDS:
         return message
-    first = message[: message.index(words[EDGE_WORDS - 1]) + len(words[EDGE_WORDS - 1])]
-    last_at = len(message)
-    for word in reversed(words[-EDGE_WORDS:]):
-        last_at = message.rindex(word, 0, last_at)
-    return f"{first if head else ''} {message[last_at:] if tail else ''}"
+    first = message[: spans[EDGE_WORDS - 1][1]]
+    last = message[spans[-EDGE_WORDS][0] :]
+    return f"{first if head else ''} {last if tail else ''}"
 
 
 def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:

@@ -114,12 +114,12 @@ def compile_search(
 
     def with_filters(*skip: str) -> tantivy.Query:
         sides = sides_of(filters.without(FORMAT) if FORMAT in skip else filters)
+        if not sides:
+            return Q.empty_query()
         if sides not in texts:
             texts[sides] = _match_query(schema, match, terms, sides)
         text = texts[sides]
         skipped = {*skip, FORMAT} if text is not None and _implied(filters, sides) else set(skip)
-        if not sides:
-            return Q.empty_query()
         parts = [text] if text is not None else []
         parts += filter_queries(schema, filters, moods, terms, skip=skipped)
         # Excluded values as MUST_NOT clauses of this one boolean (cheaper than each
