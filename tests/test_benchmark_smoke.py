@@ -71,11 +71,7 @@ def test_quick_benchmark_completes_and_writes_its_table(
 def test_watch_latency_benchmark_measures_every_figure_and_leaves_the_root_alone(
     tmp_path: Path,
 ) -> None:
-    root = tmp_path / "root"
-    root.mkdir()
-    for path in sorted((REPO_ROOT / "dialogs" / "meetings").glob("*.md"))[:3]:
-        shutil.copy2(path, root / path.name)
-    before = {path.name: path.read_bytes() for path in root.iterdir()}
+    root, before = _three_meetings(tmp_path)
     result = _benchmark_json(
         "benchmarks.watch_latency",
         ["--root", str(root), "--edits", "3", "--burst", "5", "--idle-seconds", "1"],
@@ -95,11 +91,7 @@ def test_watch_latency_benchmark_measures_every_figure_and_leaves_the_root_alone
 
 
 def test_meili_follow_benchmark_measures_every_figure(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    root.mkdir()
-    for path in sorted((REPO_ROOT / "dialogs" / "meetings").glob("*.md"))[:3]:
-        shutil.copy2(path, root / path.name)
-    before = {path.name: path.read_bytes() for path in root.iterdir()}
+    root, before = _three_meetings(tmp_path)
     result = _benchmark_json(
         "benchmarks.meili_follow_latency",
         ["--root", str(root), "--edits", "2", "--writes", "2", "--burst", "5"],
@@ -126,3 +118,12 @@ def _benchmark_json(module: str, arguments: list[str]) -> dict:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout)
+
+
+def _three_meetings(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """A root holding three sample meeting files, and their bytes (to check it is unchanged)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for path in sorted((REPO_ROOT / "dialogs" / "meetings").glob("*.md"))[:3]:
+        shutil.copy2(path, root / path.name)
+    return root, {path.name: path.read_bytes() for path in root.iterdir()}

@@ -1,4 +1,3 @@
-import fcntl
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ from support.fixtures_store import (
     dialogsearch,
     fts_integrity,
     ids_by_message,
+    lock_is_held,
     match_ids,
     small_tree,
     write_dialog,
@@ -337,19 +337,6 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 60.0) -> bool:
             return False
         time.sleep(0.002)
     raise AssertionError("condition not reached in time")
-
-
-def lock_is_held(db: Path) -> bool:
-    lock = Path(f"{db}.lock")
-    if not lock.exists():
-        return False
-    with open(lock, "a+b") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return False
 
 
 def wal_bytes(db: Path) -> int:

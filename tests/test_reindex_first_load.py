@@ -8,7 +8,6 @@ until a writer opens the database, and the first writer rolls it back.
 
 from __future__ import annotations
 
-import fcntl
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.fixtures_store import db_fingerprint, dialogsearch
+from support.fixtures_store import db_fingerprint, dialogsearch, lock_is_held
 
 from indexer.database import Database
 from indexer.reindex import reindex
@@ -34,19 +33,6 @@ def generated(gen_corpus_script: Path, tmp_path_factory: pytest.TempPathFactory)
         capture_output=True,
     )
     return out
-
-
-def lock_is_held(db: Path) -> bool:
-    lock = Path(f"{db}.lock")
-    if not lock.exists():
-        return False
-    with open(lock, "a+b") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return False
 
 
 def kill_when(condition: Callable[[], bool], proc: subprocess.Popen, timeout: float = 120) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import sqlite3
 import subprocess
@@ -115,3 +116,17 @@ def topk_stack(db: Path, index_dir: Path, **options: Any) -> SearchStack:
     """The database's two engines: the top-k index first, then SQLite's FTS5."""
     sqlite = SqliteRepository(db)
     return SearchStack(database=sqlite, topk=TopkEngine(sqlite, index_dir, **options))
+
+
+def lock_is_held(db: Path) -> bool:
+    """Whether some process holds `<db>.lock` (the reindex lock) right now."""
+    lock = Path(f"{db}.lock")
+    if not lock.exists():
+        return False
+    with open(lock, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
