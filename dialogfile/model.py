@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from copy import deepcopy
+from dataclasses import dataclass, field
 from typing import Any
 
 from dialogfile.fields import ENTRY_FIELDS, FORMATS, STORED_ENTRY_COLUMNS
@@ -36,9 +37,14 @@ class Entry:
     metadata: dict[str, Any] = field(default_factory=dict, compare=True, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The entry as a JSON-ready dict with the ENTRY_FIELDS keys, in that order."""
-        raw = asdict(self)
-        return {name: raw[name] for name in ENTRY_FIELDS}
+        """The entry as a JSON-ready dict with the ENTRY_FIELDS keys, in that order.
+
+        Read field by field (dataclasses.asdict copies every value recursively: a quarter
+        of a search's time); only the metadata, the one mutable value, is copied.
+        """
+        result = {name: getattr(self, name) for name in ENTRY_FIELDS}
+        result["metadata"] = deepcopy(self.metadata) if self.metadata else {}
+        return result
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,15 @@ class Highlighter:
         """Whether the folded `token` is one the query looks for."""
         return token in self.exact or (bool(self.prefixes) and token.startswith(self.prefixes))
 
+    def ascii_spans(self, text: str) -> set[tuple[int, int]] | None:
+        """The spans of the matching tokens of an ASCII `text` (one regular-expression pass
+        instead of a fold per token); None for other text."""
+        if not text.isascii():
+            return None
+        if self.ascii_pattern is None:
+            return set()
+        return {found.span() for found in self.ascii_pattern.finditer(text.lower())}
+
     def first_match(self, text: str) -> int | None:
         """The character offset of the first matching token in `text`, or None."""
         if text.isascii():
@@ -93,10 +102,15 @@ def _window(text: str, start: int, highlighter: Highlighter | None) -> str:
     end = min(end, SNIPPET_MAX_CHARS)
     pieces = [ELLIPSIS] if start > 0 else []
     position = 0
+    marked = highlighter.ascii_spans(piece) if highlighter is not None else set()
     for a, b in spans:
         if a >= end:
             break
-        if highlighter is not None and highlighter.matches(fold_token(piece[a:b])):
+        if (
+            (a, b) in marked
+            if marked is not None
+            else highlighter is not None and highlighter.matches(fold_token(piece[a:b]))
+        ):
             b = min(b, end)
             pieces.append(_clean(piece[position:a]))
             pieces.append(f"<mark>{_clean(piece[a:b])}</mark>")
