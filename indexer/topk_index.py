@@ -403,7 +403,7 @@ def _apply_changes(index: tantivy.Index, conn: Connection, ids: list[int]) -> No
             writer.delete_documents_by_query(
                 tantivy.Query.term_set_query(index.schema, "id", chunk)
             )
-            for doc in _documents_for(conn, chunk, index.schema):
+            for doc in documents_for(conn, chunk, index.schema):
                 writer.add_document(doc)
         writer.commit()
         writer.wait_merging_threads()
@@ -412,9 +412,10 @@ def _apply_changes(index: tantivy.Index, conn: Connection, ids: list[int]) -> No
         raise
 
 
-def _documents_for(
+def documents_for(
     conn: Connection, ids: list[int], schema: tantivy.Schema
 ) -> Iterator[tantivy.Document]:
+    """The documents of the entries `ids` as `conn`'s snapshot holds them."""
     payload = json.dumps(ids)
     targets: dict[int, list[str]] = {}
     for entry_id, target in conn.execute(SELECT_TARGETS, (payload,)):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from searchsvc.engines.answer_cache import AnswerCache
 from searchsvc.engines.base import Declined
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.sqlite_page import highlighter_for, load_hits
+from searchsvc.engines.topk_copies import CopyWords, copy_words, without_copy_exclusion
 from searchsvc.engines.topk_counts import (
     ScopeCounts,
     joint_facets,
@@ -76,13 +77,15 @@ ENGINE_TOPK = "topk"
 ENGINE_FTS5 = "fts5"
 
 
-@dataclass(frozen=True)
+@dataclass
 class _View:
-    """One opened generation and the Searcher every request shares until the next reload."""
+    """One opened generation and the Searcher every request shares until the next reload
+    (and the copies' words, read at the first search that needs them)."""
 
     state: IndexState
     index: tantivy.Index
     searcher: tantivy.Searcher
+    copies: CopyWords | None = None
 
 
 #: How many searches' scope and copy counts the engine remembers.
@@ -225,11 +228,26 @@ class TopkEngine:
                     self._wake.set()  # behind (or another database): catch up now
                 return None
             moods = sqlite.known_moods(conn, generation) if query.filters.moods else []
+            if view.copies is None:
+                view.copies = copy_words(view.searcher, view.index.schema, conn)
+            copies = view.copies.may_match(query.match)
+            if not copies:  # no copy holds the words: leaving them out is no work
+                query = replace(query, filters=without_copy_exclusion(query.filters))
             terms = Terms(view.searcher)
+            texts: dict[tuple[Any, ...], Any] = {}  # the words' query per sides, compiled once
 
-            def compile_for(filters: Filters, facets: tuple[str, ...] = ()) -> Compiled:
+            def compile_for(
+                filters: Filters, facets: tuple[str, ...] = (), scored: bool = True
+            ) -> Compiled:
                 return compile_search(
-                    view.index.schema, query.match, filters, facets, known_moods=moods, terms=terms
+                    view.index.schema,
+                    query.match,
+                    filters,
+                    facets,
+                    known_moods=moods,
+                    terms=terms,
+                    texts=texts,
+                    scored=scored,
                 )
 
             # The scope's and the folded counts alone come from scope_counts, not facets.
@@ -244,7 +262,7 @@ class TopkEngine:
             if pairs is not None:
                 total = joint_total(compiled, pairs)
             found, facets_exact = facets_of(view.searcher, compiled, facets, pairs)
-            counts = self._scope_counts(view, query, compile_for) or ScopeCounts(None, None)
+            counts = self._scope_counts(view, query, compile_for, copies) or ScopeCounts(None, None)
             hits = load_hits(conn, ids, highlighter_for(query))
         return SearchPage(
             engine=ENGINE_TOPK,
@@ -259,10 +277,10 @@ class TopkEngine:
         )
 
     def _scope_counts(
-        self, view: _View, query: SearchQuery, compile_for: Any
+        self, view: _View, query: SearchQuery, compile_for: Any, copies: bool
     ) -> ScopeCounts | None:
         """scope_counts, remembered per index state (the other tab asks them again); None
-        when the search asks none."""
+        when the search asks none. `copies`: whether any copy may match."""
         if not query.scope_facets:
             return None
         state = view.state
@@ -270,7 +288,12 @@ class TopkEngine:
         key += (query.scope_facets,)
         return self._counts.get(  # type: ignore[no-any-return]
             key,
-            lambda: scope_counts(view.searcher, query, lambda filters: compile_for(filters).query),
+            lambda: scope_counts(
+                view.searcher,
+                query,
+                lambda filters: compile_for(filters, scored=False).query,
+                copies=copies,
+            ),
         )
 
     def _joint_counts(

@@ -120,7 +120,7 @@ class ScopeCounts:
 
 
 def scope_counts(
-    searcher: tantivy.Searcher, query: SearchQuery, compile_query: Callable
+    searcher: tantivy.Searcher, query: SearchQuery, compile_query: Callable, *, copies: bool = True
 ) -> ScopeCounts:
     """The counts a search asks by SearchQuery.scope_facets beside its own total: two
     count-only searches, no facet pass over every match.
@@ -128,7 +128,8 @@ def scope_counts(
     The other scope is the other side of the index (topk_schema.SIDE_FIELDS): a pass over
     that side's postings alone. The folded are the matches that are copies: an
     intersection with the few copies' postings (none when the index holds no copy).
-    `compile_query(filters)` is the search's query under other filters.
+    `compile_query(filters)` is the search's query under other filters; `copies` False:
+    no copy can match (topk_copies), none folded.
     """
     filters, counted = query.filters, set(query.scope_facets)
     other = folded = None
@@ -140,9 +141,9 @@ def scope_counts(
             name, narrowed = ENTRY_SIDE, base.merged(Filters(excluded={FORMAT: (SECTION_FORMAT,)}))
         other = (name, _count(searcher, compile_query(narrowed)))
     if COPY in counted:
-        copies = filters.without(COPY).merged(Filters({COPY: (COPY_STATE,)}))
-        any_copy = searcher.doc_freq(FACET_FIELDS[COPY], COPY_STATE) > 0
-        folded = _count(searcher, compile_query(copies)) if any_copy else 0
+        only_copies = filters.without(COPY).merged(Filters({COPY: (COPY_STATE,)}))
+        any_copy = copies and searcher.doc_freq(FACET_FIELDS[COPY], COPY_STATE) > 0
+        folded = _count(searcher, compile_query(only_copies)) if any_copy else 0
     return ScopeCounts(other, folded)
 
 

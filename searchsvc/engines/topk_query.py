@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from typing import Any
 
 import tantivy
 
@@ -78,6 +79,9 @@ CHOICES = frozenset(name for name, _ in CHOICE_FILTERS)
 #: The shortest prefix whose whole word is scored too (see phrase_query): a two-letter
 #: prefix is a word being typed, and scoring its word (`in`) costs a pass over most docs.
 EXACT_BOOST_MIN = 3
+#: What a longer word a prefix begins adds to a score, against the word itself (its
+#: bm25): small, so the word ranks first, and more than nothing, so the fields count.
+PREFIX_WEIGHT = 0.01
 
 
 def sides_of(filters: Filters) -> tuple[str, ...]:
@@ -103,22 +107,26 @@ def compile_search(
     *,
     known_moods: Iterable[str],
     terms: Terms,
+    texts: dict[tuple[Any, ...], tantivy.Query | None] | None = None,
+    scored: bool = True,
 ) -> Compiled:
     """The tantivy queries for a search; raises Untranslatable when it cannot be exact.
 
     The words are looked for on the sides of the index the format filter lets through
-    (sides_of): a search of dialog entries reads no section's postings.
+    (sides_of): a search of dialog entries reads no section's postings. `texts` keeps the
+    words' query per sides for the next compile of the same `match` (one search's counts).
+    `scored` False: a query only to count matches (no clause that only adds to scores).
     """
     moods = list(known_moods) if filters.has(MOOD) else []
-    texts: dict[tuple[str, ...], tantivy.Query | None] = {}
+    texts = {} if texts is None else texts
 
     def with_filters(*skip: str) -> tantivy.Query:
         sides = sides_of(filters.without(FORMAT) if FORMAT in skip else filters)
         if not sides:
             return Q.empty_query()
-        if sides not in texts:
-            texts[sides] = _match_query(schema, match, terms, sides)
-        text = texts[sides]
+        if (sides, scored) not in texts:
+            texts[sides, scored] = _match_query(schema, match, terms, sides, scored)
+        text = texts[sides, scored]
         skipped = {*skip, FORMAT} if text is not None and _implied(filters, sides) else set(skip)
         parts = [text] if text is not None else []
         parts += filter_queries(schema, filters, moods, terms, skip=skipped)
@@ -150,67 +158,97 @@ def compile_search(
 
 
 def _match_query(
-    schema: tantivy.Schema, match: MatchQuery | None, terms: Terms, sides: tuple[str, ...]
+    schema: tantivy.Schema,
+    match: MatchQuery | None,
+    terms: Terms,
+    sides: tuple[str, ...],
+    scored: bool = True,
 ) -> tantivy.Query | None:
     if match is None:
         return None
     if match.raw is not None:
         raise Untranslatable("raw FTS5 syntax")
     fields = [name for side in sides for name in SIDE_FIELDS[side]]
-    include = node_query(schema, match.include, terms, fields) if match.include else None
+    include = node_query(schema, match.include, terms, fields, scored) if match.include else None
     if match.exclude is None:
         return include
-    excluded = node_query(schema, match.exclude, terms, fields)
+    excluded = node_query(schema, match.exclude, terms, fields, False)
     base = include if include is not None else Q.all_query()
     return Q.boolean_query([(MUST, base), (MUST_NOT, excluded)])
 
 
 def node_query(
-    schema: tantivy.Schema, node: Node, terms: Terms, fields: list[str]
+    schema: tantivy.Schema, node: Node, terms: Terms, fields: list[str], scored: bool = True
 ) -> tantivy.Query:
     """The query for one node of a parsed search (a phrase matches in any of `fields`)."""
     if isinstance(node, Phrase):
-        return phrase_query(schema, node, terms, fields)
+        return phrase_query(schema, node, terms, fields, scored)
     if isinstance(node, Without):
-        base = node_query(schema, node.base, terms, fields)
-        excluded = node_query(schema, node.excluded, terms, fields)
+        base = node_query(schema, node.base, terms, fields, scored)
+        excluded = node_query(schema, node.excluded, terms, fields, False)
         return Q.boolean_query([(MUST, base), (MUST_NOT, excluded)])
     occur = MUST if isinstance(node, AllOf) else SHOULD
     assert isinstance(node, AllOf | AnyOf)
     return Q.boolean_query(
-        [(occur, node_query(schema, child, terms, fields)) for child in node.children]
+        [(occur, node_query(schema, child, terms, fields, scored)) for child in node.children]
     )
 
 
 def phrase_query(
-    schema: tantivy.Schema, phrase: Phrase, terms: Terms, fields: list[str] | None = None
+    schema: tantivy.Schema,
+    phrase: Phrase,
+    terms: Terms,
+    fields: list[str] | None = None,
+    scored: bool = True,
 ) -> tantivy.Query:
-    """The phrase in any of the text fields, each field boosted by its bm25 weight."""
+    """The phrase in any of the text fields, each field boosted by its bm25 weight.
+
+    Not `scored` (a query that only counts): without the exact word's clause beside a
+    prefix, which only ranks (the prefix's terms hold the word already).
+    """
     tokens = list(phrase.tokens)
     if not tokens or _ANALYZER.analyze(fold(" ".join(tokens))) != tokens:
         raise Untranslatable(f"the word {phrase.text!r} tokenizes differently")
     clauses = []
     for field in fields or TEXT_FIELDS:
         if phrase.prefix and len(tokens) == 1:
-            expanded = terms.with_prefix(field, tokens[0])
-            if not expanded:
-                continue
-            query = Q.term_set_query(schema, field, expanded)  # scores every word alike
-            if len(tokens[0]) >= EXACT_BOOST_MIN:
-                # ... so the word itself adds its bm25: it ranks above words it begins.
-                exact = Q.term_query(schema, field, tokens[0])
-                clauses.append((SHOULD, Q.boost_query(exact, _WEIGHTS[field])))
-        elif phrase.prefix:
+            clauses += _prefix_clauses(schema, field, tokens[0], terms, scored)
+            continue
+        if phrase.prefix:
             query = Q.regex_phrase_query(schema, field, [*tokens[:-1], tokens[-1] + ".*"])
             # The phrase itself (`agent_id` as typed) ranks above phrases it begins.
-            exact = Q.phrase_query(schema, field, tokens)
-            clauses.append((SHOULD, Q.boost_query(exact, _WEIGHTS[field])))
+            if scored:
+                exact = Q.phrase_query(schema, field, tokens)
+                clauses.append((SHOULD, Q.boost_query(exact, _WEIGHTS[field])))
         elif len(tokens) == 1:
             query = Q.term_query(schema, field, tokens[0])
         else:
             query = Q.phrase_query(schema, field, tokens)
         clauses.append((SHOULD, Q.boost_query(query, _WEIGHTS[field])))
     return Q.boolean_query(clauses) if clauses else Q.empty_query()
+
+
+def _prefix_clauses(
+    schema: tantivy.Schema, field: str, word: str, terms: Terms, scored: bool
+) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+    """`word*` in `field`: its terms as one set, which scores every word alike; when scored
+    (and the word is EXACT_BOOST_MIN letters or more) the word itself apart, by its bm25, so
+    that it ranks above the longer words it begins, and those by PREFIX_WEIGHT (each term's
+    postings read once: the set holds the word only when nothing ranks it)."""
+    expanded = terms.with_prefix(field, word)
+    if not expanded:
+        return []
+    weight = _WEIGHTS[field]
+    # Not scored (a count), the word apart too: a term's postings are read at half the
+    # cost of a term set's (which collects them first), and the word is the most common.
+    if word not in expanded or (scored and len(word) < EXACT_BOOST_MIN):
+        return [(SHOULD, Q.boost_query(Q.term_set_query(schema, field, expanded), weight))]
+    clauses = [(SHOULD, Q.boost_query(Q.term_query(schema, field, word), weight))]
+    longer = [term for term in expanded if term != word]
+    if longer:
+        query = Q.term_set_query(schema, field, longer)
+        clauses.append((SHOULD, Q.boost_query(query, weight * PREFIX_WEIGHT)))
+    return clauses
 
 
 class Terms:

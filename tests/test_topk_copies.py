@@ -1,0 +1,94 @@
+"""The top-k engine skips the copies' work when a search's words are in no copy
+(searchsvc/engines/topk_copies.py): the same answers as FTS5 and the file index, with the
+shortcut and without it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.engine_stacks import ask, make_stacks
+from support.fixtures_store import write_dialog
+
+from searchsvc.engines import topk_copies
+from searchsvc.engines.topk_copies import CopyWords, without_copy_exclusion
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import AllOf, AnyOf, MatchQuery, Phrase, Without
+
+
+def entry(speaker: str, message: str, day: int) -> str:
+    return (
+        f"## 2026-02-{day:02d} — {speaker}\n\n**Speaker:** {speaker}\n**Target:** @fleet\n"
+        f'**Message:** "{message}"\n\n---\n\n'
+    )
+
+
+COPIED = entry("KIRO", "Harbour lanterns relit before the storm", 3)
+
+
+def tree(root: Path) -> Path:
+    write_dialog(root, "log.md", COPIED, entry("CURSOR", "Lanterns stay dark in the archive", 4))
+    write_dialog(root, "backup/log.md", COPIED)  # the copy
+    write_dialog(root, "other.md", entry("WOLFIE", "Storm drills for the night watch", 5))
+    return root
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    tmp = tmp_path_factory.mktemp("copywords")
+    made = make_stacks(tree(tmp / "dialogs"), tmp)
+    yield made
+    for stack in made.values():
+        stack.close()
+
+
+def phrase(*tokens: str, prefix: bool = False) -> Phrase:
+    return Phrase(" ".join(tokens), tokens, prefix=prefix)
+
+
+def test_a_search_may_match_a_copy_only_with_every_word_it_needs() -> None:
+    words = CopyWords(("harbour", "lanterns", "relit", "storm"))
+    assert words.may_match(MatchQuery(phrase("harbour")))
+    assert words.may_match(MatchQuery(phrase("harbour", "lan", prefix=True)))
+    assert not words.may_match(MatchQuery(phrase("harbour", "dark")))
+    assert not words.may_match(MatchQuery(phrase("lamp", prefix=True)))
+    assert not words.may_match(MatchQuery(AllOf((phrase("storm"), phrase("drills")))))
+    assert words.may_match(MatchQuery(AnyOf((phrase("storm"), phrase("drills")))))
+    assert words.may_match(MatchQuery(Without(phrase("storm"), phrase("harbour"))))
+    assert words.may_match(None)  # no words: every record, copies too
+    assert words.may_match(MatchQuery(None, exclude=phrase("storm")))
+    assert CopyWords(None).may_match(MatchQuery(phrase("lamp")))  # too many copies to know
+    assert not CopyWords(()).may_match(MatchQuery(phrase("storm")))  # no copy at all
+
+
+def test_only_the_exclusion_of_copies_is_dropped() -> None:
+    folded = Filters(excluded={"copy": ("copy",)})
+    assert without_copy_exclusion(folded) == Filters()
+    speaker_too = Filters({"speaker": ("kiro",)}, excluded={"copy": ("copy",)})
+    assert without_copy_exclusion(speaker_too) == Filters({"speaker": ("kiro",)})
+    asked = Filters({"copy": ("copy",)})
+    assert without_copy_exclusion(asked) == asked
+
+
+@pytest.mark.parametrize("limit", [topk_copies.COPY_WORDS_LIMIT, -1])
+@pytest.mark.parametrize(
+    ("q", "total", "folded"),
+    [
+        ("lanterns", 2, 1),  # in the copy: the copy is folded under its original
+        ("dark", 1, 0),  # in no copy: nothing to fold, the same page
+        ("drill*", 1, 0),
+        ("storm -harbour", 1, 0),
+        ("storm", 2, 1),
+    ],
+)
+def test_every_engine_agrees_with_the_shortcut_and_without_it(
+    stacks, monkeypatch: pytest.MonkeyPatch, limit: int, q: str, total: int, folded: int
+) -> None:
+    # limit -1: every index holds "too many" copies, so the top-k engine counts them all.
+    monkeypatch.setattr(topk_copies, "COPY_WORDS_LIMIT", limit)
+    stacks["topk"].topk._view.copies = None
+    page = ask(stacks, q=q, per_page="50")
+    assert (page.total, page.folded) == (total, folded)
+    words = stacks["topk"].topk._view.copies.words
+    assert (words is None) == (limit < 0)
