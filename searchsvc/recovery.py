@@ -13,7 +13,9 @@ slow) with `enter_fallback`. The switch is logged once, as one JSON line; from t
    left alone until the next probe;
 3. syncs files -> database (incremental reindex: writes accepted during the
    fallback reach the database), switches back, logs the recovery as one JSON
-   line, and syncs once more to catch a write that raced the switch.
+   line, and syncs once more to catch a write that raced the switch;
+4. drops the file index (unless it is resident, FileRepository.drop): a healthy
+   server holds none of it; the next fallback builds it again.
 """
 
 from __future__ import annotations
@@ -160,6 +162,9 @@ class DatabaseRecovery:
             )
             self.last_error = self.reason = None
         reindex(self.root, self.database.db_path)
+        with self._lock:
+            if self.mode == "database":  # not failed again during that sync
+                self.files.drop()
         return True
 
     def _sync(self) -> None:

@@ -38,11 +38,13 @@ DEFAULTS: dict[str, Any] = {
     "PROBE_SECONDS": 5.0,
     # Move a corrupt database aside and rebuild it from the files during recovery.
     "REBUILD": True,
-    # Build the in-memory file index at start-up ("auto": when the Markdown is small).
+    # The in-memory file index (the fallback): "auto" builds it when the database first
+    # fails and drops it once the database answers again (at start-up when there is no
+    # database); "on" builds it at start-up and keeps it; "off" is "auto".
     "FALLBACK_PRELOAD": "auto",
-    "FALLBACK_PRELOAD_MAX_MB": 96,
-    # How long a search waits for the file index while it is being built.
-    "FALLBACK_WAIT_SECONDS": 60.0,
+    # How long a search waits for the file index while it is being built (then a 503
+    # with Retry-After): about 8 s of building per 100k entries on 2 idle cores.
+    "FALLBACK_WAIT_SECONDS": 10.0,
     # Longest accepted `q`, in characters.
     "MAX_QUERY_CHARS": 1000,
     "JSON_SORT_KEYS": False,
@@ -154,10 +156,10 @@ class Settings:
     candidate_limit: int = 2000
     probe_seconds: float = 5.0
     rebuild: bool = True
-    #: None: build the file index at start-up when the Markdown is small ("auto").
+    #: True: build the file index at start-up and keep it; else on first need (dropped
+    #: again when the database answers).
     fallback_preload: bool | None = None
-    fallback_preload_max_mb: float = 96.0
-    fallback_wait_seconds: float = 60.0
+    fallback_wait_seconds: float = 10.0
     max_query_chars: int = 1000
     search_backend: str = "sqlite"
     meili_url: str | None = None
@@ -205,7 +207,6 @@ class Settings:
             probe_seconds=float(config["PROBE_SECONDS"]),
             rebuild=bool(switch(config["REBUILD"], name="REBUILD")),
             fallback_preload=switch(config["FALLBACK_PRELOAD"], name="FALLBACK_PRELOAD"),
-            fallback_preload_max_mb=float(config["FALLBACK_PRELOAD_MAX_MB"]),
             fallback_wait_seconds=float(config["FALLBACK_WAIT_SECONDS"]),
             max_query_chars=int(config["MAX_QUERY_CHARS"]),
             search_backend=backend,

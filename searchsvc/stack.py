@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections import Counter
 from dataclasses import replace
@@ -354,7 +353,13 @@ def build_stack(settings: Settings) -> SearchStack:
         if settings.topk:
             topk = _topk_engine(settings, database)
     if settings.root is not None:
-        files = FileRepository(settings.root, wait_seconds=settings.fallback_wait_seconds)
+        # Built at start-up and kept when it answers everything (no database) or when
+        # FALLBACK_PRELOAD=on; else built when the database first fails and dropped
+        # once it answers again (searchsvc.recovery).
+        resident = database is None or settings.fallback_preload is True
+        files = FileRepository(
+            settings.root, wait_seconds=settings.fallback_wait_seconds, resident=resident
+        )
     if settings.search_backend == "meilisearch":
         meili = meili_engine(settings)
     if database is not None and files is not None:
@@ -369,7 +374,7 @@ def build_stack(settings: Settings) -> SearchStack:
         )
     else:
         stack = SearchStack(database=database, files=files, topk=topk, meili=meili)
-    if files is not None and (database is None or _preload(settings)):
+    if files is not None and files.resident:
         files.start_build()
     stack.check_now()
     return stack
@@ -390,22 +395,3 @@ def meili_engine(settings: Settings) -> MeiliEngine:
         settings.meili_url, settings.meili_api_key, timeout_s=settings.meili_timeout_seconds
     )
     return MeiliEngine(client, settings.meili_index, retry_seconds=settings.meili_retry_seconds)
-
-
-def _preload(settings: Settings) -> bool:
-    """Whether to build the file index at start-up rather than on first need."""
-    if settings.fallback_preload is not None:
-        return settings.fallback_preload
-    assert settings.root is not None
-    limit = settings.fallback_preload_max_mb * 1024 * 1024
-    total = 0
-    for directory, _, names in os.walk(settings.root):
-        for name in names:
-            if name.lower().endswith(".md"):
-                try:
-                    total += os.stat(os.path.join(directory, name)).st_size
-                except OSError:
-                    continue
-                if total > limit:
-                    return False
-    return True

@@ -24,6 +24,12 @@ class FileVocabulary:
         self._source: list[str] | None = None  # the sorted token list the buckets hold
         self._buckets = TermBuckets(())
 
+    def forget(self) -> None:
+        """Drop the buckets (the index was dropped: its tokens go with it)."""
+        with self._lock:
+            self._source = None
+            self._buckets = TermBuckets(())
+
     def missing(self, words: Sequence[Word]) -> set[Word]:
         """The words no live entry holds (a prefix: no token of a live entry starts with it)."""
         index = self._ready_index()

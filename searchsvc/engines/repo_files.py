@@ -7,13 +7,19 @@ file_match's (exact: no sampling; raw FTS5 syntax read by fts_query.parse_raw), 
 ranking file_bm25's (bm25 over one weighted field, so close to, not identical with,
 the database's per-column bm25), the stats file_stats'.
 
-The index is built in a background thread (`start_build`); a search waits for
-it up to `wait_seconds`, then raises StoreUnavailable("building").
+The index is built in a background thread (`start_build`): at start-up when there is
+no database (or FALLBACK_PRELOAD=on), else when the database first fails (searchsvc.stack
+`build_stack`, searchsvc.recovery). A search waits for it up to `wait_seconds`, then
+raises StoreUnavailable("building"), a 503 with Retry-After. Unless `resident`, the
+index is dropped again once the database answers (`drop`): a healthy server holds none
+of it (about 2.3 MB of memory per MB of Markdown).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import heapq
 import logging
 import os
@@ -66,9 +72,18 @@ class FileRepository:
     name = "files"
     source = "files"
 
-    def __init__(self, root: str | Path, *, wait_seconds: float = 60.0) -> None:
+    def __init__(
+        self, root: str | Path, *, wait_seconds: float = 60.0, resident: bool = False
+    ) -> None:
         self.root = Path(root)
         self.wait_seconds = wait_seconds
+        #: Kept once built (True), or dropped when the database answers again (`drop`).
+        self.resident = resident
+        #: How many times the index was built and dropped (health, tests).
+        self.builds = 0
+        self.drops = 0
+        #: A drop asked for while a build runs: the build's index is discarded.
+        self._drop_after_build = False
         self._index: FileIndex | None = None
         self._lock = threading.RLock()
         self._ready = threading.Event()
@@ -89,11 +104,13 @@ class FileRepository:
     # ---- building ----------------------------------------------------------------
 
     def start_build(self) -> None:
-        """Build the index in a background thread (once; later calls do nothing)."""
+        """Build the index in a background thread (nothing to do while one is built or runs)."""
         with self._lock:
-            if self._builder is not None:
+            self._drop_after_build = False
+            if self._builder is not None or self._index is not None:
                 return
             self.state = "building"
+            self._ready.clear()
             self._builder = threading.Thread(
                 target=self._build, name="dialogsearch-file-index", daemon=True
             )
@@ -115,15 +132,26 @@ class FileRepository:
             with self._lock:
                 pending, self._reloaded_while_building = self._reloaded_while_building, set()
                 if not pending:
-                    self._index = index
                     break
             for rel in sorted(pending):
                 _reload_into(index, self.root, rel)
         with self._lock:
+            self._builder = None
+            self.builds += 1
             self.build_seconds = round(time.monotonic() - started, 3)
             self.built_at = datetime.now(UTC).isoformat(timespec="seconds")
-            self.state = "ready"
+            if self._drop_after_build:  # the database came back while this one was built
+                self._drop_after_build = False
+                self.state = "not built"
+                self.drops += 1
+            else:
+                self._index = index
+                self.state = "ready"
         self._ready.set()
+        if self._index is None:
+            del index
+            release_memory()
+            return
         log.info(
             '{"event": "file_index_built", "entries": %d, "files": %d, "seconds": %.3f}',
             index.alive,
@@ -139,18 +167,40 @@ class FileRepository:
             raise StoreUnavailable(f"the file index could not be built ({self.last_error})")
 
     def _ready_index(self) -> FileIndex:
-        """The built index, waiting for a build in progress up to wait_seconds."""
-        if self._index is None:
-            if self.state == "failed":
-                with self._lock:
-                    self._builder = None
-                    self._ready.clear()
+        """The built index (building it first when there is none), waiting for a build
+        in progress up to wait_seconds; StoreUnavailable("building") after that."""
+        index = self._index
+        if index is None:
             self.start_build()
-            if not self._ready.wait(self.wait_seconds) or self._index is None:
+            self._ready.wait(self.wait_seconds)
+            index = self._index
+            if index is None:
                 raise StoreUnavailable(
                     "the file index is still being built; retry in a few seconds", "building"
                 )
-        return self._index
+        return index
+
+    def drop(self) -> bool:
+        """Forget the index (the database answers again), giving its memory back to the
+        system; the next need builds it anew. False when it is `resident` or not built."""
+        with self._lock:
+            if self.resident:
+                return False
+            if self._builder is not None:
+                self._drop_after_build = True
+                return False
+            if self._index is None:
+                return False
+            self._index = None
+            self._names = None
+            self._compacting = None
+            self.vocabulary.forget()
+            self.state = "not built"
+            self.drops += 1
+            self._ready.clear()
+        release_memory()
+        log.info('{"event": "file_index_dropped", "drops": %d}', self.drops)
+        return True
 
     def database_behind(self, reason: str) -> None:
         """Nothing to do: the files are what answers."""
@@ -166,8 +216,10 @@ class FileRepository:
         with self._lock:
             if self._index is None:
                 # No index yet: a build running now may have read the file before this
-                # change, so it reads the file again before going live.
-                self._reloaded_while_building.add(rel)
+                # change, so it reads the file again before going live (with no build
+                # running, the next build reads every file anyway).
+                if self._builder is not None:
+                    self._reloaded_while_building.add(rel)
                 return
         chunk = _read(self.root, rel)
         with self._lock:
@@ -349,6 +401,9 @@ class FileRepository:
             "unreadable_files": len(index.failed) if index else None,
             "build_seconds": self.build_seconds,
             "built_at": self.built_at,
+            "resident": self.resident,
+            "builds": self.builds,
+            "drops": self.drops,
         }
         ok = index is not None
         return {
@@ -357,6 +412,17 @@ class FileRepository:
             "files_index": info,
             "last_error": None if ok else self.last_error,
         }
+
+
+def release_memory() -> None:
+    """Collect garbage and hand the heap's free pages back to the system (glibc's
+    malloc_trim; nothing elsewhere): after a big index is dropped, RSS falls with it."""
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def _reload_into(
