@@ -313,25 +313,28 @@ def _files_mode_rows(results: dict) -> list[Row]:
 
 
 def _rss_rows(results: dict) -> list[Row]:
+    """Server memory after the search cells: anonymous (the process's own), file-mapped
+    (pages of the tantivy index and SQLite, page cache the kernel may drop; counted once
+    per mapping) and their total, each in a row of its own, each against 200 MB."""
     memory = results.get("server_memory", {})
     if not memory:
         return []
     ours, peer = memory.get("ours", {}), memory.get("datasette", {})
+    parts = (
+        ("anon_mb", "anonymous", "≤ 200 MB (issue 15; mapped pages apart)"),
+        ("file_mb", "file-mapped (index and DB pages)", ""),
+        ("rss_mb", "total (anonymous + file-mapped)", "≤ 200 MB"),
+    )
     return [
         Row(
-            "Server RSS at the end, MB (all its processes)",
-            _num(ours.get("rss_mb"), 0),
-            f"Datasette {_num(peer.get('rss_mb'), 0)}" if peer else "",
-            _ratio(ours.get("rss_mb"), peer.get("rss_mb")),
-            "≤ 200 MB at 1M",
-            _check(ours.get("rss_mb"), 200.0, at_most=True),
-        ),
-        Row(
-            "Server RSS split: anonymous / file-backed (mmap of the DB, per mapping) MB",
-            f"{_num(ours.get('anon_mb'), 0)} / {_num(ours.get('file_mb'), 0)}",
-            f"{_num(peer.get('anon_mb'), 0)} / {_num(peer.get('file_mb'), 0)}" if peer else "",
-            _ratio(ours.get("anon_mb"), peer.get("anon_mb")),
-        ),
+            f"Server RSS after the search cells, {label}, MB (all its processes)",
+            _num(ours.get(key), 0),
+            f"Datasette {_num(peer.get(key), 0)}" if peer else "",
+            _ratio(ours.get(key), peer.get(key)),
+            target,
+            _check(ours.get(key), 200.0, at_most=True) if target else None,
+        )
+        for key, label, target in parts
     ]
 
 

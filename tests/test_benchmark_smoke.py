@@ -59,6 +59,8 @@ def test_quick_benchmark_completes_and_writes_its_table(
     assert {cell["concurrency"] for cell in ours} == {1, 8}
     assert all(cell["requests"] > 0 and cell["errors"] == 0 for cell in ours), ours
     assert results["server_memory"]["ours"]["rss_mb"] > 0
+    memory = results["server_memory"]["ours"]
+    assert memory["anon_mb"] > 0 and memory["anon_mb"] + memory["file_mb"] <= memory["rss_mb"] + 1
 
     table = results["table"].splitlines()
     assert table[0].startswith("| Measure | Ours | Peer | Ours/peer | Target | Met |")
@@ -66,6 +68,37 @@ def test_quick_benchmark_completes_and_writes_its_table(
     assert completed.stdout.strip() == results["table"]
     assert (out / "results-1500.md").read_text().count("| Measure |") == 1
     assert results["targets"] and all("met" in target for target in results["targets"])
+    rss_rows = [line for line in table if line.startswith("| Server RSS")]
+    assert [row.split(",")[1].strip() for row in rss_rows] == [
+        "anonymous",
+        "file-mapped (index and DB pages)",
+        "total (anonymous + file-mapped)",
+    ]
+
+
+@pytest.mark.slow
+def test_memory_benchmark_measures_each_phase_of_two_checkouts(
+    tmp_path: Path, gen_corpus_script: Path
+) -> None:
+    out = tmp_path / "out"
+    arguments = ["--entries", "1500", "--queries", "80", "--requests", "3", "--out", str(out)]
+    arguments += ["--work", str(tmp_path / "work"), "--baseline", str(REPO_ROOT)]
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((out / "memory-1500.json").read_text())
+    for run in (results["runs"]["baseline"][0], results["runs"]["ours"][0]):
+        for phase in ("ready", "warm", "fallback", "recovered"):
+            assert run[phase]["anon_mb"] > 0 and run[phase]["rss_mb"] > 0, (phase, run)
+        assert run["warm_requests"]["errors"] == 0 and run["warm_requests"]["answered"] > 0
+        assert run["first_answers"]["sources"]["files"] == 1
+        assert run["files_index_after"]["drops"] == 1 and run["files_index_after"]["builds"] == 1
+    assert results["table"].count("\n| ") == 4  # a row for each phase
 
 
 def test_watch_latency_benchmark_measures_every_figure_and_leaves_the_root_alone(
