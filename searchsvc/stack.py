@@ -174,6 +174,19 @@ class SearchStack:
 
     def _answer(self, query: SearchQuery) -> SearchPage:
         """The first answer of engines_now(); StoreUnavailable when none can answer."""
+        try:
+            return self._first_answer(query)
+        except StoreUnavailable as error:
+            if not self._back_while_building(error):
+                raise
+            return self._first_answer(query)
+
+    def _back_while_building(self, error: StoreUnavailable) -> bool:
+        """Whether the database answers again after this read waited for the file index
+        (its build then goes unused): the read asks the database once more."""
+        return error.reason == "building" and self.mode == "database"
+
+    def _first_answer(self, query: SearchQuery) -> SearchPage:
         declines: list[tuple[str, Declined]] = []
         corrections: dict[str, Correction] = {}  # per source
         for engine in self.engines_now():
@@ -225,7 +238,12 @@ class SearchStack:
             except StoreUnavailable as error:
                 if not self._fall_back(error):
                     raise
-        return getattr(self.files, name)(*args)
+        try:
+            return getattr(self.files, name)(*args)
+        except StoreUnavailable as error:
+            if not self._back_while_building(error):
+                raise
+            return getattr(self.database, name)(*args)
 
     def get_entry(self, entry_id: int) -> StoredEntry | None:
         """From the database, or the files while it cannot answer."""

@@ -31,7 +31,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FAST_RECOVERY_ENV = {
     "DIALOGSEARCH_PROBE_SECONDS": "0.2",
     "DIALOGSEARCH_BUSY_TIMEOUT_MS": "300",
-    "DIALOGSEARCH_FALLBACK_PRELOAD": "1",
+    # No FALLBACK_PRELOAD: the file index is built at each fault and dropped after each
+    # recovery, as a server with the default settings does (issue 15).
     # A crash (SIGSEGV, SIGBUS) prints every thread's Python stack into the server's log.
     "PYTHONFAULTHANDLER": "1",
 }
