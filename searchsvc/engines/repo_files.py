@@ -140,17 +140,19 @@ class FileRepository:
             self.builds += 1
             self.build_seconds = round(time.monotonic() - started, 3)
             self.built_at = datetime.now(UTC).isoformat(timespec="seconds")
-            if self._drop_after_build:  # the database came back while this one was built
-                self._drop_after_build = False
+            dropped = self._drop_after_build  # the database came back meanwhile
+            self._drop_after_build = False
+            if dropped:
                 self.state = "not built"
-                self.drops += 1
             else:
                 self._index = index
                 self.state = "ready"
         self._ready.set()
-        if self._index is None:
+        if dropped:
             del index
             release_memory()
+            with self._lock:
+                self.drops += 1
             return
         log.info(
             '{"event": "file_index_built", "entries": %d, "files": %d, "seconds": %.3f}',
@@ -196,9 +198,10 @@ class FileRepository:
             self._compacting = None
             self.vocabulary.forget()
             self.state = "not built"
-            self.drops += 1
             self._ready.clear()
         release_memory()
+        with self._lock:
+            self.drops += 1  # counted once the memory is handed back
         log.info('{"event": "file_index_dropped", "drops": %d}', self.drops)
         return True
 
