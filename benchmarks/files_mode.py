@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def _latency(
             started = server.start(timeout, ready=health_says("files"))
         except RuntimeError as error:
             return {"status": f"files-mode server did not start: {error}"}
-        first = fetch(server.port, paths[0], timeout=timeout)  # waits for the index build
+        first = _first_answer(server.port, paths[0], timeout)  # the index is built meanwhile
         if first is None or first[0] != 200:
             return {"status": f"files-mode search answered {first and first[0]}"}
         cell = run_cell(
@@ -117,3 +118,14 @@ def _latency(
         summary["start_seconds"] = round(started, 2)
         summary["memory"] = server.memory()
         return summary
+
+
+def _first_answer(port: int, path: str, timeout: float) -> tuple[int, bytes] | None:
+    """The first answer that is not a 503 (the file index being built: a search waits for
+    it FALLBACK_WAIT_SECONDS, then gets a 503), asking again until `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = fetch(port, path, timeout=timeout)
+        if answer is None or answer[0] != 503 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)  # a 503 that came at once: not a busy loop
