@@ -128,25 +128,16 @@ class FileRepository:
             return
         while True:
             # Files written while the build ran may have been read before the write:
-            # read them again before the index goes live (reload_file queued them).
+            # read them again before the index goes live (reload_file queued them). The
+            # last check and going live are one step under the lock: a write after it
+            # finds the index live and applies itself.
             with self._lock:
                 pending, self._reloaded_while_building = self._reloaded_while_building, set()
                 if not pending:
+                    dropped = self._go_live(index, started)
                     break
             for rel in sorted(pending):
                 _reload_into(index, self.root, rel)
-        with self._lock:
-            self._builder = None
-            self.builds += 1
-            self.build_seconds = round(time.monotonic() - started, 3)
-            self.built_at = datetime.now(UTC).isoformat(timespec="seconds")
-            dropped = self._drop_after_build  # the database came back meanwhile
-            self._drop_after_build = False
-            if dropped:
-                self.state = "not built"
-            else:
-                self._index = index
-                self.state = "ready"
         self._ready.set()
         if dropped:
             del index
@@ -160,6 +151,22 @@ class FileRepository:
             len(index.stamps),
             self.build_seconds,
         )
+
+    def _go_live(self, index: FileIndex, started: float) -> bool:
+        """Put a finished build in place (the caller holds the lock); True when it is not
+        wanted any more (the database came back while it was built: `drop`)."""
+        self._builder = None
+        self.builds += 1
+        self.build_seconds = round(time.monotonic() - started, 3)
+        self.built_at = datetime.now(UTC).isoformat(timespec="seconds")
+        dropped = self._drop_after_build
+        self._drop_after_build = False
+        if dropped:
+            self.state = "not built"
+        else:
+            self._index = index
+            self.state = "ready"
+        return dropped
 
     def build_now(self) -> None:
         """Build the index in this thread and wait for it (tests, benchmarks)."""
