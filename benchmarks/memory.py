@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import re
 import shlex
 import signal
 import sys
@@ -165,11 +166,44 @@ def measure_server(
         run["ready"] = server.memory()
         run["warm_requests"] = _warm(server, mix, args)
         run["warm"] = server.memory()
+        run["warm_mapped_mb"] = mapped_files(server.process.pid)  # type: ignore[union-attr]
         log(f"  {name}: ready {run['ready']}, warm {run['warm']}")
         if args.fallback:
             run.update(_fallback(server, db, mix, args))
             log(f"  {name}: fallback {run['fallback']}, recovered {run['recovered']}")
     return run
+
+
+def mapped_files(pid: int) -> dict[str, float]:
+    """The server's resident pages of mapped files, MB, per kind: the tantivy index's
+    per file extension, SQLite's files, shared libraries, other files (/proc/PID/smaps)."""
+    sums: dict[str, float] = {}
+    kind = None
+    try:
+        lines = Path(f"/proc/{pid}/smaps").read_text().splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        fields = line.split()
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):
+            path = fields[5] if len(fields) > 5 else ""
+            kind = _mapping_kind(path)
+        elif fields and fields[0] == "Rss:" and kind is not None:
+            sums[kind] = sums.get(kind, 0.0) + int(fields[1]) / 1024
+    return {name: round(mb, 1) for name, mb in sorted(sums.items(), key=lambda item: -item[1])}
+
+
+def _mapping_kind(path: str) -> str | None:
+    """What a mapped file is, by its path (None: not a file)."""
+    if not path.startswith("/"):
+        return None
+    if ".topk/" in path:
+        return "tantivy ." + path.rsplit(".", 1)[-1]
+    if re.search(r"\.db(-shm|-wal)?$", path):
+        return "sqlite"
+    if re.search(r"\.so(\.[\d.]+)?$", path):
+        return "shared libraries"
+    return "other files"
 
 
 def _warm(server: Server, mix: list[dict[str, str]], args: argparse.Namespace) -> dict:
@@ -303,6 +337,9 @@ def format_table(runs: dict[str, list[dict]]) -> str:
             cells.append(_ratios(*figures))
         lines.append("| " + " | ".join(cells) + " |")
     for name in names:
+        mapped = [run["warm_mapped_mb"] for run in runs[name] if run.get("warm_mapped_mb")]
+        if mapped:
+            lines.append(f"\n{name}, mapped files after the mix (MB): {mapped[0]}")
         first = [run.get("first_answers") for run in runs[name] if run.get("first_answers")]
         if first:
             lines.append(f"\n{name}, the first searches after the database went away: {first}")
