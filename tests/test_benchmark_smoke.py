@@ -99,6 +99,21 @@ def test_memory_benchmark_measures_each_phase_of_two_checkouts(
         assert run["first_answers"]["sources"]["files"] == 1
         assert run["files_index_after"]["drops"] == 1 and run["files_index_after"]["builds"] == 1
     assert results["table"].count("\n| ") == 4  # a row for each phase
+    assert results["runs"]["ours"][0]["warm_mapped_mb"]["shared libraries"] > 0
+
+    db = tmp_path / "work" / "memory-1500" / "db" / "dialogs.db"
+    parts = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memory_parts", "--entries", "1500", "--queries", "80"]
+        + ["--db", str(db), "--corpora", str(tmp_path / "work"), "--requests", "2"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert parts.returncode == 0, parts.stderr[-3000:]
+    steps = [json.loads(line) for line in parts.stdout.splitlines() if line.startswith('{"step"')]
+    assert len(steps) == 7 and all(step["RssAnon"] > 0 for step in steps)
+    assert steps[3]["answered"] == 16 and steps[-1]["arenas"] > 0
 
 
 def test_watch_latency_benchmark_measures_every_figure_and_leaves_the_root_alone(
