@@ -412,10 +412,20 @@ def _apply_changes(index: tantivy.Index, conn: Connection, ids: list[int]) -> No
         raise
 
 
+def changed_ids(conn: Connection, since: int, until: int, limit: int) -> list[int] | None:
+    """The ids the change log names after `since` up to `until` in `conn`'s snapshot; None
+    when the log no longer holds every one of those changes (pruned) or holds more than
+    `limit`."""
+    pending = conn.execute(COUNT_CHANGES, (since, until)).fetchone()[0]
+    if pending != until - since or pending > limit:
+        return None
+    return [row[0] for row in conn.execute(CHANGED_IDS, (since, until))]
+
+
 def documents_for(
     conn: Connection, ids: list[int], schema: tantivy.Schema
 ) -> Iterator[tantivy.Document]:
-    """The documents of the entries `ids` as `conn`'s snapshot holds them."""
+    """The documents of the entries `ids` that exist in `conn`'s snapshot (the rest are gone)."""
     payload = json.dumps(ids)
     targets: dict[int, list[str]] = {}
     for entry_id, target in conn.execute(SELECT_TARGETS, (payload,)):

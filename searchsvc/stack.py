@@ -6,7 +6,8 @@ A search asks the engines in this order and takes the first answer
     engine       source       declines when
     meilisearch  meilisearch  cannot_express: OR, raw FTS5, a prefix before the last word
                               unavailable: an error or time-out (and for retry_seconds after)
-    topk         database     behind: a write is newer than the index (read-your-writes)
+    topk         database     behind: the index and its delta of the changes since its
+                              last sync do not reach the database (read-your-writes)
                               cannot_express: raw FTS5, a word tantivy would split otherwise
                               too_slow: prefixes that expand past 100,000 terms
                               unavailable: no index yet, or the index failed

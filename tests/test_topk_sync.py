@@ -83,7 +83,8 @@ def test_catch_up_applies_changes_prunes_the_log_and_is_idempotent(tmp_path: Pat
         write_dialog(root, "new.md", bold("ROSE", "zebracorn sighting"))
         reindex(root, db)
         behind = repo.search(query("zebracorn "))
-        assert behind.engine != "topk" and behind.total == 1  # read-your-writes
+        # read-your-writes before the sync: the index's delta holds the change
+        assert behind.engine == "topk" and behind.total == 1
         assert repo.health()["database"]["topk"]["state"] == "behind"
         result = catch_up(db, index_dir)
         assert result.action == "caught_up" and result.applied >= 2

@@ -1,15 +1,17 @@
-"""TopkEngine: searches from the embedded top-k index (tantivy) when it is fresh.
+"""TopkEngine: searches from the embedded top-k index (tantivy) and its delta.
 
-SQLite + FTS5 stays the system of record: the index (indexer/topk_index.py) is
-only used when its recorded change-log seq and store uuid equal the database's,
-read in the same read snapshot as the hit rows. Then totals and facet counts
-are exact (every match is counted, each facet without its own filter, as the
-SQL path does), relevance is BM25 over every match with the FTS5 column weights,
+SQLite + FTS5 stays the system of record: the index (indexer/topk_index.py)
+answers for the database's state read in the same read snapshot as the hit rows:
+at its recorded change-log seq (and store uuid) alone, and past it with the delta
+of the changes since (topk_delta: the changed rows in RAM, their old versions
+masked), so a search right after a write finds it (read-your-writes). Totals and
+facet counts are exact (every match is counted, each facet without its own
+filter, as the SQL path does), relevance is BM25 with the FTS5 column weights,
 and sort=newest/oldest is exact (ties by id, undated last); hit rows and
 snippets come from SQLite exactly as in repo_sqlite. Otherwise the engine
-declines (searchsvc.stack: behind after a write, raw FTS5 syntax, a word tantivy
-tokenizes differently, prefixes too broad, no index yet or an index error) and
-the next engine, SQLite's FTS5, answers, so read-your-writes holds.
+declines (searchsvc.stack: behind past the change log or DELTA_MAX_CHANGES, raw
+FTS5 syntax, a word tantivy tokenizes differently, prefixes too broad, no index
+yet or an index error) and the next engine, SQLite's FTS5, answers.
 
 One background thread catches the index up after each write (reload_file) and
 every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
@@ -49,6 +51,7 @@ from searchsvc.engines.topk_counts import (
     joint_total,
     scope_counts,
 )
+from searchsvc.engines.topk_delta import Delta, MergedSearcher, build_delta
 from searchsvc.engines.topk_query import (
     Compiled,
     Terms,
@@ -114,14 +117,18 @@ class TopkEngine:
         self._view: _View | None = None
         #: The scope's and copies' counts (joint_pairs) per index state and query.
         self._counts = AnswerCache(COUNTS_CACHE_SIZE)
-        # Counts beside a search's own (scope_counts): on their own threads, so they run
-        # while the request's thread finds the page.
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._syncer: threading.Thread | None = None
         self._rebuild = False
         self._syncing = False
+        #: The changes since the view's seq, searched beside it (topk_delta).
+        self._delta: Delta | None = None
+        self._delta_lock = threading.Lock()
+        #: Deltas built, and searches answered with one (health, and the tests count them).
+        self.deltas_built = 0
+        self.delta_searches = 0
         self.background = background
         self._refresh_view()
         if background:
@@ -222,18 +229,19 @@ class TopkEngine:
         """The page from tantivy, or None when the index is not at the database's state."""
         sqlite = self.sqlite
         with sqlite.database.reading() as (conn, generation):
-            uuid, seq = store_point(conn)
-            if uuid is None or uuid != view.state.uuid or seq != view.state.seq:
-                if uuid is not None:
-                    self._wake.set()  # behind (or another database): catch up now
+            searcher, point = self._searcher_at(conn, view)
+            if searcher is None:
                 return None
+            delta = isinstance(searcher, MergedSearcher)
+            self.delta_searches += delta
             moods = sqlite.known_moods(conn, generation) if query.filters.moods else []
             if view.copies is None:
                 view.copies = copy_words(view.searcher, view.index.schema, conn)
-            copies = view.copies.may_match(query.match)
+            # A delta may hold copies the view's words do not know: no shortcut then.
+            copies = delta or view.copies.may_match(query.match)
             if not copies:  # no copy holds the words: leaving them out is no work
                 query = replace(query, filters=without_copy_exclusion(query.filters))
-            terms = Terms(view.searcher)
+            terms = Terms(searcher)
             texts: dict[tuple[Any, ...], Any] = {}  # the words' query per sides, compiled once
 
             def compile_for(
@@ -255,14 +263,13 @@ class TopkEngine:
             compiled = compile_for(query.filters, facets)
             # Joint counts visit every match: the total comes with them, so the page itself
             # is found without counting (tantivy then skips blocks).
-            pairs = self._joint_counts(view, query, compiled) if compiled.joint else None
-            ids, total = page_ids(
-                view.searcher, view.index.schema, compiled, query, count=pairs is None
-            )
+            pairs = self._joint_counts(searcher, point, query, compiled) if compiled.joint else None
+            ids, total = page_ids(searcher, view.index.schema, compiled, query, count=pairs is None)
             if pairs is not None:
                 total = joint_total(compiled, pairs)
-            found, facets_exact = facets_of(view.searcher, compiled, facets, pairs)
-            counts = self._scope_counts(view, query, compile_for, copies) or ScopeCounts(None, None)
+            found, facets_exact = facets_of(searcher, compiled, facets, pairs)
+            counts = self._scope_counts(searcher, point, query, compile_for, copies)
+            counts = counts or ScopeCounts(None, None)
             hits = load_hits(conn, ids, highlighter_for(query))
         return SearchPage(
             engine=ENGINE_TOPK,
@@ -276,20 +283,58 @@ class TopkEngine:
             folded=counts.folded,
         )
 
+    def _searcher_at(self, conn: Any, view: _View) -> tuple[Any, tuple[Any, ...]]:
+        """The searcher holding what `conn`'s snapshot holds, and that point (the cache key):
+        the view's own when it is at the snapshot's seq, else the view with the delta of
+        the changes since (topk_delta); (None, ()) when neither can say (another database,
+        or the change log no longer holds the changes the view misses)."""
+        uuid, seq = store_point(conn)
+        state = view.state
+        if uuid is None or uuid != state.uuid or seq < state.seq:
+            if uuid is not None:
+                self._wake.set()  # another database: the sync rebuilds the index
+            return None, ()
+        point = (state.generation, uuid, state.seq, seq)
+        if seq == state.seq:
+            return view.searcher, point
+        self._wake.set()  # behind: the sync catches up; meanwhile the delta answers
+        delta = self._delta_for(conn, view, uuid, seq)
+        if delta is None:
+            return None, ()
+        return MergedSearcher(view.searcher, delta), point
+
+    def _delta_for(self, conn: Any, view: _View, uuid: str, seq: int) -> Delta | None:
+        """The delta completing `view` to `seq` (built once per seq, shared by the threads)."""
+        delta = self._delta
+        if delta is not None and delta.serves(uuid, view.state.seq, seq):
+            return delta
+        with self._delta_lock:
+            delta = self._delta
+            if delta is not None and delta.serves(uuid, view.state.seq, seq):
+                return delta
+            delta = build_delta(conn, view.index.schema, uuid, view.state.seq, seq)
+            if delta is not None:
+                self._delta = delta
+                self.deltas_built += 1
+            return delta
+
     def _scope_counts(
-        self, view: _View, query: SearchQuery, compile_for: Any, copies: bool
+        self,
+        searcher: Any,
+        point: tuple[Any, ...],
+        query: SearchQuery,
+        compile_for: Any,
+        copies: bool,
     ) -> ScopeCounts | None:
-        """scope_counts, remembered per index state (the other tab asks them again); None
+        """scope_counts, remembered per index point (the other tab asks them again); None
         when the search asks none. `copies`: whether any copy may match."""
         if not query.scope_facets:
             return None
-        state = view.state
-        key = ("scopes", state.generation, state.uuid, state.seq, query.match, query.filters)
-        key += (query.scope_facets,)
+        key = ("scopes", *point, query.match, query.filters, query.scope_facets)
         return self._counts.get(  # type: ignore[no-any-return]
             key,
             lambda: scope_counts(
-                view.searcher,
+                searcher,
                 query,
                 lambda filters: compile_for(filters, scored=False).query,
                 copies=copies,
@@ -297,25 +342,28 @@ class TopkEngine:
         )
 
     def _joint_counts(
-        self, view: _View, query: SearchQuery, compiled: Compiled
+        self, searcher: Any, point: tuple[Any, ...], query: SearchQuery, compiled: Compiled
     ) -> list[tuple[str, str, int]]:
-        """joint_pairs, remembered per index state: the next page, the other scope's tab or
+        """joint_pairs, remembered per index point: the next page, the other scope's tab or
         a facet click asks the same words and filters again (as FTS5's answer cache)."""
         first, second = compiled.joint  # type: ignore[misc]
-        state = view.state
-        key = (
-            state.generation,
-            state.uuid,
-            state.seq,
-            query.match,
-            query.filters.without(first).without(second),
-            compiled.joint,
-        )
-        return self._counts.get(key, lambda: joint_pairs(view.searcher, compiled))  # type: ignore[no-any-return]
+        filters = query.filters.without(first).without(second)
+        key = (*point, query.match, filters, compiled.joint)
+        return self._counts.get(key, lambda: joint_pairs(searcher, compiled))  # type: ignore[no-any-return]
 
     def reload_file(self, rel: str) -> None:
-        """A write went to the database: catch the index up in the background."""
+        """A write went to the database: catch the index up in the background, and have the
+        delta of the changes ready for the searches until then (the writer's own next
+        search among them: read-your-writes without waiting for the sync)."""
         self._wake.set()
+        view = self._view
+        if view is None:
+            return
+        try:
+            with self.sqlite.database.reading() as (conn, _):
+                self._searcher_at(conn, view)
+        except (StoreUnavailable, ValueError, OSError) as error:  # the next search retries
+            log.warning("top-k delta after a write to %s failed: %s", rel, error)
 
     def topk_health(self, answered: dict[str, int]) -> dict[str, Any]:
         """Whether the index answers searches now, and how far behind the database it is.
