@@ -279,6 +279,12 @@ class SearchStack:
                 store.reload_file(rel)
         self.note_change()
 
+    def wrote(self, rel: str, path: Path) -> None:
+        """The write service wrote `rel` and loaded it into every store: the watcher (when
+        one runs) skips the events of the file as it is now."""
+        if self.watcher is not None:
+            self.watcher.written(rel, path)
+
     def refresh_files(self, *, database: bool = True) -> None:
         """Files changed that nobody named (a folder moved, a rescan): the stores catch up.
 

@@ -27,8 +27,10 @@ Without a stack (`dialogsearch reindex --watch`) a change is the reindex alone;
 
 Ignored: editor temp and swap files (`*.swp`, `*~`, `.#*`, `4913`), temp files (`*.tmp`,
 the write service's `.<name>.md.<random>.tmp` among them) and the database's own files
-when they live below the root. The service's own API writes are seen too; their reindex
-finds the content hash unchanged and does no work.
+when they live below the root. The service's own API writes are skipped: the write service
+names each file it wrote and loaded (`written`), and while the file still has the size and
+mtime it had then, its events start no reindex (one that would find its hash unchanged,
+after waiting for `<db>.lock` and scanning the root, beside the next writes).
 """
 
 from __future__ import annotations
@@ -135,6 +137,9 @@ class DialogWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._retry_at = 0.0  # monotonic: no attempt before this after a failure
+        #: Files the write service wrote and loaded: (size, mtime_ns) as it left them.
+        self._written: dict[str, tuple[int, int]] = {}
+        self.own_writes_skipped = 0
 
     # ---- start and stop ----------------------------------------------------------------
 
@@ -262,11 +267,31 @@ class DialogWatcher:
             self.last_error = message
             self._retry_at = time.monotonic() + RETRY_SECONDS
 
+    def written(self, rel: str, path: Path) -> None:
+        """The write service wrote `rel` (at `path`) and loaded it: skip it as it is now."""
+        try:
+            info = os.stat(path)
+        except OSError:
+            return
+        with self._lock:
+            self._written[rel] = (info.st_size, info.st_mtime_ns)
+
+    def _skip_own_writes(self) -> list[str]:
+        """The pending files, less those still as the write service left them (done)."""
+        with self._lock:
+            own = {rel for rel in self._pending if self._written.get(rel) == self._stamp(rel)}
+            for rel in own:
+                del self._written[rel]
+            self._pending.difference_update(own)
+            self.own_writes_skipped += len(own)
+            return sorted(self._pending)
+
     def _apply(self, *, rescan: bool) -> None:
         """One reindex for everything pending, then the stores follow; or the files only."""
-        with self._lock:
-            rels = sorted(self._pending)
+        rels = self._skip_own_writes()
         unnamed = self._pending_unnamed
+        if not rels and not unnamed and not rescan:
+            return
         if self.stack is None:
             self._reindex(rels, unnamed=unnamed, rescan=rescan)
             return
@@ -400,6 +425,7 @@ class DialogWatcher:
             "last_event": self.last_event,
             "pending_files": pending,
             "reindexes": self.reindexes,
+            "own_writes_skipped": self.own_writes_skipped,
             "rescans": self.rescans,
             "last_reindex": self.last_reindex,
             "reindex_seconds_total": round(self.reindex_seconds_total, 3),

@@ -129,6 +129,33 @@ def test_an_editor_save_that_appends_an_entry_is_found(watched: LiveServer) -> N
     assert watcher_health(watched)["last_error"] is None
 
 
+def test_an_api_write_starts_no_reindex_but_a_hand_edit_after_it_does(
+    tmp_path: Path, dialogs_dir: Path
+) -> None:
+    """The write service loaded its own write: the watcher skips the file as written."""
+    token = "watcher-token-0123456789abcdef"
+    server = _server(tmp_path, dialogs_dir, {"DIALOGSEARCH_API_TOKEN": token})
+    try:
+        before = watcher_health(server)["reindexes"]
+        answer = requests.post(
+            server.url + "/api/dialog/entry",
+            json={"speaker": "KIRO", "message": "okapi by the api", "dialog_file": "api.md"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 201, answer.text
+        wait_until(lambda: watcher_health(server)["own_writes_skipped"] >= 1, timeout=TIMEOUT)
+        health = watcher_health(server)
+        assert health["reindexes"] == before and health["pending_files"] == []
+        assert files_of(server, "okapi") == {"api.md"}
+        path = dialogs_dir / "api.md"
+        editor_save(path, path.read_text(encoding="utf-8") + new_entry("quokka"))
+        wait_until(lambda: files_of(server, "quokka") == {"api.md"}, timeout=TIMEOUT)
+        assert watcher_health(server)["reindexes"] == before + 1
+    finally:
+        server.stop()
+
+
 @pytest.mark.slow
 def test_a_new_file_in_a_new_subfolder_is_found(watched: LiveServer) -> None:
     folder = watched.root / "meetings" / "2026"

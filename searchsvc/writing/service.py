@@ -300,7 +300,11 @@ class WriteService:
             raise WriteUnavailable(f"Cannot write {rel}: {reason}; nothing was changed") from None
         if edit.parsed is not None:
             self._remember(rel, edit.text, edit.parsed)
-        self.load_file(rel, edit.parsed, edit.text)
+        if self.load_file(rel, edit.parsed, edit.text):
+            # The file as written is in the database: the watcher need not read it again.
+            wrote = getattr(self.repository, "wrote", None)
+            if wrote is not None:
+                wrote(rel, path)
 
     def _answer(self, entry_id: int, entry: Entry) -> StoredEntry:
         """The entry as the repository now serves it (as parsed, if it cannot say)."""
