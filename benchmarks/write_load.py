@@ -44,8 +44,8 @@ from benchmarks.reindex_runs import run_reindex
 from benchmarks.search_runs import health_says, our_server
 
 WRITE_SHARE = 0.1
-#: How many corpus files the POSTs go to (chosen with the seed).
-WRITE_FILES = 64
+#: How many corpus files the POSTs go to (chosen with the seed): API writers keep to a few.
+WRITE_FILES = 8
 REQUEST_TIMEOUT = 30.0
 WRITE_OPS = ("post", "put", "delete")
 

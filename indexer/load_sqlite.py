@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dialogfile.identity import ID_BITS
-from dialogfile.model import ParsedFile, Problem
+from dialogfile.model import Entry, ParsedFile, Problem
 from dialogfile.names import target_tokens
 from indexer.migrate import utc_stamp
 from indexer.store_rows import (
@@ -456,10 +456,19 @@ def load_parsed_file(
     parsed: ParsedFile,
     *,
     synced_utc: int | None = None,
+    known_rows: dict[Entry, tuple[Any, ...]] | None = None,
 ) -> FilePlan:
-    """Bring one file's rows in line with its parsed entries (inside the caller's transaction)."""
-    plan = plan_file(conn, prepare_file(source, parsed), synced_utc=synced_utc)
+    """Bring one file's rows in line with its parsed entries (inside the caller's transaction).
+
+    `known_rows`: the rows of this file's last load by entry (store_rows.prepare_file reuses
+    them); refreshed to this load's rows.
+    """
+    prepared = prepare_file(source, parsed, known_rows)
+    plan = plan_file(conn, prepared, synced_utc=synced_utc)
     apply_plans(conn, [plan])
+    if known_rows is not None:
+        known_rows.clear()
+        known_rows.update(zip(parsed.entries, prepared.entry_rows, strict=True))
     return plan
 
 

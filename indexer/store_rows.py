@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -166,11 +166,21 @@ class PreparedFile:
         )
 
 
-def prepare_file(source: SourceFile, parsed: ParsedFile) -> PreparedFile:
-    """The rows of a parsed file, its entries keyed and given their stable ids."""
-    rows = [
-        entry_row(entry_id, key, entry) for entry_id, key, entry in keyed_entries(parsed.entries)
-    ]
+def prepare_file(
+    source: SourceFile, parsed: ParsedFile, known: Mapping[Entry, tuple[Any, ...]] | None = None
+) -> PreparedFile:
+    """The rows of a parsed file, its entries keyed and given their stable ids.
+
+    `known`: rows made for this file before, by entry; an equal entry with the same id
+    and key takes its row as it is (a write changes one entry of a file: the rest of the
+    file's rows are not made again).
+    """
+    rows = []
+    for entry_id, key, entry in keyed_entries(parsed.entries):
+        row = known.get(entry) if known else None
+        if row is None or row[0] != entry_id or row[1] != key:
+            row = entry_row(entry_id, key, entry)
+        rows.append(row)
     return PreparedFile(
         path=source.path,
         content_hash=source.content_hash,

@@ -220,3 +220,19 @@ def test_backup_copies_an_existing_database_and_never_overwrites(tmp_path: Path)
     assert copy.execute("SELECT message FROM lupo_dialog_entries").fetchall() == [("alpha",)]
     copy.close()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_reload_makes_rows_only_for_the_entries_that_changed() -> None:
+    """The write service's `known_rows`: equal entries keep their rows (the same objects),
+    and the rows are those a load from scratch makes."""
+    first = [entry("a.md", line, f"message {line}") for line in (1, 5, 9)]
+    known: dict[Entry, tuple] = {}
+    conn = Database(":memory:").open_writer()
+    load_parsed_file(conn, source("a.md"), ParsedFile("a.md", first, []), known_rows=known)
+    before = dict(known)
+    changed = [first[0], entry("a.md", 5, "message changed"), first[2]]
+    load_parsed_file(conn, source("a.md", "v2"), ParsedFile("a.md", changed, []), known_rows=known)
+    assert known[first[0]] is before[first[0]] and known[first[2]] is before[first[2]]
+    assert changed[1] not in before
+    scratch = prepare_file(source("a.md", "v2"), ParsedFile("a.md", changed, []))
+    assert [known[item] for item in changed] == scratch.entry_rows

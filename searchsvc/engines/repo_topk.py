@@ -13,15 +13,15 @@ declines (searchsvc.stack: behind past the change log or DELTA_MAX_CHANGES, raw
 FTS5 syntax, a word tantivy tokenizes differently, prefixes too broad, no index
 yet or an index error) and the next engine, SQLite's FTS5, answers.
 
-One background thread catches the index up after each write (reload_file) and
-every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
-per reload, shared by the request threads; no request waits for a commit.
-"""
+One background thread catches the index up after writes (at most once a second)
+and every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
+per reload, shared by the request threads; no request waits for a commit."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,6 @@ from searchsvc.engines.topk_query import (
     compile_search,
 )
 from searchsvc.query.filters import Filters
-from searchsvc.query.fts_query import MatchQuery
 from searchsvc.repository import (
     ENGINE_FACET_LIMIT as LIMIT,
 )
@@ -76,8 +75,11 @@ log = logging.getLogger("searchsvc.engines.repo_topk")
 #: Facet values asked of tantivy's terms aggregation: all of them, so counts stay exact.
 FACET_TERMS = 1_000_000
 DEFAULT_SYNC_SECONDS = 5.0
+SYNC_GAP_SECONDS = 1.0  # the least time from one sync's start to the next one's
 ENGINE_TOPK = "topk"
 ENGINE_FTS5 = "fts5"
+#: How many searches' scope and copy counts the engine remembers.
+COUNTS_CACHE_SIZE = 256
 
 
 @dataclass
@@ -89,10 +91,6 @@ class _View:
     index: tantivy.Index
     searcher: tantivy.Searcher
     copies: CopyWords | None = None
-
-
-#: How many searches' scope and copy counts the engine remembers.
-COUNTS_CACHE_SIZE = 256
 
 
 class TopkEngine:
@@ -154,8 +152,11 @@ class TopkEngine:
     def _sync_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            started = time.monotonic()
             self.sync_now()
             self._wake.wait(self.sync_seconds)
+            # The delta answers meanwhile: the writes of a busy second make one commit.
+            self._stop.wait(min(SYNC_GAP_SECONDS, self.sync_seconds) - time.monotonic() + started)
 
     def sync_now(self) -> SyncResult | None:
         """Catch the index up (or build it) and reload the Searcher; None when it failed."""
@@ -209,7 +210,7 @@ class TopkEngine:
         view = self._view
         if view is None:
             raise Declined("unavailable", self.last_error or "the top-k index is not built yet")
-        if _is_raw(query.match):
+        if query.match is not None and query.match.raw is not None:
             raise Declined("cannot_express", "raw FTS5 syntax")
         try:
             page = self._search_topk(view, query)
@@ -404,10 +405,6 @@ class TopkEngine:
         syncer = self._syncer
         if syncer is not None and syncer is not threading.current_thread():
             syncer.join(timeout=60)
-
-
-def _is_raw(match: MatchQuery | None) -> bool:
-    return match is not None and match.raw is not None
 
 
 def page_ids(

@@ -117,6 +117,8 @@ class WriteService:
         self._thread_lock = threading.Lock()
         # rel -> (text, its parse): the parse a write checked is the next write's "before".
         self._parses: OrderedDict[str, tuple[str, ParsedFile]] = OrderedDict()
+        # rel -> its rows as last loaded, by entry: the next load makes only changed ones.
+        self._rows: OrderedDict[str, dict[Entry, tuple[Any, ...]]] = OrderedDict()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -285,6 +287,11 @@ class WriteService:
         self._remember(rel, text, parsed)
         return parsed
 
+    def _keep_rows(self, rel: str, rows: dict[Entry, tuple[Any, ...]]) -> None:
+        self._rows[rel] = rows
+        while len(self._rows) > PARSE_CACHE_FILES:
+            self._rows.popitem(last=False)
+
     def _remember(self, rel: str, text: str, parsed: ParsedFile) -> None:
         self._parses[rel] = (text, parsed)
         self._parses.move_to_end(rel)
@@ -359,10 +366,12 @@ class WriteService:
             source = read_source(self.root, rel)
             if parsed is None or source.text != text:
                 parsed = parse_file(source.text, rel)
+            known = self._rows.pop(rel, {})
             conn.execute("BEGIN IMMEDIATE")
             try:
-                load_parsed_file(conn, source, parsed)
+                load_parsed_file(conn, source, parsed, known_rows=known)
                 conn.execute("COMMIT")
+                self._keep_rows(rel, known)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
