@@ -15,9 +15,11 @@ edited entry keeps its permalink.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from dialogfile.model import Entry
 
@@ -28,6 +30,31 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",
 #: Metadata key under which an entry records its own id (see module docstring).
 EXPLICIT_ID_KEY = "dialog_entry_id"
 _ID_MASK = (1 << ID_BITS) - 1
+#: Keys by entry while a caller keeps them (remembered_keys); None: every key is computed.
+_REMEMBERED: contextvars.ContextVar[dict[Entry, str] | None] = contextvars.ContextVar(
+    "dialogfile_entry_keys", default=None
+)
+
+
+@contextmanager
+def remembered_keys(memo: dict[Entry, str]) -> Iterator[None]:
+    """Within the block, keyed_entries takes an equal entry's key from `memo` (and adds the
+    keys it computes): a write keys the same file's entries several times (the file before,
+    the edit read back, the rows), and most of them are the same entries."""
+    token = _REMEMBERED.set(memo)
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
+def _key_of(entry: Entry, memo: dict[Entry, str] | None) -> str:
+    if memo is None:
+        return entry_key(entry)
+    key = memo.get(entry)
+    if key is None:
+        key = memo[entry] = entry_key(entry)
+    return key
 
 
 def entry_key(entry: Entry) -> str:
@@ -80,8 +107,9 @@ def keyed_entries(entries: Iterable[Entry]) -> list[tuple[int, str, Entry]]:
     seen: dict[str, int] = {}
     used: set[int] = set()
     keyed = []
+    memo = _REMEMBERED.get()
     for entry in entries:
-        key = entry_key(entry)
+        key = _key_of(entry, memo)
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
         entry_id = explicit_id(entry)

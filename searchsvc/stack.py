@@ -285,6 +285,12 @@ class SearchStack:
         if self.watcher is not None:
             self.watcher.written(rel, path)
 
+    def writes_done(self) -> None:
+        """A write was acknowledged: the top-k engine readies the delta of the changes its
+        index does not hold yet (the writer's next search then waits for nothing)."""
+        if self.topk is not None and self.mode == "database":
+            self.topk.prepare_delta()
+
     def refresh_files(self, *, database: bool = True) -> None:
         """Files changed that nobody named (a folder moved, a rescan): the stores catch up.
 

@@ -1,6 +1,15 @@
 from dataclasses import replace
 
-from dialogfile.identity import ID_BITS, entry_key, explicit_id, id_for, keyed_entries
+from support.fixtures_api import bold
+
+from dialogfile.identity import (
+    ID_BITS,
+    entry_key,
+    explicit_id,
+    id_for,
+    keyed_entries,
+    remembered_keys,
+)
 from dialogfile.model import Entry
 from dialogfile.parse import parse_file
 
@@ -73,3 +82,18 @@ def test_moods_in_lupopedia_notation_keep_their_ids():
     assert entry_key(replace(plain, mood_rgb="00FF00", mood_raw="00FF00")) != entry_key(
         replace(plain, mood_rgb=None, mood_raw="00FF00")
     )
+
+
+def test_remembered_keys_give_the_same_ids_and_spare_the_repeated_keys() -> None:
+    text = "".join(
+        bold(speaker, message, day="2026-01-12", target="@everyone", mood="FF0000", title="t")
+        for speaker, message in (("KIRO", "one"), ("LILITH", "two"), ("KIRO", "three"))
+    )
+    entries = parse_file(text, "memo.md").entries
+    memo: dict = {}
+    with remembered_keys(memo):
+        first = keyed_entries(entries)
+        again = keyed_entries(entries)
+    assert first == again == keyed_entries(entries)  # the same (id, key, entry) as computed
+    assert len(memo) == len(set(entries)) >= 3
+    assert set(memo.values()) == {key for _, key, _ in first}

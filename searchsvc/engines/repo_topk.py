@@ -353,10 +353,12 @@ class TopkEngine:
         return self._counts.get(key, lambda: joint_pairs(searcher, compiled))  # type: ignore[no-any-return]
 
     def reload_file(self, rel: str) -> None:
-        """A write went to the database: catch the index up in the background, and have the
-        delta of the changes ready for the searches until then (the writer's own next
-        search among them: read-your-writes without waiting for the sync)."""
+        """A write went to the database: catch the index up in the background."""
         self._wake.set()
+
+    def prepare_delta(self) -> None:
+        """Build the delta of the changes the index does not hold yet, if it is not built:
+        the searches until the sync use it (the writer's next one among them)."""
         view = self._view
         if view is None:
             return
@@ -364,7 +366,7 @@ class TopkEngine:
             with self.sqlite.database.reading() as (conn, _):
                 self._searcher_at(conn, view)
         except (StoreUnavailable, ValueError, OSError) as error:  # the next search retries
-            log.warning("top-k delta after a write to %s failed: %s", rel, error)
+            log.warning("top-k delta after a write failed: %s", error)
 
     def topk_health(self, answered: dict[str, int]) -> dict[str, Any]:
         """Whether the index answers searches now, and how far behind the database it is.

@@ -42,7 +42,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from dialogfile.identity import keyed_entries
+from dialogfile.identity import keyed_entries, remembered_keys
 from dialogfile.model import Entry, ParsedFile
 from dialogfile.parse import parse_file
 from dialogfile.writer import (
@@ -91,6 +91,8 @@ DB_BUSY_TIMEOUT_MS = 2_000
 _POLL_SECONDS = 0.02
 #: How many files' last parse a WriteService keeps (the files written most recently).
 PARSE_CACHE_FILES = 8
+#: How many entries' content keys a WriteService remembers (dialogfile.identity).
+KEYS_REMEMBERED = 20_000
 
 
 class WriteService:
@@ -119,6 +121,7 @@ class WriteService:
         self._parses: OrderedDict[str, tuple[str, ParsedFile]] = OrderedDict()
         # rel -> its rows as last loaded, by entry: the next load makes only changed ones.
         self._rows: OrderedDict[str, dict[Entry, tuple[Any, ...]]] = OrderedDict()
+        self._keys: dict[Entry, str] = {}
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -131,7 +134,10 @@ class WriteService:
         if not self._thread_lock.acquire(timeout=self.lock_wait):
             raise WriteUnavailable("Another write is still running; try again")
         try:
+            if len(self._keys) > KEYS_REMEMBERED:
+                self._keys.clear()
             with _folder_lock(self.root, self.lock_wait), ExitStack() as stack:
+                stack.enter_context(remembered_keys(self._keys))
                 wait = self.db_lock_wait
                 if not self._database_serving():
                     wait = min(wait, DB_LOCK_WAIT_FILES_MODE_SECONDS)
@@ -185,6 +191,7 @@ class WriteService:
             except UnrepresentableEdit as error:
                 raise EditConflict(str(error)) from None
             self._commit(path, rel, edit, bom)
+        self._reads_follow()
         assert edit.entry_id is not None and edit.entry is not None  # plan_append sets both
         return self._answer(edit.entry_id, edit.entry)
 
@@ -209,6 +216,7 @@ class WriteService:
             except (EntryNotInFile, ReadOnlyEntry) as error:
                 raise EditConflict.changed_outside(entry_id, str(error)) from None
             self._commit(path, rel, edit, bom)
+        self._reads_follow()
         assert edit.entry is not None  # plan_update sets it
         return self._answer(entry_id, edit.entry)
 
@@ -228,6 +236,14 @@ class WriteService:
             except (UnrepresentableEdit, EntryNotInFile, ReadOnlyEntry) as error:
                 raise EditConflict.changed_outside(entry_id, str(error)) from None
             self._commit(path, rel, edit, bom)
+        self._reads_follow()
+
+    def _reads_follow(self) -> None:
+        """Once the lock is free: the repository readies its search views for the writer's
+        next search (the top-k engine's delta), so the write costs other writers nothing."""
+        follow = getattr(self.repository, "writes_done", None)
+        if follow is not None:
+            follow()
 
     def _stored(self, entry_id: int) -> StoredEntry:
         try:
