@@ -74,6 +74,7 @@ def build_rows(results: dict) -> list[Row]:
     rows += _search_rows(results)
     rows += _files_mode_rows(results)
     rows += _rss_rows(results)
+    rows += _write_load_rows(results)
     return rows
 
 
@@ -336,6 +337,47 @@ def _rss_rows(results: dict) -> list[Row]:
         )
         for key, label, target in parts
     ]
+
+
+def _write_load_rows(results: dict) -> list[Row]:
+    """Search under writes (benchmarks.write_load): ours, beside main's code when it ran."""
+    variants = results.get("write_load") or {}
+    ours, base = variants.get("ours"), variants.get("baseline")
+    if not ours:
+        return []
+
+    def pair(variant: dict | None, op: str) -> str:
+        if not variant:
+            return ""
+        text = f"{_num(variant[op]['p50_ms'])} / {_num(variant[op]['p99_ms'])}"
+        return text if variant is ours else f"main {text}"
+
+    def p99_ratio(op: str) -> str:
+        return _ratio(ours[op]["p99_ms"], base[op]["p99_ms"]) if base else ""
+
+    label = "Under 90 % search / 10 % write, 8 clients"
+    answered = sum(ours["engines"].values()) + sum(ours["ryw_engines"].values())
+    by_topk = ours["engines"].get("topk", 0) + ours["ryw_engines"].get("topk", 0)
+    faults = f"{ours['5xx']} / {ours['ryw_missed']} of {ours['ryw_checked']}"
+    return [
+        Row(f"{label}: search p50 / p99 ms", pair(ours, "search"), pair(base, "search"),
+            p99_ratio("search"), "p99 ≤ 50 ms at 1M",
+            _check(ours["search"]["p99_ms"], 50.0, at_most=True)),
+        Row(f"{label}: write p50 / p99 ms", pair(ours, "write"), pair(base, "write"),
+            p99_ratio("write"), "p99 ≤ 200 ms at 1M",
+            _check(ours["write"]["p99_ms"], 200.0, at_most=True)),
+        Row(f"{label}: 5xx / read-your-writes misses", faults,
+            f"main {base['5xx']} / {base['ryw_missed']} of {base['ryw_checked']}" if base else "",
+            "", "0 / 0", ours["5xx"] == 0 and ours["ryw_missed"] == 0),
+        Row(f"{label}: searches the top-k engine answered", f"{by_topk:,} of {answered:,}",
+            _engines_text(base) if base else ""),
+    ]  # fmt: skip
+
+
+def _engines_text(variant: dict) -> str:
+    answered = sum(variant["engines"].values()) + sum(variant["ryw_engines"].values())
+    by_topk = variant["engines"].get("topk", 0) + variant["ryw_engines"].get("topk", 0)
+    return f"main {by_topk:,} of {answered:,}"
 
 
 def format_table(rows: Sequence[Row]) -> str:

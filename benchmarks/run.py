@@ -3,11 +3,13 @@
     python -m benchmarks.run --entries 100000
     python -m benchmarks.run --entries 3000 --quick --out /tmp/bench
     python -m benchmarks.run --entries 1000000 --only reindex
+    python -m benchmarks.run --entries 1000000 --only write_load --baseline-src /tmp/main-src
 
 Generates (or reuses) the corpus for the size and seed, then measures in the
 same run: our full/incremental/no-change reindex next to a raw sqlite3 bulk
 load, search over HTTP (ours and Datasette, concurrency 1 and 8, each query
-kind), the files-mode fallback, parse throughput and server memory. Writes
+kind), search under writes (benchmarks.write_load: 8 clients, 90 % searches, 10 %
+writes), the files-mode fallback, parse throughput and server memory. Writes
 OUT/results-<entries>.json and .md. Every server listens on 127.0.0.1 only and
 is stopped on exit; every loop is bounded in time and count.
 """
@@ -47,6 +49,7 @@ from benchmarks.search_runs import (
     measure_search,
     our_server,
 )
+from benchmarks.write_load import measure
 
 DEFAULT_SEED = 42
 
@@ -86,8 +89,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["reindex"],
-        help="reindex: only the raw loads and our reindex runs (no parse, search, files mode)",
+        choices=["reindex", "write_load"],
+        help="reindex: only the raw loads and our reindex runs (no parse, search, files mode);"
+        " write_load: only search under writes (on our database, reindexed when missing)",
+    )
+    parser.add_argument(
+        "--write-seconds", type=float, help="seconds per write-load round and variant"
+    )
+    parser.add_argument("--write-rounds", type=int, default=2, help="write-load rounds")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="code (e.g. `git archive main` unpacked) the write load also serves, for a ratio",
     )
     parser.add_argument(
         "--step-timeout", type=float, default=3600.0, help="limit for each child run, s"
@@ -95,6 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.cell_seconds is None:
         args.cell_seconds = 0.5 if args.quick else 4.0
+    if args.write_seconds is None:
+        args.write_seconds = 3.0 if args.quick else 30.0
     return args
 
 
@@ -128,10 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"]["runner_rss_mb"] = round(tree_rss_bytes(os.getpid()) / 1e6, 1)
     work = args.work / f"run-{args.entries}-seed{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
+    ours_db = work / "ours" / "dialogs.db"
+    if args.only == "write_load":
+        if not ours_db.exists():
+            ours_db.parent.mkdir(exist_ok=True)
+            run_reindex(corpus.markdown, ours_db, full=True, timeout=args.step_timeout)
+        results["write_load"] = _measure_write_load(corpus, mix, ours_db, args, work)
+        return _finish(results, args, started)
     log("raw sqlite3 bulk loads")
     raw_runs = [_raw_loads(corpus, work, args)]
     log("our reindex: full, no change, one file changed, restored")
-    ours_db = work / "ours" / "dialogs.db"
     ours_db.parent.mkdir(exist_ok=True)
     reindex = reindex_suite(corpus.markdown, ours_db, timeout=args.step_timeout)
     full_runs = [reindex["full"]]
@@ -148,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     results["reindex"] = reindex
     if args.only is None:
         _measure_serving(results, corpus, mix, ours_db, args, work)
+        results["write_load"] = _measure_write_load(corpus, mix, ours_db, args, work)
+    return _finish(results, args, started)
+
+
+def _finish(results: dict, args: argparse.Namespace, started: float) -> int:
+    """The table and the JSON of `results`; 0."""
     results["meta"]["load_average_end"] = load_average()
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     rows = build_rows(results)
@@ -184,6 +211,23 @@ def _measure_serving(
         max_entries=args.files_max,
         timeout=args.step_timeout,
         log_dir=work,
+        log=log,
+    )
+
+
+def _measure_write_load(
+    corpus: Corpus, mix: list[dict[str, str]], ours_db: Path, args, work: Path
+) -> dict:
+    """benchmarks.write_load on copies of our database (and the baseline's, if given)."""
+    log("search under writes (8 clients, 90 % search / 10 % write)")
+    return measure(
+        corpus.markdown,
+        ours_db,
+        mix,
+        work,
+        seconds=args.write_seconds,
+        rounds=1 if args.quick else args.write_rounds,
+        baseline_src=args.baseline_src,
         log=log,
     )
 

@@ -33,6 +33,8 @@ def test_quick_benchmark_completes_and_writes_its_table(
             "--quick",
             "--cell-seconds",
             "0.2",
+            "--write-seconds",
+            "2",
             "--out",
             str(out),
             "--work",
@@ -61,6 +63,11 @@ def test_quick_benchmark_completes_and_writes_its_table(
     assert results["server_memory"]["ours"]["rss_mb"] > 0
     memory = results["server_memory"]["ours"]
     assert memory["anon_mb"] > 0 and memory["anon_mb"] + memory["file_mb"] <= memory["rss_mb"] + 1
+    # search under writes: both kinds answered, no 5xx, every write read back by its writer
+    under_writes = results["write_load"]["ours"]
+    assert under_writes["search"]["n"] > 0 and under_writes["write"]["n"] > 0
+    assert under_writes["5xx"] == 0 and under_writes["ryw_missed"] == 0
+    assert under_writes["ryw_checked"] > 0
 
     table = results["table"].splitlines()
     assert table[0].startswith("| Measure | Ours | Peer | Ours/peer | Target | Met |")
