@@ -311,7 +311,7 @@ def _build_locked(db_path: Path, folder: Path, threads: int, heap_bytes: int) ->
     state = IndexState(generation=generation, uuid=uuid, seq=seq, entries=count)
     _write_state(folder, state)
     _remove_other_generations(folder, generation)
-    _prune(db_path, seq)
+    prune_log(db_path, seq)
     return state
 
 
@@ -363,7 +363,7 @@ def _catch_up_locked(
             unpruned = uuid is not None and conn.execute(ANY_APPLIED, (last,)).fetchone()
             conn.close()
             if prune and unpruned:
-                _prune(db_path, last)
+                prune_log(db_path, last)
             return "fresh", state, 0, ""
         pending = conn.execute(COUNT_CHANGES, (state.seq, last)).fetchone()[0]
         if last < state.seq or pending != last - state.seq:
@@ -383,7 +383,7 @@ def _catch_up_locked(
     )
     _write_state(folder, new_state)
     if prune:
-        _prune(db_path, last)
+        prune_log(db_path, last)
     return "caught_up", new_state, len(ids), f"{len(ids)} entries changed"
 
 
@@ -434,7 +434,7 @@ def documents_for(
         yield document(row, targets.get(row[0], ()), schema)
 
 
-def _prune(db_path: Path, seq: int) -> None:
+def prune_log(db_path: Path, seq: int) -> None:
     """Delete change-log rows up to `seq`; skipped quietly when the database is busy/read-only."""
     if seq <= 0:
         return

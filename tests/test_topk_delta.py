@@ -102,7 +102,7 @@ def test_the_new_word_is_found_and_the_stale_versions_are_not(changed_pair) -> N
         copies.engine == "topk"
         and copies.total == exact.search(make_query("prefix check ", per_page=50)).total
     )
-    assert topk.topk.deltas_built == 1  # one delta for every search at this seq
+    assert topk.topk.deltas.built == 1  # one delta for every search at this seq
 
 
 def test_a_pruned_change_log_is_not_guessed_at(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_a_pruned_change_log_is_not_guessed_at(tmp_path: Path) -> None:
         conn.close()
         page = stack.search(make_query(f"{NEW_WORD} "))
         assert page.engine == "fts5" and page.total == 2
-        assert stack.topk.deltas_built == 0
+        assert stack.topk.deltas.built == 0
     finally:
         stack.close()
 
@@ -174,3 +174,26 @@ def test_merged_facet_counts_are_summed_and_a_cut_list_is_flagged() -> None:
     assert merged["doc_count_error_upper_bound"] == 0
     cut = {"f": {**main["f"], "sum_other_doc_count": 3}}
     assert merge_aggregations(cut, delta)["f"]["doc_count_error_upper_bound"] == 1
+
+
+def test_the_sync_folds_the_delta_in_and_then_prunes_the_log(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "dialogs")
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    build(db, tmp_path / "topk")
+    stack = topk_stack(db, tmp_path / "topk", background=False)
+    try:
+        change_the_tree(root)
+        reindex(root, db)
+        assert stack.search(make_query(f"{NEW_WORD} ")).total == 2
+        assert stack.topk.delta_searches == 1
+        result = stack.topk.sync_now()
+        assert result is not None and result.action == "caught_up"
+        conn = sqlite3.connect(db)
+        assert conn.execute("SELECT count(*) FROM lupo_dialog_entry_changes").fetchone()[0] == 0
+        conn.close()
+        page = stack.search(make_query(f"{NEW_WORD} "))
+        assert page.engine == "topk" and page.total == 2
+        assert stack.topk.delta_searches == 1  # the index itself holds the changes now
+    finally:
+        stack.close()

@@ -35,6 +35,7 @@ from indexer.topk_index import (
     build,
     catch_up,
     open_index,
+    prune_log,
     read_state,
     store_point,
 )
@@ -51,7 +52,7 @@ from searchsvc.engines.topk_counts import (
     joint_total,
     scope_counts,
 )
-from searchsvc.engines.topk_delta import Delta, MergedSearcher, build_delta
+from searchsvc.engines.topk_delta import DeltaKeeper, MergedSearcher
 from searchsvc.engines.topk_query import (
     Compiled,
     Terms,
@@ -122,11 +123,8 @@ class TopkEngine:
         self._rebuild = False
         self._syncing = False
         #: The changes since the view's seq, searched beside it (topk_delta).
-        self._delta: Delta | None = None
-        self._delta_lock = threading.Lock()
-        #: Deltas built, and searches answered with one (health, and the tests count them).
-        self.deltas_built = 0
-        self.delta_searches = 0
+        self.deltas = DeltaKeeper()
+        self.delta_searches = 0  # searches answered with a delta (the tests count them)
         self.background = background
         self._refresh_view()
         if background:
@@ -166,7 +164,9 @@ class TopkEngine:
                 self._rebuild = False
                 result = build(self.db_path, self.index_dir)
             else:
-                result = catch_up(self.db_path, self.index_dir)
+                # Pruned below, once the view is at the new seq: a search still on the old
+                # view completes it with a delta of the log rows from its own seq.
+                result = catch_up(self.db_path, self.index_dir, prune=False)
             self.last_sync, self.last_error = result, None
         except NoDatabase as error:
             self.last_error = str(error)
@@ -178,6 +178,9 @@ class TopkEngine:
         finally:
             self._syncing = False
         self._refresh_view()
+        view = self._view
+        if result is not None and result.action == "caught_up" and view is not None:
+            prune_log(self.db_path, view.state.seq)
         return result
 
     def _refresh_view(self) -> None:
@@ -299,25 +302,10 @@ class TopkEngine:
         if seq == state.seq:
             return view.searcher, point
         self._wake.set()  # behind: the sync catches up; meanwhile the delta answers
-        delta = self._delta_for(conn, view, uuid, seq)
+        delta = self.deltas.get(conn, view.index.schema, uuid, state.seq, seq)
         if delta is None:
             return None, ()
         return MergedSearcher(view.searcher, delta), point
-
-    def _delta_for(self, conn: Any, view: _View, uuid: str, seq: int) -> Delta | None:
-        """The delta completing `view` to `seq` (built once per seq, shared by the threads)."""
-        delta = self._delta
-        if delta is not None and delta.serves(uuid, view.state.seq, seq):
-            return delta
-        with self._delta_lock:
-            delta = self._delta
-            if delta is not None and delta.serves(uuid, view.state.seq, seq):
-                return delta
-            delta = build_delta(conn, view.index.schema, uuid, view.state.seq, seq)
-            if delta is not None:
-                self._delta = delta
-                self.deltas_built += 1
-            return delta
 
     def _scope_counts(
         self,

@@ -16,6 +16,7 @@ misses, and it holds their current rows.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,32 @@ def build_delta(
         searcher = index.searcher()
     mask = tantivy.Query.term_set_query(schema, "id", ids)
     return Delta(uuid, since, until, tuple(ids), searcher, mask)
+
+
+class DeltaKeeper:
+    """The latest delta, built once per database seq and shared by the request threads."""
+
+    def __init__(self) -> None:
+        self.latest: Delta | None = None
+        self.built = 0  # how many were built (the tests count them)
+        self._lock = threading.Lock()
+
+    def get(
+        self, conn: Any, schema: tantivy.Schema, uuid: str, view_seq: int, seq: int
+    ) -> Delta | None:
+        """The delta completing a view at `view_seq` to `seq` (`conn`'s snapshot), or None."""
+        delta = self.latest
+        if delta is not None and delta.serves(uuid, view_seq, seq):
+            return delta
+        with self._lock:
+            delta = self.latest
+            if delta is not None and delta.serves(uuid, view_seq, seq):
+                return delta
+            delta = build_delta(conn, schema, uuid, view_seq, seq)
+            if delta is not None:
+                self.latest = delta
+                self.built += 1
+            return delta
 
 
 class DeltaAddress:
