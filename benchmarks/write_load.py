@@ -60,6 +60,8 @@ class Tally:
     ryw_engines: Counter[str] = field(default_factory=Counter)
     ryw_checked: int = 0
     ryw_missed: list[str] = field(default_factory=list)
+    #: One request and answer per (kind, status) that was not 2xx.
+    error_samples: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     loads: list[list[float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -84,6 +86,7 @@ class Tally:
             "ryw_checked": self.ryw_checked,
             "ryw_missed": len(self.ryw_missed),
             "ryw_missed_samples": self.ryw_missed[:5],
+            "error_samples": dict(self.error_samples),
             "load_average": self.loads,
         }
         figures["rps"] = round(int(figures["requests"]) / self.seconds, 1) if self.seconds else 0
@@ -152,6 +155,10 @@ class LoadClient(threading.Thread):
             answer = json.loads(data)
         except ValueError:
             answer = {}
+        if status >= 300:
+            with self.tally.lock:
+                sample = f"{method} {path} -> {data[:300].decode('utf-8', 'replace')}"
+                self.tally.error_samples.setdefault(f"{kind} {status}", sample)
         if kind in ("search", "ryw") and status == 200:
             counter = self.tally.engines if kind == "search" else self.tally.ryw_engines
             with self.tally.lock:
