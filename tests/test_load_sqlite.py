@@ -222,12 +222,12 @@ def test_backup_copies_an_existing_database_and_never_overwrites(tmp_path: Path)
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_a_reload_makes_rows_only_for_the_entries_that_changed() -> None:
+def test_a_reload_makes_rows_only_for_the_entries_that_changed(tmp_path: Path) -> None:
     """The write service's `known_rows`: equal entries keep their rows (the same objects),
     and the rows are those a load from scratch makes."""
     first = [entry("a.md", line, f"message {line}") for line in (1, 5, 9)]
     known: dict[Entry, tuple] = {}
-    conn = Database(":memory:").open_writer()
+    conn = Database(tmp_path / "rows.db").open_writer()
     load_parsed_file(conn, source("a.md"), ParsedFile("a.md", first, []), known_rows=known)
     before = dict(known)
     changed = [first[0], entry("a.md", 5, "message changed"), first[2]]
