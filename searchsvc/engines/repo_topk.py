@@ -39,7 +39,7 @@ from indexer.topk_index import (
     read_state,
     store_point,
 )
-from indexer.topk_schema import FACET_FIELDS, UNDATED_OLDEST
+from indexer.topk_schema import UNDATED_OLDEST
 from searchsvc.engines.answer_cache import AnswerCache
 from searchsvc.engines.base import Declined
 from searchsvc.engines.repo_sqlite import SqliteRepository
@@ -47,7 +47,7 @@ from searchsvc.engines.sqlite_page import highlighter_for, load_hits
 from searchsvc.engines.topk_copies import CopyWords, copy_words, without_copy_exclusion
 from searchsvc.engines.topk_counts import (
     ScopeCounts,
-    joint_facets,
+    facets_of,
     joint_pairs,
     joint_total,
     scope_counts,
@@ -62,10 +62,6 @@ from searchsvc.engines.topk_query import (
 )
 from searchsvc.query.filters import Filters
 from searchsvc.repository import (
-    ENGINE_FACET_LIMIT as LIMIT,
-)
-from searchsvc.repository import (
-    FacetCount,
     SearchPage,
     SearchQuery,
     StoreUnavailable,
@@ -73,8 +69,6 @@ from searchsvc.repository import (
 
 log = logging.getLogger("searchsvc.engines.repo_topk")
 
-#: Facet values asked of tantivy's terms aggregation: all of them, so counts stay exact.
-FACET_TERMS = 1_000_000
 DEFAULT_SYNC_SECONDS = 5.0
 SYNC_GAP_SECONDS = 1.0  # the least time from one sync's start to the next one's
 ENGINE_TOPK = "topk"
@@ -463,55 +457,3 @@ def _by_date(
     else:
         pairs.sort(key=order)
     return [entry_id for _, entry_id in pairs[offset:needed]], int(result.count)
-
-
-def facets_of(
-    searcher: tantivy.Searcher,
-    compiled: Compiled,
-    names: tuple[str, ...],
-    pairs: list[tuple[str, str, int]] | None = None,
-) -> tuple[dict[str, tuple[FacetCount, ...]], bool]:
-    """Each facet's LIMIT most frequent values (count desc, then value), exact?
-
-    Facets without a filter of their own count over the full query, in one pass.
-    """
-    joint = compiled.joint if compiled.joint and set(compiled.joint) <= set(names) else ()
-    if joint and pairs is None:
-        pairs = joint_pairs(searcher, compiled)
-    counts = joint_facets(compiled, pairs) if joint and pairs is not None else {}
-    shared = [n for n in names if n not in compiled.facet_queries and n not in joint]
-    groups = [(compiled.query, shared)] if shared else []
-    groups += [(compiled.facet_queries[n], [n]) for n in names if n in compiled.facet_queries]
-    exact = True
-    for query, group in groups:
-        size = LIMIT * 4
-        answer = _terms(searcher, query, group, size)
-        for name in group:
-            buckets, complete = answer[name]
-            if not complete:  # values tied at the cut could be missing: ask for all of them
-                buckets, complete = _terms(searcher, query, [name], FACET_TERMS)[name]
-            counts[name] = tuple(FacetCount(value, count) for value, count in buckets[:LIMIT])
-            exact = exact and complete
-    return {name: counts[name] for name in names}, exact
-
-
-def _terms(
-    searcher: tantivy.Searcher, query: tantivy.Query, names: list[str], size: int
-) -> dict[str, tuple[list[tuple[str, int]], bool]]:
-    """Per facet: (value, count) most frequent first, and whether the list is exact to the limit."""
-    spec = {
-        name: {"terms": {"field": FACET_FIELDS[name], "size": size, "segment_size": FACET_TERMS}}
-        for name in names
-    }
-    answer = searcher.aggregate(query, spec)
-    result = {}
-    for name in names:
-        found = answer[name]
-        pairs = sorted((-b["doc_count"], str(b["key"])) for b in found["buckets"])
-        buckets = [(value, -negative) for negative, value in pairs]
-        cut = found.get("sum_other_doc_count", 0) > 0
-        # Past the limit, a value tied with the last one shown may have been cut off.
-        tied_at_cut = cut and len(buckets) > LIMIT and buckets[-1][1] >= buckets[LIMIT - 1][1]
-        complete = not found.get("doc_count_error_upper_bound") and not tied_at_cut
-        result[name] = (buckets, complete)
-    return result

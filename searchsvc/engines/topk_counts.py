@@ -149,3 +149,55 @@ def scope_counts(
 
 def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
     return int(searcher.search(query, limit=1, count=True).count)
+
+
+def facets_of(
+    searcher: tantivy.Searcher,
+    compiled: Compiled,
+    names: tuple[str, ...],
+    pairs: list[tuple[str, str, int]] | None = None,
+) -> tuple[dict[str, tuple[FacetCount, ...]], bool]:
+    """Each facet's LIMIT most frequent values (count desc, then value), exact?
+
+    Facets without a filter of their own count over the full query, in one pass.
+    """
+    joint = compiled.joint if compiled.joint and set(compiled.joint) <= set(names) else ()
+    if joint and pairs is None:
+        pairs = joint_pairs(searcher, compiled)
+    counts = joint_facets(compiled, pairs) if joint and pairs is not None else {}
+    shared = [n for n in names if n not in compiled.facet_queries and n not in joint]
+    groups = [(compiled.query, shared)] if shared else []
+    groups += [(compiled.facet_queries[n], [n]) for n in names if n in compiled.facet_queries]
+    exact = True
+    for query, group in groups:
+        size = LIMIT * 4
+        answer = _terms(searcher, query, group, size)
+        for name in group:
+            buckets, complete = answer[name]
+            if not complete:  # values tied at the cut could be missing: ask for all of them
+                buckets, complete = _terms(searcher, query, [name], FACET_TERMS)[name]
+            counts[name] = tuple(FacetCount(value, count) for value, count in buckets[:LIMIT])
+            exact = exact and complete
+    return {name: counts[name] for name in names}, exact
+
+
+def _terms(
+    searcher: tantivy.Searcher, query: tantivy.Query, names: list[str], size: int
+) -> dict[str, tuple[list[tuple[str, int]], bool]]:
+    """Per facet: (value, count) most frequent first, and whether the list is exact to the limit."""
+    spec = {
+        name: {"terms": {"field": FACET_FIELDS[name], "size": size, "segment_size": FACET_TERMS}}
+        for name in names
+    }
+    answer = searcher.aggregate(query, spec)
+    result = {}
+    for name in names:
+        found = answer[name]
+        pairs = sorted((-b["doc_count"], str(b["key"])) for b in found["buckets"])
+        buckets = [(value, -negative) for negative, value in pairs]
+        cut = found.get("sum_other_doc_count", 0) > 0
+        # Past the limit, a value tied with the last one shown may have been cut off.
+        tied_at_cut = cut and len(buckets) > LIMIT and buckets[-1][1] >= buckets[LIMIT - 1][1]
+        complete = not found.get("doc_count_error_upper_bound") and not tied_at_cut
+        result[name] = (buckets, complete)
+    return result
