@@ -13,15 +13,14 @@ declines (searchsvc.stack: behind past the change log or DELTA_MAX_CHANGES, raw
 FTS5 syntax, a word tantivy tokenizes differently, prefixes too broad, no index
 yet or an index error) and the next engine, SQLite's FTS5, answers.
 
-One background thread catches the index up after writes (at most once a second)
-and every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
+One background thread catches the index up after each write (reload_file) and
+every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
 per reload, shared by the request threads; no request waits for a commit."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,6 @@ from searchsvc.repository import (
 log = logging.getLogger("searchsvc.engines.repo_topk")
 
 DEFAULT_SYNC_SECONDS = 5.0
-SYNC_GAP_SECONDS = 1.0  # the least time from one sync's start to the next one's
 ENGINE_TOPK = "topk"
 ENGINE_FTS5 = "fts5"
 #: How many searches' scope and copy counts the engine remembers.
@@ -144,11 +142,8 @@ class TopkEngine:
     def _sync_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            started = time.monotonic()
             self.sync_now()
             self._wake.wait(self.sync_seconds)
-            # The delta answers meanwhile: the writes of a busy second make one commit.
-            self._stop.wait(min(SYNC_GAP_SECONDS, self.sync_seconds) - time.monotonic() + started)
 
     def sync_now(self) -> SyncResult | None:
         """Catch the index up (or build it) and reload the Searcher; None when it failed."""
