@@ -279,7 +279,11 @@ class DialogWatcher:
     def _skip_own_writes(self) -> list[str]:
         """The pending files, less those still as the write service left them (done)."""
         with self._lock:
-            own = {rel for rel in self._pending if self._written.get(rel) == self._stamp(rel)}
+            own = {
+                rel
+                for rel in self._pending
+                if rel in self._written and self._written[rel] == self._stamp(rel)
+            }
             for rel in own:
                 del self._written[rel]
             self._pending.difference_update(own)
