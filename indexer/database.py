@@ -25,6 +25,7 @@ It owns how the file is opened and what its failures mean; every other module as
 
   A query stopped by the time limit while the database answers a trivial query
   quickly raises QueryTooExpensive instead (the query is at fault, not the store).
+  `limited_work()` bounds some statements by work instead (WorkLimitReached).
 - `classify_error()`: the same StoreUnavailable for an error raised elsewhere.
 
 Only this module (and `migrate`, which runs DDL on a connection it is given)
@@ -38,11 +39,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from indexer.migrate import apply_migrations, utc_stamp
-from indexer.store_errors import QueryTooExpensive, StoreUnavailable
+from indexer.store_errors import QueryTooExpensive, StoreUnavailable, WorkLimitReached
 
 #: A connection to the database (for type hints elsewhere).
 Connection = sqlite3.Connection
@@ -79,6 +80,7 @@ class _ThreadState(threading.local):
     epoch: int = 0
     data_version: int | None = None
     deadline: float | None = None
+    work_left: int | None = None  # progress-handler calls left in limited_work()
 
 
 class Database:
@@ -205,15 +207,8 @@ class Database:
             target = path.with_name(f"{stem}-{number}")
         partial = target.with_name(target.name + ".partial")
         partial.unlink(missing_ok=True)
-        source = sqlite3.connect(path)
-        try:
-            copy = sqlite3.connect(partial)
-            try:
-                source.backup(copy)
-            finally:
-                copy.close()
-        finally:
-            source.close()
+        with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(partial)) as copy:
+            source.backup(copy)
         partial.replace(target)
         return target
 
@@ -240,6 +235,7 @@ class Database:
         QueryTooExpensive (see the module docstring).
         """
         local = self._local
+        limit = self.time_limit if time_limit is None else time_limit
         conn = None
         try:
             conn = self._claim()
@@ -249,7 +245,7 @@ class Database:
             conn.execute("BEGIN")
             conn.execute(PROBE).fetchone()
             generation = self._sync_generation(conn, before)
-            local.deadline = time.monotonic() + (time_limit or self.time_limit)
+            local.deadline = time.monotonic() + limit
             yield conn, generation
         except StoreUnavailable:
             self._drop_connection()
@@ -257,7 +253,7 @@ class Database:
         except sqlite3.OperationalError as error:
             if "interrupted" in str(error).lower() and self._answers_quickly():
                 raise QueryTooExpensive(
-                    f"The search took longer than {self.time_limit * 1000:.0f} ms and was "
+                    f"The search took longer than {limit * 1000:.0f} ms and was "
                     "stopped; add words or filters, or use a longer prefix"
                 ) from error
             self._drop_connection()
@@ -364,8 +360,29 @@ class Database:
         return conn
 
     def _past_deadline(self) -> int:
-        deadline = self._local.deadline
-        return 1 if deadline is not None and time.monotonic() > deadline else 0
+        local, deadline = self._local, self._local.deadline
+        if local.work_left is not None:
+            local.work_left -= 1
+        spent = local.work_left is not None and local.work_left < 0
+        return 1 if spent or (deadline is not None and time.monotonic() > deadline) else 0
+
+    @contextmanager
+    def limited_work(self, steps: int) -> Iterator[None]:
+        """Inside `reading()`: statements here do at most about `steps` SQLite steps (and any
+        outer limit's), then WorkLimitReached, the snapshot kept: work, alike on any machine."""
+        local = self._local
+        outer, own = local.work_left, steps // PROGRESS_STEPS
+        local.work_left = start = own if outer is None else min(own, outer)
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            stopped = (local.work_left or 0) < 0 and "interrupted" in str(error).lower()
+            if not stopped or (outer is not None and outer < own):  # (the outer limit's)
+                raise
+            raise WorkLimitReached(f"more than {steps:,} SQLite steps") from error
+        finally:
+            spent = start - (local.work_left if local.work_left is not None else start)
+            local.work_left = None if outer is None else outer - spent
 
     def _connection(self) -> sqlite3.Connection:
         stat = self._check_file()

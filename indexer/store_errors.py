@@ -108,3 +108,8 @@ class StoreUnavailable(Unavailable):
     @property
     def context(self) -> dict[str, Any]:
         return {"reason": self.reason}
+
+
+class WorkLimitReached(Exception):
+    """A statement inside `Database.limited_work()` did more work than it allowed (never
+    reaches a client: the caller does something cheaper instead)."""

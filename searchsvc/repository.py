@@ -15,6 +15,7 @@ from dialogfile.fields import FACETS
 from dialogfile.model import Entry
 from searchsvc.exceptions import QueryError, QueryTooExpensive
 from searchsvc.exceptions import StoreUnavailable as StoreUnavailable
+from searchsvc.query.budget import Cut
 from searchsvc.query.filters import Filters
 from searchsvc.query.fts_query import MatchQuery
 
@@ -69,6 +70,9 @@ class SearchQuery:
     #: query.plan.engine_query): an engine may answer SearchPage.scopes / .folded itself
     #: instead of counting their values.
     scope_facets: tuple[str, ...] = ()
+    #: How many postings the search reads, as its budget estimated them (searchsvc.query.
+    #: budget; None: not known). An engine reads this to choose a sample over every match.
+    postings: int | None = None
 
     @property
     def offset(self) -> int:
@@ -129,7 +133,8 @@ class SearchPage:
     text), set by the search stack when the search has a scope; `folded`: how many
     matches are copies folded into the hits shown (None: the search did not fold).
     `corrected` maps each word typo correction replaced to the word searched instead
-    (searchsvc.query.typos); empty when none was.
+    (searchsvc.query.typos); empty when none was. `cuts`: what the search's budget left
+    out (searchsvc.query.budget), by the plan or by the engine; empty: nothing.
     """
 
     hits: tuple[StoredEntry, ...]
@@ -143,6 +148,7 @@ class SearchPage:
     scopes: dict[str, int] | None = None
     folded: int | None = None
     corrected: dict[str, str] = field(default_factory=dict)
+    cuts: tuple[Cut, ...] = ()
 
 
 class Repository(Protocol):

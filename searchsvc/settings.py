@@ -30,6 +30,10 @@ DEFAULTS: dict[str, Any] = {
     "DB": None,
     # A query running longer than this is stopped (a 400 when the database is fine).
     "QUERY_TIME_LIMIT_MS": 1500,
+    # SQLite steps a search (FTS5) may take, then a 400 too_expensive: work, not time, so
+    # a loaded machine stops nothing more (the search budget, searchsvc/query/budget.py,
+    # keeps searches far below it; about 0.1-0.2 s of work on the benchmark machine).
+    "SEARCH_STEPS": 5_000_000,
     # How long a read waits for a lock before the database counts as unavailable.
     "BUSY_TIMEOUT_MS": 1000,
     # Matches ranked/faceted exactly before repo_sqlite switches to a uniform sample.
@@ -152,6 +156,7 @@ class Settings:
     root: Path | None = None
     db: Path | None = None
     query_time_limit_ms: int = 1500
+    search_steps: int = 5_000_000
     busy_timeout_ms: int = 1000
     candidate_limit: int = 2000
     probe_seconds: float = 5.0
@@ -202,6 +207,7 @@ class Settings:
             root=_path(config.get("ROOT")),
             db=_path(config.get("DB")),
             query_time_limit_ms=int(config["QUERY_TIME_LIMIT_MS"]),
+            search_steps=int(config["SEARCH_STEPS"]),
             busy_timeout_ms=int(config["BUSY_TIMEOUT_MS"]),
             candidate_limit=int(config["CANDIDATE_LIMIT"]),
             probe_seconds=float(config["PROBE_SECONDS"]),

@@ -9,13 +9,15 @@ A search asks the engines in this order and takes the first answer
     topk         database     behind: the index and its delta of the changes since its
                               last sync do not reach the database (read-your-writes)
                               cannot_express: raw FTS5, a word tantivy would split otherwise
-                              too_slow: prefixes that expand past 100,000 terms
+                              too_slow: prefixes past 100,000 terms (no term statistics)
                               unavailable: no index yet, or the index failed
     fts5         database     never: it answers, or the database is unavailable
                               (StoreUnavailable), and then the files answer every read
                               until DatabaseRecovery brings the database back
     files        files        never: the last resort (its StoreUnavailable is a 503)
 
+Each engine is asked the search as its budget bounds it (searchsvc.query.budget, from
+its source's term statistics: `_term_stats`); the answer's `cuts` say what was left out.
 The database's engines are skipped while the database is unavailable (mode "files").
 Entries and stats come from the database while it answers, else from the files. The
 answer's `source` and `engine` are set here, from the engine that answered.
@@ -45,7 +47,9 @@ from searchsvc.engines.repo_meili import MeiliEngine
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.repo_topk import TopkEngine
 from searchsvc.engines.sqlite_vocabulary import DatabaseVocabulary
+from searchsvc.query.budget import Bounded, TermStats, bound, budget_for
 from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import MatchQuery
 from searchsvc.query.names import NAME_FILTERS, NameIndex
 from searchsvc.query.plan import engine_query, finished_page
 from searchsvc.query.typos import Correction, Vocabulary, correct
@@ -188,11 +192,14 @@ class SearchStack:
         return error.reason == "building" and self.mode == "database"
 
     def _first_answer(self, query: SearchQuery) -> SearchPage:
+        """The first answer of engines_now(), each engine asked the search as its source's
+        budget bounds it (query.budget)."""
         declines: list[tuple[str, Declined]] = []
         corrections: dict[str, Correction] = {}  # per source
         for engine in self.engines_now():
             try:
-                page = engine.search(query)
+                bounded = self._bound(query.match, engine)
+                page = self._search_bounded(engine, query, bounded)
                 if page.total == 0 and query.typos:
                     page = self._corrected_search(engine, query, corrections) or page
             except Declined as declined:
@@ -222,8 +229,33 @@ class SearchStack:
             correction = corrections[engine.source] = correct(query.match, vocabulary)
         if not correction.corrected:
             return None
-        page = engine.search(replace(query, match=correction.match))
+        bounded = self._bound(correction.match, engine)
+        page = self._search_bounded(engine, query, bounded)
         return replace(page, corrected=correction.corrected) if page.total else None
+
+    def _bound(self, match: MatchQuery | None, engine: Engine) -> Bounded:
+        """`match` as the engine's budget lets it run, by its source's term statistics."""
+        return bound(match, self._term_stats(engine.source), budget_for(engine.name))
+
+    def _term_stats(self, source: str) -> TermStats | None:
+        """The terms of `source` as the budget reads them: the top-k index's for the
+        database (FTS5 answers while it is behind by a moment), else FTS5's own (read in
+        the background once), the file index's for the files; None when there are none
+        yet (the budget's counts alone apply)."""
+        if source == "database":
+            stats = self.topk.term_stats() if self.topk is not None else None
+            if stats is None and self._database_vocabulary is not None:
+                stats = self._database_vocabulary.term_stats()
+            return stats
+        if source == "files" and self.files is not None:
+            return self.files.vocabulary
+        return None
+
+    @staticmethod
+    def _search_bounded(engine: Engine, query: SearchQuery, bounded: Bounded) -> SearchPage:
+        """The engine's answer to `query` as `bounded`, with what the budget cut."""
+        page = engine.search(replace(query, match=bounded.match, postings=bounded.postings))
+        return replace(page, cuts=bounded.cuts + page.cuts) if bounded.cuts else page
 
     def _fall_back(self, error: StoreUnavailable) -> bool:
         """Switch reads to the files (True), or False when there are none."""
@@ -316,9 +348,12 @@ class SearchStack:
         self._fall_back(StoreUnavailable(reason, "behind"))
 
     def check_now(self) -> None:
-        """Probe the database once (at start-up); the files answer if it cannot."""
+        """Probe the database once (at start-up); the files answer if it cannot. Without a
+        top-k index, start reading FTS5's term counts for the search budget."""
         if self.recovery is not None:
             self.recovery.check_now()
+        if self.topk is None and self._database_vocabulary is not None and self.mode == "database":
+            self._database_vocabulary.term_stats()
 
     def health(self) -> dict[str, Any]:
         """The mode and each store's state (the shape depends on which stores there are)."""
@@ -330,6 +365,9 @@ class SearchStack:
             if self.topk is not None:
                 answered = {name: self.answered[name] for name in ("topk", "fts5")}
                 report["database"]["topk"] = self.topk.topk_health(answered)
+            elif self._database_vocabulary is not None:
+                # The search budget's statistics without a top-k index (None: being read).
+                report["database"]["term_counts"] = self._database_vocabulary.counted_terms
             if self.recovery is not None and self.files is not None:
                 report = self.recovery.health(report, self.files.health())
         if self.meili is not None:
@@ -378,6 +416,7 @@ def build_stack(settings: Settings) -> SearchStack:
         database = SqliteRepository(
             settings.db,
             time_limit_ms=settings.query_time_limit_ms,
+            search_steps=settings.search_steps,
             busy_timeout_ms=settings.busy_timeout_ms,
             candidate_limit=settings.candidate_limit,
         )

@@ -12,7 +12,7 @@ from array import array
 from typing import Any
 
 from searchsvc.engines.file_index import FileIndex
-from searchsvc.engines.file_match import expand_token
+from searchsvc.engines.file_match import phrase_terms
 from searchsvc.query.fts_query import MatchQuery
 
 # bm25 parameters, as FTS5 uses them.
@@ -30,8 +30,8 @@ def bm25_scores(index: FileIndex, match: MatchQuery, docs: set[int]) -> dict[int
     """
     scores = dict.fromkeys(docs, 0.0)
     for phrase in match.positive_phrases():
-        for i, token in enumerate(phrase.tokens):
-            expansions = expand_token(index, token, phrase.prefix and i == len(phrase.tokens) - 1)
+        for i in range(len(phrase.tokens)):
+            expansions = phrase_terms(index, phrase, i)
             if len(expansions) == 1:
                 _add_weights(
                     scores, index.postings[expansions[0]][0], _weights(index, expansions[0])

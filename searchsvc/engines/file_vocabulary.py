@@ -1,4 +1,5 @@
-"""The file index's vocabulary for typo correction (searchsvc.query.typos).
+"""The file index's vocabulary for typo correction (searchsvc.query.typos) and its term
+statistics for the search budget (searchsvc.query.budget).
 
 The index's tokens are its vocabulary. The buckets are rebuilt when the index's sorted
 token list is (a new token or a rebuilt index); how many entries hold a term counts
@@ -16,7 +17,8 @@ from searchsvc.query.typos import Candidate, TermBuckets, Word
 
 
 class FileVocabulary:
-    """The tokens of the index `ready_index()` returns, read under `lock` (typos.Vocabulary)."""
+    """The tokens of the index `ready_index()` returns, read under `lock`: typo correction's
+    vocabulary (typos.Vocabulary) and the search budget's statistics (budget.TermStats)."""
 
     def __init__(self, ready_index: Callable[[], FileIndex], lock: threading.RLock) -> None:
         self._ready_index = ready_index
@@ -39,6 +41,22 @@ class FileVocabulary:
                 for token, prefix in words
                 if not any(_held(index, term) for term in expand_token(index, token, prefix))
             }
+
+    def doc_freq(self, term: str) -> int:
+        """How many docs hold `term` (removed ones too until compaction: it bounds work)."""
+        index = self._ready_index()
+        with self._lock:
+            posting = index.postings.get(term)
+            return len(posting[0]) if posting is not None else 0
+
+    def prefix_terms(self, prefix: str) -> list[tuple[str, int]]:
+        """The tokens that begin with `prefix` and their doc_freq, most first, then
+        alphabetical (the search budget's statistics: searchsvc.query.budget)."""
+        index = self._ready_index()
+        with self._lock:
+            postings = index.postings
+            found = [(term, len(postings[term][0])) for term in expand_token(index, prefix, True)]
+        return sorted(found, key=lambda pair: (-pair[1], pair[0]))
 
     def near(self, word: str, distance: int) -> list[Candidate]:
         """Tokens at most `distance` edits from `word` that live entries hold."""

@@ -3,9 +3,11 @@
 The last engine of the stack, and every read while the database is down
 (searchsvc/stack.py, searchsvc/recovery.py). Same ids, filters, facets, snippets and
 response shape as SqliteRepository, with `"source": "files"`. Which docs match is
-file_match's (exact: no sampling; raw FTS5 syntax read by fts_query.parse_raw), their
-ranking file_bm25's (bm25 over one weighted field, so close to, not identical with,
-the database's per-column bm25), the stats file_stats'.
+file_match's (exact, but phrases are checked in at most the budget's `phrase_checks`
+docs; raw FTS5 syntax read by fts_query.parse_raw), their ranking file_bm25's (bm25
+over one weighted field, so close to, not identical with, the database's per-column
+bm25), the stats file_stats'. Past the budget's `exact_matches` matches, an even spread
+of them is ranked, filtered and counted (searchsvc.query.budget).
 
 The index is built in a background thread (`start_build`): at start-up when there is
 no database (or FALLBACK_PRELOAD=on), else when the database first fails (searchsvc.stack
@@ -22,6 +24,7 @@ import ctypes
 import gc
 import heapq
 import logging
+import math
 import os
 import threading
 import time
@@ -42,7 +45,7 @@ from searchsvc.engines.file_index import (
     chunk_for_file,
     doc_entry,
 )
-from searchsvc.engines.file_match import effective_match, matching_docs
+from searchsvc.engines.file_match import effective_match, matching, matching_docs
 from searchsvc.engines.file_stats import stats_of_attrs
 from searchsvc.engines.file_vocabulary import FileVocabulary
 from searchsvc.engines.matching import (
@@ -52,7 +55,9 @@ from searchsvc.engines.matching import (
     oldest_key,
 )
 from searchsvc.engines.snippets import Highlighter, make_snippet
+from searchsvc.query.budget import Cut, budget_for, check_raw
 from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import MatchQuery
 from searchsvc.query.names import NameIndex
 from searchsvc.repository import (
     ALSO_IN_LIMIT,
@@ -334,30 +339,62 @@ class FileRepository:
     # ---- search --------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """Hits, total and facets for `query`, exact."""
+        """Hits, total and facets for `query`: exact up to the budget's `exact_matches`
+        matches (and `phrase_checks` docs read for phrases), over an even spread of
+        them past it (scaled; `total_exact`, `facets_exact` false and a "sampled" cut)."""
+        budget = budget_for(self.name)
+        check_raw(query.match, query.postings, budget)
         index = self._ready_index()
         with self._lock:
             match = effective_match(query.match)
-            candidates = matching_docs(index, match)
+            matched = matching(index, match, budget.phrase_checks)
+            candidates, share = matched.docs, matched.share
+            if len(candidates) > budget.exact_matches:
+                picked = candidates[:: math.ceil(len(candidates) / budget.exact_matches)]
+                share *= len(picked) / len(candidates)
+            else:
+                picked = candidates
             check = FilterCheck(query.filters)
             has_filters = query.filters != Filters()
             attrs = index.attrs
-            rows = [attrs[n] for n in candidates] if has_filters or query.facets else []
-            passing = list(compress(candidates, check.mask(rows))) if has_filters else candidates
-            facets = {}
-            if query.facets:
-                facets = count_facets(rows, check, query.facets)
-            end = query.offset + query.per_page
-            if query.sort == "relevance" and match is not None and match.include is not None:
-                scores = bm25_scores(index, match, set(passing))
-                best = heapq.nlargest(end, scores.items(), key=itemgetter(1))
-                page = [number for number, _ in best[query.offset :]]
+            rows = [attrs[n] for n in picked] if has_filters or query.facets else []
+            passing = list(compress(picked, check.mask(rows))) if has_filters else picked
+            facets = count_facets(rows, check, query.facets, 1 / share) if query.facets else {}
+            if query.sort != "relevance" and picked is not candidates:
+                # By date, the page is the newest of every match, not of the sample's.
+                every = candidates
+                if has_filters:
+                    every = list(compress(candidates, check.mask([attrs[n] for n in candidates])))
+                page = self._page(index, query, match, every)
             else:
-                key = oldest_key if query.sort == "oldest" else newest_key
-                page = sorted(passing, key=lambda n: key(attrs[n]))[query.offset : end]
+                page = self._page(index, query, match, passing)
             highlighter = Highlighter(match.positive_phrases() if match else [])
             hits = tuple(self._stored(index, n, highlighter) for n in page)
-        return SearchPage(hits=hits, total=len(passing), source=self.source, facets=facets)
+        total = len(passing) if share == 1 else max(len(hits), round(len(passing) / share))
+        cuts = () if share == 1 else (Cut("sampled", "", len(picked), total),)
+        return SearchPage(
+            hits=hits,
+            total=total,
+            source=self.source,
+            facets=facets,
+            total_exact=share == 1,
+            facets_exact=share == 1,
+            cuts=cuts,
+        )
+
+    @staticmethod
+    def _page(
+        index: FileIndex, query: SearchQuery, match: MatchQuery | None, passing: list[int]
+    ) -> list[int]:
+        """The doc numbers of the page: the best by bm25, or by date."""
+        end = query.offset + query.per_page
+        if query.sort == "relevance" and match is not None and match.include is not None:
+            scores = bm25_scores(index, match, set(passing))
+            best = heapq.nlargest(end, scores.items(), key=itemgetter(1))
+            return [number for number, _ in best[query.offset :]]
+        attrs = index.attrs
+        key = oldest_key if query.sort == "oldest" else newest_key
+        return heapq.nsmallest(end, passing, key=lambda n: key(attrs[n]))[query.offset :]
 
     def _stored(self, index: FileIndex, number: int, highlighter: Highlighter) -> StoredEntry:
         doc = index.doc(number)

@@ -11,9 +11,11 @@ What the speed tricks change for users (all exact up to CANDIDATE_LIMIT matches)
   of them (sqlite_matches: rows spread evenly over the database by a hash of their
   rowid, extended until the page is full) instead of every match: the best hits are
   among the best of the sample; `ranked` says how many were ranked.
-- Then facet counts are the sample's counts scaled to the whole match count
-  (`facets_exact: false`); with filters the total is estimated the same way
-  (`total_exact: false`); without filters it is exact. sort=newest/oldest stays exact.
+- Then facets and totals are the sample's counts scaled (`facets_exact`/`total_exact`
+  false); a total is counted exactly up to EXACT_ROWS matches (within COUNT_STEPS).
+- Within the budget (searchsvc.query.budget, sqlite_budget): a search reading more than
+  `exact_postings` is not ranked (`ranked` 0, cut "unranked"), listings are estimated
+  from samples (sqlite_listing), and SEARCH_STEPS stops the rest.
 - Totals, facets, match samples and stats are cached per database version
   (PRAGMA data_version), so any write empties the cache.
 """
@@ -24,14 +26,13 @@ import heapq
 import json
 import logging
 import sys
-import threading
 from dataclasses import replace
 from itertools import compress
 from pathlib import Path
 from typing import Any
 
 from dialogfile.fields import MOOD
-from indexer.database import Connection, Database, SqliteError, open_memory
+from indexer.database import Connection, Database, WorkLimitReached
 from searchsvc.engines import sqlite_sql as sql
 from searchsvc.engines.answer_cache import AnswerCache, Matches, MatchRows
 from searchsvc.engines.matching import (
@@ -42,16 +43,25 @@ from searchsvc.engines.matching import (
     newest_key,
     oldest_key,
 )
-from searchsvc.engines.snippets import Highlighter
+from searchsvc.engines.sqlite_budget import (
+    COUNT_STEPS,
+    EXACT_ROWS,
+    entries_estimate,
+    estimated_total,
+    guessed_matches,
+    matches_by_date,
+)
+from searchsvc.engines.sqlite_listing import search_plain
 from searchsvc.engines.sqlite_matches import read_matches
-from searchsvc.engines.sqlite_page import entry_from_row, highlighter_for, load_hits, ordered_ids
+from searchsvc.engines.sqlite_page import entry_from_row, highlighter_for, load_hits
 from searchsvc.engines.sqlite_stats import compute_stats
-from searchsvc.query.filters import Filters, target_variants
-from searchsvc.query.fts_query import QueryError, match_expression, tokenize
+from searchsvc.engines.sqlite_validator import FtsValidator
+from searchsvc.query.budget import Cut, budget_for, check_raw
+from searchsvc.query.filters import Filters
+from searchsvc.query.fts_query import match_expression
 from searchsvc.query.names import NameIndex
 from searchsvc.repository import (
     ALSO_IN_LIMIT,
-    ENGINE_FACET_LIMIT,
     Copies,
     FacetCount,
     QueryTooExpensive,
@@ -66,17 +76,13 @@ log = logging.getLogger("searchsvc.engines.repo_sqlite")
 MAX_ID = 2**63 - 1
 #: Stats read everything; they may take this many times the query time limit.
 STATS_TIME_FACTOR = 10
+#: SQLite steps a search may take (work, not time), then a 400: what the budget missed.
+SEARCH_STEPS = 5_000_000
 
 
 def _interned(value: str | None) -> str | None:
     """One shared string object per distinct speaker, mood, file, format, ..."""
     return None if value is None else sys.intern(value)
-
-
-class _Validator(threading.local):
-    """This thread's in-memory FTS5 table, for checking expressions (see _validate)."""
-
-    conn: Connection | None = None
 
 
 class SqliteRepository:
@@ -90,6 +96,7 @@ class SqliteRepository:
         db_path: str | Path,
         *,
         time_limit_ms: int = 1500,
+        search_steps: int = SEARCH_STEPS,
         busy_timeout_ms: int = 1000,
         candidate_limit: int = 2000,
         cache_size: int = 128,
@@ -99,21 +106,14 @@ class SqliteRepository:
         )
         self.db_path = self.database.path
         self.time_limit = self.database.time_limit
+        self.search_steps = search_steps
         self.candidate_limit = max(1, candidate_limit)
-        self._validator = _Validator()
-        self._cache = AnswerCache(cache_size)
+        self._validator = FtsValidator()
+        self.cache = AnswerCache(cache_size)
 
     def _validate(self, expression: str, text: str) -> None:
-        """Check an FTS5 expression on an empty in-memory table: QueryError with the reason."""
-        validator = self._validator.conn
-        if validator is None:
-            validator = open_memory()
-            validator.execute(sql.VALIDATOR_SCHEMA)
-            self._validator.conn = validator
-        try:
-            validator.execute(sql.VALIDATE, (expression,)).fetchall()
-        except SqliteError as error:
-            raise QueryError(str(error), text) from error
+        """:raise QueryError: FTS5 rejects `expression` (sqlite_validator)."""
+        self._validator.check(expression, text)
 
     def close(self) -> None:
         """Close every connection this repository opened (a later read opens a new one)."""
@@ -130,17 +130,29 @@ class SqliteRepository:
     def search(self, query: SearchQuery) -> SearchPage:
         """Hits, total and facets for `query` (see the module docstring for the limits)."""
         with self.database.reading() as (conn, generation):
-            if query.match is None:
-                return self._search_plain(conn, generation, query, None)
-            include, exclude = match_expression(query.match)
-            self._validate(include or exclude or "", query.text)
-            if include is None:
-                return self._search_plain(conn, generation, query, exclude)
-            return self._search_text(conn, generation, query, include)
+            try:
+                with self.database.limited_work(self.search_steps):
+                    return self._search(conn, generation, query)
+            except WorkLimitReached as error:
+                raise QueryTooExpensive(
+                    f"The search needed more than {self.search_steps:,} steps of work and was "
+                    "stopped; add words or filters, or use a longer prefix",
+                    query.text,
+                ) from error
+
+    def _search(self, conn: Connection, generation: int, query: SearchQuery) -> SearchPage:
+        if query.match is None:
+            return search_plain(self, conn, generation, query, None)
+        include, exclude = match_expression(query.match)
+        self._validate(include or exclude or "", query.text)
+        check_raw(query.match, query.postings, budget_for(self.name))
+        if include is None:
+            return search_plain(self, conn, generation, query, exclude)
+        return self._search_text(conn, generation, query, include)
 
     def known_moods(self, conn: Connection, generation: int) -> list[str]:
         """The mood colours the database holds (for mood families), cached per generation."""
-        return self._cache.get(
+        return self.cache.get(
             ("moods", generation), lambda: [row[0] for row in conn.execute(sql.SELECT_MOODS)]
         )
 
@@ -151,14 +163,15 @@ class SqliteRepository:
             def known(sql_text: str) -> list[str]:
                 return [row[0] for row in self._cached_rows(conn, generation, sql_text, [])]
 
-            return self._cache.get(
+            return self.cache.get(
                 ("names", generation),
                 lambda: NameIndex(known(sql.DISTINCT_SPEAKERS), known(sql.DISTINCT_TARGETS)),
             )
 
-    def _where(
+    def where_of(
         self, conn: Connection, generation: int, filters: Filters, skip: str | None = None
     ) -> sql.Where:
+        """The conditions of `filters` (but the facet `skip`) on the entries table."""
         moods = self.known_moods(conn, generation) if filters.has(MOOD, skip) else []
         return sql.filter_where(filters, moods, skip=skip)
 
@@ -166,53 +179,37 @@ class SqliteRepository:
         self, conn: Connection, generation: int, text: str, params: list[object]
     ) -> list[tuple[Any, ...]]:
         key = ("rows", generation, text, tuple(params))
-        return self._cache.get(key, lambda: conn.execute(text, params).fetchall())
-
-    def _search_plain(
-        self, conn: Connection, generation: int, query: SearchQuery, exclude: str | None
-    ) -> SearchPage:
-        """No words to match: filters (and words to exclude) over every entry, by date."""
-
-        def where_for(skip: str | None = None) -> sql.Where:
-            where = self._where(conn, generation, query.filters, skip)
-            if exclude is not None:
-                where.add(f"e.entry_rowid NOT IN ({sql.MATCHING_ROWIDS})", exclude)
-            return where
-
-        where = where_for()
-        total = self._cached_rows(conn, generation, sql.count_where(where), where.params)[0][0]
-        ids = ordered_ids(conn, where, query.sort, query.offset, query.per_page)
-        facets = {
-            name: tuple(
-                FacetCount(str(value), count)
-                for value, count in self._cached_rows(
-                    conn,
-                    generation,
-                    sql.facet_sql(name, where_for(name), ENGINE_FACET_LIMIT),
-                    where_for(name).params,
-                )
-            )
-            for name in query.facets
-        }
-        hits = load_hits(conn, ids, Highlighter([]))
-        return SearchPage(hits=hits, total=total, source=self.source, facets=facets)
+        return self.cache.get(key, lambda: conn.execute(text, params).fetchall())
 
     def _matches(
-        self, conn: Connection, generation: int, expression: str, at_least: int
+        self,
+        conn: Connection,
+        generation: int,
+        expression: str,
+        at_least: int,
+        ranked: bool,
+        postings: int | None,
     ) -> Matches:
-        """At least `at_least` matches (or all), a sample when there are more; cached, grown."""
-        key = ("matches", generation, expression)
-        found = self._cache.get(key, lambda: Matches(rows=MatchRows(), complete=False))
+        """At least `at_least` matches (or all), a sample when there are more; cached, grown.
+
+        Not `ranked`: without their bm25 (0.0 each), which reads every posting list of the
+        expression in full before the first row.
+        """
+        key = ("matches", generation, expression, ranked)
+        found = self.cache.get(key, lambda: Matches(rows=MatchRows(), complete=False))
         if found.complete or len(found.rows) >= at_least:
             return found
-        total = self._count(conn, generation, expression)
+        total = self.cache.get(
+            ("guess", generation, expression, postings),
+            lambda: guessed_matches(self.database, conn, expression, postings),
+        )
         want = max(at_least, self.candidate_limit)
-        grown = read_matches(conn, expression, want, found, total)
-        self._cache.put(key, grown)
+        grown = read_matches(conn, expression, want, found, total, ranked=ranked)
+        self.cache.put(key, grown)
         return grown
 
     def _with_attrs(
-        self, conn: Connection, generation: int, expression: str, found: Matches
+        self, conn: Connection, generation: int, expression: str, found: Matches, ranked: bool
     ) -> Matches:
         """`found` with the attributes of every row read so far."""
         missing = [entry_id for entry_id, _ in found.rows if entry_id not in found.attrs]
@@ -221,8 +218,8 @@ class SqliteRepository:
         attrs = dict(found.attrs)
         attrs.update(self._fetch_attrs(conn, missing))
         grown = replace(found, attrs=attrs)
-        key = ("matches", generation, expression)
-        self._cache.put(key, grown)
+        key = ("matches", generation, expression, ranked)
+        self.cache.put(key, grown)
         if any(entry_id not in attrs for entry_id in missing):
             # Matches read under another snapshot that this one no longer holds (a
             # commit raced the cache's generation): leave them out of this answer.
@@ -244,16 +241,24 @@ class SqliteRepository:
         }
 
     def _total_matches(
-        self, conn: Connection, generation: int, expression: str, found: Matches
-    ) -> int:
-        return len(found.rows) if found.complete else self._count(conn, generation, expression)
+        self, conn: Connection, generation: int, expression: str, found: Matches, ranked: bool
+    ) -> tuple[int, bool]:
+        """How many entries match `expression`, and whether exactly: counted when the search
+        is `ranked` and `found` estimates at most EXACT_ROWS (and that takes at most
+        COUNT_STEPS of work), else estimated from `found` (sqlite_budget.estimated_total)."""
+        if found.complete:
+            return len(found.rows), True
+        if not ranked or estimated_total(found) > EXACT_ROWS:
+            return estimated_total(found), False
 
-    def _count(self, conn: Connection, generation: int, expression: str) -> int:
-        """How many entries `expression` matches (cached)."""
-        key = ("count", generation, expression)
-        return self._cache.get(
-            key, lambda: conn.execute(sql.COUNT_MATCHES, (expression,)).fetchone()[0]
-        )
+        def count() -> tuple[int, bool]:
+            try:
+                with self.database.limited_work(COUNT_STEPS):
+                    return conn.execute(sql.COUNT_MATCHES, (expression,)).fetchone()[0], True
+            except WorkLimitReached:
+                return estimated_total(found), False
+
+        return self.cache.get(("count", generation, expression), count)  # type: ignore[no-any-return]
 
     def _scan(
         self,
@@ -265,76 +270,110 @@ class SqliteRepository:
         *,
         attrs: bool,
         has_filters: bool,
+        ranked: bool,
     ) -> tuple[Matches, list[tuple[int, float]]]:
         """Matches of `expression` read far enough for the page, and those passing the filters.
 
         `has_filters`: some filter is left to check here (not settled by narrow()).
         """
         needed = query.offset + query.per_page
-        found = self._matches(conn, generation, expression, self.candidate_limit)
+        found = self._matches(
+            conn, generation, expression, self.candidate_limit, ranked, query.postings
+        )
         if attrs or has_filters:
-            found = self._with_attrs(conn, generation, expression, found)
+            found = self._with_attrs(conn, generation, expression, found, ranked)
         passing = self._passing(found, check, has_filters)
         # Read more matches until the page is full (relevance) or the estimate has hits.
         extend = query.sort == "relevance" or has_filters
         while extend and not found.complete and len(passing) < needed:
-            found = self._matches(conn, generation, expression, len(found.rows) * 4)
+            found = self._matches(
+                conn, generation, expression, len(found.rows) * 4, ranked, query.postings
+            )
             if attrs or has_filters:
-                found = self._with_attrs(conn, generation, expression, found)
+                found = self._with_attrs(conn, generation, expression, found, ranked)
             passing = self._passing(found, check, has_filters)
         return found, passing
 
     def _search_text(
         self, conn: Connection, generation: int, query: SearchQuery, expression: str
     ) -> SearchPage:
-        """Words to match: rank, filter and facet the matches (a sample when there are many)."""
+        """Words to match: rank, filter and facet the matches (a sample when there are many).
+
+        A search reading more postings than the budget's `exact_postings` is not ranked:
+        bm25 reads every posting list of the search in full before the first row, so its
+        matches are read in rowid order (a uniform sample, shown as it is) and counted
+        from that sample.
+        """
         filters = query.filters
         has_filters = filters != Filters() and not self._narrowing_is_exact(
             conn, generation, filters
         )
-        needed = query.offset + query.per_page
         check = FilterCheck(filters)
         narrowed = sql.narrow(expression, filters)
         self._validate(narrowed, query.text)
+        ranked = query.postings is None or query.postings <= budget_for(self.name).exact_postings
         need_attrs = bool(query.facets) or query.sort != "relevance"
         found, passing = self._scan(
-            conn, generation, narrowed, query, check, attrs=need_attrs, has_filters=has_filters
+            conn,
+            generation,
+            narrowed,
+            query,
+            check,
+            attrs=need_attrs,
+            has_filters=has_filters,
+            ranked=ranked,
         )
-        fts_total = self._total_matches(conn, generation, narrowed, found)
+        fts_total, counted = self._total_matches(conn, generation, narrowed, found, ranked)
         scanned = len(found.rows)
         if found.complete or not has_filters:
-            total, total_exact = (len(passing) if has_filters else fts_total), True
+            total, total_exact = (len(passing) if has_filters else fts_total), counted
         else:
             total = max(len(passing), round(len(passing) * fts_total / max(1, scanned)))
             total_exact = False
         facets, facets_exact = self._text_facets(
-            conn, generation, query, expression, check, found, fts_total
+            conn, generation, query, expression, check, found, fts_total, ranked
         )
-        ranked = None
-        if query.sort == "relevance":
-            best = heapq.nsmallest(needed, passing, key=lambda row: (-row[1], row[0]))
-            ids = [entry_id for entry_id, _ in best[query.offset :]]
-            ranked = None if found.complete else scanned
-        elif found.complete:
-            key = newest_key if query.sort == "newest" else oldest_key
-            ordered_attrs = sorted((found.attrs[entry_id] for entry_id, _ in passing), key=key)
-            ids = [attrs.entry_id for attrs in ordered_attrs[query.offset : needed]]
-        else:
-            where = self._where(conn, generation, filters)
-            where.add(f"e.entry_rowid IN ({sql.MATCHING_ROWIDS})", narrowed)
-            ids = ordered_ids(
-                conn, where, query.sort, query.offset, query.per_page, "idx_entries_timestamp"
-            )
-        hits = load_hits(conn, ids, highlighter_for(query))
+        ids = self._text_page(conn, generation, query, narrowed, found, passing, total)
+        looked, cuts = None, ()
+        if query.sort == "relevance" and not found.complete:
+            looked = scanned if ranked else 0
+            cuts = () if ranked else (Cut("unranked", "", 0, total),)
         return SearchPage(
-            hits=hits,
+            hits=load_hits(conn, ids, highlighter_for(query)),
             total=total,
             source=self.source,
             facets=facets,
             total_exact=total_exact,
             facets_exact=facets_exact,
-            ranked=ranked,
+            ranked=looked,
+            cuts=cuts,
         )
+
+    def _text_page(
+        self,
+        conn: Connection,
+        generation: int,
+        query: SearchQuery,
+        expression: str,
+        found: Matches,
+        passing: list[tuple[int, float]],
+        total: int,
+    ) -> list[int]:
+        """The page's ids: the best of `passing`, or the newest (oldest) matches.
+
+        By date, when `found` does not hold every match: sqlite_budget.matches_by_date.
+        """
+        needed = query.offset + query.per_page
+        if query.sort == "relevance":
+            best = heapq.nsmallest(needed, passing, key=lambda row: (-row[1], row[0]))
+            return [entry_id for entry_id, _ in best[query.offset :]]
+        if found.complete:
+            key = newest_key if query.sort == "newest" else oldest_key
+            ordered_attrs = sorted((found.attrs[entry_id] for entry_id, _ in passing), key=key)
+            return [attrs.entry_id for attrs in ordered_attrs[query.offset : needed]]
+        where = self.where_of(conn, generation, query.filters)
+        entries = self.cache.get(("entries~", generation), lambda: entries_estimate(conn))
+        return matches_by_date(conn, where, query, expression, total, entries)
 
     def _text_facets(
         self,
@@ -345,6 +384,7 @@ class SqliteRepository:
         check: FilterCheck,
         found: Matches,
         fts_total: int,
+        ranked: bool,
     ) -> tuple[dict[str, tuple[FacetCount, ...]], bool]:
         """The facet counts of a text search (scaled from a sample), and whether exact.
 
@@ -361,9 +401,9 @@ class SqliteRepository:
             if own != narrowed:
                 # The speaker/target facet counts over matches without its own filter.
                 source, _ = self._scan(
-                    conn, generation, own, query, check, attrs=True, has_filters=True
+                    conn, generation, own, query, check, attrs=True, has_filters=True, ranked=ranked
                 )
-                source_total = self._total_matches(conn, generation, own, source)
+                source_total, _ = self._total_matches(conn, generation, own, source, ranked)
             scale = source_total / max(1, len(source.rows))
             rows = (source.attrs[entry_id] for entry_id, _ in source.rows)
             facets.update(count_facets(rows, check, (name,), 1.0 if source.complete else scale))
@@ -371,11 +411,7 @@ class SqliteRepository:
         return facets, facets_exact
 
     def _narrowing_is_exact(self, conn: Connection, generation: int, filters: Filters) -> bool:
-        """Whether narrow() alone applies `filters` exactly (then no row needs checking).
-
-        True when only speaker/target filters are set and no other speaker (or
-        target) in the database holds one of their token sequences.
-        """
+        """Whether narrow() alone applies `filters` exactly (sqlite_sql.narrowing_is_exact)."""
         if filters.without("speaker").without("target") != Filters():
             return False
 
@@ -383,19 +419,9 @@ class SqliteRepository:
             rows = self._cached_rows(conn, generation, sql_text, [])
             return [row[0] for row in rows if row[0] is not None]
 
-        speakers = set(filters.speakers)
-        for value in known(sql.DISTINCT_SPEAKERS) if speakers else ():
-            if value not in speakers and any(
-                sql.contains_tokens(value, wanted) for wanted in speakers
-            ):
-                return False
-        variants = {v for target in filters.targets for v in target_variants(target)}
-        for value in known(sql.DISTINCT_TARGETS) if variants else ():
-            if value not in variants and any(
-                sql.contains_tokens(value, wanted) for wanted in variants
-            ):
-                return False
-        return all(len(tokenize(target)) == 1 for target in filters.targets)
+        speakers = known(sql.DISTINCT_SPEAKERS) if filters.speakers else []
+        targets = known(sql.DISTINCT_TARGETS) if filters.targets else []
+        return sql.narrowing_is_exact(filters, speakers, targets)
 
     @staticmethod
     def _passing(found: Matches, check: FilterCheck, has_filters: bool) -> list[tuple[int, float]]:
@@ -439,7 +465,7 @@ class SqliteRepository:
         with self.database.reading(self.time_limit * STATS_TIME_FACTOR) as (conn, generation):
             where = sql.Where()
             if query is not None:
-                where = self._where(conn, generation, query.filters)
+                where = self.where_of(conn, generation, query.filters)
                 if query.match is not None:
                     include, exclude = match_expression(query.match)
                     self._validate(include or exclude or "", query.text)
@@ -448,7 +474,7 @@ class SqliteRepository:
                     if exclude is not None:
                         where.add(f"e.entry_rowid NOT IN ({sql.MATCHING_ROWIDS})", exclude)
             key = ("stats", generation, where.sql(), tuple(where.params))
-            result = self._cache.get(key, lambda: compute_stats(conn, where, self.source))
+            result = self.cache.get(key, lambda: compute_stats(conn, where, self.source))
             return {**result, "database_size_bytes": self.database.size_bytes()}
 
     def health(self) -> dict[str, Any]:
@@ -456,7 +482,7 @@ class SqliteRepository:
         info: dict[str, Any] = {"file": self.db_path.name, "size_bytes": self.database.size_bytes()}
         try:
             with self.database.reading(0.5) as (conn, generation):
-                entries = self._cache.get(
+                entries = self.cache.get(
                     ("entries", generation),
                     lambda: conn.execute("SELECT count(*) FROM lupo_dialog_entries").fetchone()[0],
                 )

@@ -47,6 +47,7 @@ from searchsvc.engines.topk_copies import CopyWords, copy_words, without_copy_ex
 from searchsvc.engines.topk_counts import (
     ScopeCounts,
     facets_of,
+    id_sample,
     joint_pairs,
     joint_total,
     scope_counts,
@@ -54,11 +55,13 @@ from searchsvc.engines.topk_counts import (
 from searchsvc.engines.topk_delta import DeltaKeeper, MergedSearcher
 from searchsvc.engines.topk_query import (
     Compiled,
+    TermCounts,
     Terms,
     TooBroad,
     Untranslatable,
     compile_search,
 )
+from searchsvc.query.budget import BUDGET
 from searchsvc.query.filters import Filters
 from searchsvc.repository import (
     SearchPage,
@@ -83,6 +86,8 @@ class _View:
     state: IndexState
     index: tantivy.Index
     searcher: tantivy.Searcher
+    #: The searcher's term statistics for the search budget, remembered while it lives.
+    stats: TermCounts
     copies: CopyWords | None = None
 
 
@@ -187,7 +192,8 @@ class TopkEngine:
                 index.reload()
             else:
                 index = open_index(self.index_dir, state)
-            self._view = _View(state, index, index.searcher())
+            searcher = index.searcher()
+            self._view = _View(state, index, searcher, TermCounts(searcher))
         except (ValueError, OSError) as error:
             self.last_error = f"the index cannot be opened: {error}"
             self._view = None
@@ -260,7 +266,8 @@ class TopkEngine:
             ids, total = page_ids(searcher, view.index.schema, compiled, query, count=pairs is None)
             if pairs is not None:
                 total = joint_total(compiled, pairs)
-            found, facets_exact = facets_of(searcher, compiled, facets, pairs)
+            sample = id_sample(view.index.schema, total, BUDGET.facet_matches)
+            found, facets_exact = facets_of(searcher, compiled, facets, pairs, sample=sample)
             counts = self._scope_counts(searcher, point, query, compile_for, copies)
             counts = counts or ScopeCounts(None, None)
             hits = load_hits(conn, ids, highlighter_for(query))
@@ -328,6 +335,13 @@ class TopkEngine:
         filters = query.filters.without(first).without(second)
         key = (*point, query.match, filters, compiled.joint)
         return self._counts.get(key, lambda: joint_pairs(searcher, compiled))  # type: ignore[no-any-return]
+
+    def term_stats(self) -> TermCounts | None:
+        """The terms of the index as it is now, fresh or behind (the search budget's
+        statistics for the database: they bound work, so a moment behind does no harm);
+        None while there is no index."""
+        view = self._view
+        return view.stats if view is not None else None
 
     def reload_file(self, rel: str) -> None:
         """A write went to the database: catch the index up in the background."""

@@ -35,7 +35,9 @@ class Highlighter:
         self.exact: set[str] = set()
         prefixes: set[str] = set()
         for phrase in phrases:
-            if phrase.prefix and phrase.tokens:
+            if phrase.prefix and phrase.tokens and phrase.expansions is not None:
+                self.exact.update((*phrase.tokens[:-1], *phrase.expansions))  # a cut prefix
+            elif phrase.prefix and phrase.tokens:
                 self.exact.update(phrase.tokens[:-1])
                 prefixes.add(phrase.tokens[-1])
             else:

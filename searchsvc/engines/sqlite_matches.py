@@ -35,16 +35,21 @@ MARGIN = 1.1
 
 
 def read_matches(
-    conn: Connection, expression: str, want: int, found: Matches, total: int
+    conn: Connection, expression: str, want: int, found: Matches, total: int, *, ranked: bool = True
 ) -> Matches:
-    """`found` grown to at least `want` matches of `expression` (or all `total` of them).
+    """`found` grown to at least `want` matches of `expression` (or all of about `total`).
 
     At most `want` matches: all of them, in one read. More: the sample whose hash is
     below a threshold set for about `want` matches, raised until it has `want`.
-    `found.sampled` is the threshold read so far (None: nothing read yet).
+    `found.sampled` is the threshold read so far (None: nothing read yet). `total` need
+    only be an estimate (the search budget's postings: at least the matches): it sets the
+    first threshold. Not `ranked`: every score 0.0, no bm25.
     """
+    select, hashed = sql.SELECT_MATCHES, sql.SELECT_MATCHES_HASHED
+    if not ranked:
+        select, hashed = sql.SELECT_MATCHES_UNRANKED, sql.SELECT_MATCHES_HASHED_UNRANKED
     if found.sampled is None and total <= want:
-        rows = conn.execute(sql.SELECT_MATCHES, (expression,)).fetchall()
+        rows = conn.execute(select, (expression,)).fetchall()
         return replace(found, rows=MatchRows(rows), complete=True, sampled=HASH_RANGE)
     rows = list(found.rows)
     low = found.sampled or 0
@@ -54,7 +59,7 @@ def read_matches(
         else:  # as far as the matches' density says
             high = math.ceil(HASH_RANGE * want * MARGIN / total) if not low else 4 * low
         high = min(HASH_RANGE, max(low + 1, high))
-        rows += conn.execute(sql.SELECT_MATCHES_HASHED, (expression, low, high)).fetchall()
+        rows += conn.execute(hashed, (expression, low, high)).fetchall()
         low = high
-    complete = low >= HASH_RANGE or len(rows) >= total
+    complete = low >= HASH_RANGE
     return replace(found, rows=MatchRows(rows), complete=complete, sampled=low)

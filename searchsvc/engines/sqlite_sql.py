@@ -46,14 +46,18 @@ _COLUMNS = ", ".join(f"e.{column}" for column in ENTRY_COLUMNS)
 # public id. Matches (id, relevance: higher is better), every one, or those whose rowid
 # hashes into [?, ?) (a sample: sqlite_matches).
 _MATCHES = f"""
-SELECT e.dialog_entry_id, -{_BM25} FROM {FTS}
+SELECT e.dialog_entry_id, {{score}} FROM {FTS}
 JOIN lupo_dialog_entries e ON e.entry_rowid = {FTS}.rowid
 WHERE {FTS} MATCH ?"""
-SELECT_MATCHES = _MATCHES
+SELECT_MATCHES = _MATCHES.format(score=f"-{_BM25}")
 #: Knuth's multiplicative hash of a rowid, over [0, HASH_RANGE).
 HASH_RANGE = 2**32
 _HASH = f"({FTS}.rowid * 2654435761) % {HASH_RANGE}"
-SELECT_MATCHES_HASHED = f"{_MATCHES} AND {_HASH} >= ? AND {_HASH} < ?"
+SELECT_MATCHES_HASHED = f"{SELECT_MATCHES} AND {_HASH} >= ? AND {_HASH} < ?"
+# The same without bm25 (score 0), which reads every posting list of the expression in
+# full before the first row: a search past the budget's `exact_postings` (unranked).
+SELECT_MATCHES_UNRANKED = _MATCHES.format(score="0.0")
+SELECT_MATCHES_HASHED_UNRANKED = f"{SELECT_MATCHES_UNRANKED} AND {_HASH} >= ? AND {_HASH} < ?"
 COUNT_MATCHES = f"SELECT count(*) FROM {FTS} WHERE {FTS} MATCH ?"
 #: The entry rowids an expression matches: `e.entry_rowid IN (...)`.
 MATCHING_ROWIDS = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?"
@@ -206,9 +210,15 @@ def select_ids(where: Where, order: str, *, index: str | None = None) -> str:
     )
 
 
-def count_where(where: Where) -> str:
-    """count(*) of the entries in `where`."""
-    return f"SELECT count(*) FROM lupo_dialog_entries e {where.sql()}"
+#: How a sample of the entries (runs of rowids, sqlite_listing) is read: by rowid, not
+#: through an index that would visit every entry.
+_SAMPLED = " NOT INDEXED"
+
+
+def count_where(where: Where, sample: bool = False) -> str:
+    """count(*) of the entries in `where` (`sample`: rowid runs, read by rowid)."""
+    hint = _SAMPLED if sample else ""
+    return f"SELECT count(*) FROM lupo_dialog_entries e{hint} {where.sql()}"
 
 
 #: The column each facet counts (the @targets are counted from their own table).
@@ -217,21 +227,28 @@ FACET_COLUMNS = {
 }
 
 
-def facet_sql(facet: str, where: Where, limit: int | None) -> str:
-    """(value, count) of one facet over the entries in `where`, most frequent first."""
+def facet_sql(facet: str, where: Where, limit: int | None, *, sample: bool = False) -> str:
+    """(value, count) of one facet over the entries in `where`, most frequent first
+    (`sample`: `where` holds rowid runs, read by rowid)."""
     tail = " ORDER BY 2 DESC, 1" + (f" LIMIT {int(limit)}" if limit is not None else "")
+    hint = _SAMPLED if sample else ""
     if FILTER[facet].kind == TARGETS:
         if not where.parts:
             return f"SELECT target, count(*) FROM lupo_dialog_entry_targets GROUP BY 1{tail}"
+        join = (
+            f"lupo_dialog_entries e{hint} CROSS JOIN lupo_dialog_entry_targets t"
+            if sample
+            else "lupo_dialog_entry_targets t JOIN lupo_dialog_entries e"
+        )
         return (
-            "SELECT t.target, count(*) FROM lupo_dialog_entry_targets t "
-            "JOIN lupo_dialog_entries e ON e.dialog_entry_id = t.dialog_entry_id "
-            f"{where.sql()} GROUP BY 1{tail}"
+            f"SELECT t.target, count(*) FROM {join} "
+            f"ON e.dialog_entry_id = t.dialog_entry_id {where.sql()} GROUP BY 1{tail}"
         )
     column = FACET_COLUMNS[facet]
     condition = where.extended(f"{column} IS NOT NULL")
     return (
-        f"SELECT {column}, count(*) FROM lupo_dialog_entries e {condition.sql()} GROUP BY 1{tail}"
+        f"SELECT {column}, count(*) FROM lupo_dialog_entries e{hint} {condition.sql()} "
+        f"GROUP BY 1{tail}"
     )
 
 
@@ -280,3 +297,25 @@ def contains_tokens(value: str, wanted: str) -> bool:
     return any(
         haystack[i : i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1)
     )
+
+
+def narrowing_is_exact(filters: Filters, speakers: list[str], targets: list[str]) -> bool:
+    """Whether narrow() alone applies `filters` exactly (then no row needs checking), given
+    every speaker and @target the database holds.
+
+    True when only speaker/target filters are set and no other speaker (or target)
+    holds one of their token sequences.
+    """
+    if filters.without("speaker").without("target") != Filters():
+        return False
+    wanted_speakers = set(filters.speakers)
+    for value in speakers if wanted_speakers else ():
+        if value not in wanted_speakers and any(
+            contains_tokens(value, wanted) for wanted in wanted_speakers
+        ):
+            return False
+    variants = {v for target in filters.targets for v in target_variants(target)}
+    for value in targets if variants else ():
+        if value not in variants and any(contains_tokens(value, wanted) for wanted in variants):
+            return False
+    return all(len(tokenize(target)) == 1 for target in filters.targets)

@@ -1,4 +1,5 @@
-"""The database's vocabulary for typo correction (searchsvc.query.typos), from FTS5 itself.
+"""The database's vocabulary for typo correction (searchsvc.query.typos), from FTS5 itself,
+and its terms' counts for the search budget when there is no top-k index.
 
 Two fts5vocab tables over lupo_dialog_entries_fts, created in each read connection's
 `temp` schema (nothing is written to the database file, so a read-only connection
@@ -25,6 +26,7 @@ from indexer.database import Database
 from indexer.store_errors import QueryTooExpensive, StoreUnavailable
 from indexer.topk_index import store_point
 from searchsvc.engines.sqlite_sql import FTS
+from searchsvc.query.budget import TermTable
 from searchsvc.query.typos import Candidate, TermBuckets, Word
 
 log = logging.getLogger("searchsvc.engines.sqlite_vocabulary")
@@ -53,6 +55,7 @@ class DatabaseVocabulary:
         self.database = database
         self._lock = threading.Lock()  # held while the first buckets are read
         self._buckets: TermBuckets | None = None
+        self._table: TermTable | None = None
         self._version: tuple[str | None, int] | None = None  # what the buckets hold
         self._seen: tuple[str | None, int] | None = None  # what the last lookup saw
         self._next_read = 0.0
@@ -95,25 +98,38 @@ class DatabaseVocabulary:
         """The terms by length and ends: read now the first time, then refreshed behind."""
         with self._lock:
             if self._buckets is None:
-                self._buckets, self._version = self._read()
+                self._buckets, self._table, self._version = self._read()
             elif self._seen is not None and self._seen != self._version:
                 self._refresh_later()
             return self._buckets
 
-    def _read(self) -> tuple[TermBuckets, tuple[str | None, int] | None]:
+    @property
+    def counted_terms(self) -> int | None:
+        """How many terms the search budget's table holds (None: not read yet)."""
+        return len(self._table.terms) if self._table is not None else None
+
+    def term_stats(self) -> TermTable | None:
+        """Every term and its entry count, for the search budget (searchsvc.query.budget)
+        when the database has no top-k index: as last read, or None until the first read
+        is done (it starts now, in the background: no search waits for it)."""
+        if self._table is None:
+            self._refresh_later()
+        return self._table
+
+    def _read(self) -> tuple[TermBuckets, TermTable, tuple[str | None, int] | None]:
         """Every term and its entry count, in one snapshot (empty when that takes too long)."""
         started = time.monotonic()
         try:
             with self.database.reading(READ_TIME_LIMIT_SECONDS) as (conn, _):
                 conn.execute(CREATE_ROWS)
                 version: tuple[str | None, int] | None = store_point(conn)
-                buckets = TermBuckets(conn.execute(SELECT_TERMS))
+                terms = conn.execute(SELECT_TERMS).fetchall()
         except QueryTooExpensive:
             log.warning("reading the vocabulary took too long: no typo corrections for now")
-            buckets, version = TermBuckets(()), None
+            terms, version = [], None
         self.read_seconds = time.monotonic() - started
         self._next_read = time.monotonic() + REFRESH_FACTOR * self.read_seconds
-        return buckets, version
+        return TermBuckets(terms), TermTable(terms), version
 
     def _refresh_later(self) -> None:
         """Wake the background reader (started on first need)."""
@@ -136,12 +152,12 @@ class DatabaseVocabulary:
             if stop.is_set() or (delay > 0 and stop.wait(delay)):
                 return
             try:
-                buckets, version = self._read()
+                buckets, table, version = self._read()
             except StoreUnavailable as error:  # the stack falls back; read again when asked
                 log.warning("reading the vocabulary failed: %s", error)
                 continue
             with self._lock:
-                self._buckets, self._version = buckets, version
+                self._buckets, self._table, self._version = buckets, table, version
 
     def close(self) -> None:
         """Stop the background reader (a later lookup starts it again)."""

@@ -1,4 +1,5 @@
-"""The scope's and the copies' counts of a top-k search.
+"""A top-k search's counts: the facets (facets_of), the scope's and the copies' counts,
+and the sample other facets are counted from when a search matches very many entries.
 
 When the stack counts the format and copy facets only for the scopes and the folded
 (SearchQuery.scope_facets), `scope_counts` answers them with two cheap count-only
@@ -6,6 +7,11 @@ searches. Otherwise two facets with filters of their own (the stack's `format` a
 `copy`) are counted from one query without both filters: per pair of their values, how
 many matches hold both. Each facet, and the search's total, is then read from those pairs
 with the other's filter applied.
+
+Counting speaker, target, mood or file over a million matches takes tens of
+milliseconds; past the budget's `facet_matches` (searchsvc.query.budget) they are
+counted over the matches whose id is below a bound instead, scaled: ids are hashes
+(dialogfile.identity), so those are a uniform sample.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 import tantivy
 
 from dialogfile.copies import COPY as COPY_STATE
+from dialogfile.identity import ID_BITS
 from indexer.topk_schema import (
     CHOICE_FILTERS,
     CHOICE_KEY,
@@ -151,15 +158,42 @@ def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
     return int(searcher.search(query, limit=1, count=True).count)
 
 
+#: Every id is below this (dialogfile.identity).
+ID_SPACE = 2**ID_BITS
+
+
+@dataclass(frozen=True)
+class IdSample:
+    """The matches with an id below a bound: `query` keeps them, `share` of the id space."""
+
+    query: tantivy.Query
+    share: float
+
+
+def id_sample(schema: tantivy.Schema, matches: int, wanted: int) -> IdSample | None:
+    """A filter keeping about `wanted` of a search's `matches` (None: count them all)."""
+    if matches <= wanted:
+        return None
+    share = wanted / matches
+    upper = int(ID_SPACE * share)
+    keep = tantivy.Query.range_query(
+        schema, "id", tantivy.FieldType.Unsigned, 0, upper, use_inverted_index=False
+    )
+    return IdSample(keep, upper / ID_SPACE)
+
+
 def facets_of(
     searcher: tantivy.Searcher,
     compiled: Compiled,
     names: tuple[str, ...],
     pairs: list[tuple[str, str, int]] | None = None,
+    *,
+    sample: IdSample | None = None,
 ) -> tuple[dict[str, tuple[FacetCount, ...]], bool]:
     """Each facet's LIMIT most frequent values (count desc, then value), exact?
 
-    Facets without a filter of their own count over the full query, in one pass.
+    Facets without a filter of their own count over the full query, in one pass; the
+    scope's and copies' (joint) from `pairs`, the others over `sample` when given (scaled).
     """
     joint = compiled.joint if compiled.joint and set(compiled.joint) <= set(names) else ()
     if joint and pairs is None:
@@ -168,14 +202,19 @@ def facets_of(
     shared = [n for n in names if n not in compiled.facet_queries and n not in joint]
     groups = [(compiled.query, shared)] if shared else []
     groups += [(compiled.facet_queries[n], [n]) for n in names if n in compiled.facet_queries]
-    exact = True
+    exact = sample is None or not groups
     for query, group in groups:
-        size = LIMIT * 4
-        answer = _terms(searcher, query, group, size)
+        if sample is not None:
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, sample.query)]
+            )
+        answer = _terms(searcher, query, group, LIMIT * 4)
         for name in group:
             buckets, complete = answer[name]
             if not complete:  # values tied at the cut could be missing: ask for all of them
                 buckets, complete = _terms(searcher, query, [name], FACET_TERMS)[name]
+            if sample is not None:
+                buckets = [(value, round(count / sample.share)) for value, count in buckets]
             counts[name] = tuple(FacetCount(value, count) for value, count in buckets[:LIMIT])
             exact = exact and complete
     return {name: counts[name] for name in names}, exact

@@ -12,6 +12,7 @@ not translated: Untranslatable, and the caller asks SQLite instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -46,6 +47,8 @@ _WEIGHTS = {
 FORMAT = "format"
 _FORMATS = FIELD[FILTER[FORMAT].field].choices
 _ANALYZER = analyzer()
+#: Every text field of every side: what a search and its scope counts read (Terms.doc_freq).
+SEARCHED_FIELDS = tuple(name for side in SIDE_FIELDS.values() for name in side)
 #: Terms all the prefixes of one search may expand to (see Terms).
 MAX_PREFIX_TERMS = 100_000
 
@@ -212,10 +215,13 @@ def phrase_query(
     clauses = []
     for field in fields or TEXT_FIELDS:
         if phrase.prefix and len(tokens) == 1:
-            clauses += _prefix_clauses(schema, field, tokens[0], terms, scored)
+            clauses += _prefix_clauses(schema, field, tokens[0], terms, scored, phrase.expansions)
             continue
         if phrase.prefix:
-            query = Q.regex_phrase_query(schema, field, [*tokens[:-1], tokens[-1] + ".*"])
+            last = tokens[-1] + ".*"
+            if phrase.expansions is not None:  # the budget kept only these terms
+                last = "(" + "|".join(map(re.escape, phrase.expansions)) + ")"
+            query = Q.regex_phrase_query(schema, field, [*tokens[:-1], last])
             # The phrase itself (`agent_id` as typed) ranks above phrases it begins.
             if scored:
                 exact = Q.phrase_query(schema, field, tokens)
@@ -229,13 +235,19 @@ def phrase_query(
 
 
 def _prefix_clauses(
-    schema: tantivy.Schema, field: str, word: str, terms: Terms, scored: bool
+    schema: tantivy.Schema,
+    field: str,
+    word: str,
+    terms: Terms,
+    scored: bool,
+    expansions: tuple[str, ...] | None = None,
 ) -> list[tuple[tantivy.Occur, tantivy.Query]]:
     """`word*` in `field`: its terms as one set, which scores every word alike; when scored
     (and the word is EXACT_BOOST_MIN letters or more) the word itself apart, by its bm25, so
     that it ranks above the longer words it begins, and those by PREFIX_WEIGHT (each term's
-    postings read once: the set holds the word only when nothing ranks it)."""
-    expanded = terms.with_prefix(field, word)
+    postings read once: the set holds the word only when nothing ranks it). `expansions`:
+    the terms the search budget kept (Phrase.expansions), else every term of the field."""
+    expanded = list(expansions) if expansions is not None else terms.with_prefix(field, word)
     if not expanded:
         return []
     weight = _WEIGHTS[field]
@@ -255,13 +267,32 @@ class Terms:
     """Indexed terms by prefix, from one searcher's term dictionaries.
 
     A search whose prefixes expand to more than MAX_PREFIX_TERMS terms in all is
-    left to FTS5, which stops a query at its time limit (tantivy has none here).
+    left to FTS5, which stops a query at its time limit (tantivy has none here). The
+    search budget's statistics too (searchsvc.query.budget.TermStats): a term's
+    frequency is the postings it has in the text fields of both sides of the index
+    together (SEARCHED_FIELDS), what a search reads for its page and for the other
+    scope's count (topk_counts.scope_counts), so a search cheap on its own side is not
+    left expensive in its counts.
     """
 
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
         self.expanded = 0
         self._known: dict[tuple[str, str], list[str]] = {}
+
+    def doc_freq(self, term: str) -> int:
+        """The postings of `term` in every text field of both sides (a term in two fields
+        counts twice)."""
+        return sum(self.searcher.doc_freq(field, term) for field in SEARCHED_FIELDS)
+
+    def prefix_terms(self, prefix: str) -> list[tuple[str, int]]:
+        """The terms of the text fields that begin with `prefix` and their postings (as
+        doc_freq), most first, then alphabetical."""
+        found: dict[str, int] = {}
+        for field in SEARCHED_FIELDS:
+            for term, count in self.searcher.terms_with_prefix(field, prefix):
+                found[term] = found.get(term, 0) + count
+        return sorted(found.items(), key=lambda pair: (-pair[1], pair[0]))
 
     def with_prefix(self, field: str, prefix: str) -> list[str]:
         """The terms of `field` that start with `prefix` (each expansion counted once, however
@@ -284,6 +315,38 @@ class Terms:
         prefix = folder + "/"
         found = self.searcher.terms_with_prefix(field, prefix)
         return [term for term, _ in found if term != prefix]
+
+
+#: How many words and prefixes TermCounts remembers (then it starts again).
+TERM_COUNTS_REMEMBERED = 4096
+
+
+class TermCounts(Terms):
+    """Terms whose statistics are remembered: one searcher's, shared by every request
+    while it lives (the search budget asks them of every search)."""
+
+    def __init__(self, searcher: tantivy.Searcher) -> None:
+        super().__init__(searcher)
+        self._freq: dict[str, int] = {}
+        self._prefixes: dict[str, list[tuple[str, int]]] = {}
+
+    def doc_freq(self, term: str) -> int:
+        """As Terms.doc_freq, remembered."""
+        found = self._freq.get(term)
+        if found is None:
+            if len(self._freq) >= TERM_COUNTS_REMEMBERED:
+                self._freq = {}
+            found = self._freq[term] = super().doc_freq(term)
+        return found
+
+    def prefix_terms(self, prefix: str) -> list[tuple[str, int]]:
+        """As Terms.prefix_terms, remembered."""
+        found = self._prefixes.get(prefix)
+        if found is None:
+            if len(self._prefixes) >= TERM_COUNTS_REMEMBERED:
+                self._prefixes = {}
+            found = self._prefixes[prefix] = super().prefix_terms(prefix)
+        return found
 
 
 def filter_queries(

@@ -67,12 +67,15 @@ class Phrase:
     """Tokens that must appear in this order; `prefix` makes the last a prefix.
 
     `quoted`: the user wrote it in double quotes (exact: typo correction leaves it alone).
+    `expansions`: the indexed terms the prefix stands for when the search's budget
+    (searchsvc.query.budget) kept only some of them; None: every term it begins.
     """
 
     text: str
     tokens: tuple[str, ...]
     prefix: bool = False
     quoted: bool = field(default=False, compare=False)
+    expansions: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -273,9 +276,16 @@ def node_to_fts5(node: Node) -> str:
     """An FTS5 expression for `node`; every word is a quoted string.
 
     A prefix is asked with its whole word too (`("migr" OR "migr"*)`): the same
-    matches, but the word itself ranks above the longer words it begins.
+    matches, but the word itself ranks above the longer words it begins. A prefix cut
+    to some of its terms (Phrase.expansions) is those terms, each its own string.
     """
     if isinstance(node, Phrase):
+        if node.prefix and node.expansions is not None:
+            head = node.tokens[:-1]
+            strings = [
+                quote_phrase(Phrase(" ".join((*head, term)), ())) for term in node.expansions
+            ]
+            return "(" + " OR ".join(strings) + ")"
         if node.prefix:
             return f"({quote_phrase(replace(node, prefix=False))} OR {quote_phrase(node)})"
         return quote_phrase(node)
