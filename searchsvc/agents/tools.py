@@ -18,6 +18,7 @@ from typing import Any
 from dialogfile.file_io import read_dialog_file
 from indexer.discover import find_dialog_files
 from searchsvc.exceptions import EntryNotFound, InvalidParameter, PermissionDenied
+from searchsvc.query.budget import partial_of
 from searchsvc.query.parameters import search_query
 from searchsvc.repository import Repository, SearchQuery, StoredEntry
 from searchsvc.settings import Settings
@@ -160,6 +161,8 @@ class DialogTools:
             "folded": page.folded,
             "source": page.source,
             "engine": page.engine or ("fts5" if page.source == "database" else page.source),
+            # What the search budget left out of a search too broad to answer in full.
+            "partial": partial_of(page.cuts),
             "hits": [hit_dict(hit) for hit in page.hits],
         }
 

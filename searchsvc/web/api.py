@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from searchsvc.exceptions import READ_RETRY_AFTER_SECONDS, EntryNotFound
+from searchsvc.query.budget import partial_of
 from searchsvc.query.filters import Filters
 from searchsvc.query.parameters import search_query
 from searchsvc.repository import FacetCount, Repository, SearchPage, SearchQuery
@@ -63,6 +64,7 @@ def page_json(query: SearchQuery, page: SearchPage, took_ms: float) -> dict[str,
         "source": page.source,
         "engine": page_engine(page),
         "corrected": page.corrected,
+        "partial": partial_of(page.cuts),
     }
 
 

@@ -21,6 +21,7 @@ from dialogfile.fields import (
     Field,
     Filter,
 )
+from searchsvc.query.budget import CUT_KINDS
 from searchsvc.query.filters import MOOD_FAMILIES
 from searchsvc.repository import FACETS, SORTS
 
@@ -34,6 +35,32 @@ _INDEX_STATE = {
     "properties": {
         "version": {"type": "integer", "minimum": 0},
         "changed_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+#: What a search's budget left out (searchsvc/query/budget.py), or null: nothing.
+_PARTIAL = {
+    "type": ["object", "null"],
+    "required": ["reason", "message", "cuts"],
+    "description": "null, or what the search budget left out of a search too broad to "
+    "answer in full: the answer holds the matches of what was searched",
+    "properties": {
+        "reason": {"type": "string", "enum": ["too_expensive"]},
+        "message": {"type": "string", "description": "Every cut, in words"},
+        "cuts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kind", "text", "kept", "of"],
+                "properties": {
+                    "kind": {"type": "string", "enum": list(CUT_KINDS)},
+                    "text": {"type": "string", "description": "The part of q it concerns"},
+                    "kept": {"type": "integer", "description": "What was searched"},
+                    "of": {"type": "integer", "description": "Out of how many"},
+                },
+            },
+        },
     },
 }
 
@@ -214,6 +241,7 @@ COMPONENTS: dict[str, Any] = {
                     "description": "Words of q that matched nothing, each with the word "
                     'searched instead ({"migraton": "migration"}); empty when none',
                 },
+                "partial": _PARTIAL,
             },
         },
         "Stats": {
@@ -317,7 +345,10 @@ COMPONENTS: dict[str, Any] = {
 }
 
 _SEARCH_ERRORS = {
-    "400": _error("A bad parameter (named in `parameter`) or a raw FTS5 expression"),
+    "400": _error(
+        "A bad parameter (named in `parameter`), a raw FTS5 expression the store rejects "
+        "(`reason` syntax), or one too expensive to run (`reason` too_expensive)"
+    ),
     "503": _error("Neither the database nor the files can answer now"),
 }
 

@@ -31,6 +31,7 @@ const facetsBox = document.getElementById("facets");
 const resultsList = document.getElementById("results");
 const stateBox = document.getElementById("state");
 const correctedBox = document.getElementById("corrected");
+const partialBox = document.getElementById("partial");
 const pager = document.getElementById("pager");
 const pageInfo = document.getElementById("page-info");
 const scopeTabs = document.getElementById("scope-tabs");
@@ -172,6 +173,7 @@ function render(answer) {
     shown: !formatFiltered(state) && (answer.scopes != null || answer.scope === "all"),
   });
   renderCorrected(answer.corrected || {});
+  renderPartial(answer.partial);
   shownAnswer(answer);
   renderHits(hits);
   resultsList.dataset.q = state.q; // which query the list shows (tests wait for it)
@@ -240,6 +242,12 @@ function renderCorrected(corrected) {
     " — search instead for ", instead,
   );
   correctedBox.hidden = false;
+}
+
+/** What the search budget left out of a search too broad to answer in full (or nothing). */
+function renderPartial(partial) {
+  partialBox.hidden = !partial;
+  partialBox.textContent = partial ? partial.message : "";
 }
 
 function renderHits(hits) {
@@ -400,6 +408,7 @@ function renderFailure(err) {
   resultsList.replaceChildren();
   resultsList.dataset.q = state.q;
   correctedBox.hidden = true;
+  partialBox.hidden = true;
   facetsBox.replaceChildren();
   pager.hidden = true;
   folding.hidden = true;
