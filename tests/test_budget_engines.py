@@ -26,8 +26,9 @@ from searchsvc.engines.file_match import matching
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.sqlite_budget import estimated_total
 from searchsvc.engines.sqlite_listing import SAMPLE_ROWS, SAMPLE_RUNS, sample_runs
+from searchsvc.engines.sqlite_matches import RUNS, read_matches
 from searchsvc.engines.sqlite_sql import HASH_RANGE
-from searchsvc.query.budget import BUDGET, Cut
+from searchsvc.query.budget import BUDGET, Cut, budget_for
 from searchsvc.query.fts_query import parse_user_query
 from searchsvc.query.parameters import search_query
 from searchsvc.repository import SearchQuery
@@ -63,14 +64,35 @@ def test_fts5_ranks_and_counts_a_search_within_its_budget(tree: tuple[Path, Path
     repo.close()
 
 
-def test_fts5_past_its_budget_shows_a_sample_unranked(tree: tuple[Path, Path]) -> None:
+def test_fts5_past_its_budget_shows_its_matches_unranked(tree: tuple[Path, Path]) -> None:
     repo = SqliteRepository(tree[1], candidate_limit=5)
-    past = BUDGET.exact_postings + 1
+    past = budget_for("fts5").exact_postings + 1
     page = repo.search(query("common ", sort="relevance", per_page=3, postings=past))
-    assert page.ranked == 0 and not page.total_exact
-    assert [cut.kind for cut in page.cuts] == ["unranked"]
-    assert len(page.hits) == 3 and page.total >= 5  # estimated from the sample's share
+    assert page.ranked == 0 and [cut.kind for cut in page.cuts] == ["unranked"]
+    # A table smaller than the sample's runs is read whole: the total is exact.
+    assert len(page.hits) == 3 and (page.total, page.total_exact) == (ENTRIES, True)
     repo.close()
+
+
+def test_an_unranked_sample_reads_runs_of_rowids_not_every_match(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    tmp = tmp_path_factory.mktemp("budget_runs")
+    root = tmp / "dialogs"
+    entries = 10 * RUNS
+    write_dialog(root, "runs_dialog.md", *(bold("KIRO", f"common {n}") for n in range(entries)))
+    reindex(root, tmp / "dialogs.db")
+    database = Database(tmp / "dialogs.db")
+    with database.reading() as (conn, _):
+        empty = Matches(rows=MatchRows(), complete=False)
+        found = read_matches(conn, '"common"', 5, empty, entries, ranked=False)
+    # One rowid of each of the RUNS runs (5 of 640 matches wanted: a tenth of a run, at
+    # least one row; the file's header row matches nothing), a tenth of the table: the
+    # total is estimated from that share.
+    assert RUNS - 2 <= len(found.rows) <= RUNS and not found.complete
+    assert 0.9 * entries <= estimated_total(found) <= 1.1 * entries
+    assert {score for _, score in found.rows} == {0.0}
+    database.close()
 
 
 def test_a_sample_estimates_from_the_hash_range_it_covers() -> None:

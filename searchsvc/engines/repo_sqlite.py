@@ -13,9 +13,9 @@ What the speed tricks change for users (all exact up to CANDIDATE_LIMIT matches)
   among the best of the sample; `ranked` says how many were ranked.
 - Then facets and totals are the sample's counts scaled (`facets_exact`/`total_exact`
   false); a total is counted exactly up to EXACT_ROWS matches (within COUNT_STEPS).
-- Within the budget (searchsvc.query.budget, sqlite_budget): a search reading more than
-  `exact_postings` is not ranked (`ranked` 0, cut "unranked"), listings are estimated
-  from samples (sqlite_listing), and SEARCH_STEPS stops the rest.
+- Within the budget (searchsvc.query.budget, sqlite_budget): past `exact_postings` a
+  search is not ranked (`ranked` 0, cut "unranked"; a sample of runs of rowids),
+  listings are estimated from samples (sqlite_listing), SEARCH_STEPS stops the rest.
 - Totals, facets, match samples and stats are cached per database version
   (PRAGMA data_version), so any write empties the cache.
 """
@@ -191,10 +191,7 @@ class SqliteRepository:
         postings: int | None,
     ) -> Matches:
         """At least `at_least` matches (or all), a sample when there are more; cached, grown.
-
-        Not `ranked`: without their bm25 (0.0 each), which reads every posting list of the
-        expression in full before the first row.
-        """
+        Not `ranked`: without bm25 (0.0 each), a sample of runs (sqlite_matches)."""
         key = ("matches", generation, expression, ranked)
         found = self.cache.get(key, lambda: Matches(rows=MatchRows(), complete=False))
         if found.complete or len(found.rows) >= at_least:
@@ -335,9 +332,10 @@ class SqliteRepository:
         )
         ids = self._text_page(conn, generation, query, narrowed, found, passing, total)
         looked, cuts = None, ()
-        if query.sort == "relevance" and not found.complete:
-            looked = scanned if ranked else 0
-            cuts = () if ranked else (Cut("unranked", "", 0, total),)
+        if query.sort == "relevance" and not ranked:  # even had every match been read
+            looked, cuts = 0, (Cut("unranked", "", 0, total),)
+        elif query.sort == "relevance" and not found.complete:
+            looked = scanned
         return SearchPage(
             hits=load_hits(conn, ids, highlighter_for(query)),
             total=total,

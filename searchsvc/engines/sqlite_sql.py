@@ -58,6 +58,8 @@ SELECT_MATCHES_HASHED = f"{SELECT_MATCHES} AND {_HASH} >= ? AND {_HASH} < ?"
 # full before the first row: a search past the budget's `exact_postings` (unranked).
 SELECT_MATCHES_UNRANKED = _MATCHES.format(score="0.0")
 SELECT_MATCHES_HASHED_UNRANKED = f"{SELECT_MATCHES_UNRANKED} AND {_HASH} >= ? AND {_HASH} < ?"
+#: Unranked matches in a run of rowids [?, ?) (an unranked sample: sqlite_matches).
+SELECT_MATCHES_IN_RUN = f"{SELECT_MATCHES_UNRANKED} AND {FTS}.rowid >= ? AND {FTS}.rowid < ?"
 COUNT_MATCHES = f"SELECT count(*) FROM {FTS} WHERE {FTS} MATCH ?"
 #: The entry rowids an expression matches: `e.entry_rowid IN (...)`.
 MATCHING_ROWIDS = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ?"

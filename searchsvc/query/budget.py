@@ -120,11 +120,14 @@ BUDGETS = {
     # FTS5 keeps no prefix indexes (sql/0008): every prefix, `a*` too, merges the posting
     # lists of its terms, so it counts prefix_weight times and keeps at most
     # max_prefix_terms terms.
+    # It ranks a hash sample of the matches (sqlite_matches), found by walking every match
+    # (about 9 SQLite steps each): at most 400,000 of them, so that the walk stays well
+    # within its work limit (repo_sqlite.SEARCH_STEPS, 5M steps); past them, unranked.
     "fts5": Budget(
         max_postings=800_000,
         prefix_weight=16,
         max_prefix_terms=32,
-        exact_postings=800_000,
+        exact_postings=400_000,
     ),
     "files": Budget(max_postings=250_000),
 }
