@@ -92,3 +92,22 @@ def test_every_engine_agrees_with_the_shortcut_and_without_it(
     assert (page.total, page.folded) == (total, folded)
     words = stacks["topk"].topk._view.copies.words
     assert (words is None) == (limit < 0)
+
+
+def test_a_search_of_exclusions_alone_counts_each_scope_once(tmp_path: Path) -> None:
+    root = tree(tmp_path / "dialogs")
+    (root / "notes.md").write_text("# Notes\n\nPlain prose about the harbour.\n", encoding="utf-8")
+    made = make_stacks(root, tmp_path)
+    try:
+        page = ask(made, q="-lanterns", per_page="50")
+        everything = ask(made, q="-zzzz", per_page="50")
+        assert page.scopes is not None and everything.scopes is not None
+        # Every record but the two lantern entries (and the copy, folded): each scope
+        # counted once, whatever side the exclusion's words live on.
+        assert page.scopes["entries"] == everything.scopes["entries"] - 2
+        assert page.scopes["text"] == everything.scopes["text"]
+        assert page.total == page.scopes["entries"]
+        assert ask(made, q="-lanterns", scope="text").total == everything.scopes["text"]
+    finally:
+        for stack in made.values():
+            stack.close()

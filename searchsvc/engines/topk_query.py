@@ -130,7 +130,10 @@ def compile_search(
         if (sides, scored) not in texts:
             texts[sides, scored] = _match_query(schema, match, terms, sides, scored)
         text = texts[sides, scored]
-        skipped = {*skip, FORMAT} if text is not None and _implied(filters, sides) else set(skip)
+        # Words read only their sides' fields, so they imply the format filter; a search
+        # of exclusions alone (`-word`) reads every record and keeps the filter.
+        reads_sides = text is not None and match is not None and match.include is not None
+        skipped = {*skip, FORMAT} if reads_sides and _implied(filters, sides) else set(skip)
         parts = [text] if text is not None else []
         parts += filter_queries(schema, filters, moods, terms, skip=skipped)
         # Excluded values as MUST_NOT clauses of this one boolean (cheaper than each
