@@ -424,7 +424,11 @@ def _map(root: str, jobs: list[Job]) -> Iterator[tuple[str, ReadResult]]:
         for job in jobs:
             yield _read_and_parse(root, job)
         return
-    with multiprocessing.get_context("fork").Pool(PARSE_PROCESSES) as pool:
+    # Workers come from a fork server, not a fork of this process: `serve` reindexes from a
+    # process with threads, and a plain fork copies whatever lock one of them holds.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["indexer.reindex"])
+    with context.Pool(PARSE_PROCESSES) as pool:
         pending: deque[AsyncResult] = deque()
         for job in jobs:
             pending.append(pool.apply_async(_read_and_parse, (root, job)))
