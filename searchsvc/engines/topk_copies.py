@@ -6,7 +6,7 @@ the index holds few copies, their words are read once per index state (from the
 rows the index was built from, analyzed as the index analyzes them); a search with
 a word no copy holds cannot match one, so neither is needed: the exclusion clause
 is a no-op and `folded` is 0. The answer is the same either way (tests in
-tests/test_near_copies.py); only the work differs.
+tests/test_topk_copies.py, every engine agreeing); only the work differs.
 """
 
 from __future__ import annotations
