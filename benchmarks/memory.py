@@ -36,12 +36,11 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from types import FrameType
 
 from benchmarks.corpus import PROJECT_ROOT, ensure_corpus, load_queries
 from benchmarks.http_load import run_cell
 from benchmarks.machine import describe_machine, load_average
-from benchmarks.processes import LOOPBACK, Server, fetch
+from benchmarks.processes import LOOPBACK, Server, fetch, log, raise_exit
 from benchmarks.queries import KINDS, our_path, queries_of
 from benchmarks.reindex_runs import run_reindex
 from benchmarks.search_runs import HEALTH, health_says, our_server
@@ -85,15 +84,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def log(message: str) -> None:
-    """Progress on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure every checkout, print the table, write the JSON; 0 on success."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGTERM, raise_exit)
     command = "python -m benchmarks.memory " + shlex.join(sys.argv[1:] if argv is None else argv)
     results: dict = {"meta": {"command": command, **describe_machine(PROJECT_ROOT)}}
     corpus = ensure_corpus(args.corpora or args.work, args.entries, args.seed, args.queries)
@@ -127,10 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"memory-{args.entries}.md").write_text(header + table + "\n")
     print(header + table)
     return 0
-
-
-def _raise_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # so that the server is stopped and the database put back
 
 
 def _database(root: Path, args: argparse.Namespace) -> Path:

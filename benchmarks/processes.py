@@ -12,14 +12,27 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 LOOPBACK = "127.0.0.1"
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def raise_exit(signum: int, frame: FrameType | None) -> None:
+    """A SIGTERM handler: exit through every finally block (servers stopped, databases put
+    back)."""
+    raise SystemExit(128 + signum)
 
 
 @dataclass(frozen=True)

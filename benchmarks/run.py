@@ -26,7 +26,6 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from types import FrameType
 
 from benchmarks.corpus import (
     PROJECT_ROOT,
@@ -38,7 +37,7 @@ from benchmarks.corpus import (
 )
 from benchmarks.files_mode import measure_files_mode
 from benchmarks.machine import describe_machine, load_average
-from benchmarks.processes import Server, fetch, run_measured, tree_rss_bytes
+from benchmarks.processes import Server, fetch, log, raise_exit, run_measured, tree_rss_bytes
 from benchmarks.reindex_runs import database_bytes, reindex_suite, run_reindex
 from benchmarks.report import build_rows, format_table, targets, weighted_percentile
 from benchmarks.search_runs import (
@@ -113,15 +112,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def log(message: str) -> None:
-    """Progress on stderr."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement, print the table, write the JSON; 0 on success."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGTERM, raise_exit)
     args.out.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
     command = "python -m benchmarks.run " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -230,10 +224,6 @@ def _measure_write_load(
         baseline_src=args.baseline_src,
         log=log,
     )
-
-
-def _raise_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # so every finally block stops its servers
 
 
 def _measure_parse(generated: Path, *, quick: bool, timeout: float) -> dict[str, object]:
