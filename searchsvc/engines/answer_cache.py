@@ -87,6 +87,14 @@ class AnswerCache:
         self.put(key, value)
         return value
 
+    def cached(self, key: Any) -> Any:
+        """The value stored for `key` (now the most recently used), or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
     def put(self, key: Any, value: Any) -> None:
         """Store `value`, dropping the least recently used items beyond the size."""
         size = footprint(value)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from indexer.topk_index import (
 from indexer.topk_schema import UNDATED_OLDEST
 from searchsvc.engines.answer_cache import AnswerCache
 from searchsvc.engines.base import Declined
+from searchsvc.engines.beside import BESIDE
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.sqlite_page import highlighter_for, load_hits
 from searchsvc.engines.topk_copies import CopyWords, copy_words, without_copy_exclusion
@@ -260,6 +262,8 @@ class TopkEngine:
             # The scope's and the folded counts alone come from scope_counts, not facets.
             facets = tuple(name for name in query.facets if name not in query.scope_facets)
             compiled = compile_for(query.filters, facets)
+            # The other tab's and the folded counts on a free core meanwhile (beside).
+            counted = self._scope_counts(searcher, point, query, compile_for, copies)
             # Joint counts visit every match: the total comes with them, so the page itself
             # is found without counting (tantivy then skips blocks).
             pairs = self._joint_counts(searcher, point, query, compiled) if compiled.joint else None
@@ -268,9 +272,8 @@ class TopkEngine:
                 total = joint_total(compiled, pairs)
             sample = id_sample(view.index.schema, total, BUDGET.facet_matches)
             found, facets_exact = facets_of(searcher, compiled, facets, pairs, sample=sample)
-            counts = self._scope_counts(searcher, point, query, compile_for, copies)
-            counts = counts or ScopeCounts(None, None)
             hits = load_hits(conn, ids, highlighter_for(query))
+            counts = counted() or ScopeCounts(None, None)
         return SearchPage(
             engine=ENGINE_TOPK,
             hits=hits,
@@ -310,21 +313,26 @@ class TopkEngine:
         query: SearchQuery,
         compile_for: Any,
         copies: bool,
-    ) -> ScopeCounts | None:
-        """scope_counts, remembered per index point (the other tab asks them again); None
-        when the search asks none. `copies`: whether any copy may match."""
+    ) -> Callable[[], ScopeCounts | None]:
+        """scope_counts, remembered per index point (the other tab asks them again), started
+        on a free core (BESIDE); the callable returned gives them (None when the search asks
+        none). `copies`: whether any copy may match."""
         if not query.scope_facets:
-            return None
+            return lambda: None
         key = ("scopes", *point, query.match, query.filters, query.scope_facets)
-        return self._counts.get(  # type: ignore[no-any-return]
-            key,
-            lambda: scope_counts(
-                searcher,
-                query,
-                lambda filters: compile_for(filters, scored=False).query,
-                copies=copies,
-            ),
-        )
+        known = self._counts.cached(key)
+        if known is not None:
+            return lambda: known  # type: ignore[no-any-return]
+
+        def count() -> ScopeCounts:
+            def compile_count(filters: Filters) -> tantivy.Query:
+                return compile_for(filters, scored=False).query
+
+            counts = scope_counts(searcher, query, compile_count, copies=copies)
+            self._counts.put(key, counts)
+            return counts
+
+        return BESIDE.start(count)
 
     def _joint_counts(
         self, searcher: Any, point: tuple[Any, ...], query: SearchQuery, compiled: Compiled
