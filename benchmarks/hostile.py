@@ -178,6 +178,44 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def measure(
+    root: Path,
+    db: Path,
+    checkouts: list[tuple[str, Path]],
+    engines: list[str],
+    *,
+    rounds: int,
+    out: Path,
+    http: bool = True,
+    log: Any = print,
+) -> dict[str, Any]:
+    """The hostile mix against each (checkout, engine), in one process and over HTTP; every
+    row with its summary and run. `out`: where the mix and the servers' logs go."""
+    out.mkdir(parents=True, exist_ok=True)
+    mix = hostile_mix(frequent_words(root))
+    mix_file = out / f"hostile-mix-{db.parent.name}.json"
+    mix_file.write_text(json.dumps(mix))
+    meta = {"machine": describe_machine(PROJECT_ROOT), "load_average_start": load_average()}
+    rows: list[dict[str, Any]] = []
+    for engine in engines:
+        for name, checkout in checkouts:
+            for via in ("in-process", "http"):
+                if via == "http" and (not http or engine not in SERVED):
+                    continue
+                log(f"hostile: {name} {engine} {via} ...")
+                if via == "http":
+                    log_dir = out / "hostile-logs"
+                    log_dir.mkdir(exist_ok=True)
+                    run = over_http(checkout, engine, root, db, mix, rounds, log_dir)
+                else:
+                    run = in_process(checkout, engine, root, db, mix_file, rounds)
+                row = {"checkout": name, "engine": engine, "via": via, "summary": summarize(run)}
+                rows.append({**row, "run": run})
+                log(table([row]).splitlines()[-1])
+    meta["load_average_end"] = load_average()
+    return {"meta": meta, "searches": len(mix), "rounds": rounds, "db": str(db), "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=100_000)
@@ -197,44 +235,30 @@ def main() -> None:
         db.parent.mkdir(parents=True, exist_ok=True)
         print(f"building {db} ...", flush=True)
         run_reindex(corpus.markdown, db, full=False, timeout=7200)
-    options.out.mkdir(parents=True, exist_ok=True)
-    mix = hostile_mix(frequent_words(corpus.markdown))
-    mix_file = options.out / f"hostile-mix-{options.entries}.json"
-    mix_file.write_text(json.dumps(mix))
     checkouts = [("after", PROJECT_ROOT)]
     if options.baseline is not None:
         checkouts.insert(0, ("before", options.baseline.resolve()))
     engines = [e for e in options.engines.split(",") if e]
     if options.entries > options.files_max:
         engines = [e for e in engines if e != "files"]
-    meta = {"machine": describe_machine(PROJECT_ROOT), "load_average_start": load_average()}
-    rows: list[dict[str, Any]] = []
-    for engine in engines:
-        for name, checkout in checkouts:
-            for via in ("in-process", "http"):
-                if via == "http" and (options.no_http or engine not in SERVED):
-                    continue
-                print(f"{name} {engine} {via} ...", flush=True)
-                if via == "http":
-                    log_dir = options.out / "hostile-logs"
-                    log_dir.mkdir(exist_ok=True)
-                    run = over_http(
-                        checkout, engine, corpus.markdown, db, mix, options.rounds, log_dir
-                    )
-                else:
-                    run = in_process(
-                        checkout, engine, corpus.markdown, db, mix_file, options.rounds
-                    )
-                row = {"checkout": name, "engine": engine, "via": via, "summary": summarize(run)}
-                rows.append({**row, "run": run})
-                print(table([row]).splitlines()[-1], flush=True)
-    meta["load_average_end"] = load_average()
-    result = {"meta": meta, "entries": options.entries, "db": str(db), "rows": rows}
+    result = measure(
+        corpus.markdown,
+        db,
+        checkouts,
+        engines,
+        rounds=options.rounds,
+        out=options.out,
+        http=not options.no_http,
+        log=lambda text: print(text, flush=True),
+    )
+    result["entries"] = options.entries
+    meta = result["meta"]
     out = options.out / f"hostile-{options.entries}.json"
     out.write_text(json.dumps(result, indent=1))
-    print(f"\n{options.entries:,} entries, {len(mix)} hostile searches × {options.rounds} rounds")
+    searches = f"{result['searches']} hostile searches × {options.rounds} rounds"
+    print(f"\n{options.entries:,} entries, {searches}")
     print(f"load average {meta['load_average_start']} -> {meta['load_average_end']}\n")
-    print(table(rows))
+    print(table(result["rows"]))
     print(f"\n(every figure: {out})")
 
 

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from benchmarks.queries import KINDS
 
 ENGINE_LABEL = {"datasette": "Datasette", "datasette_array": "_shape=array"}
+#: benchmarks.hostile's engines over HTTP: the server's settings they stand for.
+SERVED_AS = {"topk": "serve", "fts5-alone": "serve DIALOGSEARCH_TOPK=off", "files": "files mode"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ def build_rows(results: dict) -> list[Row]:
     rows += _files_mode_rows(results)
     rows += _rss_rows(results)
     rows += _write_load_rows(results)
+    rows += _hostile_rows(results)
+    rows += _freshness_rows(results)
     return rows
 
 
@@ -371,6 +375,45 @@ def _write_load_rows(results: dict) -> list[Row]:
             "", "0 / 0", ours["5xx"] == 0 and ours["ryw_missed"] == 0),
         Row(f"{label}: searches the top-k engine answered", f"{by_topk:,} of {answered:,}",
             _engines_text(base) if base else ""),
+    ]  # fmt: skip
+
+
+def _hostile_rows(results: dict) -> list[Row]:
+    """The hostile mix (benchmarks.hostile): each engine's slowest search and its answers."""
+    found = results.get("hostile") or {}
+    rows = []
+    for row in found.get("rows", []):
+        s = row["summary"]
+        engine = SERVED_AS.get(row["engine"], row["engine"]) if row["via"] == "http" else None
+        label = f"Hostile mix ({found['searches']} searches × {found['rounds']}), "
+        label += f"{engine} over HTTP" if engine else f"{row['engine']} alone in one process"
+        label += ": slowest ms (p99)"
+        if "error" in s:
+            rows.append(Row(label, f"error: {s['error']}", target="p100 ≤ 250 ms", met=False))
+            continue
+        answers = f"{s['whole']} whole, {s['partial']} partial, {s['400']} 400, {s['503']} 503"
+        rows.append(
+            Row(label, f"{_num(s['p100_ms'])} ({_num(s['p99_ms'])}); {answers}, {s['5xx']} other",
+                target="p100 ≤ 250 ms at 1M, no 5xx",
+                met=s["5xx"] == 0 and _check(s["p100_ms"], 250.0, at_most=True))
+        )  # fmt: skip
+    return rows
+
+
+def _freshness_rows(results: dict) -> list[Row]:
+    """Live freshness (benchmarks.watch_latency): an edited file to searchable."""
+    found = results.get("freshness")
+    if not found:
+        return []
+    label = "Live freshness: a saved edit to searchable"
+    if "status" in found:
+        return [Row(label, found["status"])]
+    edits, burst = found["edits"], found["burst"]
+    return [
+        Row(f"{label}, p50 / p99 ms ({edits['found']} of {edits['edits']} edits found)",
+            f"{_num(edits.get('p50_ms'))} / {_num(edits.get('p99_ms'))}"),
+        Row(f"Live freshness: {burst['files']} new files copied in, searchable after s",
+            f"{_num(burst['searchable_seconds'])} ({burst['reindexes']} reindexes)"),
     ]  # fmt: skip
 
 

@@ -9,7 +9,9 @@ Generates (or reuses) the corpus for the size and seed, then measures in the
 same run: our full/incremental/no-change reindex next to a raw sqlite3 bulk
 load, search over HTTP (ours and Datasette, concurrency 1 and 8, each query
 kind), search under writes (benchmarks.write_load: 8 clients, 90 % searches, 10 %
-writes), the files-mode fallback, parse throughput and server memory. Writes
+writes), the files-mode fallback, parse throughput, server memory, the hostile mix
+(benchmarks.hostile: each engine's slowest search) and live freshness
+(benchmarks.watch_latency: an edited file to searchable). Writes
 OUT/results-<entries>.json and .md. Every server listens on 127.0.0.1 only and
 is stopped on exit; every loop is bounded in time and count.
 """
@@ -36,6 +38,7 @@ from benchmarks.corpus import (
     read_tree,
 )
 from benchmarks.files_mode import measure_files_mode
+from benchmarks.hostile_fresh import measure_freshness, measure_hostile
 from benchmarks.machine import describe_machine, load_average
 from benchmarks.processes import Server, fetch, log, raise_exit, run_measured, tree_rss_bytes
 from benchmarks.reindex_runs import database_bytes, reindex_suite, run_reindex
@@ -164,6 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.only is None:
         _measure_serving(results, corpus, mix, ours_db, args, work)
         results["write_load"] = _measure_write_load(corpus, mix, ours_db, args, work)
+        log("hostile searches (every engine, one at a time)")
+        results["hostile"] = measure_hostile(
+            corpus.markdown, ours_db, args.entries, work, quick=args.quick, files_max=args.files_max
+        )
+        log("live freshness (a served copy of the corpus, edited)")
+        results["freshness"] = measure_freshness(
+            corpus.markdown, quick=args.quick, timeout=args.step_timeout
+        )
     return _finish(results, args, started)
 
 

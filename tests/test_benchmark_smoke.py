@@ -43,7 +43,7 @@ def test_quick_benchmark_completes_and_writes_its_table(
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
 
@@ -69,8 +69,18 @@ def test_quick_benchmark_completes_and_writes_its_table(
     assert under_writes["5xx"] == 0 and under_writes["ryw_missed"] == 0
     assert under_writes["ryw_checked"] > 0
 
+    # the hostile mix on every engine (files too at this size): answered, never a 5xx
+    hostile = {(row["engine"], row["via"]): row["summary"] for row in results["hostile"]["rows"]}
+    assert set(hostile) >= {("topk", "in-process"), ("fts5-alone", "http"), ("files", "http")}
+    assert all(s["searches"] > 0 and s["5xx"] == 0 for s in hostile.values()), hostile
+    freshness = results["freshness"]
+    assert freshness["edits"]["found"] == freshness["edits"]["edits"] == 5
+    assert freshness["burst"]["found"]
+
     table = results["table"].splitlines()
     assert table[0].startswith("| Measure | Ours | Peer | Ours/peer | Target | Met |")
+    assert sum(line.startswith("| Hostile mix") for line in table) == len(hostile)
+    assert sum(line.startswith("| Live freshness") for line in table) == 2
     assert all(line.startswith("|") and line.endswith("|") for line in table)
     assert completed.stdout.strip() == results["table"]
     assert (out / "results-1500.md").read_text().count("| Measure |") == 1
