@@ -136,6 +136,13 @@ def verify(root: str | Path, db_path: str | Path) -> VerifyReport:
             _check_orphans(conn, report)
             _check_timestamps(conn, report)
             _check_copies(conn, report)
+        finally:
+            conn.execute("ROLLBACK")
+        # FTS5's check is an INSERT: a snapshot older than another writer's last commit
+        # cannot become a write transaction ("database is locked" at once, whatever the
+        # busy timeout), so it takes the write lock first, waiting for a serving writer.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
             _check_fts(conn, db_path, report)
         finally:
             conn.execute("ROLLBACK")

@@ -1,4 +1,5 @@
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,30 @@ def test_a_wrong_copy_state_is_caught(tmp_path: Path):
     assert any(m.startswith("team_dialog.md:") and "'copy' among its copies" in m for m in messages)
     reindex(root, db, full=True)
     assert verify(root, db).ok
+
+
+def test_verify_passes_while_another_connection_keeps_committing(indexed):
+    # A serving writer commits while verify compares: FTS5's integrity check (an INSERT)
+    # must not fail on verify's older snapshot ("database is locked").
+    root, db = indexed
+    stop = threading.Event()
+    commits = 0
+
+    def keep_committing() -> None:
+        nonlocal commits
+        conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+        conn.execute("CREATE TABLE IF NOT EXISTS scratch_writes (n INTEGER)")
+        while not stop.wait(0.001):  # a busy writer, not one that never lets go of the lock
+            conn.execute("INSERT INTO scratch_writes VALUES (1)")
+            commits += 1
+        conn.close()
+
+    writer = threading.Thread(target=keep_committing)
+    writer.start()
+    try:
+        reports = [verify(root, db) for _ in range(20)]
+    finally:
+        stop.set()
+        writer.join(30)
+    assert commits > 0
+    assert [str(d) for report in reports for d in report.differences] == []
