@@ -8,13 +8,15 @@ same words (case, accents, punctuation and mojibake aside, dialogfile.mojibake),
 same people (speaker and targets by their name keys, dialogfile.names), the same colour,
 time, version and format. `copy_key` is a digest of exactly that, so every filter and
 every word that finds one copy finds the others. Of the copies, the one in the
-shallowest folder (then the first path, line, id) is the original (`copy_order`).
+shallowest folder (then the first path, line, id) is the original (`copy_order`), and
+how many places hold a record weighs in its relevance (`copy_weight`).
 Pure functions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -40,6 +42,10 @@ COPY_FIELDS = (
 )
 #: The two values of the store's `copy` field.
 ORIGINAL, COPY = "original", "copy"
+#: What each doubling of the places that hold a record adds to its relevance (a factor
+#: on bm25, in every engine), up to COPY_WEIGHT_MOST_PLACES places: see copy_weight.
+COPY_WEIGHT_PER_DOUBLING = 0.1
+COPY_WEIGHT_MOST_PLACES = 8
 
 
 #: A word as the indexes see one: letters and digits, or one glyph (dialogfile.glyphs).
@@ -107,3 +113,17 @@ def copy_key_of(values: Iterable[Any]) -> str:
 def copy_order(dialog_file: str, line: int, entry_id: int) -> tuple[int, str, int, int]:
     """Sort key among copies: the first is the original (shallowest folder, path, line, id)."""
     return (dialog_file.count("/"), dialog_file, line, entry_id)
+
+
+def copy_weight(places: int) -> float:
+    """The factor on a record's bm25 when `places` records hold it (itself and its copies):
+    1.0 alone, 1.1 in two places, 1.2 in four, at most 1.3.
+
+    Near-copies (the same entry in a changelog, its backup and an edited version, some
+    with another speaker field or version) score alike; the one kept in more places is
+    the likelier one wanted (a search that picks entries at random picks it that much
+    more often: docs/benchmarks.md, issue 13), and its copies are folded under it. Small,
+    so that it decides between near-equal matches, never against a clearly better one.
+    """
+    held = min(max(places, 1), COPY_WEIGHT_MOST_PLACES)
+    return 1.0 + COPY_WEIGHT_PER_DOUBLING * math.log2(held)

@@ -104,22 +104,27 @@ SELECT_FILE_COPY_KEYS = (
     "SELECT DISTINCT copy_key FROM lupo_dialog_entries WHERE dialog_file = ? AND copy_key NOT NULL"
 )
 # The state each row sharing a copy key should have: the first in dialogfile.copies'
-# copy_order is the original. Only rows whose state changes are written.
+# copy_order is the original; and how many rows share the key (copy_count). Only rows
+# whose state or count changes are written.
 _COPY_STATES = """
 SELECT dialog_entry_id, dialog_file, copy_state, CASE WHEN row_number() OVER (
     PARTITION BY copy_key
     ORDER BY length(dialog_file) - length(replace(dialog_file, '/', '')),
              dialog_file, line, dialog_entry_id
-) = 1 THEN 'original' ELSE 'copy' END
+) = 1 THEN 'original' ELSE 'copy' END,
+copy_count, count(*) OVER (PARTITION BY copy_key)
 FROM lupo_dialog_entries WHERE {where}
 """
 SELECT_COPY_STATES = _COPY_STATES.format(where="copy_key IN (SELECT value FROM json_each(?))")
-# Every key held more than once, and every row now marked a copy (its key may be alone now).
+# Every key held more than once, and every row now marked a copy or counted with others
+# (its key may be alone now).
 SELECT_ALL_COPY_STATES = _COPY_STATES.format(
     where="copy_key IN (SELECT copy_key FROM lupo_dialog_entries WHERE copy_key NOT NULL "
-    "GROUP BY copy_key HAVING count(*) > 1) OR copy_state = 'copy'"
+    "GROUP BY copy_key HAVING count(*) > 1) OR copy_state = 'copy' OR copy_count <> 1"
 )
-UPDATE_COPY_STATE = "UPDATE lupo_dialog_entries SET copy_state = ? WHERE dialog_entry_id = ?"
+UPDATE_COPY_STATE = (
+    "UPDATE lupo_dialog_entries SET copy_state = ?, copy_count = ? WHERE dialog_entry_id = ?"
+)
 # A file whose rows changed state is pushed to Meilisearch again.
 FORGET_MEILI_PUSH = "DELETE FROM meili_sync WHERE dialog_file IN (SELECT value FROM json_each(?))"
 
@@ -320,9 +325,11 @@ def apply_plans(conn: Connection, plans: Sequence[FilePlan]) -> None:
 
 
 def refresh_copies(conn: Connection, keys: Iterable[str] | None) -> int:
-    """Mark the original and the copies among the rows sharing `keys` (None: every key).
+    """Mark the original and the copies among the rows sharing `keys` (None: every key),
+    and count them (copy_count).
 
-    Returns how many rows changed state; their files are pushed to Meilisearch again.
+    Returns how many rows changed; the files of those whose state changed are pushed to
+    Meilisearch again (Meilisearch's documents hold the state, not the count).
     """
     if keys is None:
         rows = conn.execute(SELECT_ALL_COPY_STATES).fetchall()
@@ -331,11 +338,16 @@ def refresh_copies(conn: Connection, keys: Iterable[str] | None) -> int:
         if not wanted:
             return 0
         rows = conn.execute(SELECT_COPY_STATES, (json.dumps(wanted),)).fetchall()
-    changed = [(state, entry_id) for entry_id, _, old, state in rows if old != state]
+    changed = [
+        (state, count, entry_id)
+        for entry_id, _, old, state, old_count, count in rows
+        if (old, old_count) != (state, count)
+    ]
     if changed:
         conn.executemany(UPDATE_COPY_STATE, changed)
-        files = sorted({path for _, path, old, state in rows if old != state})
-        conn.execute(FORGET_MEILI_PUSH, (json.dumps(files),))
+        files = sorted({path for _, path, old, state, *_ in rows if old != state})
+        if files:
+            conn.execute(FORGET_MEILI_PUSH, (json.dumps(files),))
     return len(changed)
 
 

@@ -35,7 +35,14 @@ from typing import TYPE_CHECKING
 import tantivy
 
 from indexer.database import Database, SqliteError
-from indexer.topk_schema import FINGERPRINT, ROW_COLUMNS, build_schema, document, register
+from indexer.topk_schema import (
+    COPY_COUNT_COLUMN,
+    FINGERPRINT,
+    ROW_COLUMNS,
+    build_schema,
+    document,
+    register,
+)
 
 if TYPE_CHECKING:
     from indexer.database import Connection
@@ -65,6 +72,8 @@ HAS_ENTRY_ROWID = (
 )
 #: When the entries carry `body_extra` (the body lines FTS5 indexes), the index takes it too.
 HAS_BODY_EXTRA = "SELECT 1 FROM pragma_table_info('lupo_dialog_entries') WHERE name = 'body_extra'"
+#: A database from before sql/0009 counts no copies: each entry then weighs as if alone.
+HAS_COPY_COUNT = "SELECT 1 FROM pragma_table_info('lupo_dialog_entries') WHERE name = 'copy_count'"
 SELECT_ALL_TARGETS = (
     "SELECT t.dialog_entry_id, t.target FROM lupo_dialog_entries e "
     "JOIN lupo_dialog_entry_targets t INDEXED BY idx_entry_targets_entry "
@@ -249,7 +258,10 @@ def store_point(conn: Connection) -> tuple[str | None, int]:
 
 
 def _entry_sql(conn: Connection, sql: str) -> str:
-    """`sql` reading the body FTS5 indexes: coalesce(body_extra, body) where that column exists."""
+    """`sql` reading the body FTS5 indexes: coalesce(body_extra, body) where that column exists
+    (and 1 for copy_count where that one does not)."""
+    if conn.execute(HAS_COPY_COUNT).fetchone() is None:
+        sql = sql.replace(f", {COPY_COUNT_COLUMN} FROM", ", 1 FROM", 1)
     if conn.execute(HAS_BODY_EXTRA).fetchone() is None:
         return sql
     return sql.replace(", body,", ", coalesce(body_extra, body),", 1)

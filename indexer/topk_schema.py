@@ -9,7 +9,8 @@ tokenizer: Rust's char::is_alphanumeric; a regex tokenizer is 5x slower), lower
 case, with diacritics removed (done here in Python, only for non-ASCII text, as
 searchsvc.query.fts_query.fold_token does), positions kept for phrases. Raw fast
 fields hold the exact values the filters and facets use; `newest` and `oldest`
-are i64 sort keys that put undated entries last in both orders.
+are i64 sort keys that put undated entries last in both orders; COPY_WEIGHT holds
+each entry's relevance factor for the places that hold it (dialogfile.copies.copy_weight).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import tantivy
 
 from dialogfile import fields
+from dialogfile.copies import copy_weight
 
 #: The text fields: the FTS5 columns, in their order (dialogfile.fields).
 TEXT_FIELDS = fields.TEXT_FIELDS
@@ -42,6 +44,13 @@ FACET_FIELDS = {spec.name: spec.fast_field for spec in fields.VALUE_FILTERS}
 TOKENIZER = "fts5like"
 #: The `oldest` key of an undated entry (the `newest` key is -1): last in both orders.
 UNDATED_OLDEST = -(2**63)
+#: A float fast field that a relevance search weighs scores by (Searcher.search's
+#: `weight_by_field`, which multiplies a score by log2(2 + value)): for an entry whose
+#: copy_count is n, 2 ** copy_weight(n) - 2, so the factor is copy_weight(n), as FTS5's
+#: and the file index's scores have it (0.0 for an entry alone: the score as it is).
+COPY_WEIGHT = "copy_weight"
+#: The column that says how many records share an entry's copy key (sql/0009).
+COPY_COUNT_COLUMN = "copy_count"
 
 _TARGET_FILTERS = [spec for spec in fields.VALUE_FILTERS if spec.kind == fields.TARGETS]
 _COLUMN_FILTERS = [spec for spec in fields.VALUE_FILTERS if spec.kind != fields.TARGETS]
@@ -55,6 +64,7 @@ ROW_COLUMNS = tuple(
             *(fields.FIELD[name].column for name in TEXT_FIELDS),
             *(fields.FIELD[spec.field].column for spec in _COLUMN_FILTERS),
             _DATE_COLUMN,
+            COPY_COUNT_COLUMN,
         )
     )
 )
@@ -64,6 +74,7 @@ _FAST_AT = [
     for spec in _COLUMN_FILTERS
 ]
 _DATE_AT = ROW_COLUMNS.index(_DATE_COLUMN)
+_COPY_COUNT_AT = ROW_COLUMNS.index(COPY_COUNT_COLUMN)
 _FORMAT_AT = ROW_COLUMNS.index(fields.FIELD["format"].column)
 _SECTION_TEXT_AT = [
     (side_name, at) for side_name, (_, at) in zip(SIDE_FIELDS[SECTION_SIDE], _TEXT_AT, strict=True)
@@ -87,7 +98,14 @@ _CHOICE_AT = [
 #: (indexer.topk_index), so adding a filter or a searchable field needs no manual step.
 FINGERPRINT = hashlib.sha256(
     json.dumps(
-        [TOKENIZER, SIDE_FIELDS, sorted(FACET_FIELDS.items()), ROW_COLUMNS, CHOICE_FILTERS]
+        [
+            TOKENIZER,
+            SIDE_FIELDS,
+            sorted(FACET_FIELDS.items()),
+            ROW_COLUMNS,
+            CHOICE_FILTERS,
+            [COPY_WEIGHT, [copy_weight(n) for n in range(1, 10)]],
+        ]
     ).encode()
 ).hexdigest()[:16]
 
@@ -104,6 +122,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field(CHOICE_KEY, fast=True)
     builder.add_integer_field("newest", indexed=True, fast=True)
     builder.add_integer_field("oldest", fast=True)
+    builder.add_float_field(COPY_WEIGHT, fast=True)
     return builder.build()
 
 
@@ -142,6 +161,7 @@ def document(
         "id": row[0],
         "newest": stamp if stamp is not None else -1,
         "oldest": -stamp if stamp is not None else UNDATED_OLDEST,
+        COPY_WEIGHT: 2.0 ** copy_weight(row[_COPY_COUNT_AT] or 1) - 2.0,
     }
     for name, at in _SECTION_TEXT_AT if row[_FORMAT_AT] == SECTION_FORMAT else _TEXT_AT:
         if row[at]:

@@ -276,16 +276,21 @@ def _check_timestamps(conn: Connection, report: VerifyReport) -> None:
 
 
 def _check_copies(conn: Connection, report: VerifyReport) -> None:
-    """Each set of copies has exactly its first place as the original (dialogfile.copies)."""
-    for entry_id, path, state, expected in conn.execute(SELECT_ALL_COPY_STATES):
+    """Each set of copies has exactly its first place as the original (dialogfile.copies),
+    and each of its rows counts them all (copy_count)."""
+    for entry_id, path, state, expected, count, expected_count in conn.execute(
+        SELECT_ALL_COPY_STATES
+    ):
+        problems = []
         if state != expected:
+            problems.append(f"is marked {state!r} among its copies, {expected!r} is right")
+        if count != expected_count:
+            problems.append(f"counts {count} places of its copies, {expected_count} is right")
+        for problem in problems:
             line = conn.execute(SELECT_ENTRY_LINE, (entry_id,)).fetchone()
             report.differences.append(
                 Difference(
-                    path,
-                    line[0] if line else None,
-                    f"entry {entry_id} is marked {state!r} among its copies, "
-                    f"{expected!r} is right ({REINDEX})",
+                    path, line[0] if line else None, f"entry {entry_id} {problem} ({REINDEX})"
                 )
             )
 

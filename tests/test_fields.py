@@ -67,13 +67,15 @@ def test_the_weights_and_column_order_are_the_ranked_ones() -> None:
 def test_the_entry_table_stores_every_field(migrated: sqlite3.Connection) -> None:
     internal, *stored = columns(migrated, "lupo_dialog_entries")
     assert internal == "entry_rowid"  # the FTS5 rowid (sql/0008), no field of an entry
-    # entry_key (content key), body_extra (what FTS5 indexes of the body) and copy_key
-    # are derived; the store's own fields (STORE_FIELDS) follow.
-    derived = ("entry_key", "body_extra", "copy_key")
+    # entry_key (content key), body_extra (what FTS5 indexes of the body), copy_key and
+    # copy_count (how many rows share it, sql/0009) are derived; the store's own fields
+    # (STORE_FIELDS) follow the entry's.
+    derived = ("entry_key", "body_extra", "copy_key", "copy_count")
     store = [field.column for field in STORE_FIELDS]
     assert [c for c in stored if c not in (*derived, *store)] == list(STORED_ENTRY_COLUMNS)
-    assert stored[-len(store) :] == store
-    assert sorted([*ENTRY_COLUMNS, *store]) == sorted(stored)
+    assert [c for c in stored if c not in derived][-len(store) :] == store
+    # copy_count is the writer's to keep among a key's rows (refresh_copies), not a row's.
+    assert sorted([*ENTRY_COLUMNS, *store, "copy_count"]) == sorted(stored)
 
 
 def test_the_triggers_feed_fts5_every_searchable_field(migrated: sqlite3.Connection) -> None:

@@ -1,12 +1,13 @@
 """Copies in the file index: which doc of each set of copies is the original, as the
-database marks them (indexer.load_sqlite.refresh_copies; dialogfile.copies)."""
+database marks them (indexer.load_sqlite.refresh_copies; dialogfile.copies), and the
+relevance weight of the places that hold a doc (dialogfile.copies.copy_weight)."""
 
 from __future__ import annotations
 
 from array import array
 from typing import TYPE_CHECKING
 
-from dialogfile.copies import COPY, ORIGINAL, copy_order
+from dialogfile.copies import COPY, ORIGINAL, copy_order, copy_weight
 
 if TYPE_CHECKING:
     from searchsvc.engines.file_index import FileIndex
@@ -63,3 +64,15 @@ def copies_of(index: FileIndex, number: int) -> list[int]:
     """The other docs with the same copy key as doc `number` (the original first)."""
     group = index.copy_groups.get(index.copy_keys[number], ())
     return [other for other in group if other != number]
+
+
+def weigh_by_copies(index: FileIndex, scores: dict[int, float]) -> None:
+    """Each doc's score times the copy weight of the docs sharing its copy key, as the
+    database's relevance has it (sqlite_sql.SELECT_MATCHES, topk_schema.COPY_WEIGHT)."""
+    groups, keys = index.copy_groups, index.copy_keys
+    if not groups:
+        return
+    for number, score in scores.items():
+        group = groups.get(keys[number])
+        if group is not None:
+            scores[number] = score * copy_weight(len(group))

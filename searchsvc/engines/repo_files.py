@@ -36,7 +36,7 @@ from typing import Any
 
 from indexer.discover import find_dialog_files
 from searchsvc.engines.file_bm25 import bm25_scores
-from searchsvc.engines.file_copies import copies_of, refresh_copies
+from searchsvc.engines.file_copies import copies_of, refresh_copies, weigh_by_copies
 from searchsvc.engines.file_index import (
     DOC_INDEX,
     Chunk,
@@ -390,6 +390,7 @@ class FileRepository:
         end = query.offset + query.per_page
         if query.sort == "relevance" and match is not None and match.include is not None:
             scores = bm25_scores(index, match, set(passing))
+            weigh_by_copies(index, scores)
             best = heapq.nlargest(end, scores.items(), key=itemgetter(1))
             return [number for number, _ in best[query.offset :]]
         attrs = index.attrs

@@ -6,9 +6,10 @@ at its recorded change-log seq (and store uuid) alone, and past it with the delt
 of the changes since (topk_delta: the changed rows in RAM, their old versions
 masked), so a search right after a write finds it (read-your-writes). Totals and
 facet counts are exact (every match is counted, each facet without its own
-filter, as the SQL path does), relevance is BM25 with the FTS5 column weights,
-and sort=newest/oldest is exact (ties by id, undated last); hit rows and
-snippets come from SQLite exactly as in repo_sqlite. Otherwise the engine
+filter, as the SQL path does), relevance is BM25 with the FTS5 column weights
+times each entry's copy weight (dialogfile.copies.copy_weight), and sort=newest/oldest
+is exact (ties by id, undated last); hit rows and snippets come from SQLite exactly as
+in repo_sqlite. Otherwise the engine
 declines (searchsvc.stack: behind past the change log or DELTA_MAX_CHANGES, raw
 FTS5 syntax, a word tantivy tokenizes differently, prefixes too broad, no index
 yet or an index error) and the next engine, SQLite's FTS5, answers.
@@ -39,7 +40,7 @@ from indexer.topk_index import (
     read_state,
     store_point,
 )
-from indexer.topk_schema import UNDATED_OLDEST
+from indexer.topk_schema import COPY_WEIGHT, UNDATED_OLDEST
 from searchsvc.engines.answer_cache import AnswerCache
 from searchsvc.engines.base import Declined
 from searchsvc.engines.beside import BESIDE
@@ -419,8 +420,13 @@ def page_ids(
     """The ids of the page wanted, in order, and the exact total (-1 when not `count`ed)."""
     include = query.match is not None and query.match.include is not None
     if query.sort == "relevance" and include:
+        # Scores weighed by the places that hold each entry (topk_schema.COPY_WEIGHT).
         result = searcher.search(
-            compiled.query, limit=query.per_page, offset=query.offset, count=count
+            compiled.query,
+            limit=query.per_page,
+            offset=query.offset,
+            count=count,
+            weight_by_field=COPY_WEIGHT,
         )
         ids = searcher.fast_field_values("id", [address for _, address in result.hits])
         return list(ids), int(result.count) if count else -1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dialogfile.copies import COPY_WEIGHT_MOST_PLACES, copy_weight
 from dialogfile.fields import (
     DATE_FILTER,
     EXACT,
@@ -49,7 +50,14 @@ _MATCHES = f"""
 SELECT e.dialog_entry_id, {{score}} FROM {FTS}
 JOIN lupo_dialog_entries e ON e.entry_rowid = {FTS}.rowid
 WHERE {FTS} MATCH ?"""
-SELECT_MATCHES = _MATCHES.format(score=f"-{_BM25}")
+# Relevance: bm25 times the copy weight of the places that hold the entry (copy_count,
+# sql/0009), as a CASE over the few counts it tells apart: the same floats as Python's.
+_COPY_WEIGHT = (
+    f"CASE min(e.copy_count, {COPY_WEIGHT_MOST_PLACES}) "
+    + " ".join(f"WHEN {n} THEN {copy_weight(n)!r}" for n in range(2, COPY_WEIGHT_MOST_PLACES + 1))
+    + " ELSE 1.0 END"
+)
+SELECT_MATCHES = _MATCHES.format(score=f"-{_BM25} * {_COPY_WEIGHT}")
 #: Knuth's multiplicative hash of a rowid, over [0, HASH_RANGE).
 HASH_RANGE = 2**32
 _HASH = f"({FTS}.rowid * 2654435761) % {HASH_RANGE}"

@@ -136,11 +136,14 @@ class MergedSearcher:
         order_by_field: str | None = None,
         offset: int = 0,
         order: tantivy.Order = tantivy.Order.Desc,
+        weight_by_field: str | None = None,
     ) -> MergedResult:
         """The first `offset + limit` of both sides, merged by order key (ties: main first)."""
         options: dict[str, Any] = {"limit": offset + limit, "count": count}
         if order_by_field is not None:
             options.update(order_by_field=order_by_field, order=order)
+        if weight_by_field is not None:
+            options.update(weight_by_field=weight_by_field)
         found = self.main.search(self._masked(query), **options)
         hits = list(found.hits)
         total = int(found.count) if count else None

@@ -73,10 +73,11 @@ def ids_by_message(db: Path) -> dict[str, int]:
         conn.close()
 
 
-def db_fingerprint(db: Path) -> tuple[int, str]:
+def db_fingerprint(db: Path, without: tuple[str, ...] = ()) -> tuple[int, str]:
     """(entry count, sha256 of every entry, target and file row but last_sync_utc).
 
-    Entry rows without their internal `entry_rowid`: only the public id is stable.
+    Entry rows without their internal `entry_rowid`: only the public id is stable; and
+    without the entry columns `without` (those a later migration adds).
     """
     conn = sqlite3.connect(db)
     try:
@@ -84,7 +85,7 @@ def db_fingerprint(db: Path) -> tuple[int, str]:
         columns = [
             row[1]
             for row in conn.execute("PRAGMA table_info(lupo_dialog_entries)")
-            if row[1] != "entry_rowid"
+            if row[1] != "entry_rowid" and row[1] not in without
         ]
         for query in (
             f"SELECT {', '.join(columns)} FROM lupo_dialog_entries ORDER BY dialog_entry_id",
