@@ -19,6 +19,7 @@ from indexer.migrate import apply_migrations, migration_files
 from indexer.reindex import reindex
 from indexer.store_rows import ENTRY_COLUMNS
 from indexer.verify import verify
+from searchsvc.engines import topk_copies
 from searchsvc.query.parameters import search_query
 from searchsvc.stack import SearchStack
 
@@ -78,7 +79,14 @@ def test_the_weight_grows_with_each_doubling_of_the_places_up_to_its_most() -> N
     assert copy_weight(COPY_WEIGHT_MOST_PLACES) == copy_weight(1000) == pytest.approx(1.3)
 
 
-def test_the_near_copy_kept_in_more_places_ranks_first_in_every_engine(stacks) -> None:
+@pytest.mark.parametrize("limit", [topk_copies.COPY_WORDS_LIMIT, -1])
+def test_the_near_copy_kept_in_more_places_ranks_first_in_every_engine(
+    stacks, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    # limit -1: the top-k engine knows no copy's words, so it weighs every search (the
+    # default knows them: it weighs only a search that may match a copy).
+    monkeypatch.setattr(topk_copies, "COPY_WORDS_LIMIT", limit)
+    stacks["topk"].topk._view.copies = None
     page = ask(stacks, q="lanterns storm northern", per_page="10")  # same hits everywhere
     assert page.total == 2 and page.folded == 1
     want = [("KIRO / CURSOR", "changelog.md"), ("KIRO", "edited.md")]

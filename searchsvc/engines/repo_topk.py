@@ -265,10 +265,11 @@ class TopkEngine:
             compiled = compile_for(query.filters, facets)
             # The other tab's and the folded counts on a free core meanwhile (beside).
             counted = self._scope_counts(searcher, point, query, compile_for, copies)
-            # Joint counts visit every match: the total comes with them, so the page itself
-            # is found without counting (tantivy then skips blocks).
+            # Joint counts visit every match, the total with them: the page is found uncounted.
             pairs = self._joint_counts(searcher, point, query, compiled) if compiled.joint else None
-            ids, total = page_ids(searcher, view.index.schema, compiled, query, count=pairs is None)
+            ids, total = page_ids(
+                searcher, view.index.schema, compiled, query, count=pairs is None, weighted=copies
+            )
             if pairs is not None:
                 total = joint_total(compiled, pairs)
             sample = id_sample(view.index.schema, total, BUDGET.facet_matches)
@@ -416,17 +417,22 @@ def page_ids(
     query: SearchQuery,
     *,
     count: bool = True,
+    weighted: bool = True,
 ) -> tuple[list[int], int]:
-    """The ids of the page wanted, in order, and the exact total (-1 when not `count`ed)."""
+    """The ids of the page wanted, in order, and the exact total (-1 when not `count`ed).
+
+    Relevance weighs each score by the places that hold the entry (topk_schema.COPY_WEIGHT)
+    unless not `weighted`: when no entry with copies can match, every weight is 1 (and
+    reading them costs the search about a tenth: benchmarks.copy_weight_cost).
+    """
     include = query.match is not None and query.match.include is not None
     if query.sort == "relevance" and include:
-        # Scores weighed by the places that hold each entry (topk_schema.COPY_WEIGHT).
         result = searcher.search(
             compiled.query,
             limit=query.per_page,
             offset=query.offset,
             count=count,
-            weight_by_field=COPY_WEIGHT,
+            weight_by_field=COPY_WEIGHT if weighted else None,
         )
         ids = searcher.fast_field_values("id", [address for _, address in result.hits])
         return list(ids), int(result.count) if count else -1
