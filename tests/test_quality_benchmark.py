@@ -17,7 +17,18 @@ from benchmarks.lupo_names import canonical, people
 from benchmarks.lupo_tree import MANIFEST, build_tree
 from benchmarks.quality import parse_args, run
 from benchmarks.quality_api import Api, hit_paths
+from benchmarks.quality_misses import classify, misses
+from benchmarks.quality_misses import report as misses_table
 from benchmarks.quality_report import WHAT, markdown_table
+from dialogfile.model import Entry
+
+CLASSES = (
+    "near-copy: other speaker field",
+    "near-copy: other title or body",
+    "other entry",
+    "text section",
+    "no hit",
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,3 +178,20 @@ def test_names_are_keyed_as_the_issue_says() -> None:
     assert canonical("@FLEET") == canonical("fleet") == "fleet"
     assert people("CAPTAIN WOLFIE / WOLFIE / LILITH") == ["captain wolfie", "wolfie", "lilith"]
     assert people("KIRO, Cursor") == ["kiro", "cursor"] and people("A & B") == ["a", "b"]
+
+
+def test_misses_are_classed_by_what_ranked_first() -> None:
+    entry = Entry("log.md", "bold", 3, 9, speaker="KIRO / CURSOR", message="Lanterns relit.")
+    same = {"format": "bold", "message": "lanterns  relit.", "speaker": "cursor / kiro"}
+    assert classify(entry, {**same, "speaker": "KIRO"}) == "near-copy: other speaker field"
+    assert classify(entry, {**same, "speaker": "Kiro / Cursor"}) == "near-copy: other title or body"
+    assert classify(entry, {**same, "message": "Lanterns dark."}) == "other entry"
+    assert classify(entry, {**same, "format": "section"}) == "text section"
+
+
+def test_the_misses_are_listed_with_their_class(tiny_tree: Path, tmp_path: Path) -> None:
+    found, queries = misses(tiny_tree, tmp_path / "tree.db", seed=3, count=40)
+    assert queries == 40 and len(found) < queries
+    text = misses_table("tree", found, queries)
+    assert text.startswith(f"### tree: {len(found)} misses at 1 of 40 queries")
+    assert all(miss["class"] in CLASSES for miss in found)
