@@ -155,3 +155,22 @@ def test_the_migration_counts_the_copies_of_a_database_before_it(tmp_path: Path)
         assert sorted(migrated.execute(counts)) == sorted(written.execute(counts))
         found = {row[1:] for row in migrated.execute(counts)}
         assert ("LILITH", "docs/changelog.md", 2) in found
+
+
+def test_equal_scores_rank_by_id_in_every_engine(tmp_path: Path) -> None:
+    """Six entries alike but for who speaks (one name each: the same lengths), in six
+    files: every engine orders them by id, whatever order an index build laid them out in."""
+    root = tmp_path / "dialogs"
+    for at, speaker in enumerate(("ROSE", "KIRO", "LILITH", "CURSOR", "JUNIE", "WOLFIE")):
+        write_dialog(root, f"{'abcdef'[at]}.md", entry(speaker, "Quiet tide charts", 5))
+    made = make_stacks(root, tmp_path)
+    try:
+        ids = sorted(hit.entry_id for hit in ask(made, q="tide charts", per_page="10").hits)
+        query = search_query(MultiDict({"q": "tide charts"}), max_query_chars=1000)
+        for name in ENGINES:
+            assert [hit.entry_id for hit in made[name].search(query).hits] == ids, name
+        files = [hit.entry.dialog_file for hit in made["fts5"].search(query).hits]
+        assert files != sorted(files)  # the ids' order is not the files' (nor the build's)
+    finally:
+        for stack in made.values():
+            stack.close()

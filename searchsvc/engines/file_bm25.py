@@ -3,12 +3,15 @@
 The file index keeps one token stream per entry (its fields weighted by repetition, see
 file_index), so the ranking is close to, not identical with, the database's
 per-column bm25. Per-token weights are cached in the index (`FileIndex.weights`).
+Equal scores rank by id, as the database's engines rank them (best_by_score).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from array import array
+from operator import itemgetter
 from typing import Any
 
 from searchsvc.engines.file_index import FileIndex
@@ -99,3 +102,16 @@ def _weights(index: FileIndex, token: str) -> array:
         index.weights.clear()
     index.weights[token] = weights
     return weights
+
+
+def best_by_score(index: FileIndex, scores: dict[int, float], end: int) -> list[int]:
+    """The `end` best doc numbers by score, equal scores by id (as the database orders them)."""
+    best = heapq.nlargest(end, scores.items(), key=itemgetter(1))
+    if not best:
+        return []
+    last = best[-1][1]
+    tied = [item for item in scores.items() if item[1] == last]  # also past the `end`-th
+    attrs = index.attrs
+    found = [item for item in best if item[1] > last] + tied
+    found.sort(key=lambda item: (-item[1], attrs[item[0]].entry_id))
+    return [number for number, _ in found[:end]]

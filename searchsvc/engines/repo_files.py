@@ -30,12 +30,11 @@ import threading
 import time
 from datetime import UTC, datetime
 from itertools import compress
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from indexer.discover import find_dialog_files
-from searchsvc.engines.file_bm25 import bm25_scores
+from searchsvc.engines.file_bm25 import best_by_score, bm25_scores
 from searchsvc.engines.file_copies import copies_of, refresh_copies, weigh_by_copies
 from searchsvc.engines.file_index import (
     DOC_INDEX,
@@ -391,8 +390,7 @@ class FileRepository:
         if query.sort == "relevance" and match is not None and match.include is not None:
             scores = bm25_scores(index, match, set(passing))
             weigh_by_copies(index, scores)
-            best = heapq.nlargest(end, scores.items(), key=itemgetter(1))
-            return [number for number, _ in best[query.offset :]]
+            return best_by_score(index, scores, end)[query.offset :]
         attrs = index.attrs
         key = oldest_key if query.sort == "oldest" else newest_key
         return heapq.nsmallest(end, passing, key=lambda n: key(attrs[n]))[query.offset :]

@@ -435,7 +435,10 @@ def page_ids(
             weight_by_field=COPY_WEIGHT if weighted else None,
         )
         ids = searcher.fast_field_values("id", [address for _, address in result.hits])
-        return list(ids), int(result.count) if count else -1
+        # Equal scores by id, as FTS5 and the file index order them (tantivy orders them by
+        # document address, which each build of the index lays out anew).
+        ranked = sorted(zip(result.hits, ids, strict=True), key=lambda hit: (-hit[0][0], hit[1]))
+        return [entry_id for _, entry_id in ranked], int(result.count) if count else -1
     field = "oldest" if query.sort == "oldest" else "newest"
     needed = query.offset + query.per_page
     return _by_date(searcher, schema, compiled.query, field, query.offset, needed)
