@@ -140,7 +140,13 @@ class SearchStack:
         Names are resolved to every spelling, the scope becomes a format filter, name
         facets are folded per person, and both scopes are counted (`scopes`).
         """
-        page = finished_page(query, self._answer(engine_query(query, self._names(query.filters))))
+        names = self._names(query.filters)
+        page = finished_page(query, self._answer(engine_query(query, names)))
+        if page.total == 0 and page.folded:
+            # Only copies match, not what they fold into (a garbled backup holds words its
+            # original does not): shown unfolded rather than nothing found.
+            query = replace(query, collapse=False)
+            page = finished_page(query, self._answer(engine_query(query, names)))
         return self._with_copies(page) if page.folded else page
 
     def _entries_store(self) -> SqliteRepository | FileRepository | None:

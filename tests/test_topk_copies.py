@@ -15,6 +15,7 @@ from searchsvc.engines import topk_copies
 from searchsvc.engines.topk_copies import CopyWords, without_copy_exclusion
 from searchsvc.query.filters import Filters
 from searchsvc.query.fts_query import AllOf, AnyOf, MatchQuery, Phrase, Without
+from searchsvc.web.app import create_app
 
 
 def entry(speaker: str, message: str, day: int) -> str:
@@ -111,3 +112,33 @@ def test_a_search_of_exclusions_alone_counts_each_scope_once(tmp_path: Path) -> 
     finally:
         for stack in made.values():
             stack.close()
+
+
+def test_words_only_a_copy_holds_find_it_unfolded(tmp_path: Path) -> None:
+    # A backup whose text was garbled (UTF-8 read as cp1252) is a copy of its original
+    # (copy keys repair mojibake), yet only it holds the garbled words: a search for them
+    # shows the copy instead of nothing, in every engine.
+    original = entry("KIRO", "Café lanterns relit before the storm", 3)
+    garbled = original.replace("Café", "Café".encode().decode("cp1252"))
+    assert garbled != original
+    root = tmp_path / "dialogs"
+    write_dialog(root, "log.md", original)
+    write_dialog(root, "backup/log.md", garbled)
+    made = make_stacks(root, tmp_path)
+    try:
+        folded = ask(made, q="lanterns", per_page="50")
+        assert (folded.total, folded.folded) == (1, 1)  # the copy folds as before
+        assert [h.entry.dialog_file for h in folded.hits] == ["log.md"]
+        found = ask(made, q="cafa", per_page="50")  # "CafÃ©" indexes as "cafa"
+        assert found.total == 1 and found.folded is None
+        assert [h.entry.dialog_file for h in found.hits] == ["backup/log.md"]
+        assert ask(made, q="zzzz", per_page="50").total == 0
+    finally:
+        for stack in made.values():
+            stack.close()
+    # The JSON says the answer did not fold (and folds otherwise, as asked).
+    client = create_app({"ROOT": str(root), "DB": str(tmp_path / "dialogs.db")}).test_client()
+    answer = client.get("/api/dialog/search", query_string={"q": "cafa"}).get_json()
+    assert (answer["total"], answer["collapse"], answer["folded"]) == (1, False, None)
+    answer = client.get("/api/dialog/search", query_string={"q": "lanterns"}).get_json()
+    assert (answer["total"], answer["collapse"], answer["folded"]) == (1, True, 1)

@@ -16,6 +16,7 @@ from searchsvc.exceptions import READ_RETRY_AFTER_SECONDS, EntryNotFound
 from searchsvc.query.budget import partial_of
 from searchsvc.query.filters import Filters
 from searchsvc.query.parameters import search_query
+from searchsvc.query.plan import folds
 from searchsvc.repository import FacetCount, Repository, SearchPage, SearchQuery
 from searchsvc.settings import SETTINGS_KEY, Settings
 
@@ -54,7 +55,8 @@ def page_json(query: SearchQuery, page: SearchPage, took_ms: float) -> dict[str,
         "sort": query.sort,
         "scope": query.scope,
         "scopes": page.scopes,
-        "collapse": query.collapse,
+        # Off when the stack showed the copies because nothing else matched (stack.search).
+        "collapse": query.collapse and not (folds(query) and page.folded is None),
         "folded": page.folded,
         "notice": UNSEARCHABLE_NOTICE if query.unsearchable else None,
         "facets": {name: [_facet_json(c) for c in counts] for name, counts in page.facets.items()},
