@@ -104,7 +104,7 @@ FINGERPRINT = hashlib.sha256(
             sorted(FACET_FIELDS.items()),
             ROW_COLUMNS,
             CHOICE_FILTERS,
-            [COPY_WEIGHT, [copy_weight(n) for n in range(1, 10)]],
+            [COPY_WEIGHT, "indexed", [copy_weight(n) for n in range(1, 10)]],
         ]
     ).encode()
 ).hexdigest()[:16]
@@ -122,7 +122,9 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field(CHOICE_KEY, fast=True)
     builder.add_integer_field("newest", indexed=True, fast=True)
     builder.add_integer_field("oldest", fast=True)
-    builder.add_float_field(COPY_WEIGHT, fast=True)
+    # Indexed too: the few entries with copies are found by their weight's terms, not by a
+    # scan of the whole column (searchsvc.engines.topk_page._weighed_best).
+    builder.add_float_field(COPY_WEIGHT, fast=True, indexed=True)
     return builder.build()
 
 

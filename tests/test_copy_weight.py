@@ -174,3 +174,37 @@ def test_equal_scores_rank_by_id_in_every_engine(tmp_path: Path) -> None:
     finally:
         for stack in made.values():
             stack.close()
+
+
+def test_every_page_is_the_slice_of_the_whole_weighed_ranking(tmp_path: Path) -> None:
+    # The top-k engine weighs only the entries with copies and merges them with the
+    # search's own best (topk_page._weighed_best): each page must be the slice of the
+    # ranking with every match weighed (one page that holds them all), folded or not.
+    records = [
+        entry(f"PILOT{n}", "Lantern " + " ".join(["watch"] * (n % 5)) + f" at the quay {n}", n)
+        for n in range(1, 15)
+    ]
+    root = tmp_path / "dialogs"
+    write_dialog(root, "log.md", *records)
+    for place in range(3):  # records 2, 5, 8 in four places, 3 and 9 in two
+        write_dialog(root, f"mirror{place}/log.md", records[1], records[4], records[7])
+    write_dialog(root, "backup/log.md", records[2], records[8])
+    made = make_stacks(root, tmp_path)
+    topk = made["topk"]
+
+    def ids(**parameters: str) -> list[int]:
+        query = search_query(MultiDict({"q": "lantern watch", **parameters}), max_query_chars=1000)
+        page = topk.search(query)
+        assert page.engine == "topk"
+        return [hit.entry_id for hit in page.hits]
+
+    try:
+        for collapse in ("on", "off"):
+            whole = ids(per_page="100", collapse=collapse)
+            assert len(whole) == (12 if collapse == "on" else 20)  # 5 and 10: no "watch"
+            for page in range(1, 8):
+                got = ids(per_page="4", page=str(page), collapse=collapse)
+                assert got == whole[(page - 1) * 4 : page * 4], (collapse, page)
+    finally:
+        for stack in made.values():
+            stack.close()

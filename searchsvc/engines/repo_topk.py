@@ -40,7 +40,6 @@ from indexer.topk_index import (
     read_state,
     store_point,
 )
-from indexer.topk_schema import COPY_WEIGHT, UNDATED_OLDEST
 from searchsvc.engines.answer_cache import AnswerCache
 from searchsvc.engines.base import Declined
 from searchsvc.engines.beside import BESIDE
@@ -56,6 +55,7 @@ from searchsvc.engines.topk_counts import (
     scope_counts,
 )
 from searchsvc.engines.topk_delta import DeltaKeeper, MergedSearcher
+from searchsvc.engines.topk_page import page_ids
 from searchsvc.engines.topk_query import (
     Compiled,
     TermCounts,
@@ -408,84 +408,3 @@ class TopkEngine:
         syncer = self._syncer
         if syncer is not None and syncer is not threading.current_thread():
             syncer.join(timeout=60)
-
-
-def page_ids(
-    searcher: tantivy.Searcher,
-    schema: tantivy.Schema,
-    compiled: Compiled,
-    query: SearchQuery,
-    *,
-    count: bool = True,
-    weighted: bool = True,
-) -> tuple[list[int], int]:
-    """The ids of the page wanted, in order, and the exact total (-1 when not `count`ed).
-
-    Relevance weighs each score by the places that hold the entry (topk_schema.COPY_WEIGHT)
-    unless not `weighted`: when no entry with copies can match, every weight is 1 (and
-    reading them costs the search about a tenth: benchmarks.copy_weight_cost).
-    """
-    include = query.match is not None and query.match.include is not None
-    if query.sort == "relevance" and include:
-        result = searcher.search(
-            compiled.query,
-            limit=query.per_page,
-            offset=query.offset,
-            count=count,
-            weight_by_field=COPY_WEIGHT if weighted else None,
-        )
-        ids = searcher.fast_field_values("id", [address for _, address in result.hits])
-        # Equal scores by id, as FTS5 and the file index order them (tantivy orders them by
-        # document address, which each build of the index lays out anew).
-        ranked = sorted(zip(result.hits, ids, strict=True), key=lambda hit: (-hit[0][0], hit[1]))
-        return [entry_id for _, entry_id in ranked], int(result.count) if count else -1
-    field = "oldest" if query.sort == "oldest" else "newest"
-    needed = query.offset + query.per_page
-    return _by_date(searcher, schema, compiled.query, field, query.offset, needed)
-
-
-def _by_date(
-    searcher: tantivy.Searcher,
-    schema: tantivy.Schema,
-    query: tantivy.Query,
-    field: str,
-    offset: int,
-    needed: int,
-) -> tuple[list[int], int]:
-    """A page by date key (descending), ties by id as SQLite orders them (newest: id desc)."""
-    ids_descending = field == "newest"
-    result = searcher.search(
-        query, limit=needed, count=True, order_by_field=field, order=tantivy.Order.Desc
-    )
-    keys = [int(key) for key, _ in result.hits]
-    ids = searcher.fast_field_values("id", [address for _, address in result.hits])
-    pairs = list(zip(keys, ids, strict=True))
-
-    def order(pair: tuple[int, int]) -> tuple[int, int]:
-        return (-pair[0], -pair[1] if ids_descending else pair[1])
-
-    if int(result.count) > len(pairs) and pairs:
-        # More matches share the last key than this page holds: take them by id order.
-        last = pairs[-1][0]
-        pairs = [pair for pair in pairs if pair[0] > last]
-        # The same entries by their `newest` key, which is indexed (a fast-field range
-        # would scan the whole column: 20 ms at 1M entries).
-        stamp = last if ids_descending else (-1 if last == UNDATED_OLDEST else -last)
-        same_key = tantivy.Query.range_query(
-            schema, "newest", tantivy.FieldType.Integer, stamp, stamp, use_inverted_index=True
-        )
-        tied = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, query), (tantivy.Occur.Must, same_key)]
-        )
-        rest = searcher.search(
-            tied,
-            limit=needed - len(pairs),
-            count=False,
-            order_by_field="id",
-            order=tantivy.Order.Desc if ids_descending else tantivy.Order.Asc,
-        )
-        tied_ids = searcher.fast_field_values("id", [address for _, address in rest.hits])
-        pairs = sorted(pairs, key=order) + [(last, entry_id) for entry_id in tied_ids]
-    else:
-        pairs.sort(key=order)
-    return [entry_id for _, entry_id in pairs[offset:needed]], int(result.count)
