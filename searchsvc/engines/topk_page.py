@@ -12,8 +12,8 @@ from indexer.topk_schema import COPY_WEIGHT, UNDATED_OLDEST
 from searchsvc.engines.topk_query import Compiled
 from searchsvc.repository import SearchQuery
 
-#: How many matches tied with the page's last one a search reads beyond it, at most.
-TIES = 1024
+#: How many matches past the page a search reads, for those tied with its last one.
+TIES = 16
 
 
 def page_ids(
@@ -83,19 +83,12 @@ def _best(
     count: bool = False,
     weight: str | None = None,
 ) -> tuple[list[tuple[float, Any]], int]:
-    """The `needed` best matches and every match tied with the last of them (tantivy cuts
-    ties by document address; the page orders them by id), and the total (-1 unless
-    `count`): asks for one more than needed, then twice as many while the tie goes on,
-    up to TIES more (past them, ties are cut as tantivy lays them out)."""
-    limit, total = needed + 1, -1
-    while True:
-        found = searcher.search(query, limit=limit, count=count, weight_by_field=weight)
-        hits = list(found.hits)
-        if count:
-            total, count = int(found.count), False
-        if len(hits) < limit or hits[-1][0] < hits[needed - 1][0] or limit > needed + TIES:
-            return hits, total
-        limit = needed + 2 * (limit - needed)
+    """The `needed` best matches and up to TIES more (tantivy cuts a tie by document
+    address, the page orders it by id: a tie of up to TIES past the cut is ordered right;
+    a longer one, e.g. a prefix that scores every match alike, as tantivy laid it out),
+    and the total (-1 unless `count`). One search: asking for a few more costs nothing."""
+    found = searcher.search(query, limit=needed + TIES, count=count, weight_by_field=weight)
+    return list(found.hits), int(found.count) if count else -1
 
 
 def _by_date(
