@@ -192,3 +192,17 @@ def _three_meetings(tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
     for path in sorted((REPO_ROOT / "dialogs" / "meetings").glob("*.md"))[:3]:
         shutil.copy2(path, root / path.name)
     return root, {path.name: path.read_bytes() for path in root.iterdir()}
+
+
+def test_write_profile_benchmark_times_and_counts_each_write(tmp_path: Path) -> None:
+    root, before = _three_meetings(tmp_path)
+    result = _benchmark_json(
+        "benchmarks.write_profile",
+        ["--root", str(root), "--work", str(tmp_path / "work"), "--writes", "2", "--profile", "5"],
+    )
+    for op in ("post", "put", "delete"):
+        assert result[op]["n"] == 2 and result[op]["cpu_p50_ms"] > 0, result[op]
+    work = result["work_per_write"]
+    assert work["fsyncs"] == 2.0 and work["parse_file calls"] > 0
+    assert len(result["top_cumulative"]) == 5
+    assert {path.name: path.read_bytes() for path in root.iterdir()} == before
