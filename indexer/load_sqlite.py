@@ -10,7 +10,7 @@ then applied, so a dry run can report the plan without writing.
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 
 #: Entry rows moved per INSERT ... SELECT from the scratch table (see apply_plans).
 STAGE_BATCH_ROWS = 20_000
-#: Entry rows PlanWriter plans before it writes them: small enough that the parse
-#: pool keeps parsing the next files (reindex.WINDOW_FILES) while a batch is written.
-WRITE_BATCH_ROWS = 5_000
 _ID_MASK = (1 << ID_BITS) - 1
 
 SELECT_FILE_ENTRIES = (
@@ -60,7 +57,7 @@ STAGE_ENTRY = (
     f"VALUES ({', '.join('?' for _ in ENTRY_COLUMNS)})"
 )
 # Rows that replace a row go first, in the order of its entry_rowid, then new rows (their
-# rowids come after every other): FTS5 is fed in rowid order (see _write_entries).
+# rowids come after every other): FTS5 is fed in rowid order (see write_entries).
 # WHERE true: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.
 UPSERT_STAGED = f"""
 INSERT INTO lupo_dialog_entries ({_COLUMN_LIST})
@@ -87,6 +84,7 @@ ON CONFLICT (file_path) DO UPDATE SET
 """
 DELETE_FILE = "DELETE FROM lupo_dialog_files WHERE file_path = ?"
 SELECT_FILE_HASHES = "SELECT file_path, content_hash FROM lupo_dialog_files"
+SELECT_FILE_HASH = "SELECT content_hash FROM lupo_dialog_files WHERE file_path = ?"
 SELECT_FILE_STAMPS = (
     "SELECT file_path, content_hash, size_bytes, mtime_ns, last_sync_utc FROM lupo_dialog_files"
 )
@@ -134,6 +132,12 @@ def file_hashes(conn: Connection) -> dict[str, str]:
     return dict(conn.execute(SELECT_FILE_HASHES))
 
 
+def file_hash(conn: Connection, path: str) -> str | None:
+    """content_hash of one file in the database (None: it has no row)."""
+    found = conn.execute(SELECT_FILE_HASH, (path,)).fetchone()
+    return None if found is None else found[0]
+
+
 @dataclass(frozen=True)
 class FileStamp:
     """What the database knows of a file as it was last read."""
@@ -162,6 +166,8 @@ def claim_ids(
     conn: Connection | None,
     prepared: PreparedFile,
     claimed: Mapping[int, str] | None = None,
+    *,
+    lookup: Collection[int] | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[Problem]]:
     """The file's entry rows with ids that another file holds moved on; a Problem for each move.
 
@@ -169,12 +175,15 @@ def claim_ids(
     (ids given to files earlier in the same, not yet written, run) says so. A
     collision moves the id to the next free one (id+1, ...): deterministic for a
     given database and order of files. With `conn` None only `claimed` is checked.
+    `lookup`: the only ids to look up in `conn` (the caller knows the others are this
+    file's there); None: every row's.
     """
     path, rows = prepared.path, prepared.entry_rows
     claimed = claimed or {}
     foreign = {row[ID]: claimed[row[ID]] for row in rows if claimed.get(row[ID], path) != path}
-    if conn is not None and rows:
-        ids = json.dumps([row[ID] for row in rows])
+    looked_up = [row[ID] for row in rows] if lookup is None else list(lookup)
+    if conn is not None and looked_up:
+        ids = json.dumps(looked_up)
         foreign.update(conn.execute(SELECT_FOREIGN_IDS, (ids, path)))
     if not foreign:
         return rows, []
@@ -231,9 +240,10 @@ def rows_for_file(
     *,
     synced_utc: int | None = None,
     claimed: Mapping[int, str] | None = None,
+    lookup: Collection[int] | None = None,
 ) -> FileRows:
     """The file row and entry rows (FILE_COLUMNS, ENTRY_COLUMNS order) the database should hold."""
-    entry_rows, id_problems = claim_ids(conn, prepared, claimed)
+    entry_rows, id_problems = claim_ids(conn, prepared, claimed, lookup=lookup)
     problems = [*prepared.problems, *id_problems]
     synced = synced_utc if synced_utc is not None else utc_stamp()
     return FileRows(prepared.file_row(problems, synced), entry_rows, problems)
@@ -272,16 +282,24 @@ def plan_file(
     synced_utc: int | None = None,
     claimed: Mapping[int, str] | None = None,
     has_rows: bool = True,
+    rows_in_database: Iterable[tuple[Any, ...]] | None = None,
 ) -> FilePlan:
     """Compare a file's rows with its rows in `conn` (None: an empty database); write nothing.
 
     `claimed`: ids planned for other files earlier in the same run (see claim_ids).
     `has_rows` False: the caller knows the file has no row yet (no need to look).
+    `rows_in_database`: the file's rows in `conn`, when the caller knows them (its own last
+    load): they are not read again, and only ids new to the file are looked up elsewhere.
     """
-    rows = rows_for_file(conn, prepared, synced_utc=synced_utc, claimed=claimed)
-    existing: dict[int, tuple[Any, ...]] = {}
-    if conn is not None and has_rows:
+    lookup = None
+    if rows_in_database is not None:
+        existing = {row[ID]: row for row in rows_in_database}
+        lookup = [row[ID] for row in prepared.entry_rows if row[ID] not in existing]
+    elif conn is not None and has_rows:
         existing = {row[ID]: row for row in conn.execute(SELECT_FILE_ENTRIES, (prepared.path,))}
+    else:
+        existing = {}
+    rows = rows_for_file(conn, prepared, synced_utc=synced_utc, claimed=claimed, lookup=lookup)
     upserts = [row for row in rows.entry_rows if existing.get(row[ID]) != row]
     updated_ids = [row[ID] for row in upserts if row[ID] in existing]
     kept = {row[ID] for row in rows.entry_rows}
@@ -320,7 +338,7 @@ def apply_plans(conn: Connection, plans: Sequence[FilePlan]) -> None:
     """Write FilePlans inside the caller's transaction, one statement per kind of change."""
     conn.executemany(UPSERT_FILE, [plan.file_row for plan in plans])  # entries reference them
     delete_entries(conn, [entry_id for plan in plans for entry_id in plan.stale_ids])
-    _write_entries(conn, plans)
+    write_entries(conn, plans)
     refresh_copies(conn, {key for plan in plans for key in plan.copy_keys})
 
 
@@ -357,7 +375,7 @@ def delete_entries(conn: Connection, entry_ids: Sequence[int]) -> None:
         conn.execute(DELETE_ENTRIES, (json.dumps(entry_ids),))
 
 
-def _write_entries(
+def write_entries(
     conn: Connection, plans: Sequence[FilePlan], *, fts_triggers: bool = True
 ) -> None:
     """Upsert the plans' entry rows and rewrite their target rows (file rows already written).
@@ -392,76 +410,6 @@ def _write_entries(
     )
 
 
-class PlanWriter:
-    """Plan files one at a time as they arrive and write them in batches (caller's transaction).
-
-    Gives the same plans and rows as plan_files + apply_plans over the same files
-    in the same order: ids planned for files not yet written count as taken
-    (`claimed`), those of files written are in the database, and the rows files no
-    longer produce are deleted only at finish(), so every plan sees them as taken,
-    as plan_files would. Memory holds one batch, not the whole run.
-    """
-
-    def __init__(
-        self,
-        conn: Connection,
-        *,
-        synced_utc: int,
-        known_paths: Container[str],
-        batch_rows: int = WRITE_BATCH_ROWS,
-        fts_triggers: bool = True,
-    ) -> None:
-        self.conn = conn
-        self.fts_triggers = fts_triggers
-        self.synced_utc = synced_utc
-        self.known_paths = known_paths
-        self.batch_rows = batch_rows
-        self._pending: list[FilePlan] = []
-        self._pending_rows = 0
-        self._claimed: dict[int, str] = {}
-        self._stale: list[int] = []
-        #: The copy keys of every row written or deleted (see finish).
-        self.copy_keys: set[str] = set()
-
-    def add(self, prepared: PreparedFile) -> FilePlan:
-        """Plan one file (written with the next batch); return its plan."""
-        plan = plan_file(
-            self.conn,
-            prepared,
-            synced_utc=self.synced_utc,
-            claimed=self._claimed,
-            has_rows=prepared.path in self.known_paths,
-        )
-        self._claimed.update((row[ID], plan.path) for row in plan.upserts)
-        self._stale += plan.stale_ids
-        self.copy_keys |= plan.copy_keys
-        self._pending.append(plan)
-        self._pending_rows += len(plan.upserts) + 1
-        if self._pending_rows >= self.batch_rows:
-            self.flush()
-        return plan
-
-    def flush(self) -> None:
-        """Write the planned files not yet written."""
-        if self._pending:
-            self.conn.executemany(UPSERT_FILE, [plan.file_row for plan in self._pending])
-            _write_entries(self.conn, self._pending, fts_triggers=self.fts_triggers)
-        self._pending, self._pending_rows = [], 0
-        self._claimed.clear()  # now in the database, where claim_ids looks too
-
-    def finish(self, *, copies: bool = True) -> None:
-        """Write what is left and delete the rows the files no longer produce.
-
-        Then mark originals and copies among the rows of the keys written, unless
-        `copies` is False (the caller refreshes every key at once: refresh_copies).
-        """
-        self.flush()
-        delete_entries(self.conn, self._stale)
-        self._stale = []
-        if copies:
-            refresh_copies(self.conn, self.copy_keys)
-
-
 def load_parsed_file(
     conn: Connection,
     source: SourceFile,
@@ -469,14 +417,18 @@ def load_parsed_file(
     *,
     synced_utc: int | None = None,
     known_rows: dict[Entry, tuple[Any, ...]] | None = None,
+    rows_loaded: bool = False,
 ) -> FilePlan:
     """Bring one file's rows in line with its parsed entries (inside the caller's transaction).
 
     `known_rows`: the rows of this file's last load by entry (store_rows.prepare_file reuses
-    them); refreshed to this load's rows.
+    them); refreshed to this load's rows. `rows_loaded`: the database holds exactly those
+    rows for the file (the caller's last load, unchanged since): plan_file compares with
+    them instead of reading the file's rows back.
     """
     prepared = prepare_file(source, parsed, known_rows)
-    plan = plan_file(conn, prepared, synced_utc=synced_utc)
+    in_database = known_rows.values() if rows_loaded and known_rows is not None else None
+    plan = plan_file(conn, prepared, synced_utc=synced_utc, rows_in_database=in_database)
     apply_plans(conn, [plan])
     if known_rows is not None:
         known_rows.clear()

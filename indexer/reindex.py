@@ -32,7 +32,6 @@ from indexer.discover import find_dialog_files, read_source
 from indexer.load_sqlite import (
     FilePlan,
     FileStamp,
-    PlanWriter,
     count_file_entries,
     delete_file,
     file_stamps,
@@ -40,6 +39,7 @@ from indexer.load_sqlite import (
     update_file_stamps,
 )
 from indexer.migrate import utc_stamp
+from indexer.plan_writer import PlanWriter
 from indexer.store_rows import PreparedFile, prepare_file
 
 #: Called after each file is read: (relative path, files done, files in total).

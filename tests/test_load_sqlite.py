@@ -236,3 +236,32 @@ def test_a_reload_makes_rows_only_for_the_entries_that_changed(tmp_path: Path) -
     assert changed[1] not in before
     scratch = prepare_file(source("a.md", "v2"), ParsedFile("a.md", changed, []))
     assert [known[item] for item in changed] == scratch.entry_rows
+
+
+def test_a_reload_of_rows_it_loaded_reads_no_row_back_and_looks_up_only_new_ids(
+    tmp_path: Path,
+) -> None:
+    """`rows_loaded`: the plan is the one a read of the file's rows gives, without that
+    read, and only the ids new to the file are looked up in other files."""
+    first = [entry("a.md", line, f"message {line}") for line in range(1, 400, 4)]
+    known: dict[Entry, tuple] = {}
+    conn = Database(tmp_path / "rows.db").open_writer()
+    load_parsed_file(conn, source("a.md"), ParsedFile("a.md", tuple(first), ()), known_rows=known)
+    changed = (*first[:50], entry("a.md", 201, "message changed"), *first[51:])
+    parsed = ParsedFile("a.md", changed, ())
+    read_plan = plan_file(conn, prepare_file(source("a.md", "v2"), parsed), synced_utc=1)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    plan = load_parsed_file(
+        conn, source("a.md", "v2"), parsed, synced_utc=1, known_rows=known, rows_loaded=True
+    )
+    conn.set_trace_callback(None)
+    assert (plan.upserts, plan.stale_ids, plan.updated_ids) == (
+        read_plan.upserts,
+        read_plan.stale_ids,
+        read_plan.updated_ids,
+    )
+    assert plan.file_row == read_plan.file_row and len(plan.upserts) == 1
+    assert not any("WHERE dialog_file = " in sql and "SELECT" in sql for sql in statements)
+    (lookup,) = [sql for sql in statements if "json_each" in sql and "dialog_file <>" in sql]
+    assert f"[{plan.upserts[0][0]}]" in lookup  # the one new id, not the file's 100
