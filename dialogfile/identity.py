@@ -20,6 +20,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dialogfile.model import Entry
 
@@ -30,30 +31,73 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",
 #: Metadata key under which an entry records its own id (see module docstring).
 EXPLICIT_ID_KEY = "dialog_entry_id"
 _ID_MASK = (1 << ID_BITS) - 1
-#: Keys by entry while a caller keeps them (remembered_keys); None: every key is computed.
-_REMEMBERED: contextvars.ContextVar[dict[Entry, str] | None] = contextvars.ContextVar(
+#: Keys by entry content (_content) while a caller keeps them (remembered_keys); None:
+#: every key is computed.
+_REMEMBERED: contextvars.ContextVar[dict[Any, str] | None] = contextvars.ContextVar(
     "dialogfile_entry_keys", default=None
 )
+#: Whole files' keyed lists while a caller keeps them: id(entries tuple) -> (the tuple, its
+#: list). The tuple is held, so its id stays its own while it is remembered.
+_FILES_KEYED: contextvars.ContextVar[dict[int, tuple[tuple[Entry, ...], list]] | None] = (
+    contextvars.ContextVar("dialogfile_files_keyed", default=None)
+)
+#: How many files' keyed lists remembered_keys keeps (then it starts again).
+FILES_REMEMBERED = 32
 
 
 @contextmanager
-def remembered_keys(memo: dict[Entry, str]) -> Iterator[None]:
-    """Within the block, keyed_entries takes an equal entry's key from `memo` (and adds the
-    keys it computes): a write keys the same file's entries several times (the file before,
-    the edit read back, the rows), and most of them are the same entries."""
+def remembered_keys(
+    memo: dict[Any, str], files: dict[int, tuple[tuple[Entry, ...], list]] | None = None
+) -> Iterator[None]:
+    """Within the block, keyed_entries takes the key of an entry of the same content from
+    `memo` (and adds the keys it computes): a write keys the same file's entries several
+    times (the file before, the edit read back, the rows), and most of them are the same
+    entries, some moved up or down by the edit.
+
+    With `files`, keyed_entries of the same tuple of entries (one parse: `parsed.entries`)
+    answers its list from there, computed once (FILES_REMEMBERED tuples at most).
+    """
     token = _REMEMBERED.set(memo)
+    files_token = _FILES_KEYED.set(files)
     try:
         yield
     finally:
+        _FILES_KEYED.reset(files_token)
         _REMEMBERED.reset(token)
 
 
-def _key_of(entry: Entry, memo: dict[Entry, str] | None) -> str:
-    if memo is None:
+def _content(entry: Entry) -> tuple[Any, ...] | None:
+    """What entry_key reads, as a dict key (None when a metadata value cannot be one)."""
+    try:
+        metadata = tuple(
+            sorted((name, type(value), value) for name, value in entry.metadata.items())
+        )
+        content = (
+            entry.format,
+            entry.speaker,
+            entry.target,
+            entry.mood_rgb,
+            entry.mood_raw,
+            entry.timestamp_utc,
+            entry.message,
+            entry.title,
+            entry.body,
+            entry.system_version,
+            metadata,
+        )
+        hash(content)
+    except TypeError:
+        return None
+    return content
+
+
+def _key_of(entry: Entry, memo: dict[Any, str] | None) -> str:
+    content = None if memo is None else _content(entry)
+    if memo is None or content is None:
         return entry_key(entry)
-    key = memo.get(entry)
+    key = memo.get(content)
     if key is None:
-        key = memo[entry] = entry_key(entry)
+        key = memo[content] = entry_key(entry)
     return key
 
 
@@ -104,6 +148,32 @@ def keyed_entries(entries: Iterable[Entry]) -> list[tuple[int, str, Entry]]:
     An explicit id wins; a second entry claiming an id already used in the file
     falls back to its computed id, so ids stay unique within a file.
     """
+    files = _FILES_KEYED.get()
+    if files is None or not isinstance(entries, tuple):
+        return _keyed(entries)
+    remembered = files.get(id(entries))
+    if remembered is None or remembered[0] is not entries:
+        if len(files) >= FILES_REMEMBERED:
+            files.clear()
+        remembered = files[id(entries)] = (entries, _keyed(entries))
+    return list(remembered[1])
+
+
+def appended_id(keyed: list[tuple[int, str, Entry]], entry: Entry) -> int:
+    """The id `entry` gets when it follows the file's entries `keyed` (keyed_entries' list):
+    keyed_entries([*those entries, entry])[-1][0], without keying the others again."""
+    key = _key_of(entry, _REMEMBERED.get())
+    occurrence = sum(1 for _, other, _ in keyed if other == key)
+    used = {entry_id for entry_id, _, _ in keyed}
+    entry_id = explicit_id(entry)
+    if entry_id is None or entry_id in used:
+        entry_id = id_for(entry.dialog_file, key, occurrence)
+        while entry_id in used:
+            entry_id = entry_id % _ID_MASK + 1
+    return entry_id
+
+
+def _keyed(entries: Iterable[Entry]) -> list[tuple[int, str, Entry]]:
     seen: dict[str, int] = {}
     used: set[int] = set()
     keyed = []

@@ -32,7 +32,7 @@ from dialogfile.edits import (
     yaml_quote,
 )
 from dialogfile.file_io import read_dialog_file, remove_stale_temp_files, write_dialog_file
-from dialogfile.identity import explicit_id, keyed_entries
+from dialogfile.identity import appended_id, explicit_id, keyed_entries
 from dialogfile.model import Entry, ParsedFile
 from dialogfile.parse import parse_file
 from dialogfile.parse_layout import read_layout
@@ -256,14 +256,14 @@ def _content_id(before: list[tuple[int, str, Entry]], path: str, block: str) -> 
     """The id the block's entry gets from its content alone, appended after `before`.
 
     An entry's content key does not depend on where it sits, so the block parsed
-    on its own gives the key the file would give it; keyed_entries then numbers
+    on its own gives the key the file would give it; appended_id then numbers
     it after the file's entries, as a parse of the whole file would.
     """
     # A blank first line: a `---` on line 1 would open a front matter instead.
     alone = [e for e in parse_file("\n" + block, path).entries if e.format == "inline"]
     if len(alone) != 1:
         raise UnrepresentableEdit("the canonical block does not read back as one entry")
-    return keyed_entries([*(entry for _, _, entry in before), alone[0]])[-1][0]
+    return appended_id(before, alone[0])
 
 
 def _appended(

@@ -1,9 +1,12 @@
 from dataclasses import replace
 
+import pytest
 from support.fixtures_api import bold
+from support.write_work import counted_work
 
 from dialogfile.identity import (
     ID_BITS,
+    appended_id,
     entry_key,
     explicit_id,
     id_for,
@@ -97,3 +100,41 @@ def test_remembered_keys_give_the_same_ids_and_spare_the_repeated_keys() -> None
     assert first == again == keyed_entries(entries)  # the same (id, key, entry) as computed
     assert len(memo) == len(set(entries)) >= 3
     assert set(memo.values()) == {key for _, key, _ in first}
+
+
+def test_remembered_keys_follow_an_entry_that_moved() -> None:
+    """Keys are remembered by content: an edit above an entry moves it, not its key."""
+    memo: dict = {}
+    moved = [replace(make("one", 1), line=9, end_line=11), replace(make("two", 5), line=13)]
+    with remembered_keys(memo):
+        first = keyed_entries([make("one", 1), make("two", 5)])
+        calls, _ = counted_work(lambda: keyed_entries(moved))
+    assert calls["entries keyed"] == 0
+    assert [i for i, _, _ in keyed_entries(moved)] == [i for i, _, _ in first]
+
+
+def test_a_parse_is_keyed_once_while_files_are_remembered() -> None:
+    entries = tuple(make(f"m{n}", n * 4 + 1) for n in range(50))
+    with remembered_keys({}, {}):
+        first = keyed_entries(entries)
+        calls, _ = counted_work(lambda: keyed_entries(entries))
+        assert keyed_entries(entries) == first == keyed_entries(list(entries))
+    assert calls["ids computed"] == calls["entries keyed"] == 0
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [["a", "b"], ["a", "a", "a"], [], ["x"]],
+)
+def test_appended_id_is_the_id_a_whole_file_gives(messages: list[str]) -> None:
+    before = [make(m, n * 4 + 1) for n, m in enumerate(messages)]
+    for new in (make("a", 99), make("x", 99), make("z", 99, dialog_entry_id="7")):
+        expected = keyed_entries([*before, new])[-1][0]
+        assert appended_id(keyed_entries(before), new) == expected
+
+
+def test_appended_id_moves_off_an_id_the_file_uses() -> None:
+    explicit = make("first", 1, dialog_entry_id="7")
+    before = keyed_entries([explicit])
+    taken = make("second", 5, dialog_entry_id="7")
+    assert appended_id(before, taken) == keyed_entries([explicit, taken])[-1][0] != 7
