@@ -2,7 +2,7 @@
 
 The contract: the dialog file is the acknowledgement point. Every write runs
 under one lock: a threading lock, an advisory flock on the dialogs folder itself
-(other server processes serialise with it; no lock file is created), then the
+(folder_lock: other server processes serialise with it), then the
 advisory `<db>.lock` that reindex takes too, waited for at most
 DB_LOCK_WAIT_SECONDS (a quarter second once answers come from the files), then
 WriteUnavailable ("try again"): writes never queue behind a long reindex or a stuck
@@ -11,6 +11,12 @@ The file is written atomically (temp file, fsync, rename, fsync of the folder)
 before anything else changes, so an acknowledged write is on disk before
 the answer goes out; a write that cannot reach its file is a WriteUnavailable and
 changed nothing.
+
+The edit is planned (the file read, the new text made and parsed back to check it:
+most of a write's work) before the lock is taken; under the lock the file is read
+again and the plan stands only when the file still reads as it was planned from,
+else it is planned again there. So writers wait for each other only for the file
+write and the database load.
 
 Then the written file is parsed again and loaded into the database when it can
 take it: waiting at most DB_BUSY_TIMEOUT_MS for a database write lock while the
@@ -31,14 +37,12 @@ file or a lock cannot be taken or written.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +64,7 @@ from dialogfile.writer import (
 )
 from indexer.database import Database
 from indexer.discover import read_source
-from indexer.load_sqlite import load_parsed_file
+from indexer.load_sqlite import file_hash, load_parsed_file
 from indexer.reindex import ReindexBusy, reindex_lock
 from searchsvc.exceptions import (
     EditConflict,
@@ -74,6 +78,7 @@ from searchsvc.exceptions import (
 from searchsvc.repository import Repository, StoredEntry
 from searchsvc.writing.dialog_paths import UnsafePath, resolve_dialog_path
 from searchsvc.writing.entry_input import NewEntry, validate_changes
+from searchsvc.writing.folder_lock import folder_lock
 
 log = logging.getLogger("searchsvc.writing.service")
 
@@ -87,12 +92,20 @@ DB_LOCK_WAIT_SECONDS = 2.0
 DB_LOCK_WAIT_FILES_MODE_SECONDS = 0.25
 #: How long the write-through waits for a database write lock before leaving it to recovery.
 DB_BUSY_TIMEOUT_MS = 2_000
-#: How often a lock wait polls (the waits are bounded by the constants above).
-_POLL_SECONDS = 0.02
 #: How many files' last parse a WriteService keeps (the files written most recently).
 PARSE_CACHE_FILES = 8
 #: How many entries' content keys a WriteService remembers (dialogfile.identity).
 KEYS_REMEMBERED = 20_000
+
+
+@dataclass(frozen=True)
+class PlannedEdit:
+    """An edit of `rel` at `path`, planned from the file as `before` (text, BOM; None: no file)."""
+
+    path: Path
+    rel: str
+    before: tuple[str, bool] | None
+    edit: FileEdit
 
 
 class WriteService:
@@ -118,10 +131,14 @@ class WriteService:
         self._no_db_lock: str | None = None
         self._thread_lock = threading.Lock()
         # rel -> (text, its parse): the parse a write checked is the next write's "before".
+        # Writes plan outside the write lock: this lock guards the cache.
         self._parses: OrderedDict[str, tuple[str, ParsedFile]] = OrderedDict()
-        # rel -> its rows as last loaded, by entry: the next load makes only changed ones.
-        self._rows: OrderedDict[str, dict[Entry, tuple[Any, ...]]] = OrderedDict()
-        self._keys: dict[Entry, str] = {}
+        self._parses_lock = threading.Lock()
+        # rel -> (content hash, its rows by entry) as last loaded: the next load makes only
+        # changed rows, and compares with these while the database has that hash.
+        self._rows: OrderedDict[str, tuple[str, dict[Entry, tuple[Any, ...]]]] = OrderedDict()
+        self._keys: dict[Any, str] = {}
+        self._keyed_files: dict[int, tuple[tuple[Entry, ...], list]] = {}
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -136,8 +153,8 @@ class WriteService:
         try:
             if len(self._keys) > KEYS_REMEMBERED:
                 self._keys.clear()
-            with _folder_lock(self.root, self.lock_wait), ExitStack() as stack:
-                stack.enter_context(remembered_keys(self._keys))
+            with folder_lock(self.root, self.lock_wait), ExitStack() as stack:
+                stack.enter_context(self._remembering())
                 wait = self.db_lock_wait
                 if not self._database_serving():
                     wait = min(wait, DB_LOCK_WAIT_FILES_MODE_SECONDS)
@@ -159,6 +176,10 @@ class WriteService:
             self._no_db_lock = None
             self._thread_lock.release()
 
+    def _remembering(self) -> Any:
+        """Entry keys and files' keyed entries kept across writes (dialogfile.identity)."""
+        return remembered_keys(self._keys, self._keyed_files)
+
     def _database_serving(self) -> bool:
         """Whether the repository answers from the database now (not from the files)."""
         return getattr(self.repository, "source", "database") != "files"
@@ -168,7 +189,7 @@ class WriteService:
 
         :raise WriteUnavailable: the dialogs folder's lock cannot be taken.
         """
-        with self._thread_lock, _folder_lock(self.root, self.lock_wait):
+        with self._thread_lock, folder_lock(self.root, self.lock_wait):
             return remove_stale_temp_files(self.root, before)
 
     def create(self, new: NewEntry) -> StoredEntry:
@@ -182,16 +203,19 @@ class WriteService:
         now = utc_now_stamp()
         if fields.get("timestamp_utc") is None:
             fields["timestamp_utc"] = now
-        with self.locked():
+
+        def plan() -> PlannedEdit:
             path = self.resolve(rel)
-            text, bom = self.read(path, rel) if path.exists() else (None, False)
+            before = self._read_if_exists(path, rel)
+            text = before[0] if before is not None else None
             try:
                 parsed = self._parse(rel, text) if text is not None else None
                 edit = plan_append(text, rel, fields, now=now, parsed=parsed)
             except UnrepresentableEdit as error:
                 raise EditConflict(str(error)) from None
-            self._commit(path, rel, edit, bom)
-        self._reads_follow()
+            return PlannedEdit(path, rel, before, edit)
+
+        edit = self._write(plan).edit
         assert edit.entry_id is not None and edit.entry is not None  # plan_append sets both
         return self._answer(edit.entry_id, edit.entry)
 
@@ -204,19 +228,22 @@ class WriteService:
         """
         stored = self._stored(entry_id)
         changes = validate_changes(body, stored.to_dict())
-        with self.locked():
-            rel = stored.entry.dialog_file
+        rel = stored.entry.dialog_file
+        if not changes:
+            self._current_text(stored)  # the file must still hold the entry
+            return stored
+
+        def plan() -> PlannedEdit:
             path, text, bom = self._current_text(stored)
-            if not changes:
-                return stored
             try:
                 edit = plan_update(text, rel, entry_id, changes, parsed=self._parse(rel, text))
             except UnrepresentableEdit as error:
                 raise UnstorableChange(str(error)) from None
             except (EntryNotInFile, ReadOnlyEntry) as error:
                 raise EditConflict.changed_outside(entry_id, str(error)) from None
-            self._commit(path, rel, edit, bom)
-        self._reads_follow()
+            return PlannedEdit(path, rel, (text, bom), edit)
+
+        edit = self._write(plan).edit
         assert edit.entry is not None  # plan_update sets it
         return self._answer(entry_id, edit.entry)
 
@@ -228,15 +255,37 @@ class WriteService:
             another entry.
         """
         stored = self._stored(entry_id)
-        with self.locked():
-            rel = stored.entry.dialog_file
+        rel = stored.entry.dialog_file
+
+        def plan() -> PlannedEdit:
             path, text, bom = self._current_text(stored)
             try:
                 edit = plan_remove(text, rel, entry_id, parsed=self._parse(rel, text))
             except (UnrepresentableEdit, EntryNotInFile, ReadOnlyEntry) as error:
                 raise EditConflict.changed_outside(entry_id, str(error)) from None
-            self._commit(path, rel, edit, bom)
+            return PlannedEdit(path, rel, (text, bom), edit)
+
+        self._write(plan)
+
+    def _write(self, plan: Callable[[], PlannedEdit]) -> PlannedEdit:
+        """Plan the edit, then commit it under the lock if the file still reads as it was
+        planned from; else plan it again under the lock (another write came first)."""
+        with self._remembering():
+            planned = plan()
+        with self.locked():
+            if not self._still_as_planned(planned):
+                planned = plan()
+            self._commit(planned)
         self._reads_follow()
+        return planned
+
+    def _still_as_planned(self, planned: PlannedEdit) -> bool:
+        """Whether `planned.rel` is still the file at `planned.path`, reading as `before`."""
+        try:
+            path = resolve_dialog_path(self.root, planned.rel)
+        except UnsafePath:
+            return False  # plan() says why
+        return path == planned.path and self._read_if_exists(path, planned.rel) == planned.before
 
     def _reads_follow(self) -> None:
         """Once the lock is free: the repository readies its search views for the writer's
@@ -262,6 +311,9 @@ class WriteService:
             return resolve_dialog_path(self.root, rel)
         except UnsafePath as error:
             raise InvalidParameter("dialog_file", str(error)) from None
+
+    def _read_if_exists(self, path: Path, rel: str) -> tuple[str, bool] | None:
+        return self.read(path, rel) if path.exists() else None
 
     def read(self, path: Path, rel: str) -> tuple[str, bool]:
         """(text, BOM) of a dialog file; :raise WriteUnavailable: it cannot be read."""
@@ -296,26 +348,30 @@ class WriteService:
 
     def _parse(self, rel: str, text: str) -> ParsedFile:
         """parse_file(text, rel), reusing the parse of the last write to the same text."""
-        cached = self._parses.get(rel)
+        with self._parses_lock:
+            cached = self._parses.get(rel)
         if cached is not None and cached[0] == text:
             return cached[1]
         parsed = parse_file(text, rel)
         self._remember(rel, text, parsed)
         return parsed
 
-    def _keep_rows(self, rel: str, rows: dict[Entry, tuple[Any, ...]]) -> None:
-        self._rows[rel] = rows
+    def _keep_rows(self, rel: str, content_hash: str, rows: dict[Entry, tuple[Any, ...]]) -> None:
+        self._rows[rel] = (content_hash, rows)
         while len(self._rows) > PARSE_CACHE_FILES:
             self._rows.popitem(last=False)
 
     def _remember(self, rel: str, text: str, parsed: ParsedFile) -> None:
-        self._parses[rel] = (text, parsed)
-        self._parses.move_to_end(rel)
-        while len(self._parses) > PARSE_CACHE_FILES:
-            self._parses.popitem(last=False)
+        with self._parses_lock:
+            self._parses[rel] = (text, parsed)
+            self._parses.move_to_end(rel)
+            while len(self._parses) > PARSE_CACHE_FILES:
+                self._parses.popitem(last=False)
 
-    def _commit(self, path: Path, rel: str, edit: FileEdit, bom: bool) -> None:
+    def _commit(self, planned: PlannedEdit) -> None:
         """Write the file (the acknowledgement point), then bring the stores in line."""
+        path, rel, edit = planned.path, planned.rel, planned.edit
+        bom = planned.before[1] if planned.before is not None else False
         try:
             write_dialog_file(path, edit.text, bom=bom)
         except (OSError, UnicodeError) as error:
@@ -382,12 +438,15 @@ class WriteService:
             source = read_source(self.root, rel)
             if parsed is None or source.text != text:
                 parsed = parse_file(source.text, rel)
-            known = self._rows.pop(rel, {})
+            known_hash, known = self._rows.pop(rel, (None, {}))
             conn.execute("BEGIN IMMEDIATE")
             try:
-                load_parsed_file(conn, source, parsed, known_rows=known)
+                # The database holds the rows of this service's last load of the file while
+                # its file row has that load's hash: compared with them, not read back.
+                loaded = known_hash is not None and file_hash(conn, rel) == known_hash
+                load_parsed_file(conn, source, parsed, known_rows=known, rows_loaded=loaded)
                 conn.execute("COMMIT")
-                self._keep_rows(rel, known)
+                self._keep_rows(rel, source.content_hash, known)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -400,36 +459,3 @@ class WriteService:
         finally:
             conn.close()
         return None
-
-
-@contextmanager
-def _folder_lock(folder: Path, wait: float) -> Iterator[None]:
-    """An exclusive flock on `folder` itself (shared by every process writing under it).
-
-    :raise WriteUnavailable: the folder cannot be opened, or another process holds it
-        past `wait`.
-    """
-    try:
-        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as error:
-        raise WriteUnavailable(
-            f"Cannot take the write lock on the dialogs folder: {error.strerror}"
-        ) from None
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WriteUnavailable(
-                        "Another process holds the dialogs' write lock; try again"
-                    ) from None
-                time.sleep(_POLL_SECONDS)  # bounded by the deadline above
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        os.close(handle)
