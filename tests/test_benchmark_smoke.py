@@ -201,7 +201,9 @@ def test_write_profile_benchmark_times_and_counts_each_write(tmp_path: Path) -> 
         ["--root", str(root), "--work", str(tmp_path / "work"), "--writes", "2", "--profile", "5"],
     )
     for op in ("post", "put", "delete"):
-        assert result[op]["n"] == 2 and result[op]["cpu_p50_ms"] > 0, result[op]
+        figures = result[op]
+        assert figures["n"] == 2 and 0 < figures["cpu_p50_ms"] <= figures["wall_max_ms"], figures
+        assert 0 < figures["locked_wall_max_ms"] <= figures["wall_max_ms"], figures
     work = result["work_per_write"]
     assert work["fsyncs"] == 2.0 and work["parse_file calls"] > 0
     assert len(result["top_cumulative"]) == 5
