@@ -6,7 +6,9 @@ parses its result and refuses (UnrepresentableEdit) unless the edited entry
 reads back with exactly the asked fields and every other entry of the file keeps
 its fields and its id. Ids stay stable because an edited or created entry
 records its id in the file (see dialogfile/identity.py), and so does any identical
-entry below it whose computed id the edit would otherwise shift.
+entry below it whose computed id the edit would otherwise shift. The result is parsed
+with dialogfile.reparse.parse_edited: the same parse as parse_file, reading again only
+the lines between the headings around the edit when that is enough.
 
 The file I/O (`read_dialog_file`, the atomic `write_dialog_file`,
 `remove_stale_temp_files`) is dialogfile/file_io.py's; those names are re-exported
@@ -36,6 +38,7 @@ from dialogfile.identity import appended_id, explicit_id, keyed_entries
 from dialogfile.model import Entry, ParsedFile
 from dialogfile.parse import parse_file
 from dialogfile.parse_layout import read_layout
+from dialogfile.reparse import parse_edited
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -181,9 +184,9 @@ def _mismatches(entry: Entry, expected: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _keyed(text: str, path: str, parsed: ParsedFile | None = None) -> list[tuple[int, str, Entry]]:
-    """(id, key, entry) of the file's entries; `parsed` is the parse of `text` if known."""
-    return keyed_entries((parsed if parsed is not None else parse_file(text, path)).entries)
+def _parsed(text: str, path: str, parsed: ParsedFile | None) -> ParsedFile:
+    """The parse of `text`: `parsed` when the caller has it."""
+    return parsed if parsed is not None else parse_file(text, path)
 
 
 def _find(keyed: list[tuple[int, str, Entry]], entry_id: int) -> int:
@@ -213,7 +216,8 @@ def plan_append(
     """
     expected = {name: fields.get(name) for name in EDITABLE_FIELDS}
     base = new_file_text(path, now or utc_now_stamp()) if text is None else text
-    before = _keyed(base, path, parsed if text is not None else None)
+    base_parsed = _parsed(base, path, parsed if text is not None else None)
+    before = keyed_entries(base_parsed.entries)
     newline = _Lines.of(base).newline
     if not base:
         separators = [""]
@@ -227,7 +231,7 @@ def plan_append(
     for prefix in separators:
         wanted_id = entry_id or _content_id(before, path, newline.join(block) + newline)
         final = prefix + newline.join(render_inline_block(expected, wanted_id)) + newline
-        parsed = parse_file(final, path)
+        parsed = parse_edited(base, base_parsed, final, path)
         found = _appended(before, keyed_entries(parsed.entries))
         if found is None:
             problems = ["the block would not read back as a new entry at the end of the file"]
@@ -327,7 +331,8 @@ def plan_update(
     Raises EntryNotInFile, ReadOnlyEntry (a section) or UnrepresentableEdit (the
     entry's format cannot hold the value, e.g. a blank line inside a bold message).
     """
-    before = _keyed(text, path, parsed)
+    before_parsed = _parsed(text, path, parsed)
+    before = keyed_entries(before_parsed.entries)
     index = _find(before, entry_id)
     entry = before[index][2]
     if entry.format == "section":
@@ -347,7 +352,7 @@ def plan_update(
     _apply_pins(lines, pins)
     lines.replace(entry.line - 1, entry.end_line - 1, _edited_lines(lines.content, entry, edits))
     new_text = lines.text()
-    parsed = parse_file(new_text, path)
+    parsed = parse_edited(text, before_parsed, new_text, path)
     after = keyed_entries(parsed.entries)
     problems: list[str] = []
     if len(after) != len(before):
@@ -412,7 +417,8 @@ def plan_remove(
     Raises EntryNotInFile, ReadOnlyEntry, or UnrepresentableEdit when no removal
     leaves every other dialog entry of the file as it was.
     """
-    before = _keyed(text, path, parsed)
+    before_parsed = _parsed(text, path, parsed)
+    before = keyed_entries(before_parsed.entries)
     index = _find(before, entry_id)
     entry = before[index][2]
     if entry.format == "section":
@@ -431,7 +437,7 @@ def plan_remove(
         candidates.append(lines.text())
     # Only the removed lines change, so sections can only regroup: compare dialog entries.
     for candidate in candidates:
-        parsed = parse_file(candidate, path)
+        parsed = parse_edited(text, before_parsed, candidate, path)
         after = keyed_entries(parsed.entries)
         if _others_unchanged(others, after, sections=False, pinned=pinned):
             return FileEdit(candidate, parsed=parsed)

@@ -60,8 +60,10 @@ def test_a_post_parses_the_file_once_outside_the_lock_and_makes_one_row(big: dic
         assert big["client"].post("/api/dialog/entry", json=post, headers=AUTH).status_code == 201
 
     calls, locked = counted_work(write, big["service"]._thread_lock)
-    # The new text parsed back once (and the block alone, for its id), never under the lock.
+    # The new text parsed back once (and the block alone, for its id), never under the lock,
+    # and only from the last heading on (dialogfile.reparse), not the file's 201 entries.
     assert calls["parse_file"] == 2 and locked["parse_file"] == 0
+    assert calls["entries parsed"] == 4  # the block alone, the last bold entry, 2 inline
     # The block alone (for its id) and in the file (under a heading: another title); the
     # others' keys are remembered.
     assert calls["entries keyed"] == 2
@@ -82,7 +84,8 @@ def test_a_change_parses_the_file_once_outside_the_lock(big: dict, method: str) 
 
     calls, locked = counted_work(write, big["service"]._thread_lock)
     assert calls["parse_file"] == 1 and locked["parse_file"] == 0
-    assert calls["entries parsed"] <= ENTRIES + 2  # one parse of the file
+    # Only from the last heading on (dialogfile.reparse): the last bold entry and the block.
+    assert calls["entries parsed"] == (2 if method == "put" else 1)
     assert calls["entries keyed"] == (1 if method == "put" else 0)
     assert calls["ids computed"] <= ENTRIES + 2 and locked["ids computed"] == 0
     assert locked["entry rows made"] == (1 if method == "put" else 0)
