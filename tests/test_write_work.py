@@ -69,6 +69,7 @@ def test_a_post_parses_the_file_once_outside_the_lock_and_makes_one_row(big: dic
     assert calls["entries keyed"] == 2
     assert locked["ids computed"] == 0  # the rows take the ids the plan computed
     assert calls["entry rows made"] == locked["entry rows made"] == 1
+    assert calls["migrations read"] == 0  # the service's first write checked them
 
 
 @pytest.mark.parametrize("method", ["put", "delete"])

@@ -62,7 +62,6 @@ from dialogfile.writer import (
     utc_now_stamp,
     write_dialog_file,
 )
-from indexer.database import Database
 from indexer.discover import read_source
 from indexer.load_sqlite import file_hash, load_parsed_file
 from indexer.reindex import ReindexBusy, reindex_lock
@@ -79,6 +78,7 @@ from searchsvc.repository import Repository, StoredEntry
 from searchsvc.writing.dialog_paths import UnsafePath, resolve_dialog_path
 from searchsvc.writing.entry_input import NewEntry, validate_changes
 from searchsvc.writing.folder_lock import folder_lock
+from searchsvc.writing.write_connection import WriteConnections
 
 log = logging.getLogger("searchsvc.writing.service")
 
@@ -139,6 +139,7 @@ class WriteService:
         self._rows: OrderedDict[str, tuple[str, dict[Entry, tuple[Any, ...]]]] = OrderedDict()
         self._keys: dict[Any, str] = {}
         self._keyed_files: dict[int, tuple[tuple[Entry, ...], list]] = {}
+        self._connections = WriteConnections(self.db_path)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -428,11 +429,10 @@ class WriteService:
         # Once answers come from the files, recovery syncs anyway: no busy wait then.
         patient = self._database_serving()
         try:
-            conn = Database(self.db_path).open_writer(
-                busy_timeout_ms=DB_BUSY_TIMEOUT_MS if patient else 0
-            )
+            conn = self._connections.open(DB_BUSY_TIMEOUT_MS if patient else 0)
         except Exception as error:  # noqa: BLE001 - the file stands; recovery repairs the rest
             log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
+            self._connections.failed()
             return str(error) or type(error).__name__
         try:
             source = read_source(self.root, rel)
@@ -455,6 +455,7 @@ class WriteService:
             # sqlite3 errors and OSError, but also a damaged database's undecodable text:
             # the write is already in its file, so it is never answered with a 500.
             log.warning("write to %s: database unavailable (%s); files only for now", rel, error)
+            self._connections.failed()
             return str(error) or type(error).__name__
         finally:
             conn.close()

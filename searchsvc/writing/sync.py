@@ -138,8 +138,9 @@ def sync(service: WriteService, *, dry_run: bool) -> dict[str, Any]:
     except OSError as error:  # e.g. a read-only database folder: no `<db>.lock`
         raise WriteUnavailable(f"The database cannot be written: {error.strerror}") from None
     if not dry_run:
-        for rel in {row.dialog_file for row in missing}:
-            service.load_file(rel)
+        with service.locked():  # the write service's connection and caches: one user at a time
+            for rel in {row.dialog_file for row in missing}:
+                service.load_file(rel)
         changed = getattr(service.repository, "database_changed", None)
         if changed is not None and summary.files_changed + summary.files_removed:
             changed()  # the reindex's files reach what follows the database (Meilisearch)

@@ -18,6 +18,7 @@ from typing import Any
 from dialogfile.identity import entry_key, id_for
 from dialogfile.parse import parse_file
 from dialogfile.parse_entry import build_entry
+from indexer.migrate import migration_files
 from indexer.store_rows import entry_row
 
 #: What a write's work is counted in: name -> function.
@@ -27,6 +28,7 @@ COUNTED: dict[str, Callable[..., Any]] = {
     "entries keyed": entry_key,
     "ids computed": id_for,
     "entry rows made": entry_row,
+    "migrations read": migration_files,
 }
 
 
