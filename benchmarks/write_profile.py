@@ -48,6 +48,11 @@ WORK = {
     ("indexer/store_rows.py", "entry_row"): "entry rows made",
     ("~", "<built-in method posix.fsync>"): "fsyncs",
 }
+#: C calls that give up the GIL (and must win it back from busy request threads): SQLite
+#: statements and rows, file-system calls, file reads and writes, tantivy's methods.
+GIL_RELEASING = ("sqlite3.", "posix.", "_io.Buffered", "_io.FileIO", "tantivy.")
+#: ... except these, which never wait.
+GIL_KEEPING = ("fspath", "_path_normpath", "getpid", "fileno", "__exit__", "register_tokenizer")
 CATCH_UP_SECONDS = 120.0
 
 
@@ -151,11 +156,14 @@ def _figures(times: list[tuple[float, float, float, float]]) -> dict[str, float]
 
 def work_per_write(stats: pstats.Stats, writes: int) -> dict[str, float]:
     """The WORK counts of a profile, per write."""
-    counts = dict.fromkeys(WORK.values(), 0)
+    counts = dict.fromkeys([*WORK.values(), "calls giving up the GIL"], 0)
     for (filename, _, name), (_, calls, *_rest) in stats.stats.items():  # type: ignore[attr-defined]
         for (tail, wanted), label in WORK.items():
             if name == wanted and filename.endswith(tail):
                 counts[label] += calls
+        if filename == "~" and any(part in name for part in GIL_RELEASING):
+            if not any(part in name for part in GIL_KEEPING):
+                counts["calls giving up the GIL"] += calls
     return {label: round(count / writes, 1) for label, count in counts.items()}
 
 

@@ -206,5 +206,6 @@ def test_write_profile_benchmark_times_and_counts_each_write(tmp_path: Path) -> 
         assert 0 < figures["locked_wall_max_ms"] <= figures["wall_max_ms"], figures
     work = result["work_per_write"]
     assert work["fsyncs"] == 2.0 and work["parse_file calls"] > 0
+    assert work["calls giving up the GIL"] > work["fsyncs"]
     assert len(result["top_cumulative"]) == 5
     assert {path.name: path.read_bytes() for path in root.iterdir()} == before
