@@ -281,12 +281,9 @@ class WriteService:
         return planned
 
     def _still_as_planned(self, planned: PlannedEdit) -> bool:
-        """Whether `planned.rel` is still the file at `planned.path`, reading as `before`."""
-        try:
-            path = resolve_dialog_path(self.root, planned.rel)
-        except UnsafePath:
-            return False  # plan() says why
-        return path == planned.path and self._read_if_exists(path, planned.rel) == planned.before
+        """Whether the file at `planned.path` still reads as `before`. (Its path is not
+        resolved again: each check of a path is a system call, which gives up the GIL.)"""
+        return self._read_if_exists(planned.path, planned.rel) == planned.before
 
     def _reads_follow(self) -> None:
         """Once the lock is free: the repository readies its search views for the writer's
