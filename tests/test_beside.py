@@ -1,6 +1,6 @@
-"""Work beside a request (searchsvc/engines/beside.py): a search's other-tab and folded
-counts run on a free helper thread, else on the request's own thread, with the same
-answers either way."""
+"""Work beside a request (searchsvc/engines/beside.py): a search's weighed list of the
+entries with copies, then its other-tab and folded counts, run on a free helper thread,
+else on the request's own thread, with the same answers either way."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from test_topk_copies import tree
 
 from searchsvc.engines import repo_topk
 from searchsvc.engines.beside import Beside, helper_threads
+from searchsvc.engines.topk_counts import scope_counts
 
 
 def test_work_runs_on_a_free_helper_and_gives_its_result() -> None:
@@ -61,6 +62,33 @@ def test_an_error_reaches_the_caller_and_frees_the_helper() -> None:
     assert beside.helped == 2
 
 
+def test_works_started_together_run_in_order_on_one_helper() -> None:
+    beside = Beside(1)
+    order: list[str] = []
+
+    def first() -> str:
+        order.append("first")
+        return threading.current_thread().name
+
+    def failing() -> None:
+        order.append("second")
+        raise ValueError("the count failed")
+
+    def third() -> int:
+        order.append("third")
+        return 3
+
+    one, two, three = beside.start_each(first, failing, third)
+    assert one().startswith("dialogsearch-beside")
+    with pytest.raises(ValueError, match="the count failed"):
+        two()
+    assert three() == 3  # an error stops only its own work
+    assert order == ["first", "second", "third"]
+    assert (beside.helped, beside.inline) == (1, 0)
+    assert beside.start_each() == []
+    assert beside.start(lambda: "free again")() == "free again"
+
+
 def test_without_helpers_everything_runs_inline() -> None:
     beside = Beside(0)
     assert beside.start(lambda: threading.current_thread().name)() == (
@@ -87,10 +115,20 @@ def test_the_counts_agree_with_every_engine_on_a_helper_or_inline(
 ) -> None:
     beside = Beside(workers)
     monkeypatch.setattr(repo_topk, "BESIDE", beside)
+    counted: list[str] = []
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        counted.append(threading.current_thread().name)
+        return scope_counts(*args, **kwargs)
+
+    monkeypatch.setattr(repo_topk, "scope_counts", counting)
     stacks["topk"].topk._counts = repo_topk.AnswerCache(repo_topk.COUNTS_CACHE_SIZE)
     page = ask(stacks, q=q, per_page="50")
     assert page.scopes is not None and page.folded is not None
-    # One piece of work beside per search that counts (none when the counts are known).
+    # The work beside a search (its weighing, its counts) starts once, on a helper or
+    # inline, and counts on the helper when there is one.
     assert (beside.helped, beside.inline) == ((1, 0) if workers else (0, 1))
-    ask(stacks, q=q, per_page="50")
-    assert beside.helped + beside.inline == 1
+    assert len(counted) == 1 and counted[0].startswith("dialogsearch-beside") == bool(workers)
+    again = ask(stacks, q=q, per_page="50")
+    assert len(counted) == 1  # the counts are remembered for the index as it is
+    assert (again.scopes, again.folded) == (page.scopes, page.folded)

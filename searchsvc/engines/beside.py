@@ -1,9 +1,10 @@
 """Work beside a request: a part of one search run on another core while the request's
 thread does the rest.
 
-tantivy releases the GIL while it searches, so a count the page does not wait for (the
-other scope's tab, the folded copies: topk_counts.scope_counts) can run on a second core
-at the same time as the page's own search, and the search answers in about the time of
+tantivy releases the GIL while it searches, so what the page's own search does not need
+(the best of the entries with copies, weighed: topk_page.weighed_best; then the other
+scope's tab and the folded copies: topk_counts.scope_counts) can run on a second core at
+the same time as that search, and the search answers in about the time of
 the longer of the two instead of their sum. It costs the same CPU either way; it only
 uses a core that is free. When none is (every helper thread busy, e.g. under a load of
 several clients), the work runs on the request's thread when its answer is asked for,
@@ -15,8 +16,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -36,21 +37,34 @@ class Beside:
     def start(self, work: Callable[[], T]) -> Callable[[], T]:
         """Start `work` on a free helper thread; the callable returned gives its result
         (or raises its exception), running `work` itself when no helper was free."""
+        return self.start_each(work)[0]
+
+    def start_each(self, *works: Callable[[], Any]) -> list[Callable[[], Any]]:
+        """Start `works` one after the other on one free helper thread (the first is the
+        one wanted first); the callables returned give each one's result (or raise its
+        exception), each running its work itself when no helper was free."""
+        if not works:
+            return []
         if self._free is None or not self._free.acquire(blocking=False):
             self.inline += 1
-            return work
+            return list(works)
+        futures: list[Future[Any]] = [Future() for _ in works]
         try:
-            future = self._executor().submit(self._run, work)
+            self._executor().submit(self._run, works, futures)
         except RuntimeError:  # the pool was shut down (interpreter exit)
             self._free.release()
             self.inline += 1
-            return work
+            return list(works)
         self.helped += 1
-        return future.result
+        return [future.result for future in futures]
 
-    def _run(self, work: Callable[[], T]) -> T:
+    def _run(self, works: tuple[Callable[[], Any], ...], futures: list[Future[Any]]) -> None:
         try:
-            return work()
+            for work, future in zip(works, futures, strict=True):
+                try:
+                    future.set_result(work())
+                except BaseException as error:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(error)
         finally:
             assert self._free is not None
             self._free.release()

@@ -55,7 +55,7 @@ from searchsvc.engines.topk_counts import (
     scope_counts,
 )
 from searchsvc.engines.topk_delta import DeltaKeeper, MergedSearcher
-from searchsvc.engines.topk_page import page_ids
+from searchsvc.engines.topk_page import page_ids, weighed_best
 from searchsvc.engines.topk_query import (
     Compiled,
     TermCounts,
@@ -263,12 +263,18 @@ class TopkEngine:
             # The scope's and the folded counts alone come from scope_counts, not facets.
             facets = tuple(name for name in query.facets if name not in query.scope_facets)
             compiled = compile_for(query.filters, facets)
-            # The other tab's and the folded counts on a free core meanwhile (beside).
-            counted = self._scope_counts(searcher, point, query, compile_for, copies)
+            # On a free core meanwhile (beside): the best of the entries with copies,
+            # weighed (wanted first), then the other tab's and the folded counts.
+            weigh = weighed_best(searcher, view.index.schema, compiled, query) if copies else None
+            count, known = self._scope_counts(searcher, point, query, compile_for, copies)
+            works = [work for work in (weigh, count) if work is not None]
+            started = iter(BESIDE.start_each(*works))
+            weighed = next(started) if weigh is not None else None
+            counted = next(started) if count is not None else lambda: known
             # Joint counts visit every match, the total with them: the page is found uncounted.
             pairs = self._joint_counts(searcher, point, query, compiled) if compiled.joint else None
             ids, total = page_ids(
-                searcher, view.index.schema, compiled, query, count=pairs is None, weighted=copies
+                searcher, view.index.schema, compiled, query, count=pairs is None, weighed=weighed
             )
             if pairs is not None:
                 total = joint_total(compiled, pairs)
@@ -315,16 +321,16 @@ class TopkEngine:
         query: SearchQuery,
         compile_for: Any,
         copies: bool,
-    ) -> Callable[[], ScopeCounts | None]:
-        """scope_counts, remembered per index point (the other tab asks them again), started
-        on a free core (BESIDE); the callable returned gives them (None when the search asks
-        none). `copies`: whether any copy may match."""
+    ) -> tuple[Callable[[], ScopeCounts] | None, ScopeCounts | None]:
+        """(the work that finds scope_counts and remembers them per index point, None when
+        they are remembered (the other tab asks them again) or not asked; those remembered).
+        `copies`: whether any copy may match."""
         if not query.scope_facets:
-            return lambda: None
+            return None, None
         key = ("scopes", *point, query.match, query.filters, query.scope_facets)
         known = self._counts.cached(key)
         if known is not None:
-            return lambda: known  # type: ignore[no-any-return]
+            return None, known
 
         def count() -> ScopeCounts:
             def compile_count(filters: Filters) -> tantivy.Query:
@@ -334,7 +340,7 @@ class TopkEngine:
             self._counts.put(key, counts)
             return counts
 
-        return BESIDE.start(count)
+        return count, None
 
     def _joint_counts(
         self, searcher: Any, point: tuple[Any, ...], query: SearchQuery, compiled: Compiled

@@ -4,6 +4,7 @@ places that hold each entry) or by date, and the exact total (searchsvc.engines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import tantivy
@@ -23,22 +24,22 @@ def page_ids(
     query: SearchQuery,
     *,
     count: bool = True,
-    weighted: bool = True,
+    weighed: Callable[[], list[tuple[float, Any]]] | None = None,
 ) -> tuple[list[int], int]:
     """The ids of the page wanted, in order, and the exact total (-1 when not `count`ed).
 
-    Relevance weighs each score by the places that hold the entry (topk_schema.COPY_WEIGHT)
-    unless not `weighted` (no entry with copies can match: every weight is 1). Only the
-    few entries with copies have a weight above 1, so the page is the search's own best
-    merged with the best of those entries alone, weighed (_weighed_best): exact, without
-    reading a weight for each of a million matches (a tenth more CPU for a common word).
+    Relevance weighs each score by the places that hold the entry (topk_schema.COPY_WEIGHT).
+    Only the few entries with copies have a weight above 1, so the page is the search's
+    own best merged with `weighed()`, the best of those entries alone, weighed
+    (weighed_best, which the caller may have started on another core; None: no entry
+    with copies can match, every weight is 1): exact, without reading a weight for each
+    of a million matches (a tenth more CPU for a common word).
     """
-    include = query.match is not None and query.match.include is not None
-    if query.sort == "relevance" and include:
+    if _by_relevance(query):
         needed = query.offset + query.per_page
         hits, total = _best(searcher, compiled.query, needed, count=count)
-        if weighted:
-            hits += _weighed_best(searcher, schema, compiled.query, needed)
+        if weighed is not None:
+            hits += weighed()
         ids = searcher.fast_field_values("id", [address for _, address in hits])
         # A record in both lists keeps its weighed score (the higher one); equal scores by
         # id, as FTS5 and the file index order them (tantivy orders them by document
@@ -52,6 +53,21 @@ def page_ids(
     field = "oldest" if query.sort == "oldest" else "newest"
     needed = query.offset + query.per_page
     return _by_date(searcher, schema, compiled.query, field, query.offset, needed)
+
+
+def _by_relevance(query: SearchQuery) -> bool:
+    return query.sort == "relevance" and query.match is not None and query.match.include is not None
+
+
+def weighed_best(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, compiled: Compiled, query: SearchQuery
+) -> Callable[[], list[tuple[float, Any]]] | None:
+    """The work that finds page_ids' `weighed` list, or None when the page is not by
+    relevance (nothing to weigh)."""
+    if not _by_relevance(query):
+        return None
+    needed = query.offset + query.per_page
+    return lambda: _weighed_best(searcher, schema, compiled.query, needed)
 
 
 def _weighed_best(
