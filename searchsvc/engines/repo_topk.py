@@ -229,14 +229,13 @@ class TopkEngine:
 
     def _search_topk(self, view: _View, query: SearchQuery) -> SearchPage | None:
         """The page from tantivy, or None when the index is not at the database's state."""
-        sqlite = self.sqlite
-        with sqlite.database.reading() as (conn, generation):
+        with self.sqlite.database.reading() as (conn, generation):
             searcher, point = self._searcher_at(conn, view)
             if searcher is None:
                 return None
             delta = isinstance(searcher, MergedSearcher)
             self.delta_searches += delta
-            moods = sqlite.known_moods(conn, generation) if query.filters.moods else []
+            moods = self.sqlite.known_moods(conn, generation) if query.filters.moods else []
             if view.copies is None:
                 view.copies = copy_words(view.searcher, view.index.schema, conn)
             # A delta may hold copies the view's words do not know: no shortcut then.
@@ -263,14 +262,9 @@ class TopkEngine:
             # The scope's and the folded counts alone come from scope_counts, not facets.
             facets = tuple(name for name in query.facets if name not in query.scope_facets)
             compiled = compile_for(query.filters, facets)
-            # On a free core meanwhile (beside): the best of the entries with copies,
-            # weighed (wanted first), then the other tab's and the folded counts.
             weigh = weighed_best(searcher, view.index.schema, compiled, query) if copies else None
-            count, known = self._scope_counts(searcher, point, query, compile_for, copies)
-            works = [work for work in (weigh, count) if work is not None]
-            started = iter(BESIDE.start_each(*works))
-            weighed = next(started) if weigh is not None else None
-            counted = next(started) if count is not None else lambda: known
+            count = self._scope_counts(searcher, point, query, compile_for, copies)
+            weighed, counted = _beside(weigh, count)
             # Joint counts visit every match, the total with them: the page is found uncounted.
             pairs = self._joint_counts(searcher, point, query, compiled) if compiled.joint else None
             ids, total = page_ids(
@@ -414,3 +408,18 @@ class TopkEngine:
         syncer = self._syncer
         if syncer is not None and syncer is not threading.current_thread():
             syncer.join(timeout=60)
+
+
+def _beside(
+    weigh: Callable[[], list[Any]] | None,
+    count: tuple[Callable[[], ScopeCounts] | None, ScopeCounts | None],
+) -> tuple[Callable[[], list[Any]] | None, Callable[[], ScopeCounts | None]]:
+    """Started on a free core while the page's own search runs (BESIDE): the best of the
+    entries with copies, weighed (wanted first), then the other tab's and the folded
+    counts (`count`: the work, or those remembered). The callables give each."""
+    work, known = count
+    works = [each for each in (weigh, work) if each is not None]
+    started = iter(BESIDE.start_each(*works))
+    weighed = next(started) if weigh is not None else None
+    counted = next(started) if work is not None else lambda: known
+    return weighed, counted
