@@ -111,9 +111,27 @@ SELECT hit, dialog_file, line, dialog_entry_id, copies FROM (
     WHERE h.dialog_entry_id IN (SELECT value FROM json_each(?))
 ) WHERE n <= ? ORDER BY hit, n
 """
-DISTINCT_SPEAKERS = "SELECT DISTINCT speaker FROM lupo_dialog_entries"
-DISTINCT_TARGETS = "SELECT DISTINCT target FROM lupo_dialog_entry_targets"
-SELECT_MOODS = "SELECT DISTINCT mood_rgb FROM lupo_dialog_entries WHERE mood_rgb IS NOT NULL"
+
+
+def distinct_values(table: str, column: str) -> str:
+    """The column's distinct non-NULL values, read by skipping through its index: one
+    seek per value instead of a scan of every row (SELECT DISTINCT read all 1.37M
+    speakers at 1M entries, 44 ms, after every write: these lists are cached per
+    database generation). The column must lead an index (or the primary key)."""
+    return f"""
+WITH RECURSIVE seen(value) AS (
+    SELECT min({column}) FROM {table}
+    UNION ALL
+    SELECT (SELECT min({column}) FROM {table} WHERE {column} > seen.value)
+    FROM seen WHERE seen.value IS NOT NULL
+)
+SELECT value FROM seen WHERE value IS NOT NULL
+"""
+
+
+DISTINCT_SPEAKERS = distinct_values("lupo_dialog_entries", "speaker")
+DISTINCT_TARGETS = distinct_values("lupo_dialog_entry_targets", "target")
+SELECT_MOODS = distinct_values("lupo_dialog_entries", "mood_rgb")
 
 # The FTS5 columns, for checking an expression against an empty table in memory.
 VALIDATOR_SCHEMA = f"CREATE VIRTUAL TABLE {FTS} USING fts5({', '.join(TEXT_FIELDS)})"
