@@ -77,6 +77,9 @@ DEFAULTS: dict[str, Any] = {
     # waits for the dialogs' write lock before it answers 503.
     "DIALOG_FILE": None,
     "WRITE_LOCK_WAIT_SECONDS": None,
+    # While a write request runs, read requests that arrive wait for it, for at most this
+    # many ms (searchsvc/web/write_first.py; 0: reads never wait).
+    "WRITE_FIRST_MS": 250,
     # `serve` follows the dialogs root (searchsvc/watcher.py): "on" (inotify), "poll"
     # (polling, e.g. on network file systems) or "off". A burst of changes becomes one
     # reindex once no change came for WATCH_SETTLE_MS, or WATCH_MAX_DELAY_MS after its
@@ -179,6 +182,8 @@ class Settings:
     topk_sync_seconds: float = 5.0
     dialog_file: str | None = None
     write_lock_wait_seconds: float | None = None
+    #: How long a running write holds new reads back, ms (0: never).
+    write_first_ms: int = 250
     #: "on" (inotify), "poll" or "off": whether and how `serve` follows the dialogs root.
     watch: str = "on"
     watch_settle_ms: int = 200
@@ -227,6 +232,7 @@ class Settings:
             topk_sync_seconds=float(config["TOPK_SYNC_SECONDS"]),
             dialog_file=config.get("DIALOG_FILE") or None,
             write_lock_wait_seconds=float(lock_wait) if lock_wait not in (None, "") else None,
+            write_first_ms=max(0, int(config.get("WRITE_FIRST_MS", 250))),
             watch=watch,
             watch_settle_ms=int(config["WATCH_SETTLE_MS"]),
             watch_file_settle_ms=int(config["WATCH_FILE_SETTLE_MS"]),

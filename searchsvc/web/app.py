@@ -16,7 +16,7 @@ from flask import Flask
 from searchsvc.repository import Repository
 from searchsvc.settings import SETTINGS_KEY, Settings, load_config
 from searchsvc.stack import build_stack
-from searchsvc.web import api, api_write, errors, metrics, security_headers, ui
+from searchsvc.web import api, api_write, errors, metrics, security_headers, ui, write_first
 
 
 def create_app(
@@ -38,4 +38,5 @@ def create_app(
     if settings.root is not None and settings.db is not None:
         api_write.init_app(app, repository, settings)
     app.register_blueprint(ui.bp)
+    write_first.init_app(app, settings.write_first_ms)
     return app
