@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     # While a write request runs, read requests that arrive wait for it, for at most this
     # many ms (searchsvc/web/write_first.py; 0: reads never wait).
     "WRITE_FIRST_MS": 250,
+    # How many searches run at once; the others wait for a slot, holding no CPU
+    # ("auto": the number of cores, at least 2; 0: no limit).
+    "SEARCH_SLOTS": "auto",
     # `serve` follows the dialogs root (searchsvc/watcher.py): "on" (inotify), "poll"
     # (polling, e.g. on network file systems) or "off". A burst of changes becomes one
     # reindex once no change came for WATCH_SETTLE_MS, or WATCH_MAX_DELAY_MS after its
@@ -184,6 +187,8 @@ class Settings:
     write_lock_wait_seconds: float | None = None
     #: How long a running write holds new reads back, ms (0: never).
     write_first_ms: int = 250
+    #: How many searches run at once (0: no limit); "auto" in the config is the cores.
+    search_slots: int = 0
     #: "on" (inotify), "poll" or "off": whether and how `serve` follows the dialogs root.
     watch: str = "on"
     watch_settle_ms: int = 200
@@ -233,6 +238,7 @@ class Settings:
             dialog_file=config.get("DIALOG_FILE") or None,
             write_lock_wait_seconds=float(lock_wait) if lock_wait not in (None, "") else None,
             write_first_ms=max(0, int(config.get("WRITE_FIRST_MS", 250))),
+            search_slots=_search_slots(config.get("SEARCH_SLOTS", "auto")),
             watch=watch,
             watch_settle_ms=int(config["WATCH_SETTLE_MS"]),
             watch_file_settle_ms=int(config["WATCH_FILE_SETTLE_MS"]),
@@ -242,6 +248,20 @@ class Settings:
             page_refresh_seconds=max(0.0, float(config["PAGE_REFRESH_SECONDS"])),
             metrics=_metrics_access(config.get("METRICS", "auto")),
         )
+
+
+def _search_slots(value: Any) -> int:
+    """SEARCH_SLOTS as a count: "auto" (or empty) is the cores, at least 2; ValueError else."""
+    text = str(value if value is not None else "auto").strip().lower()
+    if text in ("auto", ""):
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(2, cores or 2)
+    try:
+        return max(0, int(text))
+    except ValueError:
+        raise ValueError(
+            f"DIALOGSEARCH_SEARCH_SLOTS={value!r} is not a number of searches or auto"
+        ) from None
 
 
 def _watch_mode(value: Any) -> str:

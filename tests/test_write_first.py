@@ -1,4 +1,5 @@
-"""Writes first (searchsvc/web/write_first.py): reads wait while a write runs, bounded."""
+"""The door (searchsvc/web/write_first.py): reads wait while a write runs (bounded), and
+searches run a few at a time."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 from support.fixtures_writes import AUTH, make_app, make_root
 
-from searchsvc.web.write_first import WriteFirst
+from searchsvc.settings import Settings, load_config
+from searchsvc.web.write_first import EXTENSION_KEY, WriteFirst
 
 NEW = {"speaker": "KIRO", "target": "@everyone", "message": "written first"}
 
@@ -82,7 +84,7 @@ def test_the_latest_running_write_sets_how_long_a_read_may_wait() -> None:
 def test_the_app_sends_writes_through_the_door_and_reads_past_it(tmp_path: Path) -> None:
     root, db = make_root(tmp_path)
     app = make_app(root, db)
-    door: Any = app.extensions["dialogsearch.write_first"]
+    door: Any = app.extensions[EXTENSION_KEY]
     client = app.test_client()
     created = client.post("/api/dialog/entry", json=NEW, headers=AUTH)
     assert created.status_code == 201
@@ -92,8 +94,47 @@ def test_the_app_sends_writes_through_the_door_and_reads_past_it(tmp_path: Path)
     assert door.writes == 2 and door.reads_held == 0 and door._deadlines == []
 
 
-def test_write_first_ms_0_takes_the_door_away(tmp_path: Path) -> None:
+def test_write_first_ms_0_and_search_slots_0_take_the_door_away(tmp_path: Path) -> None:
     root, db = make_root(tmp_path)
-    app = make_app(root, db, WRITE_FIRST_MS=0)
-    assert "dialogsearch.write_first" not in app.extensions
+    app = make_app(root, db, WRITE_FIRST_MS=0, SEARCH_SLOTS=0)
+    assert EXTENSION_KEY not in app.extensions
     assert app.test_client().post("/api/dialog/entry", json=NEW, headers=AUTH).status_code == 201
+
+
+def test_searches_past_the_slots_wait_for_one_and_other_reads_do_not() -> None:
+    door = WriteFirst(0.25, search_slots=2)
+    started, release = threading.Semaphore(0), threading.Event()
+    running, most = [0], [0]
+    count = threading.Lock()
+
+    def search() -> None:
+        with door.reading(search=True):
+            with count:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            started.release()
+            release.wait(30)
+            with count:
+                running[0] -= 1
+
+    threads = [threading.Thread(target=search) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    assert started.acquire(timeout=30) and started.acquire(timeout=30)
+    assert not started.acquire(timeout=0.05)  # the third waits for a slot
+    with door.reading(search=False):  # a read that is no search takes no slot
+        assert running[0] == 2
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert most[0] == 2 and running[0] == 0
+
+
+def test_search_slots_auto_is_the_cores_at_least_two() -> None:
+    assert Settings.from_config(load_config({"SEARCH_SLOTS": "auto"}, {})).search_slots >= 2
+    assert Settings.from_config(load_config({"SEARCH_SLOTS": "3"}, {})).search_slots == 3
+    assert (
+        Settings.from_config(load_config({}, {"DIALOGSEARCH_SEARCH_SLOTS": "0"})).search_slots == 0
+    )
+    with pytest.raises(ValueError, match="SEARCH_SLOTS"):
+        Settings.from_config(load_config({"SEARCH_SLOTS": "many"}, {}))

@@ -38,5 +38,5 @@ def create_app(
     if settings.root is not None and settings.db is not None:
         api_write.init_app(app, repository, settings)
     app.register_blueprint(ui.bp)
-    write_first.init_app(app, settings.write_first_ms)
+    write_first.init_app(app, settings.write_first_ms, settings.search_slots)
     return app
