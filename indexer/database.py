@@ -2,10 +2,10 @@
 
 It owns how the file is opened and what its failures mean; every other module asks it:
 
-- `open_writer()`: read-write, created and migrated when needed: WAL, synchronous
-  NORMAL, foreign keys, cell_size_check, a busy timeout. Autocommit: callers BEGIN
-  and COMMIT themselves. `open_reader()`: read-only, creating nothing. `backup()`
-  and `checkpoint()` copy the file and give the WAL's space back.
+- `open_writer()`: read-write, created (side files of a deleted one set aside first:
+  indexer.side_files) and migrated when needed: WAL, synchronous NORMAL, foreign keys,
+  cell_size_check, a busy timeout; callers BEGIN and COMMIT. `open_reader()`: read-only,
+  creating nothing. `backup()`, `checkpoint()`: a copy, the WAL's space given back.
 - `reading()`: the service's reads. One read-only connection per thread, reopened
   when the file is replaced; one read transaction (snapshot) per request; a time
   limit (a progress handler); no memory-mapped reads. Before each read the file
@@ -43,6 +43,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from indexer.migrate import apply_migrations, utc_stamp
+from indexer.side_files import set_aside_orphans
 from indexer.store_errors import QueryTooExpensive, StoreUnavailable, WorkLimitReached
 
 #: A connection to the database (for type hints elsewhere).
@@ -119,15 +120,13 @@ class Database:
         self, *, migrate: bool = True, busy_timeout_ms: int | None = None
     ) -> sqlite3.Connection:
         """A read-write connection in autocommit mode (callers BEGIN/COMMIT themselves).
-
-        With `migrate` the database is created if needed, switched to WAL and
-        migrated, waiting up to BUSY_TIMEOUT_MS for locks; without, the file must
-        exist and its schema is left as it is. Then the connection waits
-        `busy_timeout_ms` (default BUSY_TIMEOUT_MS) for another writer's lock.
-        Raises SqliteError (or a MigrationError wrapping one).
-        """
+        With `migrate` the database is created if needed, switched to WAL and migrated,
+        waiting up to BUSY_TIMEOUT_MS for locks; without, the file must exist and its
+        schema is left as it is. Then the connection waits `busy_timeout_ms` (default
+        BUSY_TIMEOUT_MS) for another writer's lock. Raises SqliteError (or MigrationError)."""
         wait = BUSY_TIMEOUT_MS if migrate or busy_timeout_ms is None else busy_timeout_ms
         if migrate:
+            set_aside_orphans(self.path)  # a new file must not take a deleted one's WAL
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=wait / 1000)
         else:
             uri = f"{self.path.as_uri()}?mode=rw"
