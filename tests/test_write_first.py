@@ -138,3 +138,18 @@ def test_search_slots_auto_is_the_cores_at_least_two() -> None:
     )
     with pytest.raises(ValueError, match="SEARCH_SLOTS"):
         Settings.from_config(load_config({"SEARCH_SLOTS": "many"}, {}))
+
+
+def test_metrics_say_how_often_reads_waited_for_writes(tmp_path: Path) -> None:
+    root, db = make_root(tmp_path)
+    app = make_app(root, db, METRICS="open", SEARCH_SLOTS=3)
+    client = app.test_client()
+    assert client.post("/api/dialog/entry", json=NEW, headers=AUTH).status_code == 201
+    door: Any = app.extensions[EXTENSION_KEY]
+    door.reads_held, door.read_wait_seconds = 2, 0.5  # as two reads that waited would leave
+    text = client.get("/metrics").get_data(as_text=True)
+    lines = set(text.splitlines())
+    assert "dialogsearch_write_first_writes_total 1.0" in lines
+    assert "dialogsearch_write_first_reads_held_total 2.0" in lines
+    assert "dialogsearch_write_first_wait_seconds_total 0.5" in lines
+    assert "dialogsearch_search_slots 3.0" in lines

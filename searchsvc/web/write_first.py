@@ -25,6 +25,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from searchsvc.web.metrics import EXTENSION_KEY as METRICS_KEY
+
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: The reads that take a search slot (the path's start).
 SEARCH_PATHS = ("/api/dialog/search", "/api/dialog/entries")
@@ -51,8 +55,10 @@ class WriteFirst:
         self._changed = threading.Condition(threading.Lock())
         # One deadline per running write, in the clock's seconds.
         self._deadlines: list[float] = []
-        #: Reads that waited for a write, and writes that held the door (tests count them).
+        #: Reads that waited for a write, how long in all, and writes that held the door
+        #: (GET /metrics reports them; tests count them).
         self.reads_held = 0
+        self.read_wait_seconds = 0.0
         self.writes = 0
 
     @contextmanager
@@ -86,7 +92,9 @@ class WriteFirst:
                 if left <= 0:
                     break
                 self._changed.wait(left)
-            return self._clock() - start
+            waited = self._clock() - start
+            self.read_wait_seconds += waited
+            return waited
 
     def reading(self, search: bool = False) -> Any:
         """A context to run a read in: after the running writes; a `search` in a slot."""
@@ -112,11 +120,39 @@ class WriteFirstMiddleware:
             return self.app(environ, start_response)
 
 
+class DoorCollector:
+    """GET /metrics: how often reads waited for writes, and for how long."""
+
+    def __init__(self, door: WriteFirst) -> None:
+        self.door = door
+
+    def collect(self) -> Iterator[Metric]:
+        door = self.door
+        yield CounterMetricFamily(
+            "dialogsearch_write_first_writes", "Writes that held new reads back", door.writes
+        )
+        yield CounterMetricFamily(
+            "dialogsearch_write_first_reads_held", "Reads that waited for a write", door.reads_held
+        )
+        yield CounterMetricFamily(
+            "dialogsearch_write_first_wait_seconds",
+            "Seconds reads waited for writes, in all",
+            door.read_wait_seconds,
+        )
+        yield GaugeMetricFamily(
+            "dialogsearch_search_slots", "Searches run at once (0: no limit)", door.search_slots
+        )
+
+
 def init_app(app: Any, priority_ms: int, search_slots: int) -> WriteFirst | None:
-    """Put the door in front of `app` (a Flask app); None when both are off (0)."""
+    """Put the door in front of `app` (a Flask app), its numbers in the app's /metrics;
+    None when both rules are off (0)."""
     if priority_ms <= 0 and search_slots <= 0:
         return None
     door = WriteFirst(priority_ms / 1000.0, search_slots)
     app.wsgi_app = WriteFirstMiddleware(app.wsgi_app, door)
     app.extensions[EXTENSION_KEY] = door
+    metrics = app.extensions.get(METRICS_KEY)
+    if metrics is not None:
+        metrics.registry.register(DoorCollector(door))
     return door
