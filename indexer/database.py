@@ -42,7 +42,6 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from indexer.file_header import HeaderReader
 from indexer.migrate import apply_migrations, utc_stamp
 from indexer.side_files import set_aside_orphans
 from indexer.store_errors import QueryTooExpensive, StoreUnavailable, WorkLimitReached
@@ -109,7 +108,6 @@ class Database:
         self._epoch = 0  # bumped by close(): threads then reopen instead of using a closed one
         self._wal_inode: int | None = None  # the -wal file our open connections read through
         self._checked_stamp: tuple[int, int, int] | None = None
-        self._header = HeaderReader(self.path)
 
     @staticmethod
     def classify_error(error: BaseException) -> StoreUnavailable | None:
@@ -301,8 +299,9 @@ class Database:
         if stamp != self._checked_stamp:
             if stat.st_size == 0:
                 raise StoreUnavailable("the database file is empty", "empty")
-            try:  # never open() and close(): that drops SQLite's locks (file_header)
-                header = self._header.read(len(SQLITE_HEADER))
+            try:
+                with open(self.path, "rb") as handle:
+                    header = handle.read(len(SQLITE_HEADER))
             except OSError as error:
                 raise StoreUnavailable(
                     f"the database file cannot be read ({error.strerror})", "unreadable"
