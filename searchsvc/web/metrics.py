@@ -9,7 +9,9 @@ library's global one would mix them). Two kinds of numbers:
 - read from the repository when scraped (StackCollector, from the same report as
   /api/dialog/health): the mode, switches to the files and back, the top-k index's lag
   (change-log rows behind the database), entries, the watcher's events, reindexes,
-  their seconds and entries, and the pushes to Meilisearch by outcome (meili_follow).
+  their seconds and entries, and the pushes to Meilisearch by outcome (meili_follow);
+  and the door's (DoorCollector, web/write_first.py): reads held back by writes, for how
+  long in all, the search slots.
 
 Who may read it: settings.metrics (DIALOGSEARCH_METRICS). `serve` turns "auto" into "open"
 when it listens on loopback only, else "token": `Authorization: Bearer <API token>`, the
@@ -267,3 +269,35 @@ def init_app(app: Flask, repository: Repository, settings: Settings) -> None:
         return response
 
     app.add_url_rule(PATH, "metrics", metrics_view, methods=["GET"])
+
+
+def report_door(app: Flask, door: Any) -> None:
+    """Add the door's numbers to `app`'s /metrics (nothing when metrics are off)."""
+    metrics = app.extensions.get(EXTENSION_KEY)
+    if metrics is not None:
+        metrics.registry.register(DoorCollector(door))
+
+
+class DoorCollector:
+    """The door's numbers (searchsvc/web/write_first.py): how often reads waited for
+    writes, how long in all, and the search slots."""
+
+    def __init__(self, door: Any) -> None:
+        self.door = door
+
+    def collect(self) -> Iterator[Metric]:
+        door = self.door
+        yield CounterMetricFamily(
+            "dialogsearch_write_first_writes", "Writes that held new reads back", door.writes
+        )
+        yield CounterMetricFamily(
+            "dialogsearch_write_first_reads_held", "Reads that waited for a write", door.reads_held
+        )
+        yield CounterMetricFamily(
+            "dialogsearch_write_first_wait_seconds",
+            "Seconds reads waited for writes, in all",
+            door.read_wait_seconds,
+        )
+        yield GaugeMetricFamily(
+            "dialogsearch_search_slots", "Searches run at once (0: no limit)", door.search_slots
+        )

@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-
-from searchsvc.web.metrics import EXTENSION_KEY as METRICS_KEY
+from searchsvc.web import metrics
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: The reads that take a search slot (the path's start).
@@ -120,30 +118,6 @@ class WriteFirstMiddleware:
             return self.app(environ, start_response)
 
 
-class DoorCollector:
-    """GET /metrics: how often reads waited for writes, and for how long."""
-
-    def __init__(self, door: WriteFirst) -> None:
-        self.door = door
-
-    def collect(self) -> Iterator[Metric]:
-        door = self.door
-        yield CounterMetricFamily(
-            "dialogsearch_write_first_writes", "Writes that held new reads back", door.writes
-        )
-        yield CounterMetricFamily(
-            "dialogsearch_write_first_reads_held", "Reads that waited for a write", door.reads_held
-        )
-        yield CounterMetricFamily(
-            "dialogsearch_write_first_wait_seconds",
-            "Seconds reads waited for writes, in all",
-            door.read_wait_seconds,
-        )
-        yield GaugeMetricFamily(
-            "dialogsearch_search_slots", "Searches run at once (0: no limit)", door.search_slots
-        )
-
-
 def init_app(app: Any, priority_ms: int, search_slots: int) -> WriteFirst | None:
     """Put the door in front of `app` (a Flask app), its numbers in the app's /metrics;
     None when both rules are off (0)."""
@@ -152,7 +126,5 @@ def init_app(app: Any, priority_ms: int, search_slots: int) -> WriteFirst | None
     door = WriteFirst(priority_ms / 1000.0, search_slots)
     app.wsgi_app = WriteFirstMiddleware(app.wsgi_app, door)
     app.extensions[EXTENSION_KEY] = door
-    metrics = app.extensions.get(METRICS_KEY)
-    if metrics is not None:
-        metrics.registry.register(DoorCollector(door))
+    metrics.report_door(app, door)
     return door
