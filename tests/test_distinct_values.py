@@ -1,7 +1,7 @@
 """The names and moods a database holds, read by seeking through their index.
 
 These lists are cached per database generation, so every write made each of them be read
-again; SELECT DISTINCT read every row (44 ms at 1M entries, after each write, in every
+again; SELECT DISTINCT read every row (about 50 ms at 1M entries, after each write, in every
 thread that missed the cache). The skip-scan seeks once per distinct value.
 """
 
