@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from indexer.header_check import check_header
 from indexer.migrate import apply_migrations, utc_stamp
 from indexer.side_files import set_aside_orphans
 from indexer.store_errors import QueryTooExpensive, StoreUnavailable, WorkLimitReached
@@ -58,7 +59,6 @@ DEFAULT_TIME_LIMIT_MS = 1500
 DEFAULT_READ_BUSY_TIMEOUT_MS = 1000
 #: Seconds the database gets to answer a trivial query before a stopped one is its fault.
 QUICK_ANSWER_SECONDS = 0.25
-SQLITE_HEADER = b"SQLite format 3\x00"
 #: No memory-mapped reads (mmap_size 0): a database file truncated under a mapping
 #: kills the whole server with SIGBUS instead of a fallback to the files.
 MMAP_BYTES = 0
@@ -295,21 +295,13 @@ class Database:
             raise StoreUnavailable(
                 f"the database file cannot be read ({error.strerror})", "unreadable"
             ) from None
+        self._check_wal()  # first: the header check's own connection may make a -wal
         stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if stamp != self._checked_stamp:
             if stat.st_size == 0:
                 raise StoreUnavailable("the database file is empty", "empty")
-            try:
-                with open(self.path, "rb") as handle:
-                    header = handle.read(len(SQLITE_HEADER))
-            except OSError as error:
-                raise StoreUnavailable(
-                    f"the database file cannot be read ({error.strerror})", "unreadable"
-                ) from None
-            if header != SQLITE_HEADER:
-                raise StoreUnavailable("the database file is not a SQLite database", "corrupt")
+            check_header(self.path, self.busy_timeout_ms)
             self._checked_stamp = stamp
-        self._check_wal()
         return stat
 
     def _check_wal(self) -> None:
