@@ -71,8 +71,10 @@ DEFAULTS: dict[str, Any] = {
     # otherwise), "off" never. TOPK_DIR defaults to <DB>.topk/.
     "TOPK": "auto",
     "TOPK_DIR": None,
-    # The index catches up after every write and at least this often.
+    # The index catches up at least this often, and this long after the first write it
+    # lacks (the delta answers meanwhile: one commit to the big index takes many writes).
     "TOPK_SYNC_SECONDS": 5.0,
+    "TOPK_CATCH_UP_SECONDS": 2.0,
     # Writes: the file a POST without dialog_file appends to, and how long a write
     # waits for the dialogs' write lock before it answers 503.
     "DIALOG_FILE": None,
@@ -183,6 +185,7 @@ class Settings:
     topk: bool = True
     topk_dir: Path | None = None
     topk_sync_seconds: float = 5.0
+    topk_catch_up_seconds: float = 2.0
     dialog_file: str | None = None
     write_lock_wait_seconds: float | None = None
     #: How long a running write holds new reads back, ms (0: never).
@@ -235,6 +238,7 @@ class Settings:
             topk=switch(config["TOPK"], name="TOPK") is not False,
             topk_dir=_path(config.get("TOPK_DIR")),
             topk_sync_seconds=float(config["TOPK_SYNC_SECONDS"]),
+            topk_catch_up_seconds=float(config["TOPK_CATCH_UP_SECONDS"]),
             dialog_file=config.get("DIALOG_FILE") or None,
             write_lock_wait_seconds=float(lock_wait) if lock_wait not in (None, "") else None,
             write_first_ms=max(0, int(config["WRITE_FIRST_MS"])),

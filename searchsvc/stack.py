@@ -458,7 +458,12 @@ def build_stack(settings: Settings) -> SearchStack:
 
 def _topk_engine(settings: Settings, database: SqliteRepository) -> TopkEngine:
     index_dir = settings.topk_dir or default_index_dir(database.db_path)
-    return TopkEngine(database, index_dir, sync_seconds=settings.topk_sync_seconds)
+    return TopkEngine(
+        database,
+        index_dir,
+        sync_seconds=settings.topk_sync_seconds,
+        catch_up_delay=settings.topk_catch_up_seconds,
+    )
 
 
 def meili_engine(settings: Settings) -> MeiliEngine:

@@ -16,6 +16,7 @@ from test_topk_search import FIXTURE_QUERIES, _search_pair, assert_same_answer, 
 
 from indexer.reindex import reindex
 from indexer.topk_index import build, read_state
+from searchsvc.engines import repo_topk
 from searchsvc.engines.topk_delta import merge_aggregations
 from searchsvc.stack import SearchStack
 
@@ -195,5 +196,39 @@ def test_the_sync_folds_the_delta_in_and_then_prunes_the_log(tmp_path: Path) -> 
         page = stack.search(make_query(f"{NEW_WORD} "))
         assert page.engine == "topk" and page.total == 2
         assert stack.topk.delta_searches == 1  # the index itself holds the changes now
+    finally:
+        stack.close()
+
+
+def test_writes_gather_in_the_delta_until_the_catch_up_delay_or_too_many(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index is not committed after each write (each commit of a big index costs both
+    cores): the delta serves them until TOPK_CATCH_UP_SECONDS, or CATCH_UP_CHANGES."""
+    root = write_tree(tmp_path / "dialogs")
+    db = tmp_path / "dialogs.db"
+    reindex(root, db)
+    app = make_app(root, db, TOPK_SYNC_SECONDS=3600, TOPK_CATCH_UP_SECONDS=3600)
+    client = app.test_client()
+    stack: SearchStack = app.extensions["dialogsearch"]
+    try:
+        assert stack.topk is not None
+        wait_until(lambda: stack.health()["database"]["topk"]["ready"], timeout=60)
+        seq = stack.health()["database"]["topk"]["seq"]
+        for number in range(2):
+            body = {"speaker": "KIRO", "message": f"{NEW_WORD} {number}", "dialog_file": "w.md"}
+            assert client.post("/api/dialog/entry", json=body, headers=AUTH).status_code == 201
+            answer = client.get(f"/api/dialog/search?q={NEW_WORD}").get_json()
+            assert answer["engine"] == "topk" and answer["total"] == number + 1
+        topk = stack.health()["database"]["topk"]
+        # Two writes, no commit: the thread waits out the delay (an hour here).
+        assert topk["seq"] == seq and topk["behind"] >= 2 and topk["state"] == "behind"
+        # A delta that holds CATCH_UP_CHANGES: the search that built it wakes the thread.
+        monkeypatch.setattr(repo_topk, "CATCH_UP_CHANGES", 2)
+        body = {"speaker": "KIRO", "message": f"{NEW_WORD} 2", "dialog_file": "w.md"}
+        assert client.post("/api/dialog/entry", json=body, headers=AUTH).status_code == 201
+        assert client.get(f"/api/dialog/search?q={NEW_WORD}").get_json()["total"] == 3
+        wait_until(lambda: stack.health()["database"]["topk"]["ready"], timeout=60)
+        assert stack.health()["database"]["topk"]["seq"] > seq
     finally:
         stack.close()

@@ -14,14 +14,20 @@ declines (searchsvc.stack: behind past the change log or DELTA_MAX_CHANGES, raw
 FTS5 syntax, a word tantivy tokenizes differently, prefixes too broad, no index
 yet or an index error) and the next engine, SQLite's FTS5, answers.
 
-One background thread catches the index up after each write (reload_file) and
-every `sync_seconds`, builds it when it is missing, and swaps in one Searcher
-per reload, shared by the request threads; no request waits for a commit."""
+One background thread catches the index up after writes (reload_file) and every
+`sync_seconds`, builds it when it is missing, and swaps in one Searcher per reload,
+shared by the request threads; no request waits for a commit. After a write it waits
+`catch_up_delay` seconds before it commits, so that one commit to the big index takes
+the writes of that while (each commit rewrites the deleted-documents lists of the
+segments it touches and may merge them: hundreds of ms of both cores at 1M, which
+every request then shares); the delta answers meanwhile. It does not wait when a
+search found no delta (FTS5 is answering) or the change log holds CATCH_UP_CHANGES."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -75,6 +81,10 @@ from searchsvc.repository import (
 log = logging.getLogger("searchsvc.engines.repo_topk")
 
 DEFAULT_SYNC_SECONDS = 5.0
+#: Seconds from the first write the index lacks to the commit that folds it in.
+CATCH_UP_DELAY_SECONDS = 2.0
+#: This many changes the index lacks: catch up at once (each write's delta holds them all).
+CATCH_UP_CHANGES = 200
 ENGINE_TOPK = "topk"
 ENGINE_FTS5 = "fts5"
 #: How many searches' scope and copy counts the engine remembers.
@@ -106,11 +116,13 @@ class TopkEngine:
         index_dir: str | Path,
         *,
         sync_seconds: float = DEFAULT_SYNC_SECONDS,
+        catch_up_delay: float = CATCH_UP_DELAY_SECONDS,
         background: bool = True,
     ) -> None:
         self.sqlite = sqlite
         self.index_dir = Path(index_dir)
         self.sync_seconds = sync_seconds
+        self.catch_up_delay = catch_up_delay
         self.last_sync: SyncResult | None = None
         self.last_error: str | None = None
         self._view: _View | None = None
@@ -118,6 +130,8 @@ class TopkEngine:
         self._counts = AnswerCache(COUNTS_CACHE_SIZE)
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._urgent = threading.Event()  # catch up without the delay
+        self._first_pending: float | None = None  # when the index first lacked a write
         self._stop = threading.Event()
         self._syncer: threading.Thread | None = None
         self._rebuild = False
@@ -150,8 +164,21 @@ class TopkEngine:
     def _sync_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
+            self._urgent.clear()
+            self._first_pending = None
             self.sync_now()
             self._wake.wait(self.sync_seconds)
+            first = self._first_pending
+            if first is not None:  # writes the index lacks: let more gather (see above)
+                self._urgent.wait(first + self.catch_up_delay - time.monotonic())
+
+    def _behind(self, *, urgent: bool = False) -> None:
+        """The database holds changes the index lacks: catch up after the delay, or now."""
+        if self._first_pending is None:
+            self._first_pending = time.monotonic()
+        if urgent:
+            self._urgent.set()
+        self._wake.set()
 
     def sync_now(self) -> SyncResult | None:
         """Catch the index up (or build it) and reload the Searcher; None when it failed."""
@@ -297,13 +324,14 @@ class TopkEngine:
         state = view.state
         if uuid is None or uuid != state.uuid or seq < state.seq:
             if uuid is not None:
-                self._wake.set()  # another database: the sync rebuilds the index
+                self._behind(urgent=True)  # another database: the sync rebuilds the index
             return None, ()
         point = (state.generation, uuid, state.seq, seq)
         if seq == state.seq:
             return view.searcher, point
-        self._wake.set()  # behind: the sync catches up; meanwhile the delta answers
+        # Behind: the sync catches up; meanwhile the delta answers (without one, FTS5 does).
         delta = self.deltas.get(conn, view.index.schema, uuid, state.seq, seq)
+        self._behind(urgent=delta is None or len(delta.ids) >= CATCH_UP_CHANGES)
         if delta is None:
             return None, ()
         return MergedSearcher(view.searcher, delta), point
@@ -355,7 +383,7 @@ class TopkEngine:
 
     def reload_file(self, rel: str) -> None:
         """A write went to the database: catch the index up in the background."""
-        self._wake.set()
+        self._behind()
 
     def prepare_delta(self) -> None:
         """Build the delta of the changes the index does not hold yet, if it is not built:
@@ -404,6 +432,7 @@ class TopkEngine:
     def close(self) -> None:
         """Stop the background thread (a search restarts it)."""
         self._stop.set()
+        self._urgent.set()
         self._wake.set()
         syncer = self._syncer
         if syncer is not None and syncer is not threading.current_thread():
