@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     # The index catches up at least this often, and this long after the first write it
     # lacks (the delta answers meanwhile: one commit to the big index takes many writes).
     "TOPK_SYNC_SECONDS": 5.0,
-    "TOPK_CATCH_UP_SECONDS": 2.0,
+    "TOPK_CATCH_UP_SECONDS": 0.5,
     # Writes: the file a POST without dialog_file appends to, and how long a write
     # waits for the dialogs' write lock before it answers 503.
     "DIALOG_FILE": None,
@@ -185,7 +185,7 @@ class Settings:
     topk: bool = True
     topk_dir: Path | None = None
     topk_sync_seconds: float = 5.0
-    topk_catch_up_seconds: float = 2.0
+    topk_catch_up_seconds: float = 0.5
     dialog_file: str | None = None
     write_lock_wait_seconds: float | None = None
     #: How long a running write holds new reads back, ms (0: never).
