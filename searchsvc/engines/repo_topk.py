@@ -51,7 +51,12 @@ from searchsvc.engines.base import Declined
 from searchsvc.engines.beside import BESIDE
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.sqlite_page import highlighter_for, load_hits
-from searchsvc.engines.topk_copies import CopyWords, copy_words, without_copy_exclusion
+from searchsvc.engines.topk_copies import (
+    CopyWords,
+    copy_words,
+    holds_copies,
+    without_copy_exclusion,
+)
 from searchsvc.engines.topk_counts import (
     ScopeCounts,
     facets_of,
@@ -265,8 +270,12 @@ class TopkEngine:
             moods = self.sqlite.known_moods(conn, generation) if query.filters.moods else []
             if view.copies is None:
                 view.copies = copy_words(view.searcher, view.index.schema, conn)
-            # A delta may hold copies the view's words do not know: no shortcut then.
-            copies = delta or view.copies.may_match(query.match)
+            # The view's copies' words cover the main side (masking only takes away); a
+            # delta's copies they may not know: no shortcut then. (A write that makes an
+            # entry a copy, or no longer one, puts that entry in the delta.)
+            copies = view.copies.may_match(query.match) or (
+                delta and holds_copies(searcher.delta.searcher)
+            )
             if not copies:  # no copy holds the words: leaving them out is no work
                 query = replace(query, filters=without_copy_exclusion(query.filters))
             terms = Terms(searcher)

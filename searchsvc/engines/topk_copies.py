@@ -89,6 +89,11 @@ def copy_words(searcher: tantivy.Searcher, schema: tantivy.Schema, conn: Connect
     return CopyWords(tuple(sorted(words)))
 
 
+def holds_copies(searcher: tantivy.Searcher | None) -> bool:
+    """Whether the index `searcher` reads holds any copy (a delta's, mostly: none, mostly)."""
+    return searcher is not None and searcher.doc_freq(FACET_FIELDS[COPY], COPY_STATE) > 0
+
+
 def without_copy_exclusion(filters: Filters) -> Filters:
     """`filters` without leaving copies out, for a search no copy can match (the same
     answer). Filters that ask for copies by value are kept as they are."""
