@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import tantivy
 
 from indexer.database import Database, SqliteError
+from indexer.reindex import ReindexBusy, reindex_lock
 from indexer.topk_schema import (
     COPY_COUNT_COLUMN,
     FINGERPRINT,
@@ -447,9 +448,23 @@ def documents_for(
 
 
 def prune_log(db_path: Path, seq: int) -> None:
-    """Delete change-log rows up to `seq`; skipped quietly when the database is busy/read-only."""
+    """Delete change-log rows up to `seq`; skipped quietly when the database is busy/read-only.
+
+    Under `<db>.lock`, as every writer of the service: the recovery that rebuilds a
+    deleted or corrupt database holds it, and a writer of the old file closed after the
+    new one was made would, as the old file's last connection, checkpoint and delete the
+    WAL and -shm *by name*: the new database's (then malformed).
+    """
     if seq <= 0:
         return
+    try:
+        with reindex_lock(db_path, 0):
+            _prune(db_path, seq)
+    except (ReindexBusy, OSError):
+        return  # a reindex or recovery runs (it prunes or rebuilds), or a read-only folder
+
+
+def _prune(db_path: Path, seq: int) -> None:
     try:
         conn = Database(db_path).open_writer(
             migrate=False, busy_timeout_ms=int(PRUNE_TIMEOUT_SECONDS * 1000)

@@ -268,14 +268,7 @@ class TopkEngine:
             delta = isinstance(searcher, MergedSearcher)
             self.delta_searches += delta
             moods = self.sqlite.known_moods(conn, generation) if query.filters.moods else []
-            if view.copies is None:
-                view.copies = copy_words(view.searcher, view.index.schema, conn)
-            # The view's copies' words cover the main side (masking only takes away); a
-            # delta's copies they may not know: no shortcut then. (A write that makes an
-            # entry a copy, or no longer one, puts that entry in the delta.)
-            copies = view.copies.may_match(query.match) or (
-                delta and holds_copies(searcher.delta.searcher)
-            )
+            copies = _copies_may_match(view, searcher, conn, query)
             if not copies:  # no copy holds the words: leaving them out is no work
                 query = replace(query, filters=without_copy_exclusion(query.filters))
             terms = Terms(searcher)
@@ -446,6 +439,20 @@ class TopkEngine:
         syncer = self._syncer
         if syncer is not None and syncer is not threading.current_thread():
             syncer.join(timeout=60)
+
+
+def _copies_may_match(view: _View, searcher: Any, conn: Any, query: SearchQuery) -> bool:
+    """Whether an entry with copies may match `query` (False: copy clauses do no work).
+
+    The view's copies' words cover the main side (a delta's mask only takes away); a
+    delta's own copies they may not know: no shortcut then. (A write that makes an entry
+    a copy, or no longer one, puts that entry in the delta.)
+    """
+    if view.copies is None:
+        view.copies = copy_words(view.searcher, view.index.schema, conn)
+    if view.copies.may_match(query.match):
+        return True
+    return isinstance(searcher, MergedSearcher) and holds_copies(searcher.delta.searcher)
 
 
 def _beside(
