@@ -17,13 +17,14 @@ from support.fixtures_api import wait_until, write_tree
 from support.fixtures_store import REPO_ROOT, bold, topk_stack, write_dialog
 from support.fixtures_writes import AUTH, make_app, make_root
 
-from indexer.reindex import reindex
+from indexer.reindex import reindex, reindex_lock
 from indexer.topk_index import (
     IndexBusy,
     build,
     catch_up,
     folder_lock,
     open_index,
+    prune_log,
     read_state,
 )
 from searchsvc.engines.repo_topk import TopkEngine
@@ -342,3 +343,20 @@ def test_a_full_reindex_restarts_the_change_log_under_a_new_store_id(tmp_path: P
     finally:
         repo.close()
     assert page.engine == "topk" and page.total == 1
+
+
+def test_the_log_is_pruned_only_under_the_databases_write_lock(tmp_path: Path) -> None:
+    """prune_log writes like every writer of the service, under `<db>.lock`: the recovery
+    that makes a new database holds it, and a writer of the deleted one closed afterwards
+    would delete the new one's -wal and -shm by name (SQLite finds them by name)."""
+    root, db, index_dir = indexed(tmp_path)
+    write_dialog(root, "new.md", bold("ROSE", "zebracorn sighting"))
+    reindex(root, db)
+    logged = changes(db)
+    assert logged
+    last = max(seq for seq, _ in logged)
+    with reindex_lock(db, 0):
+        prune_log(db, last)
+        assert changes(db) == logged  # skipped: someone holds the lock
+    prune_log(db, last)
+    assert changes(db) == []

@@ -151,6 +151,8 @@ def test_an_api_write_starts_no_reindex_but_a_hand_edit_after_it_does(
         path = dialogs_dir / "api.md"
         editor_save(path, path.read_text(encoding="utf-8") + new_entry("quokka"))
         wait_until(lambda: files_of(server, "quokka") == {"api.md"}, timeout=TIMEOUT)
+        # The reindex commits (and search finds the entry) a moment before it is counted.
+        wait_until(lambda: watcher_health(server)["reindexes"] > before, timeout=TIMEOUT)
         assert watcher_health(server)["reindexes"] == before + 1
     finally:
         server.stop()
