@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -326,6 +327,23 @@ def db_faults_scenario(
     return results
 
 
+def _check_recovered(server: ServedProcess, db: Path, root: Path, ledger: Ledger) -> list[str]:
+    """The database after recovery: every acknowledged entry, and verify. A database that
+    cannot be read is this fault's problem, with what the server logged (not an error
+    that hides which fault it was)."""
+    try:
+        problems = [f"database: {p}" for p in check_database(db, ledger)]
+        report = verify(root, db)
+    except sqlite3.DatabaseError as error:
+        return [
+            f"database unreadable after recovery ({error}); the server's log:\n"
+            + server.log()[-6000:]
+        ]
+    if not report.ok:
+        problems.append(f"verify: {[str(d) for d in report.differences[:5]]}")
+    return problems
+
+
 def run_fault(
     server: ServedProcess,
     fault: Fault,
@@ -394,10 +412,7 @@ def run_fault(
     merge(ledger, fault_ledger)
     problems += [f"files: {p}" for p in check_files(root, ledger, baseline)]
     if recovered is not None:
-        problems += [f"database: {p}" for p in check_database(db, ledger)]
-        report = verify(root, db)
-        if not report.ok:
-            problems.append(f"verify: {[str(d) for d in report.differences[:5]]}")
+        problems += _check_recovered(server, db, root, ledger)
     refusals = [a.body for a in fault_ledger.error_bodies if a.status == 503]
     if refusals:
         result.notes.append(f"a 503 said: {refusals[0][:300]}")
