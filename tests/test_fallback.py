@@ -21,7 +21,7 @@ from support.fixtures_api import LiveServer, wait_until
 from searchsvc.engines.repo_files import FileRepository
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.query.fts_query import parse_user_query
-from searchsvc.repository import SearchQuery
+from searchsvc.repository import SearchQuery, StoreUnavailable
 from searchsvc.stack import SearchStack
 
 LOCKER = """
@@ -48,6 +48,10 @@ sys.stdin.read()
 conn.execute("COMMIT")
 conn.close()
 """
+
+
+#: An index that neither the probe nor an incremental sync reads.
+MOODS = "idx_entries_mood"
 
 
 def search(repo: SearchStack, text: str) -> tuple[int, str]:
@@ -225,3 +229,35 @@ def test_server_survives_a_write_lock_held_by_another_process(
     wait_until(lambda: health_mode(live_server) == "database", timeout=60)
     assert searches_keep_answering(live_server, 1) == {"database"}
     assert not list(live_server.db.parent.glob("*.corrupt-*"))
+
+
+def test_after_a_corruption_report_every_page_is_checked_before_switching_back(
+    fallback: SearchStack, db_path: Path
+) -> None:
+    """Damage that the probe and the incremental sync do not read (they read a few pages):
+    a database truncated to half its size passed them, recovery switched back to it, and
+    the next search that read a lost page fell back again (the fault checks' "truncated",
+    now and then). Here the pages of one index are overwritten."""
+    assert search(fallback, "migration") == (3, "database")
+    fallback.recovery.database.database.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (size,) = conn.execute("PRAGMA page_size").fetchone()
+        pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = ?", (MOODS,))]
+    with open(db_path, "r+b") as handle:
+        for page in pages:
+            handle.seek((page - 1) * size)
+            handle.write(os.urandom(size))
+    fallback.recovery.enter_fallback(
+        StoreUnavailable("the database is corrupt (database disk image is malformed)", "corrupt")
+    )
+    back_to_database(fallback)
+    aside = [
+        path
+        for path in db_path.parent.glob(f"{db_path.name}.corrupt-*")
+        if not path.name.endswith(("-wal", "-shm", "-journal"))
+    ]
+    assert len(aside) == 1, fallback.health()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert search(fallback, "migration") == (3, "database")
