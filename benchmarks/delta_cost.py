@@ -23,6 +23,7 @@ import random
 import shutil
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def _masked_searches(db: Path, changes: int) -> dict[str, Any]:
     folder = Path(f"{db}.topk")
     index = open_index(folder, read_state(folder))  # type: ignore[arg-type]
     searcher, fields = index.searcher(), list(next(iter(SIDE_FIELDS.values())))
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         ids = [row[0] for row in conn.execute(CHANGED, (changes,))]
     masks = {
         "term_set": tantivy.Query.term_set_query(index.schema, "id", ids),
@@ -108,7 +109,7 @@ def measure(root: Path, db: Path, queries: Path, work: Path, changes: int) -> di
             time.sleep(0.2)
         result: dict[str, Any] = {"searches": len(paths), "warm-up": _mix(client, paths)}
         result["caught up"] = _mix(client, paths)
-        with sqlite3.connect(db) as conn:
+        with closing(sqlite3.connect(db)) as conn, conn:
             ids = [row[0] for row in conn.execute(CHANGED, (changes,))]
             update = (
                 "UPDATE lupo_dialog_entries SET message = message || ' x' WHERE dialog_entry_id = ?"
