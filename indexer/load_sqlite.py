@@ -424,10 +424,17 @@ def load_parsed_file(
     `known_rows`: the rows of this file's last load by entry (store_rows.prepare_file reuses
     them); refreshed to this load's rows. `rows_loaded`: the database holds exactly those
     rows for the file (the caller's last load, unchanged since): plan_file compares with
-    them instead of reading the file's rows back.
+    them instead of reading the file's rows back. Otherwise the file's rows are read once:
+    compared with, and taken as they are for the entries they hold unchanged (a service's
+    first write to a big file makes the rows of the entries it changed, not all of them).
     """
-    prepared = prepare_file(source, parsed, known_rows)
-    in_database = known_rows.values() if rows_loaded and known_rows is not None else None
+    if rows_loaded and known_rows is not None:
+        in_database = list(known_rows.values())
+        stored = None
+    else:  # the entries the database holds as they are keep their rows (not made again)
+        in_database = conn.execute(SELECT_FILE_ENTRIES, (source.path,)).fetchall()
+        stored = {row[ID]: row for row in in_database}
+    prepared = prepare_file(source, parsed, known_rows, stored)
     plan = plan_file(conn, prepared, synced_utc=synced_utc, rows_in_database=in_database)
     apply_plans(conn, [plan])
     if known_rows is not None:

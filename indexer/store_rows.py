@@ -116,11 +116,17 @@ def _edges(message: str, head: bool, tail: bool) -> str:
     return f"{first if head else ''} {last if tail else ''}"
 
 
-def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
-    """The lupo_dialog_entries row of an entry, in ENTRY_COLUMNS order."""
+def _stored_values(entry: Entry) -> list[Any]:
+    """The entry's field values as its row stores them (ENTRY_FIELDS order)."""
     values = list(_ENTRY_VALUES(entry))
     values[_METADATA] = _METADATA_JSON.encode(entry.metadata) if entry.metadata else "{}"
     values[_MOOD] = indexed_mood(entry.mood_rgb, entry.mood_raw)
+    return values
+
+
+def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
+    """The lupo_dialog_entries row of an entry, in ENTRY_COLUMNS order."""
+    values = _stored_values(entry)
     extra = body_extra(entry.body, entry.message)
     glyphs = glyph_words(f"{entry.title or ''}\n{entry.message or ''}\n{entry.body}")
     if glyphs:  # emoji and CJK characters as words (dialogfile.glyphs), searched in `body`
@@ -129,6 +135,15 @@ def entry_row(entry_id: int, key: str, entry: Entry) -> tuple[Any, ...]:
     if fixed:  # garbled text's words as they were meant (dialogfile.mojibake)
         extra = f"{extra}\n{fixed}".lstrip()
     return (entry_id, key, *values, extra, copy_key(entry))
+
+
+def holds_entry(row: tuple[Any, ...], entry_id: int, key: str, entry: Entry) -> bool:
+    """Whether `row` (a stored row) is the row of `entry` with this id and key.
+
+    Every field of the entry is compared; the rest of the row (body_extra, copy_key) is
+    made from those fields alone, so it is not made again to be compared.
+    """
+    return row[ID] == entry_id and row[1] == key and list(row[2:-2]) == _stored_values(entry)
 
 
 def problems_json(problems: Iterable[Problem]) -> str:
@@ -167,19 +182,25 @@ class PreparedFile:
 
 
 def prepare_file(
-    source: SourceFile, parsed: ParsedFile, known: Mapping[Entry, tuple[Any, ...]] | None = None
+    source: SourceFile,
+    parsed: ParsedFile,
+    known: Mapping[Entry, tuple[Any, ...]] | None = None,
+    stored: Mapping[int, tuple[Any, ...]] | None = None,
 ) -> PreparedFile:
     """The rows of a parsed file, its entries keyed and given their stable ids.
 
     `known`: rows made for this file before, by entry; an equal entry with the same id
     and key takes its row as it is (a write changes one entry of a file: the rest of the
-    file's rows are not made again).
+    file's rows are not made again). `stored`: the file's rows in the database by id; an
+    entry they hold as it is (holds_entry) takes its stored row.
     """
     rows = []
     for entry_id, key, entry in keyed_entries(parsed.entries):
         row = known.get(entry) if known else None
         if row is None or row[0] != entry_id or row[1] != key:
-            row = entry_row(entry_id, key, entry)
+            row = stored.get(entry_id) if stored else None
+            if row is None or not holds_entry(row, entry_id, key, entry):
+                row = entry_row(entry_id, key, entry)
         rows.append(row)
     return PreparedFile(
         path=source.path,
