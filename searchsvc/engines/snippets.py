@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+from itertools import islice
 
 from searchsvc.query.fts_query import TOKEN_PATTERN, Phrase, fold_token
 
@@ -99,7 +100,7 @@ def _window(text: str, start: int, highlighter: Highlighter | None) -> str:
         start = boundary.start() if boundary else start
     raw_piece = text[start : start + SNIPPET_MAX_CHARS * 2]
     piece = strip_markdown(raw_piece, at_line_start=start == 0 or text[start - 1] == "\n")
-    spans = [m.span() for m in TOKEN_PATTERN.finditer(piece)][:SNIPPET_TOKENS]
+    spans = [m.span() for m in islice(TOKEN_PATTERN.finditer(piece), SNIPPET_TOKENS)]
     end = spans[-1][1] if len(spans) == SNIPPET_TOKENS else len(piece)
     end = min(end, SNIPPET_MAX_CHARS)
     pieces = [ELLIPSIS] if start > 0 else []
