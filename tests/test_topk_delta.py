@@ -157,6 +157,8 @@ def test_a_write_through_the_api_is_found_by_the_topk_engine_at_once(tmp_path: P
         assert client.delete(f"/api/dialog/entry/{entry_id}", headers=AUTH).status_code == 200
         gone = client.get("/api/dialog/search?q=renamed+now+").get_json()
         assert gone["engine"] == "topk" and gone["total"] == 0
+        # Each write asked the delta's background thread (not the write) to build it.
+        wait_until(lambda: stack.topk._delta_follow_up.runs >= 1, timeout=60)
     finally:
         stack.close()
 

@@ -49,6 +49,7 @@ from indexer.topk_index import (
 from searchsvc.engines.answer_cache import AnswerCache
 from searchsvc.engines.base import Declined
 from searchsvc.engines.beside import BESIDE
+from searchsvc.engines.follow_up import FollowUp
 from searchsvc.engines.repo_sqlite import SqliteRepository
 from searchsvc.engines.sqlite_page import highlighter_for, load_hits
 from searchsvc.engines.topk_copies import (
@@ -144,6 +145,7 @@ class TopkEngine:
         #: The changes since the view's seq, searched beside it (topk_delta).
         self.deltas = DeltaKeeper()
         self.delta_searches = 0  # searches answered with a delta (the tests count them)
+        self._delta_follow_up = FollowUp(self._prepare_delta_now, "dialogsearch-topk-delta")
         self.background = background
         self._refresh_view()
         if background:
@@ -389,7 +391,15 @@ class TopkEngine:
 
     def prepare_delta(self) -> None:
         """Build the delta of the changes the index does not hold yet, if it is not built:
-        the searches until the sync use it (the writer's next one among them)."""
+        the searches until the sync use it (the writer's next one among them). With the
+        background thread on, in a thread of its own (FollowUp): the write's answer does
+        not wait for it, and a search that comes first builds it or waits for it."""
+        if self.background:
+            self._delta_follow_up.request()
+        else:
+            self._prepare_delta_now()
+
+    def _prepare_delta_now(self) -> None:
         view = self._view
         if view is None:
             return
@@ -436,6 +446,7 @@ class TopkEngine:
         self._stop.set()
         self._urgent.set()
         self._wake.set()
+        self._delta_follow_up.close()
         syncer = self._syncer
         if syncer is not None and syncer is not threading.current_thread():
             syncer.join(timeout=60)
