@@ -100,7 +100,8 @@ class Database:
         self.busy_timeout_ms = busy_timeout_ms
         self._local = _ThreadState()
         self._lock = threading.Lock()
-        self._connections: set[sqlite3.Connection] = set()
+        # Every open read connection, and the thread it belongs to.
+        self._connections: dict[sqlite3.Connection, threading.Thread] = {}
         # Connections inside reading() now: close() leaves them to their own thread, as
         # closing one under a running statement (and its progress handler) can crash.
         self._busy: set[sqlite3.Connection] = set()
@@ -277,7 +278,7 @@ class Database:
     def close(self) -> None:
         """Close every read connection (a later read opens a new one)."""
         with self._lock:
-            connections, self._connections = self._connections, set()
+            connections, self._connections = self._connections, {}
             self._epoch += 1
             self._wal_inode = None
             idle = [conn for conn in connections if conn not in self._busy]
@@ -347,7 +348,13 @@ class Database:
             conn.close()
             raise
         with self._lock:
-            self._connections.add(conn)
+            self._connections[conn] = threading.current_thread()
+            # The connections of threads that ended (their thread-local was their only user).
+            ended = [c for c, t in self._connections.items() if not t.is_alive()]
+            for old in ended:
+                del self._connections[old]
+        for old in ended:
+            old.close()
         return conn
 
     def _past_deadline(self) -> int:
@@ -393,7 +400,7 @@ class Database:
         self._local.identity = None
         if conn is not None:
             with self._lock:
-                self._connections.discard(conn)
+                self._connections.pop(conn, None)
             conn.close()
 
     def _sync_generation(self, conn: sqlite3.Connection, before: int) -> int:

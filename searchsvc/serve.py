@@ -96,6 +96,17 @@ def _free_port(host: str, after: int) -> int:
     return 0
 
 
+def make_server(app: Any, sock: socket.socket, threads: int) -> Any:
+    """The waitress server of `app` on `sock`. Its loop polls with poll(), not select():
+    select() fails once any descriptor of the process is past 1023 (index segment
+    files, connections), and the whole server loop with it."""
+    import waitress
+
+    return waitress.create_server(
+        app, sockets=[sock], threads=threads, ident="dialogsearch", asyncore_use_poll=True
+    )
+
+
 def _reindex_first(root: Path, db: Path) -> str:
     """Incremental reindex (creates the database when missing); a one-line report."""
     from indexer.reindex import reindex
@@ -164,8 +175,6 @@ def serve(
         dialogsearch serve --root dialogs --db var/dialogs.db
         dialogsearch serve --root dialogs --db var/dialogs.db --host 0.0.0.0 --port 8080
     """
-    import waitress
-
     started = time.time()
     config: dict[str, Any] = {"ROOT": str(root), "DB": str(db_path)}
     if no_watch:
@@ -193,7 +202,7 @@ def serve(
     token = _generated_token(app)
     if token:
         click.echo(f"dialogsearch: API token for writes (shown once): {token}", err=True)
-    server = waitress.create_server(app, sockets=[sock], threads=threads, ident="dialogsearch")
+    server = make_server(app, sock, threads)
     use_json_errors(server)  # oversized headers etc. in the error shape, with the headers
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"dialogsearch: serving on http://{shown_host}:{server.effective_port}/")

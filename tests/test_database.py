@@ -259,6 +259,42 @@ def test_each_thread_reads_through_its_own_connection(migrated: Path) -> None:
     database.close()
 
 
+def _open_files_of(path: Path) -> int:
+    """How many of this process's file descriptors are open on `path` or its -wal/-shm."""
+    fds = Path("/proc/self/fd")
+    names = {str(path), f"{path}-wal", f"{path}-shm"}
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += str(fd.readlink()) in names
+        except OSError:
+            pass  # closed meanwhile
+    return count
+
+
+def test_the_connections_of_threads_that_ended_are_closed(migrated: Path) -> None:
+    """A thread's connection lives in its thread-local; once the thread ends it is closed
+    (at the next connection opened), so short-lived threads leak no descriptors."""
+    database = Database(migrated.absolute())
+
+    def read() -> None:
+        with database.reading() as (conn, _):
+            conn.execute("SELECT 1").fetchone()
+
+    with database.reading():
+        pass  # this thread's connection
+    held = _open_files_of(migrated.absolute())
+    for _ in range(20):
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join()
+    with database.reading():
+        pass
+    assert len(database._connections) == 2  # this thread's, and the last thread's
+    assert _open_files_of(migrated.absolute()) <= 2 * held
+    database.close()
+
+
 def test_close_leaves_a_busy_connection_to_its_request(migrated: Path) -> None:
     database = Database(migrated)
     with database.reading() as (conn, _):

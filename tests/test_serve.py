@@ -172,3 +172,47 @@ def test_requests_refused_by_waitress_get_the_error_shape_and_headers(
     answer = json.loads(body)
     assert answer["ok"] is False and answer["status"] == status
     assert answer["errors"] == [answer["error"]] and answer["error"]
+
+
+def test_the_server_answers_while_the_process_holds_more_than_1024_descriptors() -> None:
+    """The loop polls with poll(): select() refuses descriptors past 1023 and took the
+    whole server down (a leak of SQLite connections once pushed a server there)."""
+    import http.client
+    import resource
+    import threading
+
+    from searchsvc.serve import make_server
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1400
+    if soft < wanted:  # as a service manager's LimitNOFILE would (the hard limit allows it)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    held = []
+    try:
+        while len(held) < 1100:  # the listening socket and the clients' come after these
+            held.append(os.open(os.devnull, os.O_RDONLY))
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert sock.fileno() > 1023
+        server = make_server(app, sock, threads=2)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            client = http.client.HTTPConnection("127.0.0.1", sock.getsockname()[1], timeout=10)
+            client.request("GET", "/")
+            answer = client.getresponse()
+            assert (answer.status, answer.read()) == (200, b"ok")
+            client.close()
+        finally:
+            server.close()
+            thread.join(10)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
