@@ -145,6 +145,10 @@ class LoadClient(threading.Thread):
             self.connection.request(method, path, body=payload, headers=headers)
             response = self.connection.getresponse()
             data, status = response.read(), response.status
+        except ConnectionRefusedError:  # the server is gone: stop, do not spin (see measure)
+            self.statuses["ConnectionRefusedError"] += 1
+            self.deadline = 0.0
+            return 0, {}
         except (OSError, http.client.HTTPException) as error:
             self.connection.close()
             self.statuses[type(error).__name__] += 1
@@ -297,6 +301,12 @@ def measure(
             for name in order:
                 run_plan = {**plan, "token": plan[name], "tag": f"{name[0]}{number}"}
                 run_round(servers[name], run_plan, tallies[name], seconds, clients)
+                server = servers[name]
+                if server.process is not None and server.process.poll() is not None:
+                    raise RuntimeError(
+                        f"the {name} server exited during round {number + 1} (status "
+                        f"{server.process.returncode}): see {server.log_path}"
+                    )
                 found = tallies[name].summary()
                 log(f"  round {number + 1} {name}: search {found['search']} write {found['write']}")
     finally:
