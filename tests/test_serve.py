@@ -216,3 +216,21 @@ def test_the_server_answers_while_the_process_holds_more_than_1024_descriptors()
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_garbage_collector_is_settled_once_the_app_is_built() -> None:
+    """serve freezes the objects made at start out of later collections and collects the
+    young generation less often (see settle_garbage_collector)."""
+    import gc
+
+    from searchsvc.serve import GC_YOUNG_THRESHOLD, settle_garbage_collector
+
+    before = gc.get_threshold()
+    kept = [[n] for n in range(1000)]  # objects made before: frozen with the rest
+    try:
+        settle_garbage_collector()
+        assert gc.get_freeze_count() >= len(kept)
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
