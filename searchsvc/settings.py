@@ -255,11 +255,12 @@ class Settings:
 
 
 def _search_slots(value: Any) -> int:
-    """SEARCH_SLOTS as a count: "auto" (or empty) is the cores, at least 2; ValueError else."""
+    """SEARCH_SLOTS as a count: "auto" (or empty) is the cores and one more, at least 3
+    (docs/benchmarks.md, "Search under writes"); ValueError else."""
     text = str(value if value is not None else "auto").strip().lower()
     if text in ("auto", ""):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        return max(2, cores or 2)
+        return max(3, (cores or 2) + 1)
     try:
         return max(0, int(text))
     except ValueError:

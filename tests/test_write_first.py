@@ -3,6 +3,7 @@ searches run a few at a time."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -130,8 +131,10 @@ def test_searches_past_the_slots_wait_for_one_and_other_reads_do_not() -> None:
     assert most[0] == 2 and running[0] == 0
 
 
-def test_search_slots_auto_is_the_cores_at_least_two() -> None:
-    assert Settings.from_config(load_config({"SEARCH_SLOTS": "auto"}, {})).search_slots >= 2
+def test_search_slots_auto_is_the_cores_and_one_more_at_least_three() -> None:
+    cores = len(os.sched_getaffinity(0))
+    auto = Settings.from_config(load_config({"SEARCH_SLOTS": "auto"}, {})).search_slots
+    assert auto == max(3, cores + 1)
     assert Settings.from_config(load_config({"SEARCH_SLOTS": "3"}, {})).search_slots == 3
     assert (
         Settings.from_config(load_config({}, {"DIALOGSEARCH_SEARCH_SLOTS": "0"})).search_slots == 0

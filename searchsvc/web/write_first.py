@@ -10,7 +10,8 @@ each time; about 116 times per write). So:
   `priority_seconds` at most (WRITE_FIRST_MS): a write stuck on a lock (a reindex holding
   `<db>.lock`) stops holding reads back after that, and reads never wait longer;
 - searches (SEARCH_PATHS) run at most `search_slots` at a time (SEARCH_SLOTS: "auto" is
-  the number of cores, at least 2; 0: no limit), the others wait for a slot without
+  the number of cores and one more, at least 3: while one search waits in compiled code
+  without the GIL, another runs; 0: no limit), the others wait for a slot without
   holding the GIL. Health, stats, single entries, the page and /metrics take no slot.
 
 Which requests are writes: POST, PUT, PATCH and DELETE; everything else is a read. The
